@@ -1,0 +1,4 @@
+// Umbrella for the delta layer.
+#pragma once
+
+#include <mmsb/delta/element.hpp>

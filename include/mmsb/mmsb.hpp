@@ -1,0 +1,8 @@
+// MMSB, the Memory-Mapped State Bus: the host-safe umbrella. It includes every layer but none of
+// the opt-in parts (mmsb/cuda.hpp, mmsb/fmt.hpp, Kokkos and Highway headers).
+#pragma once
+
+#include <mmsb/config.hpp>
+#include <mmsb/core.hpp>
+#include <mmsb/delta.hpp>
+#include <mmsb/semiring.hpp>

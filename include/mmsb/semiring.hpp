@@ -1,0 +1,5 @@
+// Umbrella for the semiring layer.
+#pragma once
+
+#include <mmsb/semiring/builtins.hpp>
+#include <mmsb/semiring/concept.hpp>

@@ -1,0 +1,128 @@
+// The built-in semirings: plus_times, min_plus, max_plus, max_min and or_and.
+//
+// min/max select with `a < b ? a : b` / `a > b ? a : b`, the same expression on every backend
+// (it is exactly what x86 minps/maxps compute), so SIMD, GPU and scalar agree bit for bit.
+// That selection is associative for all non-NaN inputs; NaN is outside these semirings' domain.
+#pragma once
+
+#include <mmsb/config/macros.hpp>
+#include <mmsb/core/arith.hpp>
+#include <mmsb/semiring/concept.hpp>
+
+#include <cuda/std/limits>
+#include <type_traits>
+
+namespace mmsb {
+
+namespace detail {
+template <class T>
+MMSB_HD constexpr T select_min(T a, T b) noexcept { return a < b ? a : b; }
+template <class T>
+MMSB_HD constexpr T select_max(T a, T b) noexcept { return a > b ? a : b; }
+
+// +inf for floating types, the largest value otherwise; the mirror for lowest.
+template <class T>
+MMSB_HD constexpr T top() noexcept
+{
+  if constexpr (::cuda::std::numeric_limits<T>::has_infinity) return ::cuda::std::numeric_limits<T>::infinity();
+  else return ::cuda::std::numeric_limits<T>::max();
+}
+template <class T>
+MMSB_HD constexpr T bottom() noexcept
+{
+  if constexpr (::cuda::std::numeric_limits<T>::has_infinity) return -::cuda::std::numeric_limits<T>::infinity();
+  else return ::cuda::std::numeric_limits<T>::lowest();
+}
+
+// a ⊗ b = a + b where the top (or bottom) element absorbs: on integers that keeps the
+// annihilator from wrapping around; on floats inf already absorbs.
+template <class T, bool AbsorbTop>
+MMSB_HD constexpr T absorbing_add(T a, T b) noexcept
+{
+  if constexpr (std::is_integral_v<T>) {
+    constexpr T absorb = AbsorbTop ? top<T>() : bottom<T>();
+    return (a == absorb || b == absorb) ? absorb : wrap_add(a, b);
+  } else {
+    return a + b;
+  }
+}
+
+template <class T>
+concept arithmetic_value = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+} // namespace detail
+
+// (+, ×, 0, 1): the ring of counts, sums and linear propagation. Integers wrap (two's complement).
+template <detail::arithmetic_value T>
+struct plus_times {
+  using value_type = T;
+  MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::wrap_add(a, b); }
+  MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::wrap_mul(a, b); }
+  MMSB_HD static constexpr T sub(T a, T b) noexcept { return detail::wrap_sub(a, b); }
+  MMSB_HD static constexpr T zero() noexcept { return T(0); }
+  MMSB_HD static constexpr T one() noexcept { return T(1); }
+  static constexpr bool idempotent_add = false;
+  static constexpr bool commutative_add = true;
+  static constexpr bool has_inverse = true;
+};
+
+// (min, +, +inf, 0): the tropical semiring of shortest paths and distance fields.
+template <detail::arithmetic_value T>
+struct min_plus {
+  using value_type = T;
+  MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_min(a, b); }
+  MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, true>(a, b); }
+  MMSB_HD static constexpr T zero() noexcept { return detail::top<T>(); }
+  MMSB_HD static constexpr T one() noexcept { return T(0); }
+  static constexpr bool idempotent_add = true;
+  static constexpr bool commutative_add = true;
+  static constexpr bool has_inverse = false;
+};
+
+// (max, +, -inf, 0): longest paths, critical paths, best scores.
+template <detail::arithmetic_value T>
+struct max_plus {
+  using value_type = T;
+  MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
+  MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, false>(a, b); }
+  MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
+  MMSB_HD static constexpr T one() noexcept { return T(0); }
+  static constexpr bool idempotent_add = true;
+  static constexpr bool commutative_add = true;
+  static constexpr bool has_inverse = false;
+};
+
+// (max, min, -inf, +inf): widest path / bottleneck capacity.
+template <detail::arithmetic_value T>
+struct max_min {
+  using value_type = T;
+  MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
+  MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::select_min(a, b); }
+  MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
+  MMSB_HD static constexpr T one() noexcept { return detail::top<T>(); }
+  static constexpr bool idempotent_add = true;
+  static constexpr bool commutative_add = true;
+  static constexpr bool has_inverse = false;
+};
+
+// (or, and, false, true): reachability, liveness, dataflow facts. `bitwise` says ⊕ and ⊗ extend
+// lane-wise to 64-bit words (| and &), which is how the bits<N> layout stores them.
+struct or_and {
+  using value_type = bool;
+  MMSB_HD static constexpr bool add(bool a, bool b) noexcept { return a || b; }
+  MMSB_HD static constexpr bool mul(bool a, bool b) noexcept { return a && b; }
+  MMSB_HD static constexpr bool zero() noexcept { return false; }
+  MMSB_HD static constexpr bool one() noexcept { return true; }
+  static constexpr bool idempotent_add = true;
+  static constexpr bool commutative_add = true;
+  static constexpr bool has_inverse = false;
+  static constexpr bool bitwise = true;
+};
+
+static_assert(semiring<plus_times<float>> && ring<plus_times<float>> && !exact_add_v<plus_times<float>>);
+static_assert(semiring<plus_times<std::int64_t>> && exact_add_v<plus_times<std::int64_t>>);
+static_assert(semiring<min_plus<float>> && idempotent_semiring<min_plus<float>> && exact_add_v<min_plus<float>>);
+static_assert(semiring<max_plus<double>> && idempotent_semiring<max_plus<double>>);
+static_assert(semiring<max_min<std::int32_t>> && idempotent_semiring<max_min<std::int32_t>>);
+static_assert(semiring<or_and> && idempotent_semiring<or_and> && !ring<or_and>);
+
+} // namespace mmsb

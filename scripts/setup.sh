@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# MMSB set-up: installs the Debian packages the build needs and builds Kokkos (OpenMP + Serial)
+# into a cached prefix. Idempotent: a second run does nothing but check. Used by both README
+# commands, by bench/report and by CI.
+#
+#   scripts/setup.sh            install what is missing, print the Kokkos prefix on the last line
+#
+# Environment:
+#   MMSB_DEPS_DIR   cache for built dependencies   (default: ${XDG_CACHE_HOME:-~/.cache}/mmsb)
+#   Kokkos_ROOT     use this Kokkos instead of building one (it must have the OpenMP backend)
+#   MMSB_NO_APT=1   never call apt-get (for machines where the packages are managed otherwise)
+set -euo pipefail
+
+packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev
+          libfmt-dev libhwy-dev catch2 libbenchmark-dev libxxhash-dev libzstd-dev
+          libgraphblas-dev)
+
+log() { printf 'mmsb-setup: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"
+  else log "need root to run: $*"; return 1; fi
+}
+
+apt_updated=0
+apt_update_once() {
+  if [ "$apt_updated" -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+}
+
+install_packages() {
+  local missing=()
+  for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "${MMSB_NO_APT:-0}" = 1 ]; then log "missing packages: ${missing[*]} (MMSB_NO_APT=1)"; return 1; fi
+  log "installing: ${missing[*]}"
+  apt_update_once
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+}
+
+# Source packages need deb-src entries. Derive them from this machine's own Debian sources
+# (deb822 or one-line format) so no archive host is ever written into the repository.
+ensure_deb_src() {
+  if apt-cache showsrc trilinos 2>/dev/null | grep -q '^Package: trilinos'; then return 0; fi
+  local d=/etc/apt/sources.list.d
+  if [ -f "$d/debian.sources" ]; then
+    sed -e 's/^Types: deb$/Types: deb-src/' "$d/debian.sources" | as_root tee "$d/mmsb-deb-src.sources" >/dev/null
+  elif [ -f /etc/apt/sources.list ]; then
+    grep -E '^deb ' /etc/apt/sources.list | sed -e 's/^deb /deb-src /' | as_root tee "$d/mmsb-deb-src.list" >/dev/null
+  else
+    log "no Debian apt sources found to derive deb-src entries from"; return 1
+  fi
+  apt_updated=0; apt_update_once
+}
+
+deps_dir=${MMSB_DEPS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mmsb}
+kokkos_version=3.4.1
+kokkos_prefix=$deps_dir/kokkos-$kokkos_version
+
+build_kokkos() {
+  if [ -n "${Kokkos_ROOT:-}" ]; then kokkos_prefix=$Kokkos_ROOT; log "using Kokkos_ROOT=$Kokkos_ROOT"; return 0; fi
+  if [ -f "$kokkos_prefix/.mmsb-complete" ]; then return 0; fi
+  ensure_deb_src
+  local work; work=$(mktemp -d "${TMPDIR:-/tmp}/mmsb-kokkos.XXXXXX")
+  trap 'rm -rf "$work"' RETURN
+  log "fetching Debian's trilinos source package (Kokkos $kokkos_version lives in packages/kokkos)"
+  (cd "$work" && apt-get source --download-only -qq trilinos >/dev/null 2>&1) || {
+    log "apt-get source trilinos failed"; return 1; }
+  local tarball; tarball=$(ls "$work"/trilinos_*.orig.tar.* | head -n1)
+  tar -xf "$tarball" -C "$work" --wildcards '*/packages/kokkos/*'
+  local src; src=$(ls -d "$work"/*/packages/kokkos)
+  grep -q "set(Kokkos_VERSION_MINOR 4)" "$src/CMakeLists.txt" || log "warning: trilinos ships a Kokkos other than 3.4"
+  log "building Kokkos (OpenMP + Serial, C++20, static) into $kokkos_prefix"
+  rm -rf "$kokkos_prefix"
+  cmake -S "$src" -B "$work/build" -G Ninja -Wno-dev \
+    -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$kokkos_prefix" \
+    -DCMAKE_CXX_STANDARD=20 -DCMAKE_CXX_COMPILER=g++ -DCMAKE_POSITION_INDEPENDENT_CODE=ON \
+    -DKokkos_ENABLE_OPENMP=ON -DKokkos_ENABLE_SERIAL=ON -DBUILD_SHARED_LIBS=OFF \
+    -DKokkos_ENABLE_TESTS=OFF -DKokkos_ENABLE_EXAMPLES=OFF >"$work/configure.log" 2>&1 \
+    || { tail -30 "$work/configure.log" >&2; return 1; }
+  cmake --build "$work/build" >"$work/build.log" 2>&1 || { tail -30 "$work/build.log" >&2; return 1; }
+  cmake --install "$work/build" >/dev/null
+  touch "$kokkos_prefix/.mmsb-complete"
+}
+
+install_packages
+build_kokkos
+echo "$kokkos_prefix"
