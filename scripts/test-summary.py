@@ -1,0 +1,21 @@
+#!/usr/bin/env python3
+"""Reads meson's testlog.json files and prints 'N passed, N failed, N skipped'."""
+import json
+import sys
+
+PASS = {'OK', 'EXPECTEDFAIL'}
+SKIP = {'SKIP'}
+passed = failed = skipped = 0
+for path in sys.argv[1:]:
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            if not line.strip():
+                continue
+            result = json.loads(line)['result']
+            if result in PASS:
+                passed += 1
+            elif result in SKIP:
+                skipped += 1
+            else:
+                failed += 1
+print(f'{passed} passed, {failed} failed, {skipped} skipped')
