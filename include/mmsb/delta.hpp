@@ -1,4 +1,12 @@
-// Umbrella for the delta layer.
+// Umbrella for the delta layer: encodings, apply, merge, the density-choosing delta and builder,
+// columnar batches and the wire codec.
 #pragma once
 
+#include <mmsb/delta/apply.hpp>
+#include <mmsb/delta/compatible.hpp>
+#include <mmsb/delta/delta.hpp>
+#include <mmsb/delta/dense_delta.hpp>
 #include <mmsb/delta/element.hpp>
+#include <mmsb/delta/merge.hpp>
+#include <mmsb/delta/simd.hpp>
+#include <mmsb/delta/sparse_delta.hpp>

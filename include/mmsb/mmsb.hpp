@@ -5,4 +5,5 @@
 #include <mmsb/config.hpp>
 #include <mmsb/core.hpp>
 #include <mmsb/delta.hpp>
+#include <mmsb/page.hpp>
 #include <mmsb/semiring.hpp>

@@ -2,4 +2,5 @@
 #pragma once
 
 #include <mmsb/semiring/builtins.hpp>
+#include <mmsb/semiring/check_laws.hpp>
 #include <mmsb/semiring/concept.hpp>

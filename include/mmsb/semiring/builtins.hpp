@@ -10,6 +10,7 @@
 #include <mmsb/semiring/concept.hpp>
 
 #include <cuda/std/limits>
+#include <cstdint>
 #include <type_traits>
 
 namespace mmsb {
@@ -117,6 +118,24 @@ struct or_and {
   static constexpr bool has_inverse = false;
   static constexpr bool bitwise = true;
 };
+
+namespace detail {
+// Which ⊕ a built-in uses, so apply/merge can take a SIMD or GPU fast path chosen once per call.
+// Custom semirings are `none` and take the generic path, which gives the same results.
+enum class builtin_add : std::uint8_t { none, plus, min, max, logical_or };
+template <class S>
+inline constexpr builtin_add builtin_add_v = builtin_add::none;
+template <class T>
+inline constexpr builtin_add builtin_add_v<plus_times<T>> = builtin_add::plus;
+template <class T>
+inline constexpr builtin_add builtin_add_v<min_plus<T>> = builtin_add::min;
+template <class T>
+inline constexpr builtin_add builtin_add_v<max_plus<T>> = builtin_add::max;
+template <class T>
+inline constexpr builtin_add builtin_add_v<max_min<T>> = builtin_add::max;
+template <>
+inline constexpr builtin_add builtin_add_v<or_and> = builtin_add::logical_or;
+} // namespace detail
 
 static_assert(semiring<plus_times<float>> && ring<plus_times<float>> && !exact_add_v<plus_times<float>>);
 static_assert(semiring<plus_times<std::int64_t>> && exact_add_v<plus_times<std::int64_t>>);

@@ -1,0 +1,167 @@
+// delta<Semiring, Layout>: a change to one page in whichever encoding suits its density, and
+// delta_builder, which collects changes slot by slot and picks the encoding when it builds.
+//
+// The choice follows GraphBLAS's bitmap-vs-sparse switch: a delta touching at most 1/16 of the
+// page's slots is stored sparse (sorted entries), a denser one as a bitmap with a full payload.
+// Both encodings apply and merge to identical bits; the choice only affects speed and size.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/bits.hpp>
+#include <mmsb/delta/apply.hpp>
+#include <mmsb/delta/dense_delta.hpp>
+#include <mmsb/delta/merge.hpp>
+#include <mmsb/delta/sparse_delta.hpp>
+#include <mmsb/page/page.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <variant>
+
+namespace mmsb {
+
+enum class delta_encoding : std::uint8_t { dense = 1, sparse = 2 };
+
+// True when `count` changed slots out of `extent` are best stored sparse.
+[[nodiscard]] constexpr bool prefer_sparse(std::size_t count, std::size_t extent) noexcept
+{
+  return count * 16 <= extent;
+}
+
+template <class Semiring, class Layout>
+class delta {
+public:
+  using dense_type = dense_delta<Semiring, Layout>;
+  using sparse_type = sparse_delta<Semiring, Layout>;
+  using value_type = typename Layout::value_type;
+
+  delta() : rep_(sparse_type{}) {}
+  delta(sparse_type s) : rep_(std::move(s)) {}  // NOLINT: implicit by design
+  // Dense deltas are large (a full page of payload): held on the heap so delta stays cheap to move.
+  delta(const dense_type& d) : rep_(std::make_unique<dense_type>(d)) {}  // NOLINT
+  delta(const delta& other) : rep_(copy(other.rep_)) {}
+  delta(delta&&) noexcept = default;
+  delta& operator=(const delta& other)
+  {
+    if (this != &other) rep_ = copy(other.rep_);
+    return *this;
+  }
+  delta& operator=(delta&&) noexcept = default;
+
+  [[nodiscard]] delta_encoding encoding() const noexcept
+  {
+    return rep_.index() == 0 ? delta_encoding::sparse : delta_encoding::dense;
+  }
+  [[nodiscard]] page_id target() const noexcept
+  {
+    return visit([](const auto& d) { return d.target(); });
+  }
+  [[nodiscard]] std::size_t count() const noexcept
+  {
+    return visit([](const auto& d) { return d.count(); });
+  }
+  [[nodiscard]] const sparse_type* as_sparse() const noexcept { return std::get_if<0>(&rep_); }
+  [[nodiscard]] const dense_type* as_dense() const noexcept
+  {
+    const auto* p = std::get_if<1>(&rep_);
+    return p ? p->get() : nullptr;
+  }
+
+  // Calls f with the sparse_delta or dense_delta this holds.
+  template <class F>
+  decltype(auto) visit(F&& f) const
+  {
+    if (const auto* s = as_sparse()) return f(*s);
+    return f(*as_dense());
+  }
+
+  // The same change in the dense encoding.
+  [[nodiscard]] dense_type to_dense() const
+  {
+    if (const auto* d = as_dense()) return *d;
+    dense_type out(target());
+    for (const auto& e : as_sparse()->entries()) out.put_unchecked(e.index, {e.op == delta_op::assign, e.value});
+    return out;
+  }
+
+private:
+  using rep_type = std::variant<sparse_type, std::unique_ptr<dense_type>>;
+  static rep_type copy(const rep_type& r)
+  {
+    if (const auto* s = std::get_if<0>(&r)) return *s;
+    return std::make_unique<dense_type>(*std::get<1>(r));
+  }
+  rep_type rep_;
+};
+
+// Applies either encoding; throws mmsb::error if d targets another page, leaving p unchanged.
+template <class Semiring, class Layout>
+void apply(page<Layout>& p, const delta<Semiring, Layout>& d)
+{
+  d.visit([&](const auto& enc) { apply(p, enc); });
+}
+
+// merge(a, b) for any pair of encodings; the result is re-encoded by its density.
+template <class Semiring, class Layout>
+[[nodiscard]] delta<Semiring, Layout> merge(const delta<Semiring, Layout>& a, const delta<Semiring, Layout>& b)
+{
+  detail::check_same_target(a, b);
+  if (a.as_sparse() && b.as_sparse()) {
+    auto m = merge(*a.as_sparse(), *b.as_sparse());
+    delta<Semiring, Layout> out(std::move(m));
+    if (prefer_sparse(out.count(), Layout::extent)) return out;
+    return out.to_dense();
+  }
+  auto out = a.to_dense();
+  merge_into(out, b.to_dense());
+  return out;
+}
+
+// Collects changes to one page slot by slot (repeated slots merge in call order) and builds the
+// delta in the encoding its density calls for. Reusable: build() leaves the builder empty.
+template <class Semiring, class Layout>
+class delta_builder {
+public:
+  using value_type = typename Layout::value_type;
+
+  explicit delta_builder(page_id target) : scratch_(std::make_unique<dense_delta<Semiring, Layout>>(target)) {}
+
+  // Throw mmsb::error (out_of_range) naming the page and slot if i >= extent; nothing changes then.
+  delta_builder& accumulate(std::size_t i, value_type v) { scratch_->accumulate(i, v); return *this; }
+  delta_builder& assign(std::size_t i, value_type v) { scratch_->assign(i, v); return *this; }
+  delta_builder& put(std::size_t i, delta_op op, value_type v) { scratch_->put(i, op, v); return *this; }
+
+  [[nodiscard]] std::size_t count() const noexcept { return scratch_->count(); }
+
+  // Builds by density (or in the forced encoding) and resets the builder to empty.
+  [[nodiscard]] delta<Semiring, Layout> build()
+  {
+    const std::size_t n = scratch_->count();
+    return build(prefer_sparse(n, Layout::extent) ? delta_encoding::sparse : delta_encoding::dense);
+  }
+  [[nodiscard]] delta<Semiring, Layout> build(delta_encoding encoding)
+  {
+    const page_id target = scratch_->target();
+    delta<Semiring, Layout> out = encoding == delta_encoding::dense ? delta<Semiring, Layout>(*scratch_)
+                                                                     : delta<Semiring, Layout>(to_sparse(*scratch_));
+    *scratch_ = dense_delta<Semiring, Layout>(target);
+    return out;
+  }
+
+private:
+  static sparse_delta<Semiring, Layout> to_sparse(const dense_delta<Semiring, Layout>& d)
+  {
+    sparse_delta<Semiring, Layout> s(d.target());
+    s.reserve(d.count());
+    for (std::size_t w = 0; w < dense_delta<Semiring, Layout>::words; ++w)
+      for (word_t bits = d.mask_words()[w]; bits != 0; bits &= bits - 1) {
+        const auto i = static_cast<std::uint32_t>(w * word_bits + static_cast<std::size_t>(countr_zero(bits)));
+        s.push_back(i, d.is_assign(i) ? delta_op::assign : delta_op::accumulate, d.value(i));
+      }
+    return s;
+  }
+  std::unique_ptr<dense_delta<Semiring, Layout>> scratch_;
+};
+
+} // namespace mmsb

@@ -1,0 +1,37 @@
+// bits<N>: N packed booleans in 64-bit words (bit i of word i/64 is slot i). Bits past N stay 0.
+#pragma once
+
+#include <mmsb/config/macros.hpp>
+#include <mmsb/core/bits.hpp>
+#include <mmsb/page/layout.hpp>
+
+#include <cstddef>
+
+namespace mmsb {
+
+template <std::size_t N>
+struct bits {
+  static_assert(N > 0, "mmsb: bits<N> needs N > 0");
+
+  using value_type = bool;
+  static constexpr std::size_t extent = N;
+  static constexpr std::size_t words = words_for(N);
+  static constexpr layout_kind kind = layout_kind::bits;
+
+  struct alignas(page_alignment) storage_type {
+    word_t words[words_for(N)];
+  };
+
+  MMSB_HD static constexpr bool load(const storage_type& s, std::size_t i) noexcept { return test_bit(s.words, i); }
+  MMSB_HD static constexpr void store(storage_type& s, std::size_t i, bool v) noexcept
+  {
+    if (v) set_bit(s.words, i); else clear_bit(s.words, i);
+  }
+  MMSB_HD static constexpr word_t* data(storage_type& s) noexcept { return s.words; }
+  MMSB_HD static constexpr const word_t* data(const storage_type& s) noexcept { return s.words; }
+};
+
+static_assert(layout<bits<4096>>);
+static_assert(sizeof(bits<32768>::storage_type) == 4096);
+
+} // namespace mmsb

@@ -1,0 +1,34 @@
+// dense<T, N>: N contiguous values of T, the common layout (4 KiB = dense<float, 1024>).
+#pragma once
+
+#include <mmsb/config/macros.hpp>
+#include <mmsb/page/layout.hpp>
+
+#include <cstddef>
+#include <type_traits>
+
+namespace mmsb {
+
+template <class T, std::size_t N>
+struct dense {
+  static_assert(std::is_trivially_copyable_v<T>, "mmsb: dense<T, N> needs a trivially copyable T");
+  static_assert(N > 0, "mmsb: dense<T, N> needs N > 0");
+
+  using value_type = T;
+  static constexpr std::size_t extent = N;
+  static constexpr layout_kind kind = layout_kind::dense;
+
+  struct alignas(page_alignment) storage_type {
+    T values[N];
+  };
+
+  MMSB_HD static constexpr T load(const storage_type& s, std::size_t i) noexcept { return s.values[i]; }
+  MMSB_HD static constexpr void store(storage_type& s, std::size_t i, T v) noexcept { s.values[i] = v; }
+  MMSB_HD static constexpr T* data(storage_type& s) noexcept { return s.values; }
+  MMSB_HD static constexpr const T* data(const storage_type& s) noexcept { return s.values; }
+};
+
+static_assert(layout<dense<float, 1024>>);
+static_assert(sizeof(dense<float, 1024>::storage_type) == 4096);
+
+} // namespace mmsb

@@ -1,0 +1,70 @@
+// page<Layout>: one page of state: the layout's storage, the page id, and the epoch of its last
+// committed change. Trivially copyable bytes: it moves between host, device, disk and another
+// process unchanged. The storage comes first, so it is aligned to a cache line.
+#pragma once
+
+#include <mmsb/config/assert.hpp>
+#include <mmsb/config/macros.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/core/state_hash.hpp>
+#include <mmsb/page/layout.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <type_traits>
+
+namespace mmsb {
+
+template <layout Layout>
+class page {
+public:
+  using layout_type = Layout;
+  using value_type = typename Layout::value_type;
+  using storage_type = typename Layout::storage_type;
+  static constexpr std::size_t extent = Layout::extent;
+
+  // All slots zero (value-initialized storage), id 0, epoch 0 ("never written").
+  constexpr page() noexcept = default;
+  MMSB_HD constexpr explicit page(page_id id, mmsb::epoch version = mmsb::epoch{}) noexcept : id_(id), epoch_(version) {}
+
+  [[nodiscard]] MMSB_HD constexpr page_id id() const noexcept { return id_; }
+  [[nodiscard]] MMSB_HD constexpr mmsb::epoch epoch() const noexcept { return epoch_; }
+  MMSB_HD constexpr void set_epoch(mmsb::epoch e) noexcept { epoch_ = e; }
+
+  [[nodiscard]] MMSB_HD constexpr value_type get(std::size_t i) const noexcept
+  {
+    MMSB_EXPECTS(i < extent);
+    return Layout::load(data_, i);
+  }
+  MMSB_HD constexpr void set(std::size_t i, value_type v) noexcept
+  {
+    MMSB_EXPECTS(i < extent);
+    Layout::store(data_, i, v);
+  }
+
+  [[nodiscard]] MMSB_HD constexpr storage_type& storage() noexcept { return data_; }
+  [[nodiscard]] MMSB_HD constexpr const storage_type& storage() const noexcept { return data_; }
+
+  // The payload bytes only: what the state hash and checkpoints cover.
+  [[nodiscard]] span<const std::byte> payload_bytes() const noexcept
+  {
+    return {reinterpret_cast<const std::byte*>(&data_), sizeof(storage_type)};
+  }
+
+private:
+  storage_type data_{};
+  page_id id_{};
+  std::uint32_t reserved_{0};  // explicit, zeroed: no uninitialized padding between id and epoch
+  mmsb::epoch epoch_{};
+};
+
+// Feeds a page into a state hash: its id and payload bytes (not its epoch, so that a replayed
+// state hashes equal to the live one whatever epochs the replay assigned).
+template <layout Layout>
+void hash_into(state_hasher& h, const page<Layout>& p)
+{
+  h.add(p.id(), p.payload_bytes());
+}
+
+} // namespace mmsb
