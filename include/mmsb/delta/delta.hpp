@@ -29,6 +29,20 @@ enum class delta_encoding : std::uint8_t { dense = 1, sparse = 2 };
   return count * 16 <= extent;
 }
 
+// The same change in the sparse encoding.
+template <class Semiring, class Layout>
+[[nodiscard]] sparse_delta<Semiring, Layout> to_sparse(const dense_delta<Semiring, Layout>& d)
+{
+  sparse_delta<Semiring, Layout> s(d.target());
+  s.reserve(d.count());
+  for (std::size_t w = 0; w < dense_delta<Semiring, Layout>::words; ++w)
+    for (word_t bits = d.mask_words()[w]; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::uint32_t>(w * word_bits + static_cast<std::size_t>(countr_zero(bits)));
+      s.push_back(i, d.is_assign(i) ? delta_op::assign : delta_op::accumulate, d.value(i));
+    }
+  return s;
+}
+
 template <class Semiring, class Layout>
 class delta {
 public:
@@ -150,17 +164,6 @@ public:
   }
 
 private:
-  static sparse_delta<Semiring, Layout> to_sparse(const dense_delta<Semiring, Layout>& d)
-  {
-    sparse_delta<Semiring, Layout> s(d.target());
-    s.reserve(d.count());
-    for (std::size_t w = 0; w < dense_delta<Semiring, Layout>::words; ++w)
-      for (word_t bits = d.mask_words()[w]; bits != 0; bits &= bits - 1) {
-        const auto i = static_cast<std::uint32_t>(w * word_bits + static_cast<std::size_t>(countr_zero(bits)));
-        s.push_back(i, d.is_assign(i) ? delta_op::assign : delta_op::accumulate, d.value(i));
-      }
-    return s;
-  }
   std::unique_ptr<dense_delta<Semiring, Layout>> scratch_;
 };
 

@@ -12,6 +12,7 @@
 #include <mmsb/delta/element.hpp>
 
 #include <cstddef>
+#include <cstring>
 #include <string>
 
 namespace mmsb {
@@ -84,7 +85,7 @@ public:
     for (std::size_t i = 0; i < extent; ++i) {
       if (!test_bit(a.mask_, i)) continue;
       const value_type x = Layout::load(a.payload_, i), y = Layout::load(b.payload_, i);
-      if (__builtin_memcmp(&x, &y, sizeof x) != 0) return false;
+      if (std::memcmp(&x, &y, sizeof x) != 0) return false;
     }
     return true;
   }

@@ -1,0 +1,179 @@
+// delta_batch<Semiring, Layout>: changes to many pages as columns (page, slot, value, op, order
+// key). seal() sorts them by (page, key, slot) and partitions them by page; each partition then
+// merges into one delta per page, independently, so workers can take disjoint page ranges.
+// The result depends only on the set of changes, never on how they were split across threads or
+// the order in which sub-batches were appended.
+#pragma once
+
+#include <mmsb/config/assert.hpp>
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/delta/delta.hpp>
+#include <mmsb/delta/element.hpp>
+#include <mmsb/delta/order_key.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace mmsb {
+
+template <class Semiring, class Layout>
+class delta_batch {
+public:
+  using value_type = typename Layout::value_type;
+  // std::vector<bool> is not a column: booleans are stored one byte each.
+  using value_storage = std::conditional_t<std::is_same_v<value_type, bool>, std::uint8_t, value_type>;
+
+  // Appends one change. Throws mmsb::error (out_of_range) naming the page and slot if the slot is
+  // past the layout's extent, with the batch unchanged.
+  void push(page_id page, std::size_t slot, delta_op op, value_type v, order_key key)
+  {
+    if (slot >= Layout::extent)
+      throw error(errc::out_of_range, "batch change for page " + std::to_string(page.value()) + ": slot " +
+                                        std::to_string(slot) + " is out of range (the page has " +
+                                        std::to_string(Layout::extent) + " slots)");
+    page_.push_back(page);
+    slot_.push_back(static_cast<std::uint32_t>(slot));
+    value_.push_back(static_cast<value_storage>(v));
+    op_.push_back(op);
+    key_.push_back(key);
+    sealed_ = false;
+  }
+
+  // Appends every change of d under one key (all or nothing: capacity is reserved first).
+  void push(const delta<Semiring, Layout>& d, order_key key)
+  {
+    const auto push_all = [&](const sparse_delta<Semiring, Layout>& s) {
+      reserve(size() + s.count());
+      for (const auto& e : s.entries()) push(d.target(), e.index, e.op, e.value, key);
+    };
+    if (const auto* s = d.as_sparse()) push_all(*s);
+    else push_all(to_sparse(*d.as_dense()));
+  }
+
+  void reserve(std::size_t n)
+  {
+    page_.reserve(n); slot_.reserve(n); value_.reserve(n); op_.reserve(n); key_.reserve(n);
+  }
+
+  // Appends another batch (for example one producer thread's).
+  void append(const delta_batch& other)
+  {
+    reserve(size() + other.size());
+    page_.insert(page_.end(), other.page_.begin(), other.page_.end());
+    slot_.insert(slot_.end(), other.slot_.begin(), other.slot_.end());
+    value_.insert(value_.end(), other.value_.begin(), other.value_.end());
+    op_.insert(op_.end(), other.op_.begin(), other.op_.end());
+    key_.insert(key_.end(), other.key_.begin(), other.key_.end());
+    sealed_ = false;
+  }
+
+  [[nodiscard]] std::size_t size() const noexcept { return page_.size(); }
+  [[nodiscard]] bool empty() const noexcept { return page_.empty(); }
+  void clear() noexcept
+  {
+    page_.clear(); slot_.clear(); value_.clear(); op_.clear(); key_.clear(); bounds_.clear(); pages_.clear();
+    sealed_ = true;
+  }
+
+  // Sorts by (page, key, slot) and partitions by page. Two changes with the same page, slot and
+  // key have no defined order, so they are refused: mmsb::error (invalid_argument) naming them,
+  // with the batch left as it was.
+  void seal()
+  {
+    if (sealed_) return;
+    std::vector<std::uint32_t> perm(size());
+    std::iota(perm.begin(), perm.end(), 0u);
+    std::sort(perm.begin(), perm.end(), [this](std::uint32_t a, std::uint32_t b) { return less(a, b); });
+    for (std::size_t k = 1; k < perm.size(); ++k) {
+      const auto a = perm[k - 1], b = perm[k];
+      if (page_[a] == page_[b] && slot_[a] == slot_[b] && key_[a] == key_[b])
+        throw error(errc::invalid_argument,
+                    "batch: two changes to page " + std::to_string(page_[a].value()) + " slot " +
+                      std::to_string(slot_[a]) + " share the order key (epoch " + std::to_string(key_[a].epoch.value()) +
+                      ", producer " + std::to_string(key_[a].producer.value()) + ", sequence " +
+                      std::to_string(key_[a].sequence.value()) + "), so their order is undefined");
+    }
+    // Build everything aside first, so an allocation failure leaves the batch as it was.
+    auto page = gather(page_, perm);
+    auto slot = gather(slot_, perm);
+    auto value = gather(value_, perm);
+    auto op = gather(op_, perm);
+    auto key = gather(key_, perm);
+    std::vector<page_id> pages;
+    std::vector<std::size_t> bounds;
+    for (std::size_t k = 0; k < page.size(); ++k) {
+      if (k == 0 || page[k] != page[k - 1]) {
+        pages.push_back(page[k]);
+        bounds.push_back(k);
+      }
+    }
+    bounds.push_back(page.size());
+    page_ = std::move(page);
+    slot_ = std::move(slot);
+    value_ = std::move(value);
+    op_ = std::move(op);
+    key_ = std::move(key);
+    pages_ = std::move(pages);
+    bounds_ = std::move(bounds);
+    sealed_ = true;
+  }
+
+  [[nodiscard]] bool sealed() const noexcept { return sealed_; }
+
+  // After seal(): the distinct pages, ascending, and the merged delta of partition k.
+  [[nodiscard]] span<const page_id> pages() const noexcept { return {pages_.data(), pages_.size()}; }
+  [[nodiscard]] delta<Semiring, Layout> merge_partition(std::size_t k) const
+  {
+    MMSB_EXPECTS(sealed_ && k + 1 < bounds_.size());
+    delta_builder<Semiring, Layout> b(pages_[k]);
+    for (std::size_t i = bounds_[k]; i < bounds_[k + 1]; ++i)
+      b.put(slot_[i], op_[i], static_cast<value_type>(value_[i]));
+    return b.build();
+  }
+
+  // Splits the partitions into at most `workers` contiguous ranges [first, last) of roughly equal
+  // change counts. The split affects only who does the work, never the result.
+  [[nodiscard]] std::vector<std::size_t> split(std::size_t workers) const
+  {
+    MMSB_EXPECTS(sealed_ && workers > 0);
+    std::vector<std::size_t> cuts{0};
+    const std::size_t per = (size() + workers - 1) / workers;
+    for (std::size_t k = 0; k < pages_.size(); ++k)
+      if (bounds_[k + 1] >= per * cuts.size() && cuts.size() < workers) cuts.push_back(k + 1);
+    if (cuts.back() != pages_.size()) cuts.push_back(pages_.size());
+    return cuts;
+  }
+
+private:
+  bool less(std::uint32_t a, std::uint32_t b) const noexcept
+  {
+    if (page_[a] != page_[b]) return page_[a] < page_[b];
+    if (key_[a] != key_[b]) return key_[a] < key_[b];
+    return slot_[a] < slot_[b];
+  }
+  template <class T>
+  static std::vector<T> gather(const std::vector<T>& col, const std::vector<std::uint32_t>& perm)
+  {
+    std::vector<T> out;
+    out.reserve(col.size());
+    for (const auto i : perm) out.push_back(col[i]);
+    return out;
+  }
+  std::vector<page_id> page_;
+  std::vector<std::uint32_t> slot_;
+  std::vector<value_storage> value_;
+  std::vector<delta_op> op_;
+  std::vector<order_key> key_;
+  std::vector<page_id> pages_;       // after seal: distinct pages
+  std::vector<std::size_t> bounds_;  // after seal: partition k is [bounds_[k], bounds_[k + 1])
+  bool sealed_ = true;
+};
+
+} // namespace mmsb
