@@ -1,8 +1,9 @@
-// Umbrella for the page layer: the layout concept, the dense, bits and soa layouts, and page.
+// Umbrella for the page layer: the layout concept, the dense, bits and soa layouts, page and page_table.
 #pragma once
 
 #include <mmsb/page/bits.hpp>
 #include <mmsb/page/dense.hpp>
 #include <mmsb/page/layout.hpp>
 #include <mmsb/page/page.hpp>
+#include <mmsb/page/page_table.hpp>
 #include <mmsb/page/soa.hpp>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mmsb/config/macros.hpp>
+#include <mmsb/core/alignment.hpp>
 
 #include <concepts>
 #include <cstddef>
@@ -30,8 +31,5 @@ concept layout = requires(typename L::storage_type& s, const typename L::storage
   { L::load(cs, i) } -> std::same_as<typename L::value_type>;
   { L::store(s, i, v) } -> std::same_as<void>;
 } && std::is_trivially_copyable_v<typename L::storage_type> && (L::extent > 0);
-
-// Pages are aligned to a cache line so that SIMD loads never split lines and pages never share one.
-inline constexpr std::size_t page_alignment = 64;
 
 } // namespace mmsb
