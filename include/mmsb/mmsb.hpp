@@ -5,5 +5,6 @@
 #include <mmsb/config.hpp>
 #include <mmsb/core.hpp>
 #include <mmsb/delta.hpp>
+#include <mmsb/memory.hpp>
 #include <mmsb/page.hpp>
 #include <mmsb/semiring.hpp>
