@@ -1,6 +1,8 @@
-// Umbrella for the memory layer: the allocator concept and the host allocators.
+// Umbrella for the memory layer: the allocator concept, the host allocators and the
+// memory-mapped page file.
 #pragma once
 
 #include <mmsb/memory/allocator.hpp>
 #include <mmsb/memory/failing.hpp>
 #include <mmsb/memory/host_heap.hpp>
+#include <mmsb/memory/mapped_file.hpp>
