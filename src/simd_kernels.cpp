@@ -26,12 +26,29 @@ HWY_INLINE auto load_mask(D d, const word_t* words, std::size_t i)
   return hn::LoadMaskBits(d, &part);
 }
 
+// x86 minps/maxps return the second operand on ties and NaN: exactly `a < b ? a : b` and
+// `a > b ? a : b`, in one instruction. Other targets' Min/Max differ on NaN and signed zeros,
+// so they spell the selection out. Integer Min/Max are the selection on every target.
+#undef MMSB_IMPL_NATIVE_FLOAT_MINMAX  // this file is compiled once per target
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+#  define MMSB_IMPL_NATIVE_FLOAT_MINMAX 1
+#else
+#  define MMSB_IMPL_NATIVE_FLOAT_MINMAX 0
+#endif
+
 template <builtin_add Op, class D, class V>
 HWY_INLINE V vadd(D, V a, V b)
 {
+  using T = hn::TFromD<D>;
+  constexpr bool native = MMSB_IMPL_NATIVE_FLOAT_MINMAX || std::is_integral_v<T>;
   if constexpr (Op == builtin_add::plus) return hn::Add(a, b);
-  else if constexpr (Op == builtin_add::min) return hn::IfThenElse(hn::Lt(a, b), a, b);
-  else return hn::IfThenElse(hn::Gt(a, b), a, b);
+  else if constexpr (Op == builtin_add::min) {
+    if constexpr (native) return hn::Min(a, b);
+    else return hn::IfThenElse(hn::Lt(a, b), a, b);
+  } else {
+    if constexpr (native) return hn::Max(a, b);
+    else return hn::IfThenElse(hn::Gt(a, b), a, b);
+  }
 }
 
 template <builtin_add Op, class T>
@@ -57,13 +74,20 @@ HWY_INLINE void apply_op(T* HWY_RESTRICT x, const word_t* HWY_RESTRICT mask, con
 {
   const hn::ScalableTag<T> d;
   const std::size_t lanes = hn::Lanes(d);
+  const auto step = [&](std::size_t j) HWY_ATTR {
+    const auto xv = hn::LoadU(d, x + j);
+    const auto vv = hn::LoadU(d, v + j);
+    const auto r = hn::IfThenElse(load_mask(d, assign, j), vv, vadd<Op>(d, xv, vv));
+    hn::StoreU(hn::IfThenElse(load_mask(d, mask, j), r, xv), d, x + j);
+  };
   std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const auto xv = hn::LoadU(d, x + i);
-    const auto vv = hn::LoadU(d, v + i);
-    const auto r = hn::IfThenElse(load_mask(d, assign, i), vv, vadd<Op>(d, xv, vv));
-    hn::StoreU(hn::IfThenElse(load_mask(d, mask, i), r, xv), d, x + i);
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {  // four independent vectors in flight
+    step(i);
+    step(i + lanes);
+    step(i + 2 * lanes);
+    step(i + 3 * lanes);
   }
+  for (; i + lanes <= n; i += lanes) step(i);
   for (; i < n; ++i)
     if (test_bit(mask, i)) x[i] = test_bit(assign, i) ? v[i] : sadd<Op>(x[i], v[i]);
 }
@@ -74,17 +98,63 @@ HWY_INLINE void merge_op(T* out, const T* av, const word_t* HWY_RESTRICT amask, 
 {
   const hn::ScalableTag<T> d;
   const std::size_t lanes = hn::Lanes(d);
+  const auto step = [&](std::size_t j) HWY_ATTR {
+    const auto a = hn::LoadU(d, av + j);
+    const auto b = hn::LoadU(d, bv + j);
+    const auto folded = hn::IfThenElse(load_mask(d, amask, j), vadd<Op>(d, a, b), b);
+    const auto fromb = hn::IfThenElse(load_mask(d, bassign, j), b, folded);
+    hn::StoreU(hn::IfThenElse(load_mask(d, bmask, j), fromb, a), d, out + j);
+  };
   std::size_t i = 0;
-  for (; i + lanes <= n; i += lanes) {
-    const auto a = hn::LoadU(d, av + i);
-    const auto b = hn::LoadU(d, bv + i);
-    const auto folded = hn::IfThenElse(load_mask(d, amask, i), vadd<Op>(d, a, b), b);
-    const auto fromb = hn::IfThenElse(load_mask(d, bassign, i), b, folded);
-    hn::StoreU(hn::IfThenElse(load_mask(d, bmask, i), fromb, a), d, out + i);
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    step(i);
+    step(i + lanes);
+    step(i + 2 * lanes);
+    step(i + 3 * lanes);
   }
+  for (; i + lanes <= n; i += lanes) step(i);
   for (; i < n; ++i) {
     if (!test_bit(bmask, i)) { out[i] = av[i]; continue; }
     out[i] = (test_bit(bassign, i) || !test_bit(amask, i)) ? bv[i] : sadd<Op>(av[i], bv[i]);
+  }
+}
+
+// Packed booleans under or: 64 slots per u64 lane.
+//   apply: r = assign ? v : x | v;  x' = mask ? r : x
+//   merge: a.v' = bmask ? (bassign | ~amask ? bv : av | bv) : av
+void apply_words(word_t* HWY_RESTRICT x, const word_t* HWY_RESTRICT m, const word_t* HWY_RESTRICT a,
+                 const word_t* HWY_RESTRICT v, std::size_t words)
+{
+  const hn::ScalableTag<word_t> d;
+  const std::size_t lanes = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + lanes <= words; i += lanes) {
+    const auto xv = hn::LoadU(d, x + i), mv = hn::LoadU(d, m + i), asg = hn::LoadU(d, a + i), vv = hn::LoadU(d, v + i);
+    const auto r = hn::Or(hn::And(asg, vv), hn::AndNot(asg, hn::Or(xv, vv)));
+    hn::StoreU(hn::Or(hn::And(mv, r), hn::AndNot(mv, xv)), d, x + i);
+  }
+  for (; i < words; ++i) {
+    const word_t r = (a[i] & v[i]) | (~a[i] & (x[i] | v[i]));
+    x[i] = (m[i] & r) | (~m[i] & x[i]);
+  }
+}
+
+void merge_words(word_t* HWY_RESTRICT av, const word_t* HWY_RESTRICT am, const word_t* HWY_RESTRICT bv,
+                 const word_t* HWY_RESTRICT bm, const word_t* HWY_RESTRICT ba, std::size_t words)
+{
+  const hn::ScalableTag<word_t> d;
+  const std::size_t lanes = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + lanes <= words; i += lanes) {
+    const auto a = hn::LoadU(d, av + i), amv = hn::LoadU(d, am + i), b = hn::LoadU(d, bv + i);
+    const auto bmv = hn::LoadU(d, bm + i), bav = hn::LoadU(d, ba + i);
+    // (ba | ~am) & bv  |  (~ba & am & (av | bv))
+    const auto fromb = hn::Or(hn::And(hn::Or(bav, hn::Not(amv)), b), hn::AndNot(bav, hn::And(amv, hn::Or(a, b))));
+    hn::StoreU(hn::Or(hn::And(bmv, fromb), hn::AndNot(bmv, a)), d, av + i);
+  }
+  for (; i < words; ++i) {
+    const word_t fromb = ((ba[i] | ~am[i]) & bv[i]) | (~ba[i] & am[i] & (av[i] | bv[i]));
+    av[i] = (bm[i] & fromb) | (~bm[i] & av[i]);
   }
 }
 
@@ -129,6 +199,19 @@ HWY_EXPORT(merge_f32);
 HWY_EXPORT(merge_f64);
 HWY_EXPORT(merge_i32);
 HWY_EXPORT(merge_i64);
+HWY_EXPORT(apply_words);
+HWY_EXPORT(merge_words);
+
+void apply_or_words(word_t* x, const word_t* mask, const word_t* assign, const word_t* v, std::size_t words) noexcept
+{
+  HWY_DYNAMIC_DISPATCH(apply_words)(x, mask, assign, v, words);
+}
+
+void merge_or_words(word_t* av, const word_t* amask, const word_t* bv, const word_t* bmask, const word_t* bassign,
+                    std::size_t words) noexcept
+{
+  HWY_DYNAMIC_DISPATCH(merge_words)(av, amask, bv, bmask, bassign, words);
+}
 
 #define MMSB_IMPL_SIMD_DISPATCH(T, SUFFIX)                                                         \
   template <>                                                                                      \

@@ -102,6 +102,30 @@ TEMPLATE_TEST_CASE("the SIMD path equals the generic path bit for bit", "[simd]"
   check_simd_against_generic<typename TestType::semiring, typename TestType::layout>();
 }
 
+TEST_CASE("the portable word kernels (used without SIMD) equal the generic path")
+{
+  using L = bits<1000>;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 5);
+  for (int round = 0; round < 50; ++round) {
+    page<L> x(page_id{1});
+    for (std::size_t i = 0; i < L::extent; ++i) x.set(i, rng() % 2 != 0);
+    const auto a = tricky_delta<or_and, L>(page_id{1}, rng, 50), b = tricky_delta<or_and, L>(page_id{1}, rng, 50);
+    auto words = x, generic = x;
+    detail::apply_words_or(L::data(words.storage()), a.mask_words(), a.assign_words(), L::data(a.payload()), L::words);
+    detail::apply_dense_generic<or_and, L>(generic.storage(), a.mask_words(), a.assign_words(), a.payload());
+    REQUIRE(test::same_bits(words, generic));
+    auto m = a;
+    detail::merge_words_or(L::data(m.payload()), m.mask_words(), L::data(b.payload()), b.mask_words(), b.assign_words(),
+                           L::words);
+    auto slow = a;
+    for (std::size_t i = 0; i < L::extent; ++i)
+      if (b.contains(i)) slow.put_unchecked(i, {b.is_assign(i), b.value(i)});
+    for (std::size_t i = 0; i < L::extent; ++i)
+      if (slow.contains(i)) REQUIRE(m.value(i) == slow.value(i));
+  }
+}
+
 TEST_CASE("custom semirings take the generic path")
 {
   STATIC_REQUIRE(!detail::use_simd_path_v<test::user_min_float, dense<float, 1024>>);

@@ -43,6 +43,16 @@ MMSB_HD constexpr void apply_words_or(word_t* x, const word_t* mask, const word_
   }
 }
 
+// The same for merge(a, b) into a: a.v = b.mask ? (b.assign | ~a.mask ? b.v : a.v | b.v) : a.v.
+MMSB_HD constexpr void merge_words_or(word_t* av, const word_t* amask, const word_t* bv, const word_t* bmask,
+                                      const word_t* bassign, std::size_t words) noexcept
+{
+  for (std::size_t w = 0; w < words; ++w) {
+    const word_t fromb = ((bassign[w] | ~amask[w]) & bv[w]) | (~bassign[w] & amask[w] & (av[w] | bv[w]));
+    av[w] = (bmask[w] & fromb) | (~bmask[w] & av[w]);
+  }
+}
+
 template <class Semiring, class Layout>
 inline constexpr bool use_word_path_v =
   Layout::kind == layout_kind::bits && bitwise_v<Semiring> && builtin_add_v<Semiring> == builtin_add::logical_or;
@@ -68,7 +78,11 @@ template <class Semiring, class Layout>
 void apply_to(typename Layout::storage_type& x, const dense_delta<Semiring, Layout>& d) noexcept
 {
   if constexpr (detail::use_word_path_v<Semiring, Layout>) {
+#if MMSB_ENABLE_SIMD
+    simd::apply_or_words(Layout::data(x), d.mask_words(), d.assign_words(), Layout::data(d.payload()), Layout::words);
+#else
     detail::apply_words_or(Layout::data(x), d.mask_words(), d.assign_words(), Layout::data(d.payload()), Layout::words);
+#endif
   } else if constexpr (detail::use_simd_path_v<Semiring, Layout>) {
 #if MMSB_ENABLE_SIMD
     simd::apply_dense(detail::builtin_add_v<Semiring>, Layout::data(x), d.mask_words(), d.assign_words(),

@@ -31,14 +31,13 @@ void merge_into(dense_delta<Semiring, Layout>& a, const dense_delta<Semiring, La
 {
   constexpr std::size_t words = dense_delta<Semiring, Layout>::words;
   if constexpr (detail::use_word_path_v<Semiring, Layout>) {
-    // Per word: value = bm ? (ba || !am ? bv : av | bv) : av.
-    word_t* av = Layout::data(a.payload());
-    const word_t* bv = Layout::data(b.payload());
-    for (std::size_t w = 0; w < words; ++w) {
-      const word_t am = a.mask_words()[w], bm = b.mask_words()[w], ba = b.assign_words()[w];
-      const word_t fromb = ((ba | ~am) & bv[w]) | (~ba & am & (av[w] | bv[w]));
-      av[w] = (bm & fromb) | (~bm & av[w]);
-    }
+#if MMSB_ENABLE_SIMD
+    simd::merge_or_words(Layout::data(a.payload()), a.mask_words(), Layout::data(b.payload()), b.mask_words(),
+                         b.assign_words(), words);
+#else
+    detail::merge_words_or(Layout::data(a.payload()), a.mask_words(), Layout::data(b.payload()), b.mask_words(),
+                           b.assign_words(), words);
+#endif
   } else if constexpr (detail::use_simd_path_v<Semiring, Layout>) {
 #if MMSB_ENABLE_SIMD
     simd::merge_dense_values(detail::builtin_add_v<Semiring>, Layout::data(a.payload()), Layout::data(a.payload()),

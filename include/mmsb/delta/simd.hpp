@@ -1,5 +1,5 @@
 // The SIMD (Google Highway) kernels behind apply and merge for the built-in semirings over
-// float, double, int32 and int64 slots. They are compiled once into the mmsb_simd library with
+// float, double, int32 and int64 slots, and for or over packed booleans. They are compiled once into the mmsb_simd library with
 // Highway's dynamic dispatch: the best target for this CPU (AVX-512, AVX2, SSE4, ...) is picked
 // once per call, never per element. Results equal the scalar path bit for bit (tested).
 // Used automatically by mmsb::apply and mmsb::merge when MMSB_ENABLE_SIMD is 1.
@@ -33,6 +33,12 @@ void apply_dense(detail::builtin_add op, T* x, const word_t* mask, const word_t*
 template <class T>
 void merge_dense_values(detail::builtin_add op, T* out, const T* av, const word_t* amask, const T* bv,
                         const word_t* bmask, const word_t* bassign, std::size_t n) noexcept;
+
+// Packed booleans under or (bits<N> with or_and), one u64 word = 64 slots:
+//   x = mask ? (assign ? v : x | v) : x,  and the payload of merge(a, b) into av.
+void apply_or_words(word_t* x, const word_t* mask, const word_t* assign, const word_t* v, std::size_t words) noexcept;
+void merge_or_words(word_t* av, const word_t* amask, const word_t* bv, const word_t* bmask, const word_t* bassign,
+                    std::size_t words) noexcept;
 
 // The Highway target the dispatcher picks on this CPU, e.g. "AVX3" (AVX-512).
 const char* target_name() noexcept;
