@@ -1,0 +1,92 @@
+// The file-system seam under the log and checkpoints: every byte MMSB persists goes through a
+// file_system, so tests can swap in an in-memory one, inject faults into any operation class, or
+// simulate a crash that keeps, drops or tears unsynced writes.
+//
+// This is an I/O path (a system call per operation), not a hot path, so it is a small abstract
+// interface rather than a template policy: one log writer serves every file system.
+//
+// Every operation that fails throws mmsb::error: errc::no_space for ENOSPC/EDQUOT, errc::io_error
+// otherwise, with a message naming the operation, the path and the errno text. A failed operation
+// changes nothing the caller can observe except where stated (a short write is not a failure: it
+// returns the bytes written).
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/span.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+// Operation classes, for fault injection and error messages.
+enum class fs_op : std::uint8_t { open, read, write, sync, truncate, close, rename, remove, sync_dir, list, make_dir };
+
+[[nodiscard]] constexpr const char* to_string(fs_op op) noexcept
+{
+  switch (op) {
+  case fs_op::open: return "open";
+  case fs_op::read: return "read";
+  case fs_op::write: return "write";
+  case fs_op::sync: return "sync";
+  case fs_op::truncate: return "truncate";
+  case fs_op::close: return "close";
+  case fs_op::rename: return "rename";
+  case fs_op::remove: return "remove";
+  case fs_op::sync_dir: return "sync_dir";
+  case fs_op::list: return "list";
+  case fs_op::make_dir: return "make_dir";
+  }
+  return "unknown";
+}
+
+enum class open_mode : std::uint8_t {
+  read,          // existing file, read only
+  append,        // create if missing, writes go to the end
+  create_new,    // create; fails (io_error, EEXIST) if the path exists
+  truncate,      // create or empty an existing file
+};
+
+class file_system {
+public:
+  using handle = std::int64_t;
+
+  virtual ~file_system() = default;
+
+  virtual handle open(const std::string& path, open_mode mode) = 0;
+  // Appends (append/create_new/truncate handles) and returns the bytes written, which may be
+  // fewer than asked (a short write); callers loop. Throws on failure, with nothing written.
+  virtual std::size_t write(handle h, span<const std::byte> bytes) = 0;
+  // Reads up to out.size() bytes at offset; returns how many (0 at end of file).
+  virtual std::size_t read(handle h, std::uint64_t offset, span<std::byte> out) = 0;
+  virtual std::uint64_t size(handle h) = 0;
+  // Makes the file's data durable (fdatasync).
+  virtual void sync(handle h) = 0;
+  virtual void truncate(handle h, std::uint64_t length) = 0;
+  // Never throws: a close error cannot be acted on, and the handle is gone either way.
+  virtual void close(handle h) noexcept = 0;
+  // Atomic replace of `to` by `from` (POSIX rename semantics).
+  virtual void rename(const std::string& from, const std::string& to) = 0;
+  virtual void remove(const std::string& path) = 0;
+  // Makes the directory's entries (creations, renames, removals) durable.
+  virtual void sync_dir(const std::string& dir) = 0;
+  // The names (not paths) in a directory, sorted.
+  virtual std::vector<std::string> list(const std::string& dir) = 0;
+  virtual void make_dir(const std::string& dir) = 0;
+  virtual bool exists(const std::string& path) = 0;
+
+  // Writes all of bytes, looping over short writes. Throws on failure; bytes already written
+  // before the failure stay written (the caller's framing detects a torn record).
+  void write_all(handle h, span<const std::byte> bytes)
+  {
+    while (!bytes.empty()) {
+      const std::size_t n = write(h, bytes);
+      if (n == 0) throw error(errc::io_error, "write made no progress");
+      bytes = bytes.subspan(n);
+    }
+  }
+};
+
+} // namespace mmsb
