@@ -5,4 +5,5 @@
 #include <mmsb/memory/allocator.hpp>
 #include <mmsb/memory/failing.hpp>
 #include <mmsb/memory/host_heap.hpp>
+#include <mmsb/memory/host_pool.hpp>
 #include <mmsb/memory/mapped_file.hpp>
