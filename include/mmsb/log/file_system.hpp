@@ -14,9 +14,11 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/span.hpp>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace mmsb {
@@ -48,6 +50,16 @@ enum class open_mode : std::uint8_t {
   create_new,    // create; fails (io_error, EEXIST) if the path exists
   truncate,      // create or empty an existing file
 };
+
+// Throws the mmsb::error for a failed operation: "write /path: No space left on device
+// (errno 28)", errc::no_space for ENOSPC and EDQUOT, errc::io_error otherwise; `note` is appended.
+[[noreturn]] inline void throw_fs_error(const char* op, const std::string& path, int err, const char* note = "")
+{
+  std::string msg = std::string(op) + " " + path + ": " + std::generic_category().message(err) + " (errno " +
+                    std::to_string(err) + ")";
+  if (*note) msg += std::string(" ") + note;
+  throw error(err == ENOSPC || err == EDQUOT ? errc::no_space : errc::io_error, msg);
+}
 
 class file_system {
 public:
@@ -83,7 +95,7 @@ public:
   {
     while (!bytes.empty()) {
       const std::size_t n = write(h, bytes);
-      if (n == 0) throw error(errc::io_error, "write made no progress");
+      if (n == 0) throw_fs_error("write", "handle " + std::to_string(h), EIO, "(no progress)");
       bytes = bytes.subspan(n);
     }
   }

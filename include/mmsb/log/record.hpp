@@ -98,7 +98,11 @@ inline void encode_record(std::vector<std::byte>& out, record_type type, mmsb::e
 }
 
 // Why a header or record was refused.
-enum class record_fault : std::uint8_t { none, short_header, bad_magic, bad_field, too_large, short_payload, bad_checksum };
+enum class record_fault : std::uint8_t {
+  none, short_header, bad_magic, bad_field, too_large, short_payload, bad_checksum,
+  bad_order,   // a commit whose epoch is not its predecessor's + 1 (reordered, duplicated or missing)
+  bad_segment, // a segment that does not open with this log's segment record
+};
 
 [[nodiscard]] constexpr const char* to_string(record_fault f) noexcept
 {
@@ -110,6 +114,8 @@ enum class record_fault : std::uint8_t { none, short_header, bad_magic, bad_fiel
   case record_fault::too_large: return "length over the record limit";
   case record_fault::short_payload: return "truncated payload";
   case record_fault::bad_checksum: return "checksum mismatch";
+  case record_fault::bad_order: return "epoch out of sequence (reordered, duplicated or missing record)";
+  case record_fault::bad_segment: return "segment does not start with this log's segment record";
   }
   return "unknown";
 }

@@ -1,0 +1,11 @@
+// Umbrella for the log layer: record framing, the file-system seam and its implementations,
+// the log writer and reader (recovery).
+#pragma once
+
+#include <mmsb/log/faulty_file_system.hpp>
+#include <mmsb/log/file_system.hpp>
+#include <mmsb/log/log_reader.hpp>
+#include <mmsb/log/log_writer.hpp>
+#include <mmsb/log/memory_file_system.hpp>
+#include <mmsb/log/posix_file_system.hpp>
+#include <mmsb/log/record.hpp>

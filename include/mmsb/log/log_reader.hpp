@@ -1,0 +1,190 @@
+// Reading and recovering the transaction log. read_log() walks the segments in order and hands
+// every valid record to a callback, stopping at the first damage:
+//
+//   point_in_time (default)  keep the valid prefix; report where the damage is, why, and how
+//                            many bytes were dropped. Damage followed by any valid record
+//                            (mid-log corruption) is flagged as corruption, never as a torn tail.
+//   strict                   refuse any damage: throw mmsb::error(errc::corrupt) naming the
+//                            segment, the offset and the reason.
+//
+// A log written for another bus (different shape) is refused in both modes (errc::bad_format).
+// Nothing is ever written: recovery reads, and the next log_writer starts a new segment.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/log/file_system.hpp>
+#include <mmsb/log/log_writer.hpp>
+#include <mmsb/log/record.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+enum class recovery_mode : std::uint8_t { point_in_time, strict };
+
+struct log_damage {
+  std::string segment;          // path of the segment holding the first bad byte
+  std::uint64_t offset = 0;     // offset of the first bad byte in that segment
+  record_fault fault = record_fault::none;
+  bool mid_log = false;         // a valid record follows: corruption, not a torn tail
+  std::uint64_t dropped_bytes = 0;  // bytes from the damage to the end of the log
+};
+
+struct recovery_report {
+  log_resume end;                  // where the valid log ends: hand it to the next log_writer
+  std::uint64_t segments = 0;
+  std::uint64_t records = 0;       // valid records handed to the callback (segment records excluded)
+  mmsb::epoch last_epoch{};
+  std::optional<log_damage> damage;
+
+  [[nodiscard]] std::string describe() const
+  {
+    std::string s = std::to_string(records) + " records in " + std::to_string(segments) + " segments, last epoch " +
+                    std::to_string(last_epoch.value());
+    if (damage)
+      s += std::string("; ") + (damage->mid_log ? "CORRUPTION" : "torn tail") + " at " + damage->segment + " offset " +
+           std::to_string(damage->offset) + ": " + to_string(damage->fault) + "; dropped " +
+           std::to_string(damage->dropped_bytes) + " bytes";
+    return s;
+  }
+};
+
+namespace detail {
+struct segment_head {
+  bool ok = false;
+  log_resume resume;
+};
+
+// Checks a segment's first record against the shape and reads its resume point.
+inline segment_head read_segment_head(span<const std::byte> bytes, span<const std::byte> shape, const std::string& path,
+                                      std::uint32_t max_record_bytes)
+{
+  segment_head out;
+  record_header h;
+  span<const std::byte> payload;
+  if (check_record(bytes, h, payload, max_record_bytes) != record_fault::none || h.type != record_type::segment ||
+      payload.size() != shape.size() + segment_trailer_bytes)
+    return out;
+  if (!std::equal(shape.begin(), shape.end(), payload.begin()))
+    throw error(errc::bad_format, "log segment " + path + " was written for a different bus (its shape record differs)");
+  const std::byte* t = payload.data() + shape.size();
+  out.ok = true;
+  out.resume.valid = t[0] == std::byte{1};
+  out.resume.segment = load_le(t + 1, 8);
+  out.resume.offset = load_le(t + 9, 8);
+  return out;
+}
+
+inline std::vector<std::byte> read_file(file_system& fs, const std::string& path)
+{
+  const auto h = fs.open(path, open_mode::read);
+  std::vector<std::byte> out;
+  try {
+    out.resize(fs.size(h));
+    std::size_t got = 0;
+    while (got < out.size()) {
+      const std::size_t n = fs.read(h, got, span<std::byte>(out.data() + got, out.size() - got));
+      if (n == 0) break;
+      got += n;
+    }
+    out.resize(got);
+  } catch (...) {
+    fs.close(h);
+    throw;
+  }
+  fs.close(h);
+  return out;
+}
+} // namespace detail
+
+// Calls on_record(header, payload) for every valid commit/checkpoint record with an epoch in
+// (after, ...], in log order. Records at or before `after` are checked but not handed over (they
+// are covered by a checkpoint).
+template <class OnRecord>
+recovery_report read_log(file_system& fs, const std::string& dir, span<const std::byte> shape, recovery_mode mode,
+                         OnRecord&& on_record, mmsb::epoch after = mmsb::epoch{},
+                         std::uint32_t max_record_bytes = default_max_record_bytes)
+{
+  recovery_report report;
+  std::vector<std::uint64_t> indices;
+  if (fs.exists(dir)) {
+    std::uint64_t index = 0;
+    for (const auto& name : fs.list(dir))
+      if (parse_segment_name(name, index)) indices.push_back(index);
+  }
+  std::sort(indices.begin(), indices.end());
+
+  mmsb::epoch previous{};
+  bool have_previous = false;
+  for (std::size_t k = 0; k < indices.size(); ++k) {
+    const std::string path = dir + "/" + segment_name(indices[k]);
+    const auto bytes = detail::read_file(fs, path);
+    ++report.segments;
+    std::size_t off = 0;
+    // An empty segment is one whose creation reached the disk but whose first record did not.
+    record_fault fault = bytes.empty() ? record_fault::short_header : record_fault::none;
+    while (fault == record_fault::none && off < bytes.size()) {
+      record_header h;
+      span<const std::byte> payload;
+      const auto rest = span<const std::byte>(bytes.data() + off, bytes.size() - off);
+      fault = check_record(rest, h, payload, max_record_bytes);
+      if (fault == record_fault::none) {
+        if (off == 0) {
+          if (!detail::read_segment_head(bytes, shape, path, max_record_bytes).ok) fault = record_fault::bad_segment;
+        } else if (h.type == record_type::segment) {
+          fault = record_fault::bad_segment;
+        } else if (have_previous && h.type == record_type::commit && h.epoch != previous.next()) {
+          fault = record_fault::bad_order;
+        }
+      } else if (off == 0) {
+        fault = record_fault::bad_segment;
+      }
+      if (fault != record_fault::none) break;
+      if (h.type != record_type::segment) {
+        if (h.type == record_type::commit) {
+          previous = h.epoch;
+          have_previous = true;
+        }
+        if (after < h.epoch || h.type == record_type::checkpoint) on_record(h, payload);
+        ++report.records;
+        report.last_epoch = h.epoch;
+      }
+      off += record_header_bytes + h.payload_bytes;
+    }
+    report.end = log_resume{true, indices[k], off};
+    if (fault == record_fault::none) continue;
+
+    // Damage exactly where a later session's recovery said the valid log ended is a tail that
+    // recovery already abandoned: skip it and go on with the next segment.
+    if (k + 1 < indices.size()) {
+      const auto next = detail::read_file(fs, dir + "/" + segment_name(indices[k + 1]));
+      const auto head = detail::read_segment_head(next, shape, dir + "/" + segment_name(indices[k + 1]), max_record_bytes);
+      if (head.ok && head.resume.valid && head.resume.segment == indices[k] && head.resume.offset == off) continue;
+    }
+
+    log_damage d;
+    d.segment = path;
+    d.offset = off;
+    d.fault = fault;
+    d.dropped_bytes = bytes.size() - off;
+    d.mid_log = find_next_record(bytes, off + 1, max_record_bytes) < bytes.size();
+    for (std::size_t j = k + 1; j < indices.size(); ++j) {
+      const auto later = detail::read_file(fs, dir + "/" + segment_name(indices[j]));
+      d.dropped_bytes += later.size();
+      if (!d.mid_log && find_next_record(later, 0, max_record_bytes) < later.size()) d.mid_log = true;
+    }
+    report.damage = d;
+    if (mode == recovery_mode::strict)
+      throw error(errc::corrupt, std::string("log ") + (d.mid_log ? "corruption" : "damage") + " at " + path + " offset " +
+                                   std::to_string(off) + ": " + to_string(fault) + " (strict recovery refuses damage; " +
+                                   std::to_string(d.dropped_bytes) + " bytes would be dropped)");
+    break;
+  }
+  return report;
+}
+
+} // namespace mmsb

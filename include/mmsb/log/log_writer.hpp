@@ -1,0 +1,232 @@
+// log_writer: the append side of the transaction log. Records go into segment files
+// `<dir>/log-<16 hex digits>.seg`, each opening with a segment record; segments are never
+// modified once a later one exists, so recovery never has to repair anything.
+//
+// Durability is a policy: sync after every commit, group commit (after N records or T time,
+// whichever comes first), or none (the OS decides). commit() returns only after the policy's
+// sync, so in per_commit mode an acknowledged record survives a crash.
+//
+// Commit records carry consecutive epochs (each commit is the next epoch), which lets recovery
+// detect a reordered, duplicated or missing record; the first commit in the log may start
+// anywhere (after a checkpoint truncated the log before it).
+//
+// Failures: a write that fails (EIO, ENOSPC, a short write that cannot finish) truncates the
+// active segment back to its last complete record and rethrows; the writer then works again
+// once the cause is gone. If that truncate fails too, or a sync fails, the writer is poisoned:
+// every later append or sync rethrows the original error (a failed fsync may have lost data the
+// kernel already reported as written, so nothing after it can be trusted). Reads are unaffected.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/log/file_system.hpp>
+#include <mmsb/log/record.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <utility>
+#include <exception>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+enum class durability : std::uint8_t { none, group, per_commit };
+
+struct log_options {
+  mmsb::durability durability = durability::per_commit;
+  std::uint32_t group_records = 64;                          // group commit: sync after this many
+  std::chrono::microseconds group_interval{1000};           // ... or this long after the first unsynced
+  std::uint64_t segment_bytes = std::uint64_t{64} << 20;    // start a new segment past this size
+  std::uint32_t max_record_bytes = default_max_record_bytes;
+};
+
+[[nodiscard]] inline std::string segment_name(std::uint64_t index)
+{
+  char name[32];
+  std::snprintf(name, sizeof name, "log-%016llx.seg", static_cast<unsigned long long>(index));
+  return name;
+}
+
+// Parses a segment file name; returns false for anything else in the directory.
+[[nodiscard]] inline bool parse_segment_name(const std::string& name, std::uint64_t& index) noexcept
+{
+  if (name.size() != 24 || name.compare(0, 4, "log-") != 0 || name.compare(20, 4, ".seg") != 0) return false;
+  index = 0;
+  for (std::size_t i = 4; i < 20; ++i) {
+    const char c = name[i];
+    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return false;
+    index = index * 16 + static_cast<std::uint64_t>(v);
+  }
+  return true;
+}
+
+// Where the valid log ended when this writer started (from recovery): the segment record of the
+// writer's first segment records it, so a later recovery knows the bytes past it in that segment
+// were abandoned by an earlier recovery (a torn tail), not corrupted afterwards.
+struct log_resume {
+  bool valid = false;
+  std::uint64_t segment = 0;  // index of the last segment recovery read
+  std::uint64_t offset = 0;   // end of its last valid record
+};
+
+// The segment record's payload: the caller's shape, then the resume point (u8 valid, u64 segment,
+// u64 offset, little-endian).
+inline constexpr std::size_t segment_trailer_bytes = 17;
+
+class log_writer {
+public:
+  // Opens the log in dir (created if missing) and starts a new segment after the highest existing
+  // one. `shape` identifies what the log holds (the bus's semiring and layout); it is written into
+  // every segment record so a reader can refuse a foreign log.
+  log_writer(file_system& fs, std::string dir, span<const std::byte> shape, log_resume resume = {},
+             log_options options = {})
+    : fs_(&fs), dir_(std::move(dir)), shape_(shape.begin(), shape.end()), options_(options)
+  {
+    shape_.resize(shape.size() + segment_trailer_bytes);
+    std::byte* t = shape_.data() + shape.size();
+    t[0] = std::byte{resume.valid ? std::uint8_t{1} : std::uint8_t{0}};
+    detail::store_le(t + 1, resume.segment, 8);
+    detail::store_le(t + 9, resume.offset, 8);
+    if (!fs_->exists(dir_)) {
+      fs_->make_dir(dir_);
+      sync_parent_ = true;
+    }
+    std::uint64_t index = 0, next = 0;
+    for (const auto& name : fs_->list(dir_))
+      if (parse_segment_name(name, index) && index + 1 > next) next = index + 1;
+    next_segment_ = next;
+    try {
+      open_segment();
+    } catch (...) {
+      if (handle_ >= 0) fs_->close(handle_);
+      handle_ = -1;
+      throw;
+    }
+  }
+  log_writer(const log_writer&) = delete;
+  log_writer& operator=(const log_writer&) = delete;
+  ~log_writer()
+  {
+    if (handle_ >= 0) fs_->close(handle_);
+  }
+
+  // Appends one record and applies the durability policy. Returns when the record is as durable
+  // as the policy promises. Throws mmsb::error; see the header comment for what state follows.
+  void append(record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload)
+  {
+    check_usable();
+    if (payload.size() > options_.max_record_bytes)  // refuse before rolling or writing anything
+      encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+    if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
+      roll();
+    buffer_.clear();
+    encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+    write_framed();
+    ++unsynced_;
+    if (unsynced_ == 1) first_unsynced_ = std::chrono::steady_clock::now();
+    switch (options_.durability) {
+    case durability::per_commit: sync(); break;
+    case durability::group:
+      if (unsynced_ >= options_.group_records ||
+          std::chrono::steady_clock::now() - first_unsynced_ >= options_.group_interval)
+        sync();
+      break;
+    case durability::none: break;
+    }
+  }
+
+  // Makes every appended record durable. A failure poisons the writer.
+  void sync()
+  {
+    check_usable();
+    if (unsynced_ == 0 && !sync_parent_) return;
+    try {
+      fs_->sync(handle_);
+      if (sync_parent_) {
+        fs_->sync_dir(dir_);
+        sync_parent_ = false;
+      }
+    } catch (...) {
+      poison_ = std::current_exception();
+      throw;
+    }
+    unsynced_ = 0;
+  }
+
+  [[nodiscard]] bool poisoned() const noexcept { return poison_ != nullptr; }
+  [[nodiscard]] std::uint64_t unsynced() const noexcept { return unsynced_; }
+  [[nodiscard]] const std::string& directory() const noexcept { return dir_; }
+  [[nodiscard]] std::string segment_path() const { return dir_ + "/" + segment_name(next_segment_ - 1); }
+
+private:
+  void check_usable() const
+  {
+    if (poison_) std::rethrow_exception(poison_);
+  }
+
+  void open_segment()
+  {
+    const std::string path = dir_ + "/" + segment_name(next_segment_);
+    handle_ = fs_->open(path, open_mode::create_new);
+    ++next_segment_;
+    segment_size_ = 0;
+    sync_parent_ = true;  // the new name must reach the directory before records in it count
+    buffer_.clear();
+    encode_record(buffer_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
+    write_framed();
+    header_bytes_ = segment_size_;
+    // Only the first segment of a session carries the resume point; later ones continue it.
+    shape_[shape_.size() - segment_trailer_bytes] = std::byte{0};
+  }
+
+  void roll()
+  {
+    sync();  // everything in the old segment is durable before the new one starts
+    fs_->close(handle_);
+    handle_ = -1;
+    try {
+      open_segment();
+    } catch (...) {
+      poison_ = std::current_exception();  // no segment to append to: reopen the log to resume
+      throw;
+    }
+  }
+
+  // Writes buffer_ as one record. On failure, cuts the segment back to its last record boundary
+  // so no torn record is ever followed by a valid one; poisons if it cannot.
+  void write_framed()
+  {
+    try {
+      fs_->write_all(handle_, buffer_);
+    } catch (...) {
+      const auto original = std::current_exception();
+      try {
+        fs_->truncate(handle_, segment_size_);
+      } catch (...) {
+        poison_ = original;
+      }
+      std::rethrow_exception(original);
+    }
+    segment_size_ += buffer_.size();
+  }
+
+  file_system* fs_;
+  std::string dir_;
+  std::vector<std::byte> shape_;
+  log_options options_;
+  file_system::handle handle_ = -1;
+  std::uint64_t next_segment_ = 0;
+  std::uint64_t segment_size_ = 0;
+  std::uint64_t header_bytes_ = 0;
+  std::uint64_t unsynced_ = 0;
+  bool sync_parent_ = false;
+  std::chrono::steady_clock::time_point first_unsynced_{};
+  std::vector<std::byte> buffer_;
+  std::exception_ptr poison_;
+};
+
+} // namespace mmsb
