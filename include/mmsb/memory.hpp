@@ -1,5 +1,5 @@
-// Umbrella for the memory layer: the allocator concept, the host allocators and the
-// memory-mapped page file.
+// Umbrella for the memory layer: the allocator concept, the host allocators, the page
+// table and the memory-mapped page file.
 #pragma once
 
 #include <mmsb/memory/allocator.hpp>
@@ -7,3 +7,4 @@
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/host_pool.hpp>
 #include <mmsb/memory/mapped_file.hpp>
+#include <mmsb/memory/page_table.hpp>

@@ -1,9 +1,8 @@
-// Umbrella for the page layer: the layout concept, the dense, bits and soa layouts, page and page_table.
+// Umbrella for the page layer: the layout concept, the dense, bits and soa layouts, and page.
 #pragma once
 
 #include <mmsb/page/bits.hpp>
 #include <mmsb/page/dense.hpp>
 #include <mmsb/page/layout.hpp>
 #include <mmsb/page/page.hpp>
-#include <mmsb/page/page_table.hpp>
 #include <mmsb/page/soa.hpp>

@@ -50,7 +50,7 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/config/macros.hpp>
 #include <mmsb/memory/allocator.hpp>
-#include <mmsb/page/layout.hpp>
+#include <mmsb/core/alignment.hpp>
 
 #include <algorithm>
 #include <array>

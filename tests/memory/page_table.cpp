@@ -1,7 +1,7 @@
 #include <mmsb/memory/failing.hpp>
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/page/dense.hpp>
-#include <mmsb/page/page_table.hpp>
+#include <mmsb/memory/page_table.hpp>
 
 #include "../support/random.hpp"
 
