@@ -7,7 +7,13 @@ PASS = {'OK', 'EXPECTEDFAIL'}
 SKIP = {'SKIP'}
 passed = failed = skipped = 0
 for path in sys.argv[1:]:
-    with open(path, encoding='utf-8') as f:
+    try:
+        f = open(path, encoding='utf-8')
+    except OSError:
+        print(f'{path}: no test log (the build or the test run did not complete)', file=sys.stderr)
+        failed += 1
+        continue
+    with f:
         for line in f:
             if not line.strip():
                 continue

@@ -150,3 +150,46 @@ TEST_CASE("a custom semiring written in a few lines works end to end through mer
   CHECK(p.get(2) == 77u);
   CHECK(test::same_bits(p, q));
 }
+
+TEST_CASE("a moved-from delta is an empty sparse delta, safe to use")
+{
+  delta_builder<S, L> b(page_id{1});
+  for (std::size_t i = 0; i < 500; ++i) b.accumulate(i, 1);
+  auto d = b.build();
+  REQUIRE(d.encoding() == delta_encoding::dense);
+  auto moved = std::move(d);
+  CHECK(moved.count() == 500);
+  CHECK(d.count() == 0);  // NOLINT(bugprone-use-after-move): the documented moved-from state
+  CHECK(d.encoding() == delta_encoding::sparse);
+  delta<S, L> other;
+  other = std::move(moved);
+  CHECK(other.count() == 500);
+  CHECK(moved.count() == 0);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST_CASE("an unknown op is refused by dense deltas and batches, changing nothing")
+{
+  dense_delta<S, L> d(page_id{4});
+  d.accumulate(1, 1);
+  CHECK_THROWS_WITH(d.put(2, static_cast<delta_op>(9), 5), "delta for page 4: slot 2 has an unknown op");
+  CHECK(d.count() == 1);
+  delta_batch<S, L> batch;
+  CHECK_THROWS_WITH(batch.push(page_id{4}, 2, static_cast<delta_op>(9), 5, order_key{}),
+                    "batch change for page 4: unknown op");
+  CHECK(batch.size() == 0);
+}
+
+TEST_CASE("merging dense with sparse builds the same result as step by step")
+{
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 31);
+  for (int round = 0; round < 20; ++round) {
+    const auto a = test::random_delta<S, L>(page_id{2}, rng), c = test::random_delta<S, L>(page_id{2}, rng);
+    const auto s = test::random_page<L>(page_id{2}, rng);
+    auto x = s, y = s;
+    apply(x, a);
+    apply(x, c);
+    apply(y, merge(a, c));
+    REQUIRE(test::same_bits(x, y));
+  }
+}

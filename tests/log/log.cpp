@@ -207,12 +207,10 @@ TEST_CASE("duplicated, swapped and foreign records are detected")
   CHECK(r.damage->fault == record_fault::bad_order);
   CHECK(r.records == 1);
 
-  // A record from another log with a valid checksum but a foreign segment header.
-  memory_file_system other;
-  log_writer w(other, "/log", shape);
-  w.append(record_type::segment, epoch{9}, txn_id{9}, {});
-  const std::string foreign = other.contents("/log/" + other.list("/log")[0]);
-  fs.set_contents(seg, rec(0) + rec(1) + foreign.substr(foreign.size() - record_header_bytes));
+  // A segment record (valid checksum) in the middle of a segment.
+  std::vector<std::byte> stray;
+  encode_record(stray, record_type::segment, epoch{9}, txn_id{9}, {});
+  fs.set_contents(seg, rec(0) + rec(1) + std::string(reinterpret_cast<const char*>(stray.data()), stray.size()));
   r = read_and_check(fs, written);
   REQUIRE(r.damage);
   CHECK(r.damage->fault == record_fault::bad_segment);
@@ -312,4 +310,84 @@ TEST_CASE("a failed sync poisons the writer with the original error; reading sti
   CHECK_THROWS_WITH(w.append(record_type::commit, epoch{3}, txn_id{3}, payload_for(3, rng)), first);
   CHECK_THROWS_WITH(w.sync(), first);
   CHECK(read_and_check(mem, written).records >= 1);
+}
+
+TEST_CASE("append refuses segment records and commits out of sequence, writing nothing")
+{
+  memory_file_system fs;
+  log_writer w(fs, "/log", shape);
+  const std::vector<std::byte> p(8);
+  w.append(record_type::commit, epoch{5}, txn_id{1}, p);
+  const std::string before = fs.contents("/log/" + fs.list("/log")[0]);
+  CHECK_THROWS_WITH(w.append(record_type::commit, epoch{7}, txn_id{2}, p),
+                    "log /log: commit at epoch 7 does not follow the last commit at epoch 5");
+  CHECK_THROWS_WITH(w.append(record_type::commit, epoch{5}, txn_id{2}, p),
+                    "log /log: commit at epoch 5 does not follow the last commit at epoch 5");
+  CHECK_THROWS_WITH(w.append(record_type::segment, epoch{6}, txn_id{2}, p),
+                    "log /log: segment records are written by the log itself");
+  CHECK(fs.contents("/log/" + fs.list("/log")[0]) == before);
+  CHECK(!w.poisoned());
+  w.append(record_type::commit, epoch{6}, txn_id{2}, p);
+}
+
+TEST_CASE("a new writer continues the epochs recovery found")
+{
+  memory_file_system fs;
+  const auto written = write_log(fs, 4, 10);
+  const auto report = read_and_check(fs, written);
+  CHECK(report.end.last_commit == epoch{4});
+  log_writer w(fs, "/log", shape, report.end);
+  const std::vector<std::byte> p(8);
+  CHECK_THROWS_AS(w.append(record_type::commit, epoch{1}, txn_id{1}, p), error);
+  w.append(record_type::commit, epoch{5}, txn_id{5}, p);
+}
+
+TEST_CASE("a newly created log directory survives a power loss once a commit is acknowledged")
+{
+  memory_file_system fs;
+  fs.make_dir("/state");
+  fs.sync_dir("/");  // the parent exists durably; the writer must make its own entry in it durable
+  {
+    log_writer w(fs, "/state/log", shape);
+    w.append(record_type::commit, epoch{1}, txn_id{1}, std::vector<std::byte>(8));  // per_commit: durable now
+    fs.crash(crash_mode::drop, 1);
+  }
+  const auto report = read_log(fs, "/state/log", shape, recovery_mode::strict, [](auto&&, auto&&) {});
+  CHECK(report.records == 1);
+}
+
+TEST_CASE("headless segments left by failed starts never hide later acknowledged commits")
+{
+  memory_file_system mem;
+  faulty_file_system fs(mem);
+  logged written;
+  std::mt19937_64 rng(11);
+  {
+    log_writer w(fs, "/log", shape);
+    for (std::uint64_t e = 1; e <= 5; ++e) {
+      written.payloads.push_back(payload_for(e, rng));
+      w.append(record_type::commit, epoch{e}, txn_id{e}, written.payloads.back());
+    }
+  }
+  // A start whose first record cannot be written: the writer removes its segment file.
+  fs.fail_nth(fs_op::write, 1, ENOSPC);
+  CHECK_THROWS_AS(log_writer(fs, "/log", shape), error);
+  fs.reset();
+  CHECK(mem.list("/log").size() == 1);
+  // A start whose segment creation reached the disk but whose head did not (power loss).
+  mem.set_contents("/log/" + segment_name(1), "");
+  mem.set_contents("/log/" + segment_name(2), "");
+  auto report = read_and_check(mem, written);
+  REQUIRE(report.damage);
+  CHECK(!report.damage->mid_log);
+  {
+    log_writer w(fs, "/log", shape, report.end);
+    for (std::uint64_t e = 6; e <= 10; ++e) {
+      written.payloads.push_back(payload_for(e, rng));
+      w.append(record_type::commit, epoch{e}, txn_id{e}, written.payloads.back());
+    }
+  }
+  report = read_and_check(mem, written, recovery_mode::strict);
+  CHECK(report.records == 10);
+  CHECK(!report.damage);
 }

@@ -8,6 +8,8 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <fstream>
+#include <unistd.h>
 #include <set>
 #include <string>
 
@@ -128,4 +130,30 @@ TEST_CASE("the table hash covers live pages in id order")
   CHECK(a.hash() == b.hash());
   b.destroy(page_id{1});
   CHECK(a.hash() != b.hash());
+}
+
+TEST_CASE("an id far past the others is refused cleanly when its entries cannot be allocated")
+{
+  // 4 Gi entries of 16 bytes = 64 GiB. Only meaningful where the kernel refuses such a request
+  // outright (heuristic overcommit on a machine with less memory); elsewhere say so and stop.
+  std::ifstream mode("/proc/sys/vm/overcommit_memory");
+  int overcommit = -1;
+  mode >> overcommit;
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  if (overcommit != 0 || static_cast<double>(pages) * static_cast<double>(page_size) > 48e9) {
+    WARN("not run: needs heuristic overcommit and < 48 GB of RAM to get a refusal");
+    return;
+  }
+  page_table<lay> t;
+  (void)t.create();
+  const auto before = t.hash();
+  try {
+    t.create(page_id{page_table<lay>::max_id});
+    FAIL("64 GiB of entries were allocated");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::out_of_memory);
+    CHECK(std::string(e.what()).find("ids up to 4294967294") != std::string::npos);
+  }
+  CHECK(t.id_bound() == 1);
+  CHECK(t.hash() == before);
 }

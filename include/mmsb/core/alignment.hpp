@@ -8,6 +8,14 @@ namespace mmsb {
 
 inline constexpr std::size_t page_alignment = 64;
 
+// Grows a vector's capacity to hold `need` elements, at least doubling it, so a sequence of
+// one-more reservations stays linear (reserve(n) alone allocates exactly n).
+template <class Vector>
+void reserve_for(Vector& v, std::size_t need)
+{
+  if (v.capacity() < need) v.reserve(need > 2 * v.capacity() ? need : 2 * v.capacity());
+}
+
 [[nodiscard]] constexpr std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
 
 } // namespace mmsb

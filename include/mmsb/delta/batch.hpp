@@ -7,6 +7,7 @@
 
 #include <mmsb/config/assert.hpp>
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/alignment.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/delta.hpp>
@@ -38,6 +39,9 @@ public:
       throw error(errc::out_of_range, "batch change for page " + std::to_string(page.value()) + ": slot " +
                                         std::to_string(slot) + " is out of range (the page has " +
                                         std::to_string(Layout::extent) + " slots)");
+    if (op != delta_op::accumulate && op != delta_op::assign)
+      throw error(errc::invalid_argument, "batch change for page " + std::to_string(page.value()) + ": unknown op");
+    reserve(size() + 1);  // may throw; after it the five push_backs cannot
     page_.push_back(page);
     slot_.push_back(static_cast<std::uint32_t>(slot));
     value_.push_back(static_cast<value_storage>(v));
@@ -57,9 +61,10 @@ public:
     else push_all(to_sparse(*d.as_dense()));
   }
 
+  // Capacity for n changes in every column (geometric growth). Throws with the batch unchanged.
   void reserve(std::size_t n)
   {
-    page_.reserve(n); slot_.reserve(n); value_.reserve(n); op_.reserve(n); key_.reserve(n);
+    reserve_for(page_, n); reserve_for(slot_, n); reserve_for(value_, n); reserve_for(op_, n); reserve_for(key_, n);
   }
 
   // Appends another batch (for example one producer thread's).

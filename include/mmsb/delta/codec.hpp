@@ -10,6 +10,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/alignment.hpp>
 #include <mmsb/core/bits.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/delta.hpp>
@@ -57,6 +58,15 @@ T get_le(const std::byte* in) noexcept
 template <class T>
 using wire_t = std::conditional_t<std::is_same_v<T, bool>, std::uint8_t, T>;
 
+template <class T>
+constexpr bool require_wire_value() noexcept
+{
+  static_assert(std::is_arithmetic_v<T>,
+                "mmsb: the delta codec encodes arithmetic slot types (integers, floats, bool) field by field; "
+                "a struct value type would carry its padding into the log");
+  return true;
+}
+
 template <class Layout>
 constexpr std::size_t dense_payload_bytes() noexcept
 {
@@ -78,8 +88,9 @@ template <class Semiring, class Layout>
 template <class Semiring, class Layout>
 void encode(const delta<Semiring, Layout>& d, std::vector<std::byte>& out)
 {
+  static_assert(detail::require_wire_value<typename Layout::value_type>());
   using V = detail::wire_t<typename Layout::value_type>;
-  out.reserve(out.size() + encoded_size(d));
+  reserve_for(out, out.size() + encoded_size(d));
   out.push_back(std::byte{delta_codec_version});
   out.push_back(static_cast<std::byte>(Layout::kind));
   out.push_back(static_cast<std::byte>(d.encoding()));
@@ -122,6 +133,7 @@ template <class Semiring, class Layout>
 template <class Semiring, class Layout>
 [[nodiscard]] delta<Semiring, Layout> decode(span<const std::byte> bytes)
 {
+  static_assert(detail::require_wire_value<typename Layout::value_type>());
   using V = detail::wire_t<typename Layout::value_type>;
   constexpr std::size_t words = words_for(Layout::extent);
   if (bytes.data() == nullptr && !bytes.empty()) throw error(errc::invalid_argument, "delta decode: null buffer");

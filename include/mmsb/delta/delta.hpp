@@ -55,13 +55,22 @@ public:
   // Dense deltas are large (a full page of payload): held on the heap so delta stays cheap to move.
   delta(const dense_type& d) : rep_(std::make_unique<dense_type>(d)) {}  // NOLINT
   delta(const delta& other) : rep_(copy(other.rep_)) {}
-  delta(delta&&) noexcept = default;
+  // A moved-from delta is an empty sparse delta (no change), still safe to use.
+  delta(delta&& other) noexcept : rep_(std::move(other.rep_)) { other.rep_.template emplace<0>(); }
   delta& operator=(const delta& other)
   {
     if (this != &other) rep_ = copy(other.rep_);
     return *this;
   }
-  delta& operator=(delta&&) noexcept = default;
+  delta& operator=(delta&& other) noexcept
+  {
+    if (this != &other) {
+      rep_ = std::move(other.rep_);
+      other.rep_.template emplace<0>();
+    }
+    return *this;
+  }
+  explicit delta(std::unique_ptr<dense_type> d) : rep_(std::move(d)) {}
 
   [[nodiscard]] delta_encoding encoding() const noexcept
   {
@@ -109,6 +118,23 @@ private:
   rep_type rep_;
 };
 
+template <class Semiring, class Layout>
+using dense_type_of = dense_delta<Semiring, Layout>;
+
+namespace detail {
+// out = merge(out, d) for either encoding of d.
+template <class Semiring, class Layout>
+void merge_encoded_into(dense_delta<Semiring, Layout>& out, const dense_delta<Semiring, Layout>& d) noexcept
+{
+  merge_into(out, d);
+}
+template <class Semiring, class Layout>
+void merge_encoded_into(dense_delta<Semiring, Layout>& out, const sparse_delta<Semiring, Layout>& d) noexcept
+{
+  for (const auto& e : d.entries()) out.put_unchecked(e.index, {e.op == delta_op::assign, e.value});
+}
+} // namespace detail
+
 // Applies either encoding; throws mmsb::error if d targets another page, leaving p unchanged.
 template <class Semiring, class Layout>
 void apply(page<Layout>& p, const delta<Semiring, Layout>& d)
@@ -116,7 +142,8 @@ void apply(page<Layout>& p, const delta<Semiring, Layout>& d)
   d.visit([&](const auto& enc) { apply(p, enc); });
 }
 
-// merge(a, b) for any pair of encodings; the result is re-encoded by its density.
+// merge(a, b) for any pair of encodings. Two sparse deltas merge sparse (re-encoded dense if the
+// result is too dense); anything involving a dense delta merges dense.
 template <class Semiring, class Layout>
 [[nodiscard]] delta<Semiring, Layout> merge(const delta<Semiring, Layout>& a, const delta<Semiring, Layout>& b)
 {
@@ -127,11 +154,15 @@ template <class Semiring, class Layout>
     if (prefer_sparse(out.count(), Layout::extent)) return out;
     return out.to_dense();
   }
-  auto out = a.to_dense();
-  merge_into(out, b.to_dense());
-  return out;
+  // Dense pages can be large: build the result on the heap, never as stack temporaries.
+  auto out = std::make_unique<dense_type_of<Semiring, Layout>>(a.target());
+  a.visit([&](const auto& enc) { detail::merge_encoded_into(*out, enc); });
+  b.visit([&](const auto& enc) { detail::merge_encoded_into(*out, enc); });
+  return delta<Semiring, Layout>(std::move(out));
 }
 
+// A moved-from builder may only be assigned to or destroyed.
+//
 // Collects changes to one page slot by slot (repeated slots merge in call order) and builds the
 // delta in the encoding its density calls for. Reusable: build() leaves the builder empty.
 template <class Semiring, class Layout>
@@ -156,10 +187,9 @@ public:
   }
   [[nodiscard]] delta<Semiring, Layout> build(delta_encoding encoding)
   {
-    const page_id target = scratch_->target();
     delta<Semiring, Layout> out = encoding == delta_encoding::dense ? delta<Semiring, Layout>(*scratch_)
                                                                      : delta<Semiring, Layout>(to_sparse(*scratch_));
-    *scratch_ = dense_delta<Semiring, Layout>(target);
+    scratch_->clear();
     return out;
   }
 

@@ -39,7 +39,20 @@ public:
   void accumulate(std::size_t i, value_type v) { put(i, false, v); }
   // x ← v.
   void assign(std::size_t i, value_type v) { put(i, true, v); }
-  void put(std::size_t i, delta_op op, value_type v) { put(i, op == delta_op::assign, v); }
+  void put(std::size_t i, delta_op op, value_type v)
+  {
+    if (op != delta_op::accumulate && op != delta_op::assign)
+      throw error(errc::invalid_argument, "delta for page " + std::to_string(target_.value()) + ": slot " +
+                                            std::to_string(i) + " has an unknown op");
+    put(i, op == delta_op::assign, v);
+  }
+
+  // Back to no change (same target), in place: no page-sized temporary.
+  void clear() noexcept
+  {
+    payload_ = storage_type{};
+    for (std::size_t w = 0; w < words; ++w) mask_[w] = assign_[w] = 0;
+  }
 
   void put(std::size_t i, bool assign, value_type v)
   {

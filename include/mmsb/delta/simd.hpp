@@ -40,6 +40,19 @@ void apply_or_words(word_t* x, const word_t* mask, const word_t* assign, const w
 void merge_or_words(word_t* av, const word_t* amask, const word_t* bv, const word_t* bmask, const word_t* bassign,
                     std::size_t words) noexcept;
 
+#define MMSB_IMPL_SIMD_DECLARE(T)                                                                  \
+  template <>                                                                                      \
+  void apply_dense<T>(detail::builtin_add, T*, const word_t*, const word_t*, const T*, std::size_t) noexcept; \
+  template <>                                                                                      \
+  void merge_dense_values<T>(detail::builtin_add, T*, const T*, const word_t*, const T*, const word_t*, \
+                             const word_t*, std::size_t) noexcept;
+// Defined in the mmsb_simd library (src/simd_kernels.cpp).
+MMSB_IMPL_SIMD_DECLARE(float)
+MMSB_IMPL_SIMD_DECLARE(double)
+MMSB_IMPL_SIMD_DECLARE(std::int32_t)
+MMSB_IMPL_SIMD_DECLARE(std::int64_t)
+#undef MMSB_IMPL_SIMD_DECLARE
+
 // The Highway target the dispatcher picks on this CPU, e.g. "AVX3" (AVX-512).
 const char* target_name() noexcept;
 

@@ -122,6 +122,7 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
   bool have_previous = false;
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const std::string path = dir + "/" + segment_name(indices[k]);
+    std::size_t resume_at = 0;  // set when this segment's damage turns out to be abandoned
     const auto bytes = detail::read_file(fs, path);
     ++report.segments;
     std::size_t off = 0;
@@ -155,15 +156,26 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
       }
       off += record_header_bytes + h.payload_bytes;
     }
-    report.end = log_resume{true, indices[k], off};
+    report.end = log_resume{true, indices[k], off, previous};
     if (fault == record_fault::none) continue;
 
     // Damage exactly where a later session's recovery said the valid log ended is a tail that
-    // recovery already abandoned: skip it and go on with the next segment.
-    if (k + 1 < indices.size()) {
-      const auto next = detail::read_file(fs, dir + "/" + segment_name(indices[k + 1]));
-      const auto head = detail::read_segment_head(next, shape, dir + "/" + segment_name(indices[k + 1]), max_record_bytes);
-      if (head.ok && head.resume.valid && head.resume.segment == indices[k] && head.resume.offset == off) continue;
+    // recovery already abandoned. That session's first segment is the first later one with a
+    // valid head; segments between (creation reached the disk, the head did not) must hold no
+    // valid record. Then skip to it.
+    for (std::size_t j = k + 1; j < indices.size(); ++j) {
+      const std::string later_path = dir + "/" + segment_name(indices[j]);
+      const auto later = detail::read_file(fs, later_path);
+      const auto head = detail::read_segment_head(later, shape, later_path, max_record_bytes);
+      if (head.ok) {
+        if (head.resume.valid && head.resume.segment == indices[k] && head.resume.offset == off) resume_at = j;
+        break;
+      }
+      if (find_next_record(later, 0, max_record_bytes) < later.size()) break;  // valid records: not abandoned
+    }
+    if (resume_at != 0) {
+      k = resume_at - 1;  // the loop's ++k lands on the resuming segment
+      continue;
     }
 
     log_damage d;

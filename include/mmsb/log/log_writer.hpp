@@ -71,15 +71,23 @@ struct log_resume {
   bool valid = false;
   std::uint64_t segment = 0;  // index of the last segment recovery read
   std::uint64_t offset = 0;   // end of its last valid record
+  mmsb::epoch last_commit{};  // epoch of the last valid commit (0: none); the next must follow it
 };
 
 // The segment record's payload: the caller's shape, then the resume point (u8 valid, u64 segment,
 // u64 offset, little-endian).
 inline constexpr std::size_t segment_trailer_bytes = 17;
 
+[[nodiscard]] inline std::string parent_of(const std::string& path)
+{
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
 class log_writer {
 public:
-  // Opens the log in dir (created if missing) and starts a new segment after the highest existing
+  // Opens the log in dir (created if missing; its parent must exist) and starts a new segment after the highest existing
   // one. `shape` identifies what the log holds (the bus's semiring and layout); it is written into
   // every segment record so a reader can refuse a foreign log.
   log_writer(file_system& fs, std::string dir, span<const std::byte> shape, log_resume resume = {},
@@ -94,7 +102,9 @@ public:
     if (!fs_->exists(dir_)) {
       fs_->make_dir(dir_);
       sync_parent_ = true;
+      created_dir_ = true;  // the parent's entry for dir_ must become durable too
     }
+    last_commit_ = resume.last_commit;
     std::uint64_t index = 0, next = 0;
     for (const auto& name : fs_->list(dir_))
       if (parse_segment_name(name, index) && index + 1 > next) next = index + 1;
@@ -109,16 +119,34 @@ public:
   }
   log_writer(const log_writer&) = delete;
   log_writer& operator=(const log_writer&) = delete;
+  // Best effort: syncs what group or none durability left unsynced. Call sync() before
+  // destruction to learn about a failure; a destructor can only swallow it.
   ~log_writer()
   {
-    if (handle_ >= 0) fs_->close(handle_);
+    if (handle_ < 0) return;
+    if (!poison_) {
+      try {
+        sync();
+      } catch (...) {
+      }
+    }
+    fs_->close(handle_);
   }
 
   // Appends one record and applies the durability policy. Returns when the record is as durable
   // as the policy promises. Throws mmsb::error; see the header comment for what state follows.
+  //
+  // Refused with mmsb::error(invalid_argument), before anything is written: a segment record (the
+  // writer writes those itself) and a commit whose epoch does not follow the last commit's.
   void append(record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload)
   {
     check_usable();
+    if (type == record_type::segment)
+      throw error(errc::invalid_argument, "log " + dir_ + ": segment records are written by the log itself");
+    if (type == record_type::commit && last_commit_.value() != 0 && e != last_commit_.next())
+      throw error(errc::invalid_argument, "log " + dir_ + ": commit at epoch " + std::to_string(e.value()) +
+                                            " does not follow the last commit at epoch " +
+                                            std::to_string(last_commit_.value()));
     if (payload.size() > options_.max_record_bytes)  // refuse before rolling or writing anything
       encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
     if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
@@ -126,6 +154,7 @@ public:
     buffer_.clear();
     encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
     write_framed();
+    if (type == record_type::commit) last_commit_ = e;
     ++unsynced_;
     if (unsynced_ == 1) first_unsynced_ = std::chrono::steady_clock::now();
     switch (options_.durability) {
@@ -148,7 +177,9 @@ public:
       fs_->sync(handle_);
       if (sync_parent_) {
         fs_->sync_dir(dir_);
+        if (created_dir_) fs_->sync_dir(parent_of(dir_));
         sync_parent_ = false;
+        created_dir_ = false;
       }
     } catch (...) {
       poison_ = std::current_exception();
@@ -158,6 +189,7 @@ public:
   }
 
   [[nodiscard]] bool poisoned() const noexcept { return poison_ != nullptr; }
+  [[nodiscard]] mmsb::epoch last_commit() const noexcept { return last_commit_; }
   [[nodiscard]] std::uint64_t unsynced() const noexcept { return unsynced_; }
   [[nodiscard]] const std::string& directory() const noexcept { return dir_; }
   [[nodiscard]] std::string segment_path() const { return dir_ + "/" + segment_name(next_segment_ - 1); }
@@ -171,13 +203,24 @@ private:
   void open_segment()
   {
     const std::string path = dir_ + "/" + segment_name(next_segment_);
+    buffer_.clear();
+    encode_record(buffer_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
     handle_ = fs_->open(path, open_mode::create_new);
     ++next_segment_;
     segment_size_ = 0;
     sync_parent_ = true;  // the new name must reach the directory before records in it count
-    buffer_.clear();
-    encode_record(buffer_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
-    write_framed();
+    try {
+      write_framed();
+    } catch (...) {
+      // Leave no headless segment behind (best effort; recovery also tolerates one).
+      fs_->close(handle_);
+      handle_ = -1;
+      try {
+        fs_->remove(path);
+      } catch (...) {
+      }
+      throw;
+    }
     header_bytes_ = segment_size_;
     // Only the first segment of a session carries the resume point; later ones continue it.
     shape_[shape_.size() - segment_trailer_bytes] = std::byte{0};
@@ -224,6 +267,8 @@ private:
   std::uint64_t header_bytes_ = 0;
   std::uint64_t unsynced_ = 0;
   bool sync_parent_ = false;
+  bool created_dir_ = false;
+  mmsb::epoch last_commit_{};
   std::chrono::steady_clock::time_point first_unsynced_{};
   std::vector<std::byte> buffer_;
   std::exception_ptr poison_;

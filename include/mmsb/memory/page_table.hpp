@@ -78,7 +78,15 @@ public:
     if (id.value() < entries_.size() && entries_[id.value()].page)
       throw error(errc::invalid_argument, "page table: page " + std::to_string(id.value()) + " already exists");
     const std::size_t old_bound = entries_.size();
-    if (id.value() >= old_bound) entries_.resize(std::size_t{id.value()} + 1);  // may throw: nothing placed yet
+    if (id.value() >= old_bound) {
+      try {
+        entries_.resize(std::size_t{id.value()} + 1);  // nothing placed yet
+      } catch (const std::bad_alloc&) {
+        throw error(errc::out_of_memory, "page table: no memory for the entries of ids up to " +
+                                           std::to_string(id.value()) + " (" +
+                                           std::to_string((std::size_t{id.value()} + 1) * sizeof(entry)) + " bytes)");
+      }
+    }
     try {
       place(id);
     } catch (...) {
@@ -99,7 +107,7 @@ public:
   {
     page_type& p = at(id);  // validates
     if (reuse_ == id_reuse::lowest_free) {
-      free_ids_.reserve(free_ids_.size() + 1);  // may throw: nothing destroyed yet
+      reserve_for(free_ids_, free_ids_.size() + 1);  // may throw: nothing destroyed yet
       free_ids_.push_back(id.value());
       std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>{});
     }
