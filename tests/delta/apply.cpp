@@ -126,6 +126,33 @@ TEST_CASE("the portable word kernels (used without SIMD) equal the generic path"
   }
 }
 
+namespace {
+// A custom layout that reports kind dense but stores its slots reversed, with no data().
+struct reversed16 {
+  using value_type = float;
+  static constexpr std::size_t extent = 16;
+  static constexpr layout_kind kind = layout_kind::dense;
+  struct alignas(64) storage_type { float v[16]; };
+  static constexpr float load(const storage_type& s, std::size_t i) noexcept { return s.v[15 - i]; }
+  static constexpr void store(storage_type& s, std::size_t i, float x) noexcept { s.v[15 - i] = x; }
+};
+} // namespace
+
+TEST_CASE("a layout without contiguous data() takes the generic path, correctly")
+{
+  STATIC_REQUIRE(layout<reversed16>);
+  STATIC_REQUIRE(!detail::use_simd_path_v<min_plus<float>, reversed16>);
+  page<reversed16> p(page_id{1});
+  for (std::size_t i = 0; i < 16; ++i) p.set(i, float(i));
+  delta_builder<min_plus<float>, reversed16> b(page_id{1});
+  b.accumulate(0, -1.0f).assign(15, 100.0f).accumulate(7, 50.0f);
+  apply(p, b.build());
+  CHECK(p.get(0) == -1.0f);
+  CHECK(p.get(15) == 100.0f);
+  CHECK(p.get(7) == 7.0f);
+  CHECK(p.get(3) == 3.0f);
+}
+
 TEST_CASE("custom semirings take the generic path")
 {
   STATIC_REQUIRE(!detail::use_simd_path_v<test::user_min_float, dense<float, 1024>>);

@@ -13,6 +13,7 @@
 #include <mmsb/page/page.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include <concepts>
 #include <string>
 
 namespace mmsb {
@@ -53,13 +54,22 @@ MMSB_HD constexpr void merge_words_or(word_t* av, const word_t* amask, const wor
   }
 }
 
+// A layout whose slots are one contiguous array in slot order, reachable through data(): the
+// only layouts the fast paths may treat as flat memory. (Custom layouts without data() take the
+// generic path whatever kind they report.)
+template <class Layout, class Element>
+concept contiguous_as = requires(typename Layout::storage_type& s) {
+  { Layout::data(s) } -> std::same_as<Element*>;
+};
+
 template <class Semiring, class Layout>
-inline constexpr bool use_word_path_v =
-  Layout::kind == layout_kind::bits && bitwise_v<Semiring> && builtin_add_v<Semiring> == builtin_add::logical_or;
+inline constexpr bool use_word_path_v = Layout::kind == layout_kind::bits && contiguous_as<Layout, word_t> &&
+                                        bitwise_v<Semiring> && builtin_add_v<Semiring> == builtin_add::logical_or;
 
 template <class Semiring, class Layout>
 inline constexpr bool use_simd_path_v =
-  MMSB_ENABLE_SIMD && Layout::kind != layout_kind::bits && simd::supported_v<typename Layout::value_type> &&
+  MMSB_ENABLE_SIMD && Layout::kind != layout_kind::bits && contiguous_as<Layout, typename Layout::value_type> &&
+  simd::supported_v<typename Layout::value_type> &&
   (builtin_add_v<Semiring> == builtin_add::plus || builtin_add_v<Semiring> == builtin_add::min ||
    builtin_add_v<Semiring> == builtin_add::max);
 
