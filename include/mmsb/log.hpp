@@ -1,7 +1,8 @@
 // Umbrella for the log layer: record framing, the file-system seam and its implementations,
-// the log writer and reader (recovery).
+// the log writer and reader (recovery), checkpoints.
 #pragma once
 
+#include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/faulty_file_system.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/log_reader.hpp>

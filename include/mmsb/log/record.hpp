@@ -7,7 +7,7 @@
 //     0    4 magic "MSBR"           lets a reader find the next record after damage, and so tell
 //                                  mid-log corruption from a torn tail
 //     4    4 payload length         checked against a limit before anything is allocated
-//     8    1 type                   record_type
+//     8    1 type                   record_type (segment, commit, checkpoint, page)
 //     9    1 flags                  bit 0: payload is zstd-compressed (see log/compression.hpp)
 //    10    2 reserved (0)
 //    12    4 raw length             payload length before compression (= payload length if none)
@@ -35,6 +35,7 @@ enum class record_type : std::uint8_t {
   segment = 1,     // first record of a segment file: payload names the format and the bus shape
   commit = 2,      // one committed transaction: its deltas
   checkpoint = 3,  // a durable checkpoint exists at this epoch (the log before it may go)
+  page = 4,        // in a checkpoint file: one page (u32 id, then its payload bytes)
 };
 
 inline constexpr std::uint32_t record_magic = 0x5242534du;  // "MSBR" little-endian
@@ -70,7 +71,7 @@ inline std::uint64_t record_checksum(const std::byte* header, span<const std::by
   const XXH64_hash_t seed = XXH3_64bits(header, 32);
   return XXH3_64bits_withSeed(payload.empty() ? static_cast<const void*>(header) : payload.data(), payload.size(), seed);
 }
-inline bool known_type(std::uint8_t t) noexcept { return t >= 1 && t <= 3; }
+inline bool known_type(std::uint8_t t) noexcept { return t >= 1 && t <= 4; }
 } // namespace detail
 
 // Appends one framed record to out. Throws mmsb::error (size_mismatch) if the payload exceeds

@@ -1,0 +1,204 @@
+// Checkpoints: a snapshot of every page at one epoch, in one file `<dir>/ckpt-<epoch hex>.ckpt`
+// made of log records (so every page carries its own checksum):
+//
+//   segment record      the bus shape (a checkpoint of another bus is refused)
+//   page record × N     epoch = the page's epoch; payload = u32 page id + the page's payload bytes
+//   checkpoint record   epoch = the checkpoint's epoch; payload = u64 page count + u64 state hash
+//
+// Publishing is atomic: write `<name>.tmp`, fsync it, rename it into place, fsync the directory.
+// Only then does the checkpoint count, and only then may the log before it be truncated. The
+// newest `keep` checkpoints stay (default 2: the previous one is the fallback).
+//
+// Loading takes the newest checkpoint that validates completely (every record, the count and
+// the state hash) and falls back to an older one otherwise; stray temp files are ignored. Loading
+// never writes: damaged files are reported, not repaired.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/core/state_hash.hpp>
+#include <mmsb/log/file_system.hpp>
+#include <mmsb/log/log_reader.hpp>
+#include <mmsb/log/record.hpp>
+#include <mmsb/page/page.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+[[nodiscard]] inline std::string checkpoint_name(mmsb::epoch e)
+{
+  char name[40];
+  std::snprintf(name, sizeof name, "ckpt-%016llx.ckpt", static_cast<unsigned long long>(e.value()));
+  return name;
+}
+
+[[nodiscard]] inline bool parse_checkpoint_name(const std::string& name, mmsb::epoch& e) noexcept
+{
+  if (name.size() != 26 || name.compare(0, 5, "ckpt-") != 0 || name.compare(21, 5, ".ckpt") != 0) return false;
+  std::uint64_t v = 0;
+  for (std::size_t i = 5; i < 21; ++i) {
+    const char c = name[i];
+    const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return false;
+    v = v * 16 + static_cast<std::uint64_t>(d);
+  }
+  e = mmsb::epoch{v};
+  return true;
+}
+
+// Writes and publishes a checkpoint of `pages` (a range of page<Layout>, in ascending id order)
+// at epoch e. Throws mmsb::error on any failure; then the previous checkpoints are untouched and
+// the temp file is removed (best effort). Afterwards all but the newest `keep` are removed.
+template <class Layout, class Pages>
+void write_checkpoint(file_system& fs, const std::string& dir, span<const std::byte> shape, mmsb::epoch e,
+                      const Pages& pages, std::size_t keep = 2)
+{
+  if (!fs.exists(dir)) fs.make_dir(dir);
+  const std::string final_path = dir + "/" + checkpoint_name(e), tmp = final_path + ".tmp";
+  std::vector<std::byte> buf;
+  encode_record(buf, record_type::segment, mmsb::epoch{}, txn_id{}, shape);
+  state_hasher hasher;
+  std::uint64_t count = 0;
+  std::vector<std::byte> payload;
+  for (const page<Layout>& p : pages) {
+    const auto bytes = p.payload_bytes();
+    payload.resize(4 + bytes.size());
+    detail::store_le(payload.data(), p.id().value(), 4);
+    std::memcpy(payload.data() + 4, bytes.data(), bytes.size());
+    encode_record(buf, record_type::page, p.epoch(), txn_id{}, payload);
+    hash_into(hasher, p);
+    ++count;
+  }
+  std::byte tail[16];
+  detail::store_le(tail, count, 8);
+  detail::store_le(tail + 8, hasher.digest().value, 8);
+  encode_record(buf, record_type::checkpoint, e, txn_id{}, span<const std::byte>(tail, 16));
+
+  const auto h = fs.open(tmp, open_mode::truncate);
+  try {
+    fs.write_all(h, buf);
+    fs.sync(h);
+  } catch (...) {
+    fs.close(h);
+    try { fs.remove(tmp); } catch (...) {}
+    throw;
+  }
+  fs.close(h);
+  try {
+    fs.rename(tmp, final_path);
+  } catch (...) {
+    try { fs.remove(tmp); } catch (...) {}
+    throw;
+  }
+  fs.sync_dir(dir);  // durable from here on
+
+  std::vector<mmsb::epoch> all;
+  for (const auto& name : fs.list(dir)) {
+    mmsb::epoch ce;
+    if (parse_checkpoint_name(name, ce)) all.push_back(ce);
+  }
+  std::sort(all.begin(), all.end());
+  for (std::size_t i = 0; i + keep < all.size(); ++i) fs.remove(dir + "/" + checkpoint_name(all[i]));
+  if (all.size() > keep) fs.sync_dir(dir);
+}
+
+struct checkpoint_info {
+  std::string path;
+  mmsb::epoch epoch{};
+  std::uint64_t pages = 0;
+  state_hash hash{};
+};
+
+struct checkpoint_load {
+  std::optional<checkpoint_info> loaded;  // none: no valid checkpoint (start from empty state)
+  std::vector<std::string> rejected;      // newer checkpoints that failed validation, and why
+};
+
+// Finds the newest checkpoint in dir that validates completely and calls
+// on_page(page_id, epoch, payload bytes) for each of its pages, in file order. A damaged
+// checkpoint is validated before any page is handed over, so a fallback never mixes two files.
+template <class OnPage>
+checkpoint_load load_checkpoint(file_system& fs, const std::string& dir, span<const std::byte> shape,
+                                std::size_t page_payload_bytes, OnPage&& on_page)
+{
+  checkpoint_load out;
+  if (!fs.exists(dir)) return out;
+  std::vector<mmsb::epoch> all;
+  for (const auto& name : fs.list(dir)) {
+    mmsb::epoch e;
+    if (parse_checkpoint_name(name, e)) all.push_back(e);
+  }
+  std::sort(all.rbegin(), all.rend());
+  for (const auto e : all) {
+    const std::string path = dir + "/" + checkpoint_name(e);
+    const auto bytes = detail::read_file(fs, path);
+    std::string why;
+    std::vector<std::size_t> page_offsets;
+    checkpoint_info info{path, e, 0, {}};
+    std::size_t off = 0;
+    state_hasher hasher;
+    bool ended = false;
+    while (why.empty() && off < bytes.size() && !ended) {
+      record_header h;
+      span<const std::byte> payload;
+      const auto fault = check_record(span<const std::byte>(bytes.data() + off, bytes.size() - off), h, payload);
+      if (fault != record_fault::none) {
+        why = std::string(to_string(fault)) + " at offset " + std::to_string(off);
+        break;
+      }
+      if (off == 0) {
+        if (h.type != record_type::segment) why = "no header record";
+        else if (!std::equal(payload.begin(), payload.end(), shape.begin(), shape.end()))
+          throw error(errc::bad_format, "checkpoint " + path + " was written for a different bus (its shape differs)");
+      } else if (h.type == record_type::page) {
+        if (payload.size() != 4 + page_payload_bytes)
+          why = "page record of " + std::to_string(payload.size()) + " bytes at offset " + std::to_string(off) +
+                ", expected " + std::to_string(4 + page_payload_bytes);
+        else {
+          const page_id id{static_cast<std::uint32_t>(detail::load_le(payload.data(), 4))};
+          try {
+            hasher.add(id, payload.subspan(4));  // also refuses ids out of ascending order
+          } catch (const error& err) {
+            why = err.what();
+          }
+          page_offsets.push_back(off);
+          ++info.pages;
+        }
+      } else if (h.type == record_type::checkpoint && payload.size() == 16) {
+        if (h.epoch != e) why = "end record for epoch " + std::to_string(h.epoch.value()) + " in the file for epoch " + std::to_string(e.value());
+        else if (detail::load_le(payload.data(), 8) != info.pages) why = "page count mismatch";
+        else if (detail::load_le(payload.data() + 8, 8) != hasher.digest().value) why = "state hash mismatch";
+        info.hash = hasher.digest();
+        ended = true;
+      } else {
+        why = "unexpected record at offset " + std::to_string(off);
+      }
+      off += record_header_bytes + h.payload_bytes;
+    }
+    if (why.empty() && !ended) why = "no end record (truncated)";
+    if (why.empty() && off != bytes.size()) why = "bytes after the end record";
+    if (!why.empty()) {
+      out.rejected.push_back(path + ": " + why);
+      continue;
+    }
+    for (const auto po : page_offsets) {
+      record_header h;
+      span<const std::byte> payload;
+      (void)check_record(span<const std::byte>(bytes.data() + po, bytes.size() - po), h, payload);
+      on_page(page_id{static_cast<std::uint32_t>(detail::load_le(payload.data(), 4))}, h.epoch, payload.subspan(4));
+    }
+    out.loaded = info;
+    return out;
+  }
+  return out;
+}
+
+} // namespace mmsb
