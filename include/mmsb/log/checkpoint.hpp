@@ -122,19 +122,21 @@ struct checkpoint_load {
   std::vector<std::string> rejected;      // newer checkpoints that failed validation, and why
 };
 
-// Finds the newest checkpoint in dir that validates completely and calls
+// Finds the newest checkpoint in dir (at or before at_most) that validates completely and calls
 // on_page(page_id, epoch, payload bytes) for each of its pages, in file order. A damaged
 // checkpoint is validated before any page is handed over, so a fallback never mixes two files.
+// Only checkpoints at or before `at_most` are considered (for replay to a past epoch).
 template <class OnPage>
 checkpoint_load load_checkpoint(file_system& fs, const std::string& dir, span<const std::byte> shape,
-                                std::size_t page_payload_bytes, OnPage&& on_page)
+                                std::size_t page_payload_bytes, OnPage&& on_page,
+                                mmsb::epoch at_most = mmsb::epoch{~std::uint64_t{0}})
 {
   checkpoint_load out;
   if (!fs.exists(dir)) return out;
   std::vector<mmsb::epoch> all;
   for (const auto& name : fs.list(dir)) {
     mmsb::epoch e;
-    if (parse_checkpoint_name(name, e)) all.push_back(e);
+    if (parse_checkpoint_name(name, e) && !(at_most < e)) all.push_back(e);
   }
   std::sort(all.rbegin(), all.rend());
   for (const auto e : all) {

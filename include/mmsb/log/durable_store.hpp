@@ -1,0 +1,275 @@
+// durable_store<Semiring, Layout>: pages whose every change is a logged transaction. It ties
+// together the page table, the log and checkpoints:
+//
+//   commit(txn)   encodes the transaction's deltas into one commit record, appends it to the log
+//                 (durable per the log's policy), then applies the deltas to the pages at the
+//                 next epoch. Write-ahead: if the append fails, nothing in memory changes.
+//   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
+//                 durable removes the log segments it covers.
+//   open()        recovery: the newest valid checkpoint, then the log after it. Commits at or
+//                 before the checkpoint's epoch are skipped, so no delta is ever applied twice.
+//   replay_to(e)  the state at any epoch the retained log covers, from the oldest retained
+//                 checkpoint (or from empty), for audits.
+//   snapshot()    a copy of every page at one committed epoch; readers never see part of a commit.
+//
+// Transactions on one store commit one at a time, in call order; that order is the epoch order.
+// Conflicts: accumulates under ⊕ merge; two assigns to one slot resolve deterministically by
+// commit order (the later commit wins; within a transaction, the later call wins).
+// After a failed fsync the store refuses commits with the original error; reads keep working.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/state_hash.hpp>
+#include <mmsb/delta/codec.hpp>
+#include <mmsb/delta/delta.hpp>
+#include <mmsb/log/checkpoint.hpp>
+#include <mmsb/log/file_system.hpp>
+#include <mmsb/log/log_reader.hpp>
+#include <mmsb/log/log_writer.hpp>
+#include <mmsb/memory/host_heap.hpp>
+#include <mmsb/memory/page_table.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+namespace detail {
+inline void store_u32(std::vector<std::byte>& out, std::uint32_t v)
+{
+  std::byte b[4];
+  store_le(b, v, 4);
+  out.insert(out.end(), b, b + 4);
+}
+} // namespace detail
+
+struct store_options {
+  log_options log{};
+  recovery_mode recovery = recovery_mode::point_in_time;
+};
+
+template <class Semiring, class Layout, class Allocator = host_heap>
+class durable_store {
+public:
+  using page_type = page<Layout>;
+  using delta_type = delta<Semiring, Layout>;
+
+  // A transaction collects changes to any pages; nothing is visible or logged until commit.
+  class transaction {
+  public:
+    // Throws mmsb::error (out_of_range) for a slot past the page's extent; the transaction keeps
+    // its other changes. The page must exist when the transaction commits.
+    transaction& accumulate(page_id p, std::size_t slot, typename Layout::value_type v)
+    {
+      builder(p).accumulate(slot, v);
+      return *this;
+    }
+    transaction& assign(page_id p, std::size_t slot, typename Layout::value_type v)
+    {
+      builder(p).assign(slot, v);
+      return *this;
+    }
+    [[nodiscard]] bool empty() const noexcept { return builders_.empty(); }
+
+  private:
+    friend class durable_store;
+    delta_builder<Semiring, Layout>& builder(page_id p)
+    {
+      auto it = builders_.find(p.value());
+      if (it == builders_.end()) it = builders_.emplace(p.value(), delta_builder<Semiring, Layout>(p)).first;
+      return it->second;
+    }
+    std::map<std::uint32_t, delta_builder<Semiring, Layout>> builders_;  // ascending page order
+  };
+
+  // Opens (or creates) the store in dir: recovery, then a log writer continuing after it.
+  // `shape` names the bus (semiring, layout) so another bus's files are refused.
+  durable_store(file_system& fs, std::string dir, std::vector<std::byte> shape, store_options options = {})
+    : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
+  {
+    if (!fs_->exists(dir_)) fs_->make_dir(dir_);
+    recovery_ = recover_into(table_, epoch_);
+    writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
+  }
+
+  [[nodiscard]] transaction begin() const { return {}; }
+
+  // Creates a page (not logged by itself: pages come into being with their first commit).
+  // Returns the page id; the page is empty (all ⊕-zero bytes) at epoch 0.
+  page_id create_page()
+  {
+    std::unique_lock lock(mutex_);
+    return table_.create();
+  }
+
+  // Logs and applies the transaction at the next epoch and returns that epoch. Throws
+  // mmsb::error with memory and files as before: unknown page (unknown_page), I/O failure
+  // (io_error/no_space; after a failed fsync every later commit rethrows that error).
+  mmsb::epoch commit(transaction& tx)
+  {
+    std::unique_lock lock(mutex_);
+    // Validate and build everything before the log sees anything.
+    std::vector<delta_type> deltas;
+    deltas.reserve(tx.builders_.size());
+    for (auto& [id, b] : tx.builders_) {
+      if (!table_.contains(page_id{id}))
+        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(id));
+      deltas.push_back(b.build());
+    }
+    const mmsb::epoch e = epoch_.next();
+    std::vector<std::byte> payload;
+    detail::store_u32(payload, static_cast<std::uint32_t>(deltas.size()));
+    for (const auto& d : deltas) {
+      detail::store_u32(payload, static_cast<std::uint32_t>(encoded_size(d)));
+      encode(d, payload);
+    }
+    writer_->append(record_type::commit, e, txn_id{e.value()}, payload);  // throws: nothing applied
+    for (const auto& d : deltas) {
+      page_type& p = table_.at(d.target());
+      apply(p, d);
+      p.set_epoch(e);
+    }
+    epoch_ = e;
+    tx.builders_.clear();
+    return e;
+  }
+
+  // Discards a transaction's changes.
+  void abort(transaction& tx) noexcept { tx.builders_.clear(); }
+
+  // Writes a checkpoint at the current epoch; once it is durable, removes the log segments it
+  // covers (the writer starts a new segment first, so every older one is covered).
+  void checkpoint()
+  {
+    std::unique_lock lock(mutex_);
+    std::vector<page_type> pages;
+    table_.for_each([&](const page_type& p) { pages.push_back(p); });
+    write_checkpoint<Layout>(*fs_, ckpt_dir(), shape_, epoch_, pages);
+    // Durable: the log before it may go. Start a fresh segment so all older ones are covered.
+    std::vector<std::string> old = fs_->list(log_dir());
+    log_resume resume{true, 0, 0, epoch_};
+    writer_.reset();
+    writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, resume, options_.log);
+    std::uint64_t index = 0;
+    for (const auto& name : old)
+      if (parse_segment_name(name, index)) fs_->remove(log_dir() + "/" + name);
+    fs_->sync_dir(log_dir());
+  }
+
+  [[nodiscard]] mmsb::epoch current_epoch() const
+  {
+    std::shared_lock lock(mutex_);
+    return epoch_;
+  }
+
+  [[nodiscard]] state_hash hash() const
+  {
+    std::shared_lock lock(mutex_);
+    return table_.hash();
+  }
+
+  // Every page at one committed epoch, copied under a shared lock: never part of a commit.
+  struct snapshot_type {
+    mmsb::epoch epoch{};
+    std::vector<page_type> pages;
+  };
+  [[nodiscard]] snapshot_type snapshot() const
+  {
+    std::shared_lock lock(mutex_);
+    snapshot_type s{epoch_, {}};
+    table_.for_each([&](const page_type& p) { s.pages.push_back(p); });
+    return s;
+  }
+
+  [[nodiscard]] const recovery_report& recovery() const noexcept { return recovery_; }
+
+  // The state hash at epoch `target`, rebuilt from the oldest retained checkpoint at or before
+  // it (or from empty) and the log. Throws mmsb::error (out_of_range) if the retained log does
+  // not reach back that far or forward that far.
+  [[nodiscard]] state_hash replay_to(mmsb::epoch target) const
+  {
+    std::shared_lock lock(mutex_);
+    page_table<Layout, Allocator> replica;
+    mmsb::epoch reached{};
+    (void)recover_into(replica, reached, target);
+    if (reached != target)
+      throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
+                                        " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
+    return replica.hash();
+  }
+
+private:
+  std::string log_dir() const { return dir_ + "/log"; }
+  std::string ckpt_dir() const { return dir_ + "/checkpoints"; }
+
+  // Loads the newest valid checkpoint (at or before `stop`, if given) and the log after it (up to
+  // `stop`) into `table`; epoch_out is the epoch reached. A log that does not continue right
+  // after the checkpoint (a gap) cannot reproduce the state: out_of_range for a replay target,
+  // corrupt for recovery.
+  recovery_report recover_into(page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out,
+                               mmsb::epoch stop = mmsb::epoch{}) const
+  {
+    const bool bounded = stop.value() != 0;
+    const auto ckpt = load_checkpoint(
+      *fs_, ckpt_dir(), shape_, sizeof(typename Layout::storage_type),
+      [&](page_id id, mmsb::epoch e, span<const std::byte> bytes) {
+        table.create(id);
+        auto& p = table.at(id);
+        std::memcpy(&p.storage(), bytes.data(), bytes.size());
+        p.set_epoch(e);
+      },
+      bounded ? stop : mmsb::epoch{~std::uint64_t{0}});
+    epoch_out = ckpt.loaded ? ckpt.loaded->epoch : mmsb::epoch{};
+    return read_log(*fs_, log_dir(), shape_, options_.recovery,
+                    [&](const record_header& h, span<const std::byte> payload) {
+                      if (h.type != record_type::commit || (bounded && !(epoch_out < stop))) return;
+                      if (h.epoch != epoch_out.next())
+                        throw error(bounded ? errc::out_of_range : errc::corrupt,
+                                    "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
+                                      " but the state is at epoch " + std::to_string(epoch_out.value()) +
+                                      " (the records between were truncated)");
+                      apply_commit_to(table, h.epoch, payload);
+                      epoch_out = h.epoch;
+                    },
+                    epoch_out);
+  }
+
+  static void apply_commit_to(page_table<Layout, Allocator>& table, mmsb::epoch e, span<const std::byte> payload)
+  {
+    const auto bad = [&](const char* why) {
+      return error(errc::corrupt, "commit record at epoch " + std::to_string(e.value()) + " is " + why);
+    };
+    if (payload.size() < 4) throw bad("too short");
+    const auto n = static_cast<std::uint32_t>(detail::load_le(payload.data(), 4));
+    std::size_t off = 4;
+    for (std::uint32_t k = 0; k < n; ++k) {
+      if (payload.size() - off < 4) throw bad("truncated");
+      const std::size_t len = detail::load_le(payload.data() + off, 4);
+      off += 4;
+      if (payload.size() - off < len) throw bad("truncated");
+      const auto d = decode<Semiring, Layout>(payload.subspan(off, len));
+      off += len;
+      if (!table.contains(d.target())) table.create(d.target());
+      page_type& p = table.at(d.target());
+      apply(p, d);
+      p.set_epoch(e);
+    }
+  }
+
+  file_system* fs_;
+  std::string dir_;
+  std::vector<std::byte> shape_;
+  store_options options_;
+  page_table<Layout, Allocator> table_;
+  mmsb::epoch epoch_{};
+  recovery_report recovery_;
+  std::unique_ptr<log_writer> writer_;
+  mutable std::shared_mutex mutex_;
+};
+
+} // namespace mmsb

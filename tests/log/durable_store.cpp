@@ -1,0 +1,298 @@
+// The durable store: transactions, recovery, checkpoints with log truncation under a
+// non-idempotent ⊕, replay to past epochs, failed commits, the bank invariant with concurrent
+// readers, and SIGKILL at random moments (RELIABILITY #5, #8, #13, #19).
+#include <mmsb/log/durable_store.hpp>
+#include <mmsb/log/faulty_file_system.hpp>
+#include <mmsb/log/memory_file_system.hpp>
+#include <mmsb/log/posix_file_system.hpp>
+#include <mmsb/page/dense.hpp>
+#include <mmsb/semiring/builtins.hpp>
+
+#include "../support/random.hpp"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <map>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <sys/wait.h>
+#include <vector>
+
+using namespace mmsb;
+
+namespace {
+using sr = plus_times<std::int64_t>;  // + is not idempotent: applying a delta twice shows
+using lay = dense<std::int64_t, 64>;
+using store = durable_store<sr, lay>;
+const std::vector<std::byte> shape(12, std::byte{3});
+constexpr std::uint32_t accounts_pages = 4;
+constexpr std::int64_t opening_balance = 1000;
+
+// Deterministic transaction k: move an amount between two accounts (slot = account in a page).
+struct transfer {
+  std::uint32_t from_page, to_page;
+  std::size_t from_slot, to_slot;
+  std::int64_t amount;
+};
+transfer transfer_for(std::uint64_t seed, std::uint64_t k)
+{
+  std::mt19937_64 rng(seed * 1000003 + k);
+  return {static_cast<std::uint32_t>(rng() % accounts_pages), static_cast<std::uint32_t>(rng() % accounts_pages),
+          rng() % lay::extent, rng() % lay::extent, static_cast<std::int64_t>(rng() % 100)};
+}
+
+void open_accounts(store& s)
+{
+  for (std::uint32_t p = 0; p < accounts_pages; ++p) (void)s.create_page();
+  auto tx = s.begin();
+  for (std::uint32_t p = 0; p < accounts_pages; ++p)
+    for (std::size_t a = 0; a < lay::extent; ++a) tx.accumulate(page_id{p}, a, opening_balance);
+  (void)s.commit(tx);
+}
+
+void commit_transfer(store& s, const transfer& t)
+{
+  auto tx = s.begin();
+  tx.accumulate(page_id{t.from_page}, t.from_slot, -t.amount).accumulate(page_id{t.to_page}, t.to_slot, t.amount);
+  (void)s.commit(tx);
+}
+
+// The oracle: the same transfers on plain arrays.
+state_hash oracle_hash(std::uint64_t seed, std::uint64_t transfers)
+{
+  std::vector<page<lay>> pages;
+  for (std::uint32_t p = 0; p < accounts_pages; ++p) {
+    pages.emplace_back(page_id{p});
+    for (std::size_t a = 0; a < lay::extent; ++a) pages.back().set(a, opening_balance);
+  }
+  for (std::uint64_t k = 0; k < transfers; ++k) {
+    const auto t = transfer_for(seed, k);
+    pages[t.from_page].set(t.from_slot, pages[t.from_page].get(t.from_slot) - t.amount);
+    pages[t.to_page].set(t.to_slot, pages[t.to_page].get(t.to_slot) + t.amount);
+  }
+  state_hasher h;
+  for (const auto& p : pages) hash_into(h, p);
+  return h.digest();
+}
+
+std::int64_t total(const std::vector<page<lay>>& pages)
+{
+  std::int64_t sum = 0;
+  for (const auto& p : pages)
+    for (std::size_t a = 0; a < lay::extent; ++a) sum += p.get(a);
+  return sum;
+}
+} // namespace
+
+TEST_CASE("commits survive a reopen with the same state and epoch")
+{
+  memory_file_system fs;
+  state_hash before;
+  {
+    store s(fs, "/db", shape);
+    open_accounts(s);
+    for (std::uint64_t k = 0; k < 50; ++k) commit_transfer(s, transfer_for(1, k));
+    before = s.hash();
+    CHECK(s.current_epoch() == epoch{51});
+    CHECK(before == oracle_hash(1, 50));
+  }
+  store again(fs, "/db", shape);
+  CHECK(again.hash() == before);
+  CHECK(again.current_epoch() == epoch{51});
+  CHECK(!again.recovery().damage);
+}
+
+TEST_CASE("checkpoint and log truncation under + : every recovery path equals the oracle (no double apply)")
+{
+  MMSB_TEST_INFO_SEED();
+  const std::uint64_t seed = test::seed();
+  memory_file_system fs;
+  {
+    store s(fs, "/db", shape);
+    open_accounts(s);
+    for (std::uint64_t k = 0; k < 30; ++k) commit_transfer(s, transfer_for(seed, k));
+  }
+  {  // path 1: log only
+    store s(fs, "/db", shape);
+    REQUIRE(s.hash() == oracle_hash(seed, 30));
+    s.checkpoint();
+    CHECK(fs.list("/db/log").size() == 1);  // covered segments removed, a fresh one started
+    for (std::uint64_t k = 30; k < 60; ++k) commit_transfer(s, transfer_for(seed, k));
+  }
+  {  // path 2: checkpoint + the log after it
+    store s(fs, "/db", shape);
+    REQUIRE(s.hash() == oracle_hash(seed, 60));
+    s.checkpoint();
+  }
+  {  // path 3: checkpoint alone (empty log after it), then more commits and another reopen
+    store s(fs, "/db", shape);
+    REQUIRE(s.hash() == oracle_hash(seed, 60));
+    for (std::uint64_t k = 60; k < 70; ++k) commit_transfer(s, transfer_for(seed, k));
+  }
+  store s(fs, "/db", shape);
+  CHECK(s.hash() == oracle_hash(seed, 70));
+  CHECK(s.current_epoch() == epoch{71});
+}
+
+TEST_CASE("replay reproduces any epoch the retained log covers, and says when it cannot")
+{
+  memory_file_system fs;
+  store s(fs, "/db", shape);
+  open_accounts(s);
+  std::map<std::uint64_t, state_hash> at;
+  for (std::uint64_t k = 0; k < 10; ++k) commit_transfer(s, transfer_for(2, k));
+  s.checkpoint();  // at epoch 11; the log before it is gone
+  at[11] = s.hash();
+  for (std::uint64_t k = 10; k < 25; ++k) {
+    commit_transfer(s, transfer_for(2, k));
+    at[s.current_epoch().value()] = s.hash();
+  }
+  for (const auto& [e, h] : at) REQUIRE(s.replay_to(epoch{e}) == h);
+  CHECK_THROWS_WITH(s.replay_to(epoch{5}), Catch::Contains("records between were truncated"));
+  CHECK_THROWS_WITH(s.replay_to(epoch{99}), Catch::Contains("past the end of the retained log"));
+}
+
+TEST_CASE("a failed commit leaves memory and files as they were; a failed fsync refuses later commits")
+{
+  memory_file_system mem;
+  faulty_file_system fs(mem);
+  store s(fs, "/db", shape);
+  open_accounts(s);
+  commit_transfer(s, transfer_for(3, 0));
+  const auto hash = s.hash();
+  const auto log_before = mem.contents("/db/log/" + mem.list("/db/log")[0]);
+  for (int err : {EIO, ENOSPC}) {
+    fs.fail_nth(fs_op::write, 1, err);
+    try {
+      commit_transfer(s, transfer_for(3, 1));
+      FAIL("commit survived an I/O error");
+    } catch (const error& e) {
+      CHECK(e.code() == (err == ENOSPC ? errc::no_space : errc::io_error));
+    }
+    CHECK(s.hash() == hash);
+    CHECK(s.current_epoch() == epoch{2});
+    CHECK(mem.contents("/db/log/" + mem.list("/db/log")[0]) == log_before);
+  }
+  commit_transfer(s, transfer_for(3, 1));  // works again
+  CHECK(s.current_epoch() == epoch{3});
+
+  auto tx = s.begin();
+  tx.accumulate(page_id{77}, 0, 1);
+  CHECK_THROWS_WITH(s.commit(tx), "commit: unknown page 77");
+  CHECK(s.current_epoch() == epoch{3});
+
+  fs.fail_nth(fs_op::sync, 1, EIO);
+  std::string first;
+  try {
+    commit_transfer(s, transfer_for(3, 2));
+  } catch (const error& e) {
+    first = e.what();
+  }
+  REQUIRE(!first.empty());
+  const auto after = s.hash();
+  fs.reset();
+  CHECK_THROWS_WITH(commit_transfer(s, transfer_for(3, 3)), first);
+  CHECK(s.hash() == after);         // reads keep working
+  CHECK(!s.snapshot().pages.empty());
+}
+
+TEST_CASE("bank invariant: with aborts and concurrent readers every snapshot sums exactly")
+{
+  memory_file_system fs;
+  store s(fs, "/db", shape, store_options{log_options{durability::none}});
+  open_accounts(s);
+  const std::int64_t expected = opening_balance * static_cast<std::int64_t>(accounts_pages * lay::extent);
+  std::atomic<bool> done{false};
+  std::atomic<std::uint64_t> snapshots{0}, violations{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r)
+    readers.emplace_back([&] {
+      std::uint64_t last = 0;
+      while (!done.load()) {
+        const auto snap = s.snapshot();
+        if (total(snap.pages) != expected || snap.epoch.value() < last) violations.fetch_add(1);
+        last = snap.epoch.value();
+        snapshots.fetch_add(1);
+      }
+    });
+  std::mt19937_64 rng(4);
+  for (std::uint64_t k = 0; k < 3000; ++k) {
+    const auto t = transfer_for(4, k);
+    auto tx = s.begin();
+    tx.accumulate(page_id{t.from_page}, t.from_slot, -t.amount);
+    if (rng() % 5 == 0) {  // a transaction abandoned half way: nothing of it may show
+      s.abort(tx);
+      continue;
+    }
+    tx.accumulate(page_id{t.to_page}, t.to_slot, t.amount);
+    (void)s.commit(tx);
+  }
+  done = true;
+  for (auto& r : readers) r.join();
+  CHECK(snapshots.load() > 0);
+  CHECK(violations.load() == 0);
+  std::vector<page<lay>> all = s.snapshot().pages;
+  CHECK(total(all) == expected);
+}
+
+TEST_CASE("SIGKILL at random moments: recovery gives a prefix with every acknowledged commit")
+{
+  MMSB_TEST_INFO_SEED();
+  const std::uint64_t seed = test::seed();
+  const char* env = std::getenv("MMSB_KILL_RUNS");
+  const int runs = env ? std::atoi(env) : 200;
+  char dir_template[] = "/tmp/mmsb-kill-XXXXXX";
+  REQUIRE(mkdtemp(dir_template) != nullptr);
+  const std::string dir = std::string(dir_template) + "/db";
+  posix_file_system fs;
+  std::mt19937_64 rng(seed);
+  std::uint64_t last_acked = 0;
+  int violations = 0;
+  for (int run = 0; run < runs; ++run) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {  // the writer: commit transfers; report each acknowledged epoch
+      close(fds[0]);
+      try {
+        store s(fs, dir, shape);
+        if (s.current_epoch().value() == 0) open_accounts(s);
+        for (;;) {
+          const std::uint64_t k = s.current_epoch().value() - 1;
+          commit_transfer(s, transfer_for(seed, k));
+          const std::uint64_t acked = s.current_epoch().value();
+          if (write(fds[1], &acked, sizeof acked) != sizeof acked) _exit(3);
+        }
+      } catch (...) {
+        _exit(2);
+      }
+    }
+    close(fds[1]);
+    usleep(static_cast<useconds_t>(500 + rng() % 4000));
+    kill(pid, SIGKILL);
+    std::uint64_t acked = 0;
+    for (std::uint64_t v; read(fds[0], &v, sizeof v) == sizeof v;) acked = v;
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    REQUIRE((WIFSIGNALED(status) || acked == 0));  // it died by the kill, not by an error
+    if (acked > last_acked) last_acked = acked;
+
+    store s(fs, dir, shape);  // recovery
+    const std::uint64_t e = s.current_epoch().value();
+    INFO("run " << run << ": recovered epoch " << e << ", last acknowledged " << last_acked);
+    if (e < last_acked) ++violations;                                     // lost an acknowledged commit
+    if (e >= 1 && s.hash() != oracle_hash(seed, e - 1)) ++violations;    // not exactly a prefix
+    REQUIRE(violations == 0);
+    last_acked = e;  // what recovery kept is what the next run continues from
+    if (run % 50 == 49) s.checkpoint();
+  }
+  CHECK(violations == 0);
+  std::system((std::string("rm -rf ") + dir_template).c_str());
+}
