@@ -101,6 +101,28 @@ inline std::vector<std::byte> read_file(file_system& fs, const std::string& path
 }
 } // namespace detail
 
+// The shape recorded in the log's first readable segment record (for tools that inspect a log
+// without knowing which bus wrote it), or nothing if no segment has a readable head.
+[[nodiscard]] inline std::optional<std::vector<std::byte>> read_log_shape(file_system& fs, const std::string& dir,
+                                                                           std::uint32_t max_record_bytes = default_max_record_bytes)
+{
+  if (!fs.exists(dir)) return std::nullopt;
+  std::vector<std::uint64_t> indices;
+  std::uint64_t index = 0;
+  for (const auto& name : fs.list(dir))
+    if (parse_segment_name(name, index)) indices.push_back(index);
+  std::sort(indices.begin(), indices.end());
+  for (const auto i : indices) {
+    const auto bytes = detail::read_file(fs, dir + "/" + segment_name(i));
+    record_header h;
+    span<const std::byte> payload;
+    if (check_record(bytes, h, payload, max_record_bytes) == record_fault::none && h.type == record_type::segment &&
+        payload.size() >= segment_trailer_bytes)
+      return std::vector<std::byte>(payload.begin(), payload.end() - segment_trailer_bytes);
+  }
+  return std::nullopt;
+}
+
 // Calls on_record(header, payload) for every valid commit/checkpoint record with an epoch in
 // (after, ...], in log order. Records at or before `after` are checked but not handed over (they
 // are covered by a checkpoint).
