@@ -12,6 +12,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/log/compression.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/log_writer.hpp>
 #include <mmsb/log/record.hpp>
@@ -142,6 +143,7 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
 
   mmsb::epoch previous{};
   bool have_previous = false;
+  std::vector<std::byte> raw;  // decompressed payloads
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const std::string path = dir + "/" + segment_name(indices[k]);
     std::size_t resume_at = 0;  // set when this segment's damage turns out to be abandoned
@@ -165,6 +167,12 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
         }
       } else if (off == 0) {
         fault = record_fault::bad_segment;
+      }
+      if (fault == record_fault::none && (h.flags & record_flag_compressed)) {
+        if (detail::decompress_payload(payload, h.raw_bytes, raw))
+          payload = span<const std::byte>(raw.data(), raw.size());
+        else
+          fault = record_fault::bad_payload;
       }
       if (fault != record_fault::none) break;
       if (h.type != record_type::segment) {

@@ -20,6 +20,7 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
+#include <mmsb/log/compression.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/record.hpp>
 
@@ -41,6 +42,8 @@ struct log_options {
   std::chrono::microseconds group_interval{1000};           // ... or this long after the first unsynced
   std::uint64_t segment_bytes = std::uint64_t{64} << 20;    // start a new segment past this size
   std::uint32_t max_record_bytes = default_max_record_bytes;
+  bool compress = false;                                    // zstd-compress payloads that shrink
+  std::uint32_t compress_min_bytes = 256;                   // ... and are at least this large
 };
 
 [[nodiscard]] inline std::string segment_name(std::uint64_t index)
@@ -152,7 +155,13 @@ public:
     if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
       roll();
     buffer_.clear();
-    encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+    if (options_.compress && payload.size() >= options_.compress_min_bytes &&
+        detail::compress_payload(payload, compressed_)) {
+      encode_record(buffer_, type, e, txn, compressed_, record_flag_compressed, static_cast<std::uint32_t>(payload.size()),
+                    options_.max_record_bytes);
+    } else {
+      encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+    }
     write_framed();
     if (type == record_type::commit) last_commit_ = e;
     ++unsynced_;
@@ -271,6 +280,7 @@ private:
   mmsb::epoch last_commit_{};
   std::chrono::steady_clock::time_point first_unsynced_{};
   std::vector<std::byte> buffer_;
+  std::vector<std::byte> compressed_;
   std::exception_ptr poison_;
 };
 

@@ -8,7 +8,7 @@
 //                                  mid-log corruption from a torn tail
 //     4    4 payload length         checked against a limit before anything is allocated
 //     8    1 type                   record_type (segment, commit, checkpoint, page)
-//     9    1 flags                  bit 0: payload is zstd-compressed (see log/compression.hpp)
+//     9    1 flags                  bit 0: payload is zstd-compressed (log/compression.hpp)
 //    10    2 reserved (0)
 //    12    4 raw length             payload length before compression (= payload length if none)
 //    16    8 epoch
@@ -103,6 +103,7 @@ enum class record_fault : std::uint8_t {
   none, short_header, bad_magic, bad_field, too_large, short_payload, bad_checksum,
   bad_order,   // a commit whose epoch is not its predecessor's + 1 (reordered, duplicated or missing)
   bad_segment, // a segment that does not open with this log's segment record
+  bad_payload, // a compressed payload that does not decompress to its recorded length
 };
 
 [[nodiscard]] constexpr const char* to_string(record_fault f) noexcept
@@ -117,6 +118,7 @@ enum class record_fault : std::uint8_t {
   case record_fault::bad_checksum: return "checksum mismatch";
   case record_fault::bad_order: return "epoch out of sequence (reordered, duplicated or missing record)";
   case record_fault::bad_segment: return "segment does not start with this log's segment record";
+  case record_fault::bad_payload: return "payload does not decompress to its recorded length";
   }
   return "unknown";
 }
