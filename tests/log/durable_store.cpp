@@ -178,8 +178,17 @@ TEST_CASE("a failed commit leaves memory and files as they were; a failed fsync 
     CHECK(s.current_epoch() == epoch{2});
     CHECK(mem.contents("/db/log/" + mem.list("/db/log")[0]) == log_before);
   }
-  commit_transfer(s, transfer_for(3, 1));  // works again
+  // The failed transaction itself is intact: retrying it commits exactly its changes.
+  fs.fail_nth(fs_op::write, 1, EIO);
+  auto retry = s.begin();
+  const auto t = transfer_for(3, 1);
+  retry.accumulate(page_id{t.from_page}, t.from_slot, -t.amount).accumulate(page_id{t.to_page}, t.to_slot, t.amount);
+  CHECK_THROWS_AS(s.commit(retry), error);
+  CHECK(!retry.empty());
+  (void)s.commit(retry);  // works again
+  CHECK(retry.empty());
   CHECK(s.current_epoch() == epoch{3});
+  CHECK(s.hash() == oracle_hash(3, 2));
 
   auto tx = s.begin();
   tx.accumulate(page_id{77}, 0, 1);

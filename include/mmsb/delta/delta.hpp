@@ -179,6 +179,13 @@ public:
 
   [[nodiscard]] std::size_t count() const noexcept { return scratch_->count(); }
 
+  // The delta collected so far, by density, leaving the builder as it is.
+  [[nodiscard]] delta<Semiring, Layout> peek() const
+  {
+    if (prefer_sparse(scratch_->count(), Layout::extent)) return delta<Semiring, Layout>(to_sparse(*scratch_));
+    return delta<Semiring, Layout>(*scratch_);
+  }
+
   // Builds by density (or in the forced encoding) and resets the builder to empty.
   [[nodiscard]] delta<Semiring, Layout> build()
   {

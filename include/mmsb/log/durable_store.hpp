@@ -99,16 +99,19 @@ public:
 
   [[nodiscard]] transaction begin() const { return {}; }
 
-  // Creates a page (not logged by itself: pages come into being with their first commit).
-  // Returns the page id; the page is empty (all ⊕-zero bytes) at epoch 0.
+  // Creates a page: all slots zero bytes, epoch 0. It becomes durable with the next commit, whose
+  // record names it (a page created and never followed by a commit is gone after a crash).
   page_id create_page()
   {
     std::unique_lock lock(mutex_);
-    return table_.create();
+    reserve_for(pending_pages_, pending_pages_.size() + 1);  // may throw: nothing created yet
+    const page_id id = table_.create();
+    pending_pages_.push_back(id.value());
+    return id;
   }
 
-  // Logs and applies the transaction at the next epoch and returns that epoch. Throws
-  // mmsb::error with memory and files as before: unknown page (unknown_page), I/O failure
+  // Logs and applies the transaction at the next epoch, returns that epoch and empties tx. Throws
+  // mmsb::error with memory, files and tx as before (so the same tx can be retried): unknown page (unknown_page), I/O failure
   // (io_error/no_space; after a failed fsync every later commit rethrows that error).
   mmsb::epoch commit(transaction& tx)
   {
@@ -119,8 +122,11 @@ public:
     for (auto& [id, b] : tx.builders_) {
       if (!table_.contains(page_id{id}))
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(id));
-      deltas.push_back(b.build());
     }
+    for (const auto& [id, b] : tx.builders_) deltas.push_back(b.peek());  // tx stays intact until success
+    // Pages created since the last commit ride along as empty deltas, so recovery creates them.
+    for (const auto id : pending_pages_)
+      if (!tx.builders_.count(id)) deltas.emplace_back(sparse_delta<Semiring, Layout>(page_id{id}));
     const mmsb::epoch e = epoch_.next();
     std::vector<std::byte> payload;
     detail::store_u32(payload, static_cast<std::uint32_t>(deltas.size()));
@@ -136,6 +142,7 @@ public:
     }
     epoch_ = e;
     tx.builders_.clear();
+    pending_pages_.clear();
     return e;
   }
 
@@ -269,6 +276,7 @@ private:
   mmsb::epoch epoch_{};
   recovery_report recovery_;
   std::unique_ptr<log_writer> writer_;
+  std::vector<std::uint32_t> pending_pages_;  // created since the last commit
   mutable std::shared_mutex mutex_;
 };
 
