@@ -3,8 +3,12 @@
 // modified once a later one exists, so recovery never has to repair anything.
 //
 // Durability is a policy: sync after every commit, group commit (after N records or T time,
-// whichever comes first), or none (the OS decides). commit() returns only after the policy's
-// sync, so in per_commit mode an acknowledged record survives a crash.
+// whichever comes first), or none. Records are collected in a buffer and written in batches
+// (when it holds buffer_bytes, and at every sync, segment roll and close), so under group and
+// none a process crash can lose the records since the last write, not only a power loss.
+// append() returns only after the policy's sync, so in per_commit mode an acknowledged record
+// survives a crash. Segments are synced in order: a newer segment is never synced while an older
+// one still has unsynced records, so recovery never finds a hole.
 //
 // Commit records carry consecutive epochs (each commit is the next epoch), which lets recovery
 // detect a reordered, duplicated or missing record; the first commit in the log may start
@@ -42,6 +46,7 @@ struct log_options {
   std::chrono::microseconds group_interval{1000};           // ... or this long after the first unsynced
   std::uint64_t segment_bytes = std::uint64_t{64} << 20;    // start a new segment past this size
   std::uint32_t max_record_bytes = default_max_record_bytes;
+  std::size_t buffer_bytes = std::size_t{256} << 10;         // records are written in batches this large
   bool compress = false;                                    // zstd-compress payloads that shrink
   std::uint32_t compress_min_bytes = 256;                   // ... and are at least this large
 };
@@ -126,14 +131,14 @@ public:
   // destruction to learn about a failure; a destructor can only swallow it.
   ~log_writer()
   {
-    if (handle_ < 0) return;
-    if (!poison_) {
+    if (!poison_ && handle_ >= 0) {
       try {
         sync();
       } catch (...) {
       }
     }
-    fs_->close(handle_);
+    for (const auto h : older_unsynced_) fs_->close(h);
+    if (handle_ >= 0) fs_->close(handle_);
   }
 
   // Appends one record and applies the durability policy. Returns when the record is as durable
@@ -151,18 +156,29 @@ public:
                                             " does not follow the last commit at epoch " +
                                             std::to_string(last_commit_.value()));
     if (payload.size() > options_.max_record_bytes)  // refuse before rolling or writing anything
-      encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+      throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                                         std::to_string(options_.max_record_bytes) + " bytes");
     if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
       roll();
-    buffer_.clear();
+    const std::size_t before = pending_.size();
     if (options_.compress && payload.size() >= options_.compress_min_bytes &&
         detail::compress_payload(payload, compressed_)) {
-      encode_record(buffer_, type, e, txn, compressed_, record_flag_compressed, static_cast<std::uint32_t>(payload.size()),
+      encode_record(pending_, type, e, txn, compressed_, record_flag_compressed, static_cast<std::uint32_t>(payload.size()),
                     options_.max_record_bytes);
     } else {
-      encode_record(buffer_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+      encode_record(pending_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
     }
-    write_framed();
+    const std::size_t record_bytes = pending_.size() - before;
+    const bool must_write = options_.durability == durability::per_commit || pending_.size() >= options_.buffer_bytes;
+    if (must_write) {
+      try {
+        flush();
+      } catch (...) {
+        pending_.resize(before);  // this record failed; the earlier buffered ones stay buffered
+        throw;
+      }
+    }
+    segment_size_ += record_bytes;
     if (type == record_type::commit) last_commit_ = e;
     ++unsynced_;
     if (unsynced_ == 1) first_unsynced_ = std::chrono::steady_clock::now();
@@ -181,8 +197,14 @@ public:
   void sync()
   {
     check_usable();
-    if (unsynced_ == 0 && !sync_parent_) return;
+    if (unsynced_ == 0 && !sync_parent_ && older_unsynced_.empty()) return;
     try {
+      flush();
+      for (const auto h : older_unsynced_) {  // older segments first: never a hole after a crash
+        fs_->sync(h);
+        fs_->close(h);
+      }
+      older_unsynced_.clear();
       fs_->sync(handle_);
       if (sync_parent_) {
         fs_->sync_dir(dir_);
@@ -212,15 +234,18 @@ private:
   void open_segment()
   {
     const std::string path = dir_ + "/" + segment_name(next_segment_);
-    buffer_.clear();
-    encode_record(buffer_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
+    pending_.clear();
+    encode_record(pending_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
     handle_ = fs_->open(path, open_mode::create_new);
     ++next_segment_;
     segment_size_ = 0;
+    flushed_ = 0;
     sync_parent_ = true;  // the new name must reach the directory before records in it count
     try {
-      write_framed();
+      segment_size_ = pending_.size();
+      flush();
     } catch (...) {
+      pending_.clear();
       // Leave no headless segment behind (best effort; recovery also tolerates one).
       fs_->close(handle_);
       handle_ = -1;
@@ -237,8 +262,13 @@ private:
 
   void roll()
   {
-    sync();  // everything in the old segment is durable before the new one starts
-    fs_->close(handle_);
+    if (options_.durability == durability::none) {
+      flush();  // the old segment is complete on disk; it is synced before any newer one
+      older_unsynced_.push_back(handle_);
+    } else {
+      sync();  // everything in the old segment is durable before the new one starts
+      fs_->close(handle_);
+    }
     handle_ = -1;
     try {
       open_segment();
@@ -248,22 +278,25 @@ private:
     }
   }
 
-  // Writes buffer_ as one record. On failure, cuts the segment back to its last record boundary
-  // so no torn record is ever followed by a valid one; poisons if it cannot.
-  void write_framed()
+  // Writes the buffered records. On failure, cuts the segment back to what was written before
+  // (a record boundary), so no torn record is ever followed by a valid one, and keeps the buffer;
+  // poisons the writer if it cannot cut back.
+  void flush()
   {
+    if (pending_.empty()) return;
     try {
-      fs_->write_all(handle_, buffer_);
+      fs_->write_all(handle_, pending_);
     } catch (...) {
       const auto original = std::current_exception();
       try {
-        fs_->truncate(handle_, segment_size_);
+        fs_->truncate(handle_, flushed_);
       } catch (...) {
         poison_ = original;
       }
       std::rethrow_exception(original);
     }
-    segment_size_ += buffer_.size();
+    flushed_ += pending_.size();
+    pending_.clear();
   }
 
   file_system* fs_;
@@ -279,7 +312,9 @@ private:
   bool created_dir_ = false;
   mmsb::epoch last_commit_{};
   std::chrono::steady_clock::time_point first_unsynced_{};
-  std::vector<std::byte> buffer_;
+  std::vector<std::byte> pending_;       // encoded records not yet written
+  std::uint64_t flushed_ = 0;            // bytes of the active segment written to the file
+  std::vector<file_system::handle> older_unsynced_;  // rolled segments still to sync (durability none)
   std::vector<std::byte> compressed_;
   std::exception_ptr poison_;
 };

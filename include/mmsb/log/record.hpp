@@ -18,6 +18,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/alignment.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
 
@@ -93,7 +94,7 @@ inline void encode_record(std::vector<std::byte>& out, record_type type, mmsb::e
   detail::store_le(h + 16, e.value(), 8);
   detail::store_le(h + 24, txn.value(), 8);
   detail::store_le(h + 32, detail::record_checksum(h, payload), 8);
-  out.reserve(out.size() + record_header_bytes + payload.size());
+  reserve_for(out, out.size() + record_header_bytes + payload.size());
   out.insert(out.end(), h, h + record_header_bytes);
   out.insert(out.end(), payload.begin(), payload.end());
 }
