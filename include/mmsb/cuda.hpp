@@ -1,5 +1,6 @@
-// Opt-in CUDA support: device probing and the host launchers of the native kernels. Link the
-// mmsb_cuda library (meson: mmsb_cuda_dep, pkg-config: mmsb-cuda). mmsb/mmsb.hpp never includes it.
+// Opt-in CUDA support: device probing, the memory policies, the device batch format, the resident
+// stores and the host launchers of the native kernels. Link the mmsb_cuda library (meson:
+// mmsb_cuda_dep, pkg-config: mmsb-cuda). mmsb/mmsb.hpp never includes it. See docs/gpu.md.
 #pragma once
 
 #include <mmsb/config/config.hpp>
@@ -9,4 +10,16 @@
 #endif
 
 #include <mmsb/exec/cuda/apply.hpp>
+#include <mmsb/exec/cuda/backend.hpp>
+#include <mmsb/exec/cuda/batch.hpp>
 #include <mmsb/exec/cuda/device.hpp>
+#include <mmsb/exec/cuda/device_batch.hpp>
+#include <mmsb/exec/cuda/device_pages.hpp>
+#include <mmsb/exec/cuda/fallback.hpp>
+#include <mmsb/exec/cuda/hybrid_pages.hpp>
+#include <mmsb/exec/cuda/persistent.hpp>
+#include <mmsb/exec/cuda/router.hpp>
+#include <mmsb/exec/cuda/tick_graph.hpp>
+#include <mmsb/memory/cuda/device_pool.hpp>
+#include <mmsb/memory/cuda/managed.hpp>
+#include <mmsb/memory/cuda/pinned.hpp>

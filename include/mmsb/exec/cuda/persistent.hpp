@@ -1,0 +1,131 @@
+// persistent_apply: an optional tick path for small batches. One long-lived kernel polls a
+// command ring in mapped pinned memory (cuda::atomic_ref, system scope) and applies each batch
+// the host publishes, so a tick costs no launch at all: the host writes the batch and a command,
+// bumps `head`, and later sees `done` reach the command's number. The batch may sit in the pinned
+// staging itself (read over PCIe in place: no copy for tiny batches) or in device memory.
+//
+// All blocks of the kernel are co-resident (a cooperative launch sized by occupancy) and take
+// command c only after every block finished c - 1, so commands apply in order, as ticks must.
+// Opt-in (mmsb/cuda.hpp); the kernel is kernels/persistent.cuh, instantiated for the stock
+// combinations in the mmsb_cuda library.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/exec/cuda/device_batch.hpp>
+#include <mmsb/memory/cuda/detail.hpp>
+
+#include <cuda/atomic>
+#include <cuda_runtime_api.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mmsb::gpu {
+
+inline constexpr std::size_t command_ring_slots = 64;
+
+template <class Layout>
+struct persistent_command {
+  batch_view<Layout> batch;
+  std::uint32_t stop = 0;
+};
+
+// Lives in mapped pinned memory. head: commands published (host writes); done: commands finished
+// (the kernel writes). Command c (1-based) is in slot (c - 1) % command_ring_slots.
+template <class Layout>
+struct command_ring {
+  alignas(64) std::uint64_t head;
+  alignas(64) std::uint64_t done;
+  alignas(64) persistent_command<Layout> slot[command_ring_slots];
+};
+
+// Launches the persistent kernel on `stream` (cooperatively, grid sized by occupancy; blocks <= 0
+// means as many as fit). finished: a zeroed device counter. Returns the grid size. Throws
+// mmsb::error(device_error) if the launch is refused.
+template <class Semiring, class Layout>
+unsigned launch_persistent(typename Layout::storage_type* pages, command_ring<Layout>* ring,
+                           unsigned long long* finished, int blocks, cudaStream_t stream);
+
+template <class Semiring, class Layout>
+class persistent_apply {
+public:
+  using storage_type = typename Layout::storage_type;
+
+  // Starts the kernel over `pages` (device memory) on `stream`, which it then occupies until stop().
+  persistent_apply(storage_type* pages, cudaStream_t stream, int blocks = 0) : stream_(stream)
+  {
+    void* ring = nullptr;
+    check(cudaHostAlloc(&ring, sizeof(command_ring<Layout>), cudaHostAllocMapped), "cudaHostAlloc (command ring)");
+    ring_ = static_cast<command_ring<Layout>*>(ring);
+    ring_->head = 0;
+    ring_->done = 0;
+    if (const cudaError_t err = cudaMalloc(&finished_, sizeof *finished_); err != cudaSuccess) {
+      (void)cudaFreeHost(ring_);
+      check(err, "cudaMalloc (block counter)");
+    }
+    try {
+      check(cudaMemsetAsync(finished_, 0, sizeof *finished_, stream_), "cudaMemsetAsync");
+      grid_ = launch_persistent<Semiring, Layout>(pages, ring_, finished_, blocks, stream_);
+    } catch (...) {
+      (void)cudaStreamSynchronize(stream_);
+      (void)cudaFree(finished_);
+      (void)cudaFreeHost(ring_);
+      throw;
+    }
+  }
+  persistent_apply(const persistent_apply&) = delete;
+  persistent_apply& operator=(const persistent_apply&) = delete;
+  ~persistent_apply()
+  {
+    stop();
+    (void)cudaFree(finished_);
+    (void)cudaFreeHost(ring_);
+  }
+
+  [[nodiscard]] unsigned grid() const noexcept { return grid_; }
+
+  // Publishes a batch (its view must stay valid until wait(returned number) returns). Blocks
+  // while the ring is full.
+  std::uint64_t submit(const batch_view<Layout>& b) { return publish({b, 0}); }
+  // Waits until command c has been applied.
+  void wait(std::uint64_t c) const noexcept
+  {
+    ::cuda::atomic_ref<std::uint64_t, ::cuda::thread_scope_system> done(ring_->done);
+    while (done.load(::cuda::std::memory_order_acquire) < c) {}
+  }
+  // Ends the kernel (idempotent).
+  void stop() noexcept
+  {
+    if (stopped_) return;
+    stopped_ = true;
+    publish({batch_view<Layout>{}, 1});
+    (void)cudaStreamSynchronize(stream_);
+  }
+
+private:
+  std::uint64_t publish(const persistent_command<Layout>& cmd) noexcept
+  {
+    const std::uint64_t c = ++published_;
+    if (c > command_ring_slots) wait(c - command_ring_slots);  // the slot's previous command is done
+    ring_->slot[(c - 1) % command_ring_slots] = cmd;
+    ::cuda::atomic_ref<std::uint64_t, ::cuda::thread_scope_system> head(ring_->head);
+    head.store(c, ::cuda::std::memory_order_release);
+    return c;
+  }
+  static void check(cudaError_t err, const char* what)
+  {
+    if (err == cudaSuccess) return;
+    (void)cudaGetLastError();
+    throw error(errc::device_error, std::string("persistent_apply: ") + what + " failed: " + mmsb::detail::cuda_message(err));
+  }
+
+  cudaStream_t stream_;
+  command_ring<Layout>* ring_ = nullptr;
+  unsigned long long* finished_ = nullptr;
+  unsigned grid_ = 0;
+  std::uint64_t published_ = 0;
+  bool stopped_ = false;
+};
+
+} // namespace mmsb::gpu
