@@ -18,19 +18,26 @@ inline constexpr unsigned persistent_block = 256;
 template <class Semiring, class Layout>
 __global__ void __launch_bounds__(persistent_block)
 persistent_apply(typename Layout::storage_type* __restrict__ pages, command_ring<Layout>* ring,
-                 unsigned long long* finished)
+                 persistent_state<Layout>* state)
 {
   __shared__ persistent_command<Layout> cmd;
   ::cuda::atomic_ref<std::uint64_t, ::cuda::thread_scope_system> head(ring->head);
   ::cuda::atomic_ref<std::uint64_t, ::cuda::thread_scope_system> done(ring->done);
-  ::cuda::atomic_ref<unsigned long long, ::cuda::thread_scope_device> fin(*finished);
+  ::cuda::atomic_ref<unsigned long long, ::cuda::thread_scope_device> fin(state->finished);
+  ::cuda::atomic_ref<unsigned long long, ::cuda::thread_scope_device> go(state->go);
   for (std::uint64_t c = 1;; ++c) {
+    const std::size_t slot = (c - 1) % command_ring_slots;
     if (threadIdx.x == 0) {
-      while (head.load(::cuda::std::memory_order_acquire) < c) __nanosleep(64);
-      // Command c - 1 must be finished by every block before anyone starts c (same pages).
-      const unsigned long long need = (c - 1) * gridDim.x;
-      while (fin.load(::cuda::std::memory_order_acquire) < need) {}
-      cmd = ring->slot[(c - 1) % command_ring_slots];
+      if (blockIdx.x == 0) {
+        while (head.load(::cuda::std::memory_order_acquire) < c) __nanosleep(32);
+        // Command c - 1 must be finished by every block before anyone starts c (same pages).
+        while (fin.load(::cuda::std::memory_order_acquire) < (c - 1) * gridDim.x) {}
+        state->cmd[slot] = ring->slot[slot];
+        go.store(c, ::cuda::std::memory_order_release);
+      } else {
+        while (go.load(::cuda::std::memory_order_acquire) < c) {}
+      }
+      cmd = state->cmd[slot];
     }
     __syncthreads();
     if (cmd.stop) return;
@@ -54,7 +61,7 @@ namespace mmsb::gpu {
 
 template <class Semiring, class Layout>
 unsigned launch_persistent(typename Layout::storage_type* pages, command_ring<Layout>* ring,
-                           unsigned long long* finished, int blocks, cudaStream_t stream)
+                           persistent_state<Layout>* state, int blocks, cudaStream_t stream)
 {
   const auto fail = [](cudaError_t err, const char* what) {
     (void)cudaGetLastError();
@@ -72,10 +79,11 @@ unsigned launch_persistent(typename Layout::storage_type* pages, command_ring<La
       e != cudaSuccess)
     fail(e, "cudaOccupancyMaxActiveBlocksPerMultiprocessor");
   const int fit = sms * per_sm;
-  const unsigned grid = static_cast<unsigned>(blocks > 0 && blocks < fit ? blocks : fit);
+  const int want = blocks > 0 ? blocks : sms;
+  const unsigned grid = static_cast<unsigned>(want < fit ? want : fit);
   if (!coop || grid == 0)
     throw error(errc::unsupported, "launch_persistent: the device cannot guarantee co-resident blocks (no cooperative launch)");
-  void* args[] = {&pages, &ring, &finished};
+  void* args[] = {&pages, &ring, &state};
   if (cudaError_t e = cudaLaunchCooperativeKernel(reinterpret_cast<const void*>(kernel), dim3(grid),
                                                   dim3(kernels::persistent_block), args, 0, stream);
       e != cudaSuccess)
@@ -87,4 +95,4 @@ unsigned launch_persistent(typename Layout::storage_type* pages, command_ring<La
 
 #define MMSB_GPU_INSTANTIATE_PERSISTENT(SEMIRING, ...)                                             \
   template unsigned mmsb::gpu::launch_persistent<SEMIRING, __VA_ARGS__>(                           \
-    typename __VA_ARGS__::storage_type*, mmsb::gpu::command_ring<__VA_ARGS__>*, unsigned long long*, int, cudaStream_t);
+    typename __VA_ARGS__::storage_type*, mmsb::gpu::command_ring<__VA_ARGS__>*, mmsb::gpu::persistent_state<__VA_ARGS__>*, int, cudaStream_t);

@@ -40,12 +40,22 @@ struct command_ring {
   alignas(64) persistent_command<Layout> slot[command_ring_slots];
 };
 
-// Launches the persistent kernel on `stream` (cooperatively, grid sized by occupancy; blocks <= 0
-// means as many as fit). finished: a zeroed device counter. Returns the grid size. Throws
+// Device-memory side of the kernel: block 0 alone polls the ring in host memory, copies each
+// command here and releases it with `go`; the other blocks poll `go` in device memory (L2), so
+// the PCIe link sees one poller, not one per block.
+template <class Layout>
+struct persistent_state {
+  unsigned long long finished;  // block completions, all commands
+  unsigned long long go;        // commands released to every block
+  persistent_command<Layout> cmd[command_ring_slots];
+};
+
+// Launches the persistent kernel on `stream` (cooperatively; blocks <= 0 means one per SM, the
+// most that fit otherwise). state: zeroed device memory. Returns the grid size. Throws
 // mmsb::error(device_error) if the launch is refused.
 template <class Semiring, class Layout>
 unsigned launch_persistent(typename Layout::storage_type* pages, command_ring<Layout>* ring,
-                           unsigned long long* finished, int blocks, cudaStream_t stream);
+                           persistent_state<Layout>* state, int blocks, cudaStream_t stream);
 
 template <class Semiring, class Layout>
 class persistent_apply {
@@ -60,9 +70,9 @@ public:
     ring_ = static_cast<command_ring<Layout>*>(ring);
     ring_->head = 0;
     ring_->done = 0;
-    if (const cudaError_t err = cudaMalloc(&finished_, sizeof *finished_); err != cudaSuccess) {
+    if (const cudaError_t err = cudaMalloc(reinterpret_cast<void**>(&finished_), sizeof *finished_); err != cudaSuccess) {
       (void)cudaFreeHost(ring_);
-      check(err, "cudaMalloc (block counter)");
+      check(err, "cudaMalloc (kernel state)");
     }
     try {
       check(cudaMemsetAsync(finished_, 0, sizeof *finished_, stream_), "cudaMemsetAsync");
@@ -122,7 +132,7 @@ private:
 
   cudaStream_t stream_;
   command_ring<Layout>* ring_ = nullptr;
-  unsigned long long* finished_ = nullptr;
+  persistent_state<Layout>* finished_ = nullptr;
   unsigned grid_ = 0;
   std::uint64_t published_ = 0;
   bool stopped_ = false;
