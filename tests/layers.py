@@ -16,7 +16,8 @@ ALLOWED = {
     'memory': {'config', 'core', 'page'},
     'delta': {'config', 'core', 'semiring', 'page'},
     'log': {'config', 'core', 'semiring', 'page', 'memory', 'delta'},
-    'exec': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log'},
+    'graph': {'config', 'core', 'semiring', 'page', 'memory', 'delta'},
+    'exec': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph'},
 }
 
 root = pathlib.Path(sys.argv[1]) / 'mmsb'

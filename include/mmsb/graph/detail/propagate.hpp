@@ -1,0 +1,440 @@
+// Internal: page_graph's propagation engine (included by graph/page_graph.hpp).
+//
+// A *wave* starts when propagate() seals what was noted: source pages publish their changed
+// slots (before, after) at once; derived pages with changed bases or edited edges are queued.
+// Units (a page, or a whole fixed-point region) are processed by ascending level, each once per
+// wave, so every source of a unit is final when the unit runs. A unit whose values did not
+// change queues nothing (the cutoff). Changes noted while a wave is unfinished wait for the next
+// wave, and reads of such a page during this wave see its value as of the wave's start, so a
+// wave always works on one consistent snapshot of the bases.
+#pragma once
+
+#include <mmsb/graph/page_graph.hpp>
+
+namespace mmsb {
+
+#define MMSB_IMPL_GRAPH template <class Semiring, layout Layout, page_allocator Allocator>
+#define MMSB_IMPL_GRAPH_T page_graph<Semiring, Layout, Allocator>
+
+MMSB_IMPL_GRAPH
+bool MMSB_IMPL_GRAPH_T::seal()
+{
+  bool any = false;
+  for (const auto v : pending_nodes_) {
+    work& p = *pool_[pending_[v]];
+    work& w = wave(v);
+    const page_type& b = bases_.at(page_id{v});
+    auto& into = derived_[v] ? w.notes : w.changes;  // a derived page's base, or a source's value
+    for (const auto& c : p.notes.items()) {
+      const value_type now = b.get(c.slot);
+      if (!detail::bit_equal(c.before, now) && into.add(c.slot, c.before)) into.items().back().after = now;
+    }
+    for (const auto r : p.rows.items()) w.rows.add(r);
+    w.full = w.full || p.full;
+    if (derived_[v]) {
+      if (!w.notes.empty() || !w.rows.empty() || w.full) {
+        enqueue(v);
+        any = true;
+      }
+    } else if (!w.changes.empty()) {
+      w.done = true;
+      enqueue_successors(v);
+      any = true;
+    }
+    p.clear();
+    free_work_.push_back(pending_[v]);
+    pending_[v] = graph_topology::none;
+  }
+  pending_nodes_.clear();
+  if (any) {
+    wave_active_ = true;
+    cursor_ = pos_ = 0;
+  } else {
+    finish_wave();
+  }
+  return any;
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::finish_wave()
+{
+  for (const auto v : wave_nodes_) {
+    pool_[wave_[v]]->clear();
+    free_work_.push_back(wave_[v]);
+    wave_[v] = graph_topology::none;
+    queued_[v] = 0;
+  }
+  wave_nodes_.clear();
+  for (auto& b : buckets_) b.clear();
+  cursor_ = pos_ = 0;
+  wave_active_ = false;
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::enqueue(std::uint32_t v)
+{
+  const auto r = topo_.region_of(v) == graph_topology::none ? v : topo_.region_at(topo_.region_of(v)).members.front();
+  if (queued_[r] || wave(r).done) return;  // each unit runs once per wave
+  queued_[r] = 1;
+  const auto level = topo_.level(r);
+  if (buckets_.size() <= level) buckets_.resize(std::size_t{level} + 1);
+  buckets_[level].push_back(r);
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::enqueue_successors(std::uint32_t v)
+{
+  for (const auto t : topo_.out(v)) {
+    const auto d = topo_.at(t).dst;
+    if (!topo_.same_unit(v, d)) enqueue(d);
+  }
+}
+
+MMSB_IMPL_GRAPH
+auto MMSB_IMPL_GRAPH_T::wave_base(std::uint32_t v, std::uint32_t i) const -> value_type
+{
+  const value_type now = bases_.at(page_id{v}).get(i);
+  return pending_[v] == graph_topology::none ? now : pool_[pending_[v]]->notes.before_or(i, now);
+}
+
+MMSB_IMPL_GRAPH
+auto MMSB_IMPL_GRAPH_T::wave_value(std::uint32_t u, std::uint32_t j) const -> value_type
+{
+  return derived_[u] ? shadow_.at(page_id{u}).get(j) : wave_base(u, j);
+}
+
+// base(v)[i] ⊕ every matrix edge's row i, in edge order then column order: the one order both
+// incremental and full recomputation use.
+MMSB_IMPL_GRAPH
+auto MMSB_IMPL_GRAPH_T::external_row(std::uint32_t v, std::uint32_t i, bool internal_too) const -> value_type
+{
+  using traits = semiring_traits<Semiring>;
+  value_type r = wave_base(v, i);
+  for (const auto t : topo_.in(v)) {
+    const auto& tr = topo_.at(t);
+    const auto u = tr.srcs.front();
+    if (!internal_too && topo_.same_unit(u, v)) continue;
+    const matrix_type& a = *matrices_[tr.payload];
+    const auto cols = a.row_cols(i);
+    const auto ws = a.row_values(i);
+    if (derived_[u] || pending_[u] == graph_topology::none) {
+      const page_type& src = derived_[u] ? shadow_.at(page_id{u}) : bases_.at(page_id{u});
+      for (std::size_t k = 0; k < cols.size(); ++k)
+        r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), src.get(cols[k])));
+    } else {
+      for (std::size_t k = 0; k < cols.size(); ++k)
+        r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), wave_value(u, cols[k])));
+    }
+  }
+  return r;
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::set_value(std::uint32_t v, std::uint32_t i, value_type nv, work& w)
+{
+  page_type& x = shadow_.at(page_id{v});
+  const value_type old = x.get(i);
+  if (detail::bit_equal(old, nv)) return;
+  w.changes.add(i, old);
+  x.set(i, nv);
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::publish(std::uint32_t v, work& w, propagate_result& res)
+{
+  const page_type& x = shadow_.at(page_id{v});
+  w.changes.retain([&](auto& c) {
+    c.after = x.get(c.slot);
+    return !detail::bit_equal(c.before, c.after);  // changed, then changed back: cut off
+  });
+  const std::size_t kept = w.changes.size();
+  res.changed_slots += kept;
+  w.done = true;
+  if (kept) enqueue_successors(v);
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
+{
+  using traits = semiring_traits<Semiring>;
+  work& w = wave(v);
+  if (kernel_into(v) != graph_topology::none) {
+    bool run = w.full;
+    for (const auto u : topo_.at(topo_.in(v).front()).srcs)
+      run = run || (wave_[u] != graph_topology::none && !pool_[wave_[u]]->changes.empty());
+    if (run) run_kernel(v, w);
+    publish(v, w, res);
+    return;
+  }
+  if (w.full)
+    for (std::uint32_t i = 0; i < extent; ++i) w.rows.add(i);
+  // One changed slot j with weight wt reaching row i; `before`/`after` are j's values.
+  const auto reach = [&](std::uint32_t i, value_type wt, value_type before, value_type after, bool identity) {
+    if constexpr (strategy == propagation_strategy::difference) {
+      const value_type d = traits::sub(after, before);
+      acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? d : traits::mul(wt, d)));
+      acc_rows_.add(i);
+    } else if constexpr (strategy == propagation_strategy::monotone) {
+      if (detail::bit_equal(traits::add(after, before), after)) {
+        acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? after : traits::mul(wt, after)));
+        acc_rows_.add(i);
+      } else {
+        w.rows.add(i);
+      }
+    } else {
+      w.rows.add(i);
+    }
+  };
+  for (const auto t : topo_.in(v)) {
+    const auto& tr = topo_.at(t);
+    const auto u = tr.srcs.front();
+    if (wave_[u] == graph_topology::none) continue;
+    const matrix_type& a = *matrices_[tr.payload];
+    for (const auto& c : pool_[wave_[u]]->changes.items()) {
+      const auto rows = a.col_rows(c.slot);
+      const auto ws = a.col_values(c.slot);
+      for (std::size_t k = 0; k < rows.size(); ++k) reach(rows[k], static_cast<value_type>(ws[k]), c.before, c.after, false);
+    }
+  }
+  for (const auto& c : w.notes.items()) reach(c.slot, traits::one(), c.before, c.after, true);
+  for (const auto i : w.rows.items()) set_value(v, i, external_row(v, i, true), w);
+  page_type& x = shadow_.at(page_id{v});
+  for (const auto i : acc_rows_.items()) {
+    if (!w.rows.contains(i)) set_value(v, i, traits::add(x.get(i), static_cast<value_type>(acc_[i])), w);
+    acc_[i] = stored(traits::zero());
+  }
+  acc_rows_.clear();
+  publish(v, w, res);
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res)
+{
+  using traits = semiring_traits<Semiring>;
+  const auto rid = topo_.region_of(root);
+  const auto& reg = topo_.region_at(rid);
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> frontier, next;
+  bool resolve = false;
+  for (const auto m : reg.members) resolve = resolve || wave(m).full || !wave(m).rows.empty();
+  // Monotone pushes from outside (changed external sources, improved bases).
+  for (const auto m : reg.members) {
+    if (resolve) break;
+    work& w = wave(m);
+    page_type& x = shadow_.at(page_id{m});
+    const auto push = [&](std::uint32_t i, value_type c) {
+      const value_type nv = traits::add(x.get(i), c);
+      if (detail::bit_equal(nv, x.get(i))) return;
+      set_value(m, i, nv, w);
+      frontier.push_back({m, i});
+    };
+    for (const auto t : topo_.in(m)) {
+      const auto& tr = topo_.at(t);
+      const auto u = tr.srcs.front();
+      if (topo_.same_unit(u, m) || wave_[u] == graph_topology::none) continue;
+      const matrix_type& a = *matrices_[tr.payload];
+      for (const auto& c : pool_[wave_[u]]->changes.items()) {
+        if (!detail::bit_equal(traits::add(c.after, c.before), c.after)) { resolve = true; break; }
+        const auto rows = a.col_rows(c.slot);
+        const auto ws = a.col_values(c.slot);
+        for (std::size_t k = 0; k < rows.size(); ++k) push(rows[k], traits::mul(static_cast<value_type>(ws[k]), c.after));
+      }
+      if (resolve) break;
+    }
+    for (const auto& c : w.notes.items()) {
+      if (resolve) break;
+      if (!detail::bit_equal(traits::add(c.after, c.before), c.after)) resolve = true;
+      else push(c.slot, c.after);
+    }
+  }
+  // Something got worse (or an edge changed): solve the region again from its bases.
+  if (resolve) {
+    frontier.clear();
+    for (const auto m : reg.members)
+      for (std::uint32_t i = 0; i < extent; ++i) {
+        set_value(m, i, external_row(m, i, false), wave(m));
+        frontier.push_back({m, i});
+      }
+  }
+  std::size_t rounds = 0;
+  while (!frontier.empty()) {
+    if (rounds == reg.max_iterations)
+      throw error(errc::not_converged, "fixed-point region " + std::to_string(rid) + " (pages " +
+                                         graph_topology::path_string({reg.members.data(), reg.members.size()}, ", ") +
+                                         ") did not converge within " + std::to_string(reg.max_iterations) + " rounds");
+    ++rounds;
+    next.clear();
+    for (const auto& [m, j] : frontier) {
+      const value_type n = shadow_.at(page_id{m}).get(j);
+      for (const auto t : topo_.out(m)) {
+        const auto& tr = topo_.at(t);
+        if (!topo_.same_unit(m, tr.dst)) continue;
+        const matrix_type& a = *matrices_[tr.payload];
+        page_type& xd = shadow_.at(page_id{tr.dst});
+        const auto rows = a.col_rows(j);
+        const auto ws = a.col_values(j);
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          const value_type nv = traits::add(xd.get(rows[k]), traits::mul(static_cast<value_type>(ws[k]), n));
+          if (detail::bit_equal(nv, xd.get(rows[k]))) continue;
+          set_value(tr.dst, rows[k], nv, wave(tr.dst));
+          next.push_back({tr.dst, rows[k]});
+        }
+      }
+    }
+    std::swap(frontier, next);
+  }
+  res.region_rounds += rounds;
+  for (const auto m : reg.members) publish(m, wave(m), res);
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::run_kernel(std::uint32_t v, work& w)
+{
+  const auto& tr = topo_.at(topo_.in(v).front());
+  std::vector<const page_type*> in;
+  std::vector<std::unique_ptr<page_type>> snapshots;  // sources with changes noted mid-wave
+  for (const auto u : tr.srcs) {
+    if (derived_[u] || pending_[u] == graph_topology::none) {
+      in.push_back(&value(page_id{u}));
+      continue;
+    }
+    snapshots.push_back(std::make_unique<page_type>(bases_.at(page_id{u})));
+    for (const auto& c : pool_[pending_[u]]->notes.items()) snapshots.back()->set(c.slot, c.before);
+    in.push_back(snapshots.back().get());
+  }
+  if (!kernel_out_) kernel_out_ = std::make_unique<page_type>();
+  kernels_[tr.payload].f({in.data(), in.size()}, *kernel_out_);
+  for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, kernel_out_->get(i), w);
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::rollback(std::size_t from_cursor, std::size_t from_pos)
+{
+  for (const auto i : acc_rows_.items()) acc_[i] = stored(semiring_traits<Semiring>::zero());
+  acc_rows_.clear();
+  const auto undo = [&](std::uint32_t m) {
+    work& w = wave(m);
+    page_type& x = shadow_.at(page_id{m});
+    for (const auto& c : w.changes.items()) x.set(c.slot, c.before);
+    w.changes.clear();
+    w.done = false;
+  };
+  for (const auto v : processed_) {
+    if (topo_.region_of(v) == graph_topology::none) undo(v);
+    else for (const auto m : topo_.region_at(topo_.region_of(v)).members) undo(m);
+  }
+  processed_.clear();
+  cursor_ = from_cursor;
+  pos_ = from_pos;
+}
+
+MMSB_IMPL_GRAPH
+propagate_result MMSB_IMPL_GRAPH_T::propagate(const propagate_budget& budget)
+{
+  propagate_result res;
+  while (wave_active_ || seal()) {
+    processed_.clear();
+    const std::size_t c0 = cursor_, p0 = pos_;
+    try {
+      while (cursor_ < buckets_.size()) {
+        if (pos_ == buckets_[cursor_].size()) {
+          ++cursor_;
+          pos_ = 0;
+          continue;
+        }
+        if (res.units > 0 && budget.expired()) {
+          res.complete = false;
+          for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
+          return res;
+        }
+        const auto v = buckets_[cursor_][pos_++];
+        processed_.push_back(v);
+        if (topo_.region_of(v) == graph_topology::none) process_node(v, res);
+        else process_region(v, res);
+        ++res.units;
+      }
+    } catch (...) {
+      rollback(c0, p0);
+      throw;
+    }
+    finish_wave();
+    if (budget.expired()) break;
+  }
+  res.complete = idle();
+  return res;
+}
+
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::recompute_all()
+{
+  finish_wave();
+  for (const auto v : pending_nodes_) {
+    pool_[pending_[v]]->clear();
+    free_work_.push_back(pending_[v]);
+    pending_[v] = graph_topology::none;
+  }
+  pending_nodes_.clear();
+  for (std::uint32_t v = 0; v < derived_.size(); ++v)
+    if (derived_[v]) pend(v).full = true;
+  propagate();
+}
+
+MMSB_IMPL_GRAPH
+graph_report MMSB_IMPL_GRAPH_T::verify()
+{
+  graph_report r;
+  for (const auto& comp : cyclic_components(topo_)) {
+    bool inside = topo_.region_of(comp.front()) != graph_topology::none;
+    for (const auto m : comp) inside = inside && topo_.region_of(m) == topo_.region_of(comp.front());
+    if (!inside) r.problems.push_back("cycle outside a fixed-point region through pages " + graph_topology::path_string({comp.data(), comp.size()}, ", "));
+  }
+  for (std::uint32_t e = 0; e < topo_.transfer_count(); ++e) {
+    const auto& t = topo_.at(e);
+    if (!t.live) continue;
+    for (const auto u : t.srcs)
+      if (!topo_.same_unit(u, t.dst) && topo_.level(u) >= topo_.level(t.dst))
+        r.problems.push_back("edge " + std::to_string(u) + " -> " + std::to_string(t.dst) + ": level " +
+                             std::to_string(topo_.level(u)) + " is not below level " + std::to_string(topo_.level(t.dst)));
+  }
+  for (std::uint32_t v = 0; v < stamps_.size(); ++v) {
+    const auto* b = bases_.find(page_id{v});
+    if (b && b->epoch().value() < stamps_[v].epoch.value())
+      r.problems.push_back("page " + std::to_string(v) + ": epoch " + std::to_string(b->epoch().value()) +
+                           " is older than its last recorded write at epoch " + std::to_string(stamps_[v].epoch.value()));
+  }
+  if (!idle()) {
+    r.problems.push_back("values not checked: changes are noted or a propagation is unfinished (run propagate() first)");
+    return r;
+  }
+  std::vector<std::pair<std::uint32_t, std::unique_ptr<page_type>>> saved;
+  for (std::uint32_t v = 0; v < derived_.size(); ++v)
+    if (derived_[v]) saved.emplace_back(v, std::make_unique<page_type>(shadow_.at(page_id{v})));
+  const auto restore = [&] {
+    for (auto& [v, p] : saved) shadow_.at(page_id{v}).storage() = p->storage();
+  };
+  try {
+    recompute_all();
+  } catch (const error& e) {
+    restore();
+    r.problems.push_back(std::string("recomputation failed: ") + e.what());
+    return r;
+  }
+  for (auto& [v, p] : saved) {
+    const page_type& now = shadow_.at(page_id{v});
+    state_hasher a, b;
+    a.add(page_id{v}, p->payload_bytes());
+    b.add(page_id{v}, now.payload_bytes());
+    if (a.digest().value == b.digest().value) continue;
+    std::size_t i = 0;
+    while (i < extent && detail::bit_equal(p->get(i), now.get(i))) ++i;
+    r.problems.push_back("page " + std::to_string(v) + ": value checksum " + std::to_string(a.digest().value) +
+                         " differs from its recomputation's " + std::to_string(b.digest().value) + " (first at slot " +
+                         std::to_string(i) + ")");
+  }
+  restore();
+  return r;
+}
+
+#undef MMSB_IMPL_GRAPH
+#undef MMSB_IMPL_GRAPH_T
+
+} // namespace mmsb

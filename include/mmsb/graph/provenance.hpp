@@ -1,0 +1,135 @@
+// Provenance: which pages (or slots) a page's value came from, and who last wrote each, found
+// by walking edges backwards with a depth limit. A page-level query costs O(what it reaches):
+// visited marks are generation stamps, never cleared page by page. Answers are cached per
+// (page, depth) until the graph's structure changes; the writers are read fresh every time.
+#pragma once
+
+#include <mmsb/core/ids.hpp>
+#include <mmsb/graph/topology.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace mmsb {
+
+struct ancestor {
+  static constexpr std::uint32_t whole_page = std::numeric_limits<std::uint32_t>::max();
+  page_id page;
+  std::uint32_t slot = whole_page;  // for element queries: the source slot, or whole_page
+  std::uint32_t depth = 0;          // edges between it and the queried page (1 = direct source)
+  mmsb::epoch last_epoch{};         // the last write to its base (0: never stamped)
+  txn_id last_txn{};
+};
+
+struct provenance_result {
+  std::vector<ancestor> ancestors;  // by depth, then in discovery order
+  bool truncated = false;           // the depth limit cut off sources further up
+};
+
+class provenance_finder {
+public:
+  static constexpr std::uint32_t default_depth = 32;
+
+  // Page-level: every page whose value can reach p within `depth` edges.
+  template <class Stamp>
+  provenance_result pages(const graph_topology& g, std::uint32_t p, std::uint32_t depth, Stamp stamp, bool use_cache = true)
+  {
+    if (cache_version_ != g.version()) {
+      cache_.clear();
+      cache_version_ = g.version();
+    }
+    const std::uint64_t key = (std::uint64_t{p} << 32) | depth;
+    provenance_result r;
+    if (auto it = use_cache ? cache_.find(key) : cache_.end(); it != cache_.end()) {
+      r = it->second;
+    } else {
+      r = walk(g, p, depth);
+      if (use_cache) {
+        if (cache_.size() >= max_cached) cache_.clear();
+        cache_.emplace(key, r);
+      }
+    }
+    for (auto& a : r.ancestors) stamp(a);
+    return r;
+  }
+
+  // Element-level: the slots that can reach slot i of page p. Matrix edges name the exact source
+  // slots (the row's columns); a kernel edge reads whole pages, so its sources are whole_page.
+  template <class Stamp, class RowCols>
+  provenance_result slots(const graph_topology& g, std::uint32_t p, std::uint32_t i, std::uint32_t depth, Stamp stamp,
+                          RowCols row_cols)
+  {
+    provenance_result r;
+    std::unordered_set<std::uint64_t> seen;
+    std::vector<ancestor> level{{page_id{p}, i, 0}}, next;
+    seen.insert((std::uint64_t{p} << 32) | i);
+    for (std::uint32_t d = 1; !level.empty(); ++d) {
+      if (d > depth) {
+        for (const auto& a : level) r.truncated = r.truncated || !g.in(a.page.value()).empty();
+        break;
+      }
+      next.clear();
+      for (const auto& a : level) {
+        for (const auto t : g.in(a.page.value())) {
+          const auto& tr = g.at(t);
+          const auto add = [&](std::uint32_t u, std::uint32_t s) {
+            if (seen.insert((std::uint64_t{u} << 32) | s).second) next.push_back({page_id{u}, s, d});
+          };
+          if (tr.kind == edge_kind::kernel || a.slot == ancestor::whole_page) {
+            for (const auto u : tr.srcs) add(u, ancestor::whole_page);
+          } else {
+            for (const auto c : row_cols(t, a.slot)) add(tr.srcs.front(), c);
+          }
+        }
+      }
+      r.ancestors.insert(r.ancestors.end(), next.begin(), next.end());
+      std::swap(level, next);
+    }
+    for (auto& a : r.ancestors) stamp(a);
+    return r;
+  }
+
+private:
+  static constexpr std::size_t max_cached = 4096;
+
+  provenance_result walk(const graph_topology& g, std::uint32_t p, std::uint32_t depth)
+  {
+    if (mark_.size() < g.node_bound()) mark_.resize(g.node_bound(), 0);
+    if (++generation_ == 0) {  // wrapped: clear once every 2^32 queries
+      std::fill(mark_.begin(), mark_.end(), 0);
+      generation_ = 1;
+    }
+    provenance_result r;
+    mark_[p] = generation_;
+    level_.assign(1, p);
+    for (std::uint32_t d = 1; !level_.empty(); ++d) {
+      if (d > depth) {
+        for (const auto v : level_) r.truncated = r.truncated || !g.in(v).empty();
+        break;
+      }
+      next_.clear();
+      for (const auto v : level_)
+        for (const auto t : g.in(v)) {
+          for (const auto u : g.at(t).srcs)
+            if (mark_[u] != generation_) {
+              mark_[u] = generation_;
+              next_.push_back(u);
+              r.ancestors.push_back({page_id{u}, ancestor::whole_page, d});
+            }
+        }
+      std::swap(level_, next_);
+    }
+    return r;
+  }
+
+  std::vector<std::uint32_t> mark_, level_, next_;
+  std::uint32_t generation_ = 0;
+  std::unordered_map<std::uint64_t, provenance_result> cache_;
+  std::uint64_t cache_version_ = std::numeric_limits<std::uint64_t>::max();
+};
+
+} // namespace mmsb

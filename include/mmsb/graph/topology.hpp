@@ -1,0 +1,266 @@
+// graph_topology: the structure of the page graph with no values in it. Nodes are page ids;
+// a transfer (an edge) runs from one or more source pages to one destination page. It keeps
+// topological levels valid under every edit, and refuses an edit that would close a cycle
+// outside a fixed-point region, naming the cycle, before anything changes.
+//
+// Levels: level(src) < level(dst) across every transfer, except between members of one
+// fixed-point region, which share one level. Edits keep them valid, not minimal: an added edge
+// raises levels downstream; a removed one lowers nothing.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/core/strong_id.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+struct edge_id_tag { static constexpr const char* name = "edge"; };
+struct region_id_tag { static constexpr const char* name = "region"; };
+using edge_id = strong_id<edge_id_tag, std::uint32_t>;
+using region_id = strong_id<region_id_tag, std::uint32_t>;
+
+enum class edge_kind : std::uint8_t { matrix, kernel };
+
+class graph_topology {
+public:
+  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
+
+  struct transfer {
+    std::vector<std::uint32_t> srcs;
+    std::uint32_t dst = none;
+    std::uint32_t payload = none;  // index of the matrix or kernel that carries it
+    edge_kind kind = edge_kind::matrix;
+    bool live = false;
+  };
+  struct region {
+    std::vector<std::uint32_t> members;
+    std::uint32_t max_iterations = 0;
+  };
+
+  // Makes room for page ids below n (nodes exist implicitly; the caller checks page existence).
+  void reserve_nodes(std::size_t n)
+  {
+    if (n > level_.size()) {
+      level_.resize(n, 0);
+      region_.resize(n, none);
+      in_.resize(n);
+      out_.resize(n);
+    }
+  }
+  [[nodiscard]] std::size_t node_bound() const noexcept { return level_.size(); }
+
+  // Adds a transfer srcs → dst. Throws mmsb::error (cycle) naming the cycle if it would close
+  // one outside a region; the topology is unchanged then.
+  edge_id add(span<const std::uint32_t> srcs, std::uint32_t dst, edge_kind kind, std::uint32_t payload)
+  {
+    std::uint32_t max_src_level = 0;
+    bool any_external = false;
+    for (const auto u : srcs) {
+      if (same_unit(u, dst)) continue;  // inside one region: cycles are allowed there
+      if (u == dst) throw error(errc::cycle, "edge " + path_string({dst, dst}) + " would close the cycle " +
+                                               path_string({dst, dst}) + " (a self-loop needs a fixed-point region)");
+      if (level_[dst] <= level_[u]) {
+        if (auto cycle = find_path(dst, u); !cycle.empty()) {
+          cycle.push_back(dst);
+          throw error(errc::cycle, "edge " + std::to_string(u) + " -> " + std::to_string(dst) +
+                                     " would close the cycle " + path_string(cycle));
+        }
+      }
+      max_src_level = std::max(max_src_level, level_[u]);
+      any_external = true;
+    }
+    transfers_.push_back({std::vector<std::uint32_t>(srcs.begin(), srcs.end()), dst, payload, kind, true});
+    const auto id = static_cast<std::uint32_t>(transfers_.size() - 1);
+    for (const auto u : srcs)
+      if (std::find(out_[u].begin(), out_[u].end(), id) == out_[u].end()) out_[u].push_back(id);
+    in_[dst].push_back(id);
+    ++version_;
+    if (any_external && level_[dst] <= max_src_level) raise(dst, max_src_level + 1);
+    return edge_id{id};
+  }
+
+  void remove(edge_id e)
+  {
+    transfer& t = transfers_[e.value()];
+    for (const auto u : t.srcs) std::erase(out_[u], e.value());
+    std::erase(in_[t.dst], e.value());
+    t.live = false;
+    ++version_;
+  }
+
+  // Puts members into one fixed-point region. Throws mmsb::error if a member is already in a
+  // region (invalid_argument) or if merging them closes a cycle through pages outside the
+  // region (cycle, naming it); nothing changes then.
+  region_id add_region(span<const std::uint32_t> members, std::uint32_t max_iterations)
+  {
+    const auto id = static_cast<std::uint32_t>(regions_.size());
+    for (const auto m : members)
+      if (region_[m] != none)
+        throw error(errc::invalid_argument, "page " + std::to_string(m) + " is already in fixed-point region " +
+                                              std::to_string(region_[m]));
+    const auto saved_levels = level_;
+    regions_.push_back({std::vector<std::uint32_t>(members.begin(), members.end()), max_iterations});
+    for (const auto m : members) region_[m] = id;
+    if (!relevel()) {
+      auto cycle = find_cycle();
+      for (const auto m : members) region_[m] = none;
+      regions_.pop_back();
+      level_ = saved_levels;
+      throw error(errc::cycle, "a fixed-point region of pages " + path_string(members, ", ") +
+                                 " would close the cycle " + path_string(cycle) + " through pages outside it");
+    }
+    ++version_;
+    return region_id{id};
+  }
+
+  // Recomputes minimal levels over the region-condensed graph (Kahn). False if it has a cycle.
+  bool relevel()
+  {
+    const std::size_t n = level_.size();
+    std::vector<std::uint32_t> indeg(n, 0);
+    for (std::uint32_t v = 0; v < n; ++v)
+      for (const auto t : in_[v])
+        for (const auto u : transfers_[t].srcs)
+          if (!same_unit(u, v)) ++indeg[unit_root(v)];
+    std::vector<std::uint32_t> ready;
+    for (std::uint32_t v = 0; v < n; ++v)
+      if (unit_root(v) == v && indeg[v] == 0) ready.push_back(v);
+    std::vector<std::uint32_t> next(n, 0);
+    std::size_t done = 0, units = 0;
+    for (std::uint32_t v = 0; v < n; ++v) units += unit_root(v) == v;
+    while (!ready.empty()) {
+      const auto r = ready.back();
+      ready.pop_back();
+      ++done;
+      for_each_member(r, [&](std::uint32_t m) { level_[m] = next[r]; });
+      for_each_member(r, [&](std::uint32_t m) {
+        for (const auto t : out_[m]) {
+          const auto d = transfers_[t].dst;
+          if (same_unit(m, d)) continue;
+          const auto dr = unit_root(d);
+          next[dr] = std::max(next[dr], next[r] + 1);
+          for (const auto u : transfers_[t].srcs)
+            if (u == m && --indeg[dr] == 0) ready.push_back(dr);
+        }
+      });
+    }
+    return done == units;
+  }
+
+  // One cycle outside regions as a closed path (first node repeated last), or empty.
+  [[nodiscard]] std::vector<std::uint32_t> find_cycle() const
+  {
+    for (std::uint32_t v = 0; v < level_.size(); ++v)
+      for (const auto t : in_[v])
+        for (const auto u : transfers_[t].srcs)
+          if (!same_unit(u, v)) {
+            auto p = find_path(v, u, /*prune=*/false);
+            if (!p.empty()) {
+              p.push_back(v);
+              return p;
+            }
+          }
+    return {};
+  }
+
+  // Changes with every structural edit (for caches of derived answers such as provenance).
+  [[nodiscard]] std::uint64_t version() const noexcept { return version_; }
+  [[nodiscard]] std::uint32_t level(std::uint32_t v) const noexcept { return level_[v]; }
+  [[nodiscard]] std::uint32_t region_of(std::uint32_t v) const noexcept { return region_[v]; }
+  [[nodiscard]] const region& region_at(std::uint32_t r) const noexcept { return regions_[r]; }
+  [[nodiscard]] std::size_t region_count() const noexcept { return regions_.size(); }
+  [[nodiscard]] span<const std::uint32_t> in(std::uint32_t v) const noexcept { return {in_[v].data(), in_[v].size()}; }
+  [[nodiscard]] span<const std::uint32_t> out(std::uint32_t v) const noexcept { return {out_[v].data(), out_[v].size()}; }
+  [[nodiscard]] const transfer& at(std::uint32_t e) const noexcept { return transfers_[e]; }
+  [[nodiscard]] std::size_t transfer_count() const noexcept { return transfers_.size(); }
+  [[nodiscard]] bool same_unit(std::uint32_t a, std::uint32_t b) const noexcept
+  {
+    return a == b ? region_[a] != none : (region_[a] != none && region_[a] == region_[b]);
+  }
+
+  static std::string path_string(span<const std::uint32_t> nodes, const char* sep = " -> ")
+  {
+    std::string s;
+    for (std::size_t i = 0; i < nodes.size(); ++i) s += (i ? sep : "") + std::to_string(nodes[i]);
+    return s;
+  }
+  static std::string path_string(std::initializer_list<std::uint32_t> nodes)
+  {
+    return path_string(span<const std::uint32_t>{nodes.begin(), nodes.size()});
+  }
+
+private:
+  // A unit is a page, or a whole region represented by its first member.
+  [[nodiscard]] std::uint32_t unit_root(std::uint32_t v) const noexcept
+  {
+    return region_[v] == none ? v : regions_[region_[v]].members.front();
+  }
+  template <class F>
+  void for_each_member(std::uint32_t root, F&& f) const
+  {
+    if (region_[root] == none) f(root);
+    else for (const auto m : regions_[region_[root]].members) f(m);
+  }
+
+  // A path from `from` to `to` following transfers (regions count as one unit), as nodes from
+  // `from` to `to`; empty if none. With prune, only nodes at or below to's level are visited:
+  // levels rise along every path, so no other node can lead to `to`.
+  [[nodiscard]] std::vector<std::uint32_t> find_path(std::uint32_t from, std::uint32_t to, bool prune = true) const
+  {
+    const std::uint32_t limit = prune ? level_[to] : std::numeric_limits<std::uint32_t>::max();
+    std::vector<std::uint32_t> parent(level_.size(), none);  // O(V) per check; edits are not hot
+    std::vector<std::uint32_t> stack{from};
+    parent[from] = from;
+    auto visit = [&](std::uint32_t next, std::uint32_t via) {
+      if (parent[next] == none && level_[next] <= limit) {
+        parent[next] = via;
+        stack.push_back(next);
+      }
+    };
+    while (!stack.empty()) {
+      const auto v = stack.back();
+      stack.pop_back();
+      if (v == to) {
+        std::vector<std::uint32_t> path{to};
+        for (auto w = to; w != from; w = parent[w]) path.push_back(parent[w]);
+        std::reverse(path.begin(), path.end());
+        return path;
+      }
+      if (region_[v] != none)
+        for (const auto m : regions_[region_[v]].members) visit(m, v);
+      for (const auto t : out_[v]) visit(transfers_[t].dst, v);
+    }
+    return {};
+  }
+
+  // Raises v's unit to at least `to`, and everything downstream as needed.
+  void raise(std::uint32_t v, std::uint32_t to)
+  {
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> work{{v, to}};
+    while (!work.empty()) {
+      const auto [w, l] = work.back();
+      work.pop_back();
+      if (level_[w] >= l) continue;
+      for_each_member(unit_root(w), [&](std::uint32_t m) {
+        level_[m] = l;
+        for (const auto t : out_[m])
+          if (!same_unit(m, transfers_[t].dst)) work.push_back({transfers_[t].dst, l + 1});
+      });
+    }
+  }
+
+  std::vector<std::uint32_t> level_, region_;
+  std::vector<std::vector<std::uint32_t>> in_, out_;
+  std::vector<transfer> transfers_;
+  std::vector<region> regions_;
+  std::uint64_t version_ = 0;
+};
+
+} // namespace mmsb
