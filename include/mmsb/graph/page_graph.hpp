@@ -34,6 +34,7 @@
 #include <mmsb/page/page.hpp>
 #include <mmsb/semiring/concept.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <ostream>
@@ -117,26 +118,32 @@ public:
   // matrix of another shape, a kernel edge already into dst, or a cycle (named).
   edge_id add_matrix_edge(page_id src, page_id dst, matrix_type a, span<const word_t> row_mask = {})
   {
+    return add_matrix_edge(src, dst, std::make_shared<const matrix_type>(std::move(a)), row_mask);
+  }
+  // The same, sharing one immutable matrix between many edges (a layered graph, a chain).
+  edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
+  {
     check_page(src, "matrix edge source");
     check_page(dst, "matrix edge destination");
     const std::string what = "matrix edge " + std::to_string(src.value()) + " -> " + std::to_string(dst.value());
-    if (a.rows() != extent || a.cols() != extent)
-      throw error(errc::size_mismatch, what + ": the matrix is " + std::to_string(a.rows()) + " x " +
-                                         std::to_string(a.cols()) + " but pages hold " + std::to_string(extent) + " slots");
+    if (!a) throw error(errc::invalid_argument, what + ": no matrix");
+    if (a->rows() != extent || a->cols() != extent)
+      throw error(errc::size_mismatch, what + ": the matrix is " + std::to_string(a->rows()) + " x " +
+                                         std::to_string(a->cols()) + " but pages hold " + std::to_string(extent) + " slots");
     if (!row_mask.empty() && row_mask.size() != words_for(extent))
       throw error(errc::size_mismatch, what + ": the row mask has " + std::to_string(row_mask.size()) +
                                          " words, pages need " + std::to_string(words_for(extent)));
     if (kernel_into(dst.value()) != graph_topology::none)
       throw error(errc::invalid_argument, what + ": page " + std::to_string(dst.value()) + " is already computed by a kernel edge");
-    if (!row_mask.empty()) a = a.filter_rows([&](std::uint32_t r) { return test_bit(row_mask.data(), r); });
+    if (!row_mask.empty())
+      a = std::make_shared<const matrix_type>(a->filter_rows([&](std::uint32_t r) { return test_bit(row_mask.data(), r); }));
     grow(std::max(src.value(), dst.value()) + 1);
     // Becoming derived first is harmless if the edge is then refused: with no edge in, value = base.
     make_derived(dst.value());
-    auto stored_matrix = std::make_unique<matrix_type>(std::move(a));
     matrices_.reserve(matrices_.size() + 1);
     const std::uint32_t src_v = src.value();
     const edge_id e = topo_.add({&src_v, 1}, dst.value(), edge_kind::matrix, static_cast<std::uint32_t>(matrices_.size()));
-    matrices_.push_back(std::move(stored_matrix));
+    matrices_.push_back(std::move(a));
     mark_rows(dst.value(), *matrices_.back());
     return e;
   }
@@ -186,7 +193,7 @@ public:
     auto& m = matrices_[t.payload];
     mark_rows(t.dst, *m);
     mark_rows(t.dst, a);
-    *m = std::move(a);
+    m = std::make_shared<const matrix_type>(std::move(a));  // edges sharing the old matrix keep it
   }
 
   // Fixed-point region: members may depend on each other in cycles; their values are the least
@@ -440,6 +447,7 @@ private:
   void enqueue(std::uint32_t v);
   void enqueue_successors(std::uint32_t v);
   void process_node(std::uint32_t v, propagate_result& res);
+  void recompute_every_row(std::uint32_t v, work& w);
   void process_region(std::uint32_t root, propagate_result& res);
   void run_kernel(std::uint32_t v, work& w);
   value_type wave_base(std::uint32_t v, std::uint32_t i) const;
@@ -460,7 +468,7 @@ private:
   table_type shadow_;
   provenance_finder finder_;
   graph_topology topo_;
-  std::vector<std::unique_ptr<matrix_type>> matrices_;
+  std::vector<std::shared_ptr<const matrix_type>> matrices_;
   std::vector<kernel_edge> kernels_;
   std::vector<std::uint8_t> derived_, queued_;
   std::vector<writer_stamp> stamps_;
@@ -477,6 +485,7 @@ private:
   std::vector<stored_type> acc_;
   detail::slot_set acc_rows_;
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
+  std::vector<detail::slot_set> region_marks_;  // per region member: slots already in the next round
 };
 
 } // namespace mmsb

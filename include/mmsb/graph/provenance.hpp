@@ -96,8 +96,24 @@ public:
 private:
   static constexpr std::size_t max_cached = 4096;
 
+  // The sources of every page as one flat array (CSR), rebuilt when the structure changes: a
+  // walk then costs one indirection per page, as a hand-written BFS does.
+  void index(const graph_topology& g)
+  {
+    if (index_version_ == g.version() && src_ptr_.size() == g.node_bound() + 1) return;
+    src_ptr_.assign(g.node_bound() + 1, 0);
+    srcs_.clear();
+    for (std::uint32_t v = 0; v < g.node_bound(); ++v) {
+      for (const auto t : g.in(v))
+        for (const auto u : g.at(t).srcs) srcs_.push_back(u);
+      src_ptr_[v + 1] = srcs_.size();
+    }
+    index_version_ = g.version();
+  }
+
   provenance_result walk(const graph_topology& g, std::uint32_t p, std::uint32_t depth)
   {
+    index(g);
     if (mark_.size() < g.node_bound()) mark_.resize(g.node_bound(), 0);
     if (++generation_ == 0) {  // wrapped: clear once every 2^32 queries
       std::fill(mark_.begin(), mark_.end(), 0);
@@ -108,25 +124,28 @@ private:
     level_.assign(1, p);
     for (std::uint32_t d = 1; !level_.empty(); ++d) {
       if (d > depth) {
-        for (const auto v : level_) r.truncated = r.truncated || !g.in(v).empty();
+        for (const auto v : level_) r.truncated = r.truncated || src_ptr_[v] != src_ptr_[v + 1];
         break;
       }
       next_.clear();
       for (const auto v : level_)
-        for (const auto t : g.in(v)) {
-          for (const auto u : g.at(t).srcs)
-            if (mark_[u] != generation_) {
-              mark_[u] = generation_;
-              next_.push_back(u);
-              r.ancestors.push_back({page_id{u}, ancestor::whole_page, d});
-            }
+        for (std::uint64_t k = src_ptr_[v]; k < src_ptr_[v + 1]; ++k) {
+          const auto u = srcs_[k];
+          if (mark_[u] == generation_) continue;
+          mark_[u] = generation_;
+          next_.push_back(u);
         }
+      r.ancestors.reserve(r.ancestors.size() + next_.size());
+      for (const auto u : next_) r.ancestors.push_back({page_id{u}, ancestor::whole_page, d});
       std::swap(level_, next_);
     }
     return r;
   }
 
   std::vector<std::uint32_t> mark_, level_, next_;
+  std::vector<std::uint64_t> src_ptr_;
+  std::vector<std::uint32_t> srcs_;
+  std::uint64_t index_version_ = std::numeric_limits<std::uint64_t>::max();
   std::uint32_t generation_ = 0;
   std::unordered_map<std::uint64_t, provenance_result> cache_;
   std::uint64_t cache_version_ = std::numeric_limits<std::uint64_t>::max();

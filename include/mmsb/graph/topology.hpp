@@ -66,7 +66,8 @@ public:
       if (same_unit(u, dst)) continue;  // inside one region: cycles are allowed there
       if (u == dst) throw error(errc::cycle, "edge " + path_string({dst, dst}) + " would close the cycle " +
                                                path_string({dst, dst}) + " (a self-loop needs a fixed-point region)");
-      if (level_[dst] <= level_[u]) {
+      // A path back from dst needs an edge out of dst (or out of its region).
+      if (level_[dst] <= level_[u] && (!out_[dst].empty() || region_[dst] != none)) {
         if (auto cycle = find_path(dst, u); !cycle.empty()) {
           cycle.push_back(dst);
           throw error(errc::cycle, "edge " + std::to_string(u) + " -> " + std::to_string(dst) +
@@ -215,12 +216,22 @@ private:
   [[nodiscard]] std::vector<std::uint32_t> find_path(std::uint32_t from, std::uint32_t to, bool prune = true) const
   {
     const std::uint32_t limit = prune ? level_[to] : std::numeric_limits<std::uint32_t>::max();
-    std::vector<std::uint32_t> parent(level_.size(), none);  // O(V) per check; edits are not hot
+    // Generation-stamped marks: O(what the search reaches), not O(pages), per check.
+    if (mark_.size() < level_.size()) {
+      mark_.resize(level_.size(), 0);
+      parent_.resize(level_.size(), none);
+    }
+    if (++generation_ == 0) {
+      std::fill(mark_.begin(), mark_.end(), 0);
+      generation_ = 1;
+    }
     std::vector<std::uint32_t> stack{from};
-    parent[from] = from;
+    mark_[from] = generation_;
+    parent_[from] = from;
     auto visit = [&](std::uint32_t next, std::uint32_t via) {
-      if (parent[next] == none && level_[next] <= limit) {
-        parent[next] = via;
+      if (mark_[next] != generation_ && level_[next] <= limit) {
+        mark_[next] = generation_;
+        parent_[next] = via;
         stack.push_back(next);
       }
     };
@@ -229,7 +240,7 @@ private:
       stack.pop_back();
       if (v == to) {
         std::vector<std::uint32_t> path{to};
-        for (auto w = to; w != from; w = parent[w]) path.push_back(parent[w]);
+        for (auto w = to; w != from; w = parent_[w]) path.push_back(parent_[w]);
         std::reverse(path.begin(), path.end());
         return path;
       }
@@ -261,6 +272,8 @@ private:
   std::vector<transfer> transfers_;
   std::vector<region> regions_;
   std::uint64_t version_ = 0;
+  mutable std::vector<std::uint32_t> mark_, parent_;  // find_path's scratch
+  mutable std::uint32_t generation_ = 0;
 };
 
 } // namespace mmsb

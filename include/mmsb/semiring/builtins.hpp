@@ -75,6 +75,7 @@ struct min_plus {
   MMSB_HD static constexpr T zero() noexcept { return detail::top<T>(); }
   MMSB_HD static constexpr T one() noexcept { return T(0); }
   static constexpr bool idempotent_add = true;
+  static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;
   static constexpr bool has_inverse = false;
 };
@@ -88,6 +89,7 @@ struct max_plus {
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
   MMSB_HD static constexpr T one() noexcept { return T(0); }
   static constexpr bool idempotent_add = true;
+  static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;
   static constexpr bool has_inverse = false;
 };
@@ -101,6 +103,7 @@ struct max_min {
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
   MMSB_HD static constexpr T one() noexcept { return detail::top<T>(); }
   static constexpr bool idempotent_add = true;
+  static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;
   static constexpr bool has_inverse = false;
 };
@@ -114,6 +117,7 @@ struct or_and {
   MMSB_HD static constexpr bool zero() noexcept { return false; }
   MMSB_HD static constexpr bool one() noexcept { return true; }
   static constexpr bool idempotent_add = true;
+  static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;
   static constexpr bool has_inverse = false;
   static constexpr bool bitwise = true;

@@ -12,6 +12,7 @@
 //     static constexpr bool idempotent_add = false;      // optional flags, default false
 //     static constexpr bool commutative_add = true;
 //     static constexpr bool has_inverse = false;         // true: also `static T sub(T, T)`
+//     static constexpr bool selective_add = false;       // a ⊕ b is always a or b
 //   };
 //
 // or, for a type it cannot edit, by specializing mmsb::semiring_traits<T> with the same members.
@@ -66,6 +67,9 @@ struct semiring_traits<S> {
   }();
   static constexpr bool has_inverse = [] {
     if constexpr (requires { S::has_inverse; }) return bool(S::has_inverse); else return false;
+  }();
+  static constexpr bool selective_add = [] {
+    if constexpr (requires { S::selective_add; }) return bool(S::selective_add); else return false;
   }();
   static constexpr bool bitwise = [] {
     if constexpr (requires { S::bitwise; }) return bool(S::bitwise); else return false;
@@ -123,6 +127,10 @@ template <class S>
 inline constexpr bool commutative_add_v = MMSB_IMPL_TRAITS_FLAG(commutative_add);
 template <class S>
 inline constexpr bool has_inverse_v = MMSB_IMPL_TRAITS_FLAG(has_inverse);
+// ⊕ selects one of its operands (min, max, or): a value then comes from one term, so a term
+// that got worse matters only where it was the one selected (graph propagation uses this).
+template <class S>
+inline constexpr bool selective_add_v = MMSB_IMPL_TRAITS_FLAG(selective_add);
 // Packed-boolean semirings whose ⊕/⊗ extend lane-wise to 64-bit words (| and &).
 template <class S>
 inline constexpr bool bitwise_v = MMSB_IMPL_TRAITS_FLAG(bitwise);

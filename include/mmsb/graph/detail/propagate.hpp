@@ -153,6 +153,45 @@ void MMSB_IMPL_GRAPH_T::publish(std::uint32_t v, work& w, propagate_result& res)
   if (kept) enqueue_successors(v);
 }
 
+// A full sweep of v: one pass over every in-edge's CSR rows, page pointers looked up once. The
+// same expression, in the same order, as external_row (which it falls back to when a source or
+// v's base has changes noted for the next wave).
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::recompute_every_row(std::uint32_t v, work& w)
+{
+  using traits = semiring_traits<Semiring>;
+  bool clean = pending_[v] == graph_topology::none;
+  struct input { const page_type* src; const matrix_type* a; };
+  std::vector<input> in;
+  for (const auto t : topo_.in(v)) {
+    const auto& tr = topo_.at(t);
+    const auto u = tr.srcs.front();
+    clean = clean && (derived_[u] || pending_[u] == graph_topology::none);
+    in.push_back({derived_[u] ? &shadow_.at(page_id{u}) : &bases_.at(page_id{u}), matrices_[tr.payload].get()});
+  }
+  if (!clean) {
+    for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, external_row(v, i, true), w);
+    return;
+  }
+  const page_type& b = bases_.at(page_id{v});
+  page_type& x = shadow_.at(page_id{v});
+  for (std::uint32_t i = 0; i < extent; ++i) {
+    value_type r = b.get(i);
+    for (const auto& e : in) {
+      const auto ptr = e.a->row_ptr();
+      const auto cols = e.a->col_index().data();
+      const auto ws = e.a->values().data();
+      for (std::uint64_t k = ptr[i]; k < ptr[i + 1]; ++k)
+        r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), e.src->get(cols[k])));
+    }
+    const value_type old = x.get(i);
+    if (!detail::bit_equal(old, r)) {
+      w.changes.add(i, old);
+      x.set(i, r);
+    }
+  }
+}
+
 MMSB_IMPL_GRAPH
 void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
 {
@@ -166,8 +205,12 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
     publish(v, w, res);
     return;
   }
-  if (w.full)
-    for (std::uint32_t i = 0; i < extent; ++i) w.rows.add(i);
+  if (w.full) {  // every row is recomputed: nothing incremental to do
+    recompute_every_row(v, w);
+    publish(v, w, res);
+    return;
+  }
+  page_type& x = shadow_.at(page_id{v});
   // One changed slot j with weight wt reaching row i; `before`/`after` are j's values.
   const auto reach = [&](std::uint32_t i, value_type wt, value_type before, value_type after, bool identity) {
     if constexpr (strategy == propagation_strategy::difference) {
@@ -178,6 +221,9 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
       if (detail::bit_equal(traits::add(after, before), after)) {
         acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? after : traits::mul(wt, after)));
         acc_rows_.add(i);
+      } else if constexpr (selective_add_v<Semiring>) {
+        // x[i] is one selected term; if it was not this one, this one getting worse changes nothing.
+        if (detail::bit_equal(x.get(i), identity ? before : traits::mul(wt, before))) w.rows.add(i);
       } else {
         w.rows.add(i);
       }
@@ -198,7 +244,6 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
   }
   for (const auto& c : w.notes.items()) reach(c.slot, traits::one(), c.before, c.after, true);
   for (const auto i : w.rows.items()) set_value(v, i, external_row(v, i, true), w);
-  page_type& x = shadow_.at(page_id{v});
   for (const auto i : acc_rows_.items()) {
     if (!w.rows.contains(i)) set_value(v, i, traits::add(x.get(i), static_cast<value_type>(acc_[i])), w);
     acc_[i] = stored(traits::zero());
@@ -251,10 +296,20 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     frontier.clear();
     for (const auto m : reg.members)
       for (std::uint32_t i = 0; i < extent; ++i) {
-        set_value(m, i, external_row(m, i, false), wave(m));
-        frontier.push_back({m, i});
+        const value_type nv = external_row(m, i, false);
+        set_value(m, i, nv, wave(m));
+        // 0 ⊗ w = 0 and x ⊕ 0 = x: a slot holding the zero can improve nothing.
+        if (!detail::bit_equal(nv, traits::zero())) frontier.push_back({m, i});
       }
   }
+  if (region_marks_.size() < reg.members.size()) region_marks_.resize(reg.members.size());
+  for (std::size_t k = 0; k < reg.members.size(); ++k) {
+    region_marks_[k].init(extent);
+    region_marks_[k].clear();  // a round cut short by an error leaves marks behind
+  }
+  const auto member_index = [&](std::uint32_t page) {
+    return static_cast<std::size_t>(std::find(reg.members.begin(), reg.members.end(), page) - reg.members.begin());
+  };
   std::size_t rounds = 0;
   while (!frontier.empty()) {
     if (rounds == reg.max_iterations)
@@ -276,10 +331,11 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
           const value_type nv = traits::add(xd.get(rows[k]), traits::mul(static_cast<value_type>(ws[k]), n));
           if (detail::bit_equal(nv, xd.get(rows[k]))) continue;
           set_value(tr.dst, rows[k], nv, wave(tr.dst));
-          next.push_back({tr.dst, rows[k]});
+          if (region_marks_[member_index(tr.dst)].add(rows[k])) next.push_back({tr.dst, rows[k]});
         }
       }
     }
+    for (std::size_t k = 0; k < reg.members.size(); ++k) region_marks_[k].clear();
     std::swap(frontier, next);
   }
   res.region_rounds += rounds;
