@@ -1,0 +1,152 @@
+// full_policy: what a push does when a bounded ring (spsc_ring, mpmc_queue) is full: fail, spin
+// or block; and what both rings share in detail::rings: waiting (backoff, space_waiter), the
+// capacity check and the slot array.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <string>
+#include <thread>
+
+namespace mmsb {
+
+// A template parameter of the ring, not an argument of push: `block` is the only policy whose
+// consumers pay anything (one full fence per pop call, to look for sleeping producers), so the
+// others must not carry that cost at run time. try_push / try_push_bulk never wait under any
+// policy; pop never waits (a consumer drains what is there, e.g. once per tick).
+enum class full_policy : std::uint8_t {
+  fail,   // push returns false (push_bulk: the count that fit) at once; a full ring is unchanged
+  spin,   // push busy-waits (pause, then yield the time slice) until a consumer frees room
+  block,  // push spins briefly, then sleeps (futex) until a consumer frees room
+};
+
+namespace detail::rings {
+
+// One cache line. Not std::hardware_destructive_interference_size: GCC warns when a header uses
+// it (its value follows -mtune), and 64 B is right for every x86-64 and Arm server core we target.
+inline constexpr std::size_t line_bytes = 64;
+
+inline void cpu_relax() noexcept
+{
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// Pause a few dozen times, then yield the time slice: a waiter on an oversubscribed machine
+// must let the thread it waits for run.
+class backoff {
+public:
+  static constexpr std::uint32_t spin_limit = 64;
+  void pause() noexcept
+  {
+    if (n_ < spin_limit) {
+      ++n_;
+      cpu_relax();
+    } else {
+      std::this_thread::yield();
+    }
+  }
+  [[nodiscard]] bool spun_out() const noexcept { return n_ >= spin_limit; }
+
+private:
+  std::uint32_t n_ = 0;
+};
+
+// An event count for producers blocked on a full ring. A producer announces itself (sleepers_)
+// and re-tries before it sleeps; a consumer frees room, then fences and looks for sleepers. The
+// two seq_cst fences order "announce, re-check" against "free, look": either the producer's
+// re-check sees the room or the consumer sees the sleeper and bumps epoch_, which the producer's
+// futex wait compares against the value it read before re-checking, so no wake-up is lost.
+class space_waiter {
+public:
+  // Calls try_once() until it returns true, sleeping between tries once spinning has not helped.
+  template <class Try>
+  void wait_until(Try&& try_once) noexcept
+  {
+    backoff b;
+    while (!try_once()) {
+      if (!b.spun_out()) {
+        b.pause();
+        continue;
+      }
+      sleepers_.fetch_add(1, std::memory_order_seq_cst);
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      const std::uint32_t key = epoch_.load(std::memory_order_seq_cst);
+      if (try_once()) {
+        sleepers_.fetch_sub(1, std::memory_order_relaxed);
+        return;
+      }
+      epoch_.wait(key, std::memory_order_acquire);
+      sleepers_.fetch_sub(1, std::memory_order_relaxed);
+    }
+  }
+
+  // Called by a consumer after it published the room it freed.
+  void notify() noexcept
+  {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_relaxed) != 0) {
+      epoch_.fetch_add(1, std::memory_order_seq_cst);
+      epoch_.notify_all();
+    }
+  }
+
+private:
+  std::atomic<std::uint32_t> epoch_{0};
+  std::atomic<std::uint32_t> sleepers_{0};
+};
+
+// Capacity must be a power of two (positions map to slots with a mask) in [min, max].
+inline void check_capacity(const char* ring, std::size_t capacity, std::size_t min, std::size_t max)
+{
+  if (capacity < min || (capacity & (capacity - 1)) != 0 || capacity > max) {
+    std::string msg = std::string(ring) + ": capacity " + std::to_string(capacity) +
+                      " is not a power of two between " + std::to_string(min) + " and " + std::to_string(max);
+    if (capacity > min && capacity < max) {
+      std::size_t up = 1;
+      while (up < capacity) up <<= 1;
+      msg += " (use " + std::to_string(up) + ")";
+    }
+    throw error(errc::invalid_argument, msg);
+  }
+}
+
+// `count` default-constructed Slots in one cache-line-aligned block, allocated once.
+template <class Slot>
+class slot_array {
+public:
+  slot_array(const char* ring, std::size_t count) : count_(count)
+  {
+    void* p = ::operator new(count * sizeof(Slot), std::align_val_t{alignment}, std::nothrow);
+    if (!p)
+      throw error(errc::out_of_memory, std::string(ring) + ": cannot allocate " + std::to_string(count) +
+                                           " slots (" + std::to_string(count * sizeof(Slot)) + " bytes)");
+    slots_ = static_cast<Slot*>(p);
+    for (std::size_t i = 0; i < count; ++i) ::new (static_cast<void*>(slots_ + i)) Slot();
+  }
+  ~slot_array()
+  {
+    for (std::size_t i = 0; i < count_; ++i) slots_[i].~Slot();
+    ::operator delete(static_cast<void*>(slots_), std::align_val_t{alignment});
+  }
+  slot_array(const slot_array&) = delete;
+  slot_array& operator=(const slot_array&) = delete;
+
+  [[nodiscard]] Slot* data() const noexcept { return slots_; }
+
+private:
+  static constexpr std::size_t alignment = std::max(line_bytes, alignof(Slot));
+  Slot* slots_ = nullptr;
+  std::size_t count_;
+};
+
+} // namespace detail::rings
+} // namespace mmsb
