@@ -17,6 +17,7 @@
 #include <map>
 #include <random>
 #include <vector>
+#include <sstream>
 
 namespace {
 
@@ -233,6 +234,8 @@ TEMPLATE_LIST_TEST_CASE("incremental propagation equals a full recompute", "[gra
       auto r = g.propagate();
       REQUIRE(r.complete);
       const auto want = m.solve(table, n);
+      std::ostringstream dot; g.write_dot(dot);
+      INFO(dot.str());
       for (std::uint32_t v = 0; v < n; ++v)
         for (std::size_t i = 0; i < L::extent; ++i) {
           INFO("page " << v << " slot " << i);
