@@ -113,6 +113,9 @@ public:
   page_graph& operator=(const page_graph&) = delete;
 
   // ---- structure ---------------------------------------------------------------------------
+  // Every edit below first runs an unfinished (budgeted) wave to its end, ignoring the budget:
+  // levels and edges must not move under queued work. Bases and topology are untouched by a
+  // refused edit; values may then be further along, exactly as after propagate().
   // dst ⊕= A ⊗ src, with A extent × extent. An optional row mask (extent bits) keeps only the
   // destination rows it sets. Throws mmsb::error, with nothing changed, on a missing page, a
   // matrix of another shape, a kernel edge already into dst, or a cycle (named).
@@ -137,6 +140,7 @@ public:
       throw error(errc::invalid_argument, what + ": page " + std::to_string(dst.value()) + " is already computed by a kernel edge");
     if (!row_mask.empty())
       a = std::make_shared<const matrix_type>(a->filter_rows([&](std::uint32_t r) { return test_bit(row_mask.data(), r); }));
+    settle_wave();
     grow(std::max(src.value(), dst.value()) + 1);
     // Becoming derived first is harmless if the edge is then refused: with no edge in, value = base.
     make_derived(dst.value());
@@ -164,6 +168,7 @@ public:
     std::vector<std::uint32_t> ids;
     for (const auto s : srcs) ids.push_back(s.value());
     check_pure(ids, f, what);
+    settle_wave();
     make_derived(dst.value());
     kernels_.reserve(kernels_.size() + 1);
     const edge_id e = topo_.add({ids.data(), ids.size()}, dst.value(), edge_kind::kernel,
@@ -177,6 +182,7 @@ public:
   {
     const auto& t = live_transfer(e);
     const auto dst = t.dst;
+    settle_wave();
     if (t.kind == edge_kind::matrix) mark_rows(dst, *matrices_[t.payload]);
     else pend(dst).full = true;
     topo_.remove(e);
@@ -190,6 +196,7 @@ public:
     if (a.rows() != extent || a.cols() != extent)
       throw error(errc::size_mismatch, "edge " + std::to_string(e.value()) + ": the matrix is " + std::to_string(a.rows()) +
                                          " x " + std::to_string(a.cols()) + " but pages hold " + std::to_string(extent) + " slots");
+    settle_wave();
     auto& m = matrices_[t.payload];
     mark_rows(t.dst, *m);
     mark_rows(t.dst, a);
@@ -202,8 +209,6 @@ public:
   {
     static_assert(idempotent_add_v<Semiring>,
                   "mmsb: fixed-point regions need an idempotent semiring (min_plus, max_plus, max_min, or_and)");
-    if (wave_active_)
-      throw error(errc::state_error, "fixed-point region: a propagation is unfinished; run propagate() to completion first");
     std::vector<std::uint32_t> ids;
     for (const auto m : members) {
       check_page(m, "fixed-point region member");
@@ -212,6 +217,7 @@ public:
         throw error(errc::invalid_argument, "fixed-point region: page " + std::to_string(m.value()) + " is computed by a kernel edge");
       ids.push_back(m.value());
     }
+    settle_wave();
     const region_id r = topo_.add_region({ids.data(), ids.size()}, max_iterations);
     for (const auto m : ids) {
       make_derived(m);
@@ -444,6 +450,8 @@ private:
   // ---- propagation (graph/detail/propagate.hpp) ----------------------------------------------
   bool seal();
   void finish_wave();
+  bool run_wave(const propagate_budget& budget, propagate_result& res);
+  void settle_wave();
   void enqueue(std::uint32_t v);
   void enqueue_successors(std::uint32_t v);
   void process_node(std::uint32_t v, propagate_result& res);

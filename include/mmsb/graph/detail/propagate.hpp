@@ -383,40 +383,61 @@ void MMSB_IMPL_GRAPH_T::rollback(std::size_t from_cursor, std::size_t from_pos)
   pos_ = from_pos;
 }
 
+// Runs the sealed wave on from where it stopped; false if the budget ran out first. An error
+// restores every value this call changed and leaves the wave where this call found it.
+MMSB_IMPL_GRAPH
+bool MMSB_IMPL_GRAPH_T::run_wave(const propagate_budget& budget, propagate_result& res)
+{
+  processed_.clear();
+  const std::size_t c0 = cursor_, p0 = pos_;
+  try {
+    while (cursor_ < buckets_.size()) {
+      if (pos_ == buckets_[cursor_].size()) {
+        ++cursor_;
+        pos_ = 0;
+        continue;
+      }
+      if (res.units > 0 && budget.expired()) {
+        for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
+        return false;
+      }
+      const auto v = buckets_[cursor_][pos_++];
+      processed_.push_back(v);
+      if (topo_.region_of(v) == graph_topology::none) process_node(v, res);
+      else process_region(v, res);
+      ++res.units;
+    }
+  } catch (...) {
+    rollback(c0, p0);
+    throw;
+  }
+  finish_wave();
+  return true;
+}
+
 MMSB_IMPL_GRAPH
 propagate_result MMSB_IMPL_GRAPH_T::propagate(const propagate_budget& budget)
 {
   propagate_result res;
   while (wave_active_ || seal()) {
-    processed_.clear();
-    const std::size_t c0 = cursor_, p0 = pos_;
-    try {
-      while (cursor_ < buckets_.size()) {
-        if (pos_ == buckets_[cursor_].size()) {
-          ++cursor_;
-          pos_ = 0;
-          continue;
-        }
-        if (res.units > 0 && budget.expired()) {
-          res.complete = false;
-          for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
-          return res;
-        }
-        const auto v = buckets_[cursor_][pos_++];
-        processed_.push_back(v);
-        if (topo_.region_of(v) == graph_topology::none) process_node(v, res);
-        else process_region(v, res);
-        ++res.units;
-      }
-    } catch (...) {
-      rollback(c0, p0);
-      throw;
+    if (!run_wave(budget, res)) {
+      res.complete = false;
+      return res;
     }
-    finish_wave();
     if (budget.expired()) break;
   }
   res.complete = idle();
   return res;
+}
+
+// An edit of the topology moves levels and edges under the queued units, so an unfinished wave
+// is run to its end first (over budget: edits are rare, and a wave never spans two topologies).
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::settle_wave()
+{
+  if (!wave_active_) return;
+  propagate_result res;
+  run_wave({}, res);
 }
 
 MMSB_IMPL_GRAPH
