@@ -29,6 +29,7 @@
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/page_table.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -58,6 +59,7 @@ class durable_store {
 public:
   using page_type = page<Layout>;
   using delta_type = delta<Semiring, Layout>;
+  using page_table_type = page_table<Layout, Allocator>;
 
   // A transaction collects changes to any pages; nothing is visible or logged until commit.
   class transaction {
@@ -116,35 +118,41 @@ public:
   mmsb::epoch commit(transaction& tx)
   {
     std::unique_lock lock(mutex_);
-    // Validate and build everything before the log sees anything.
+    for (auto& [id, b] : tx.builders_)
+      if (!table_.contains(page_id{id})) throw error(errc::unknown_page, "commit: unknown page " + std::to_string(id));
     std::vector<delta_type> deltas;
     deltas.reserve(tx.builders_.size());
-    for (auto& [id, b] : tx.builders_) {
-      if (!table_.contains(page_id{id}))
-        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(id));
-    }
     for (const auto& [id, b] : tx.builders_) deltas.push_back(b.peek());  // tx stays intact until success
-    // Pages created since the last commit ride along as empty deltas, so recovery creates them.
-    for (const auto id : pending_pages_)
-      if (!tx.builders_.count(id)) deltas.emplace_back(sparse_delta<Semiring, Layout>(page_id{id}));
-    const mmsb::epoch e = epoch_.next();
-    std::vector<std::byte> payload;
-    detail::store_u32(payload, static_cast<std::uint32_t>(deltas.size()));
-    for (const auto& d : deltas) {
-      detail::store_u32(payload, static_cast<std::uint32_t>(encoded_size(d)));
-      encode(d, payload);
-    }
-    writer_->append(record_type::commit, e, txn_id{e.value()}, payload);  // throws: nothing applied
-    for (const auto& d : deltas) {
-      page_type& p = table_.at(d.target());
-      apply(p, d);
-      p.set_epoch(e);
-    }
-    epoch_ = e;
+    const mmsb::epoch e = log_and_apply(deltas, [](page_table_type& t, span<const delta_type> ds, mmsb::epoch at) {
+      for (const auto& d : ds) {
+        page_type& p = t.at(d.target());
+        apply(p, d);
+        p.set_epoch(at);
+      }
+    });
     tx.builders_.clear();
-    pending_pages_.clear();
     return e;
   }
+
+  // The same for deltas already merged elsewhere (one per page, any order): logs them as one
+  // commit at the next epoch, then calls apply_all(pages, deltas, epoch), which must apply every
+  // delta to its page and stamp the page with the epoch (the bus does it in parallel). Throws
+  // like commit, with nothing logged or applied, for an unknown page or an I/O failure.
+  template <class ApplyAll>
+  mmsb::epoch commit_merged(std::vector<delta_type>& deltas, ApplyAll&& apply_all)
+  {
+    std::unique_lock lock(mutex_);
+    for (const auto& d : deltas)
+      if (!table_.contains(d.target()))
+        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
+    return log_and_apply(deltas, apply_all);
+  }
+
+  // The pages themselves, for components that read them in place (the page graph's bases) or
+  // must be told of every change (page_graph::note). Writing through this reference bypasses the
+  // log: such writes are not durable and replay will not see them.
+  [[nodiscard]] page_table_type& pages() noexcept { return table_; }
+  [[nodiscard]] const page_table_type& pages() const noexcept { return table_; }
 
   // Discards a transaction's changes.
   void abort(transaction& tx) noexcept { tx.builders_.clear(); }
@@ -211,6 +219,43 @@ public:
   }
 
 private:
+  // Write-ahead: encodes deltas (plus empty ones for pages created since the last commit, so
+  // recovery creates them) into one commit record, appends it, and only then applies. If the
+  // append throws, nothing in memory changes; `deltas` regains its original length either way.
+  template <class ApplyAll>
+  mmsb::epoch log_and_apply(std::vector<delta_type>& deltas, ApplyAll&& apply_all)
+  {
+    const std::size_t given = deltas.size();
+    if (!pending_pages_.empty()) {
+      std::vector<std::uint32_t> named;
+      named.reserve(given);
+      for (const auto& d : deltas) named.push_back(d.target().value());
+      std::sort(named.begin(), named.end());
+      deltas.reserve(given + pending_pages_.size());
+      for (const auto id : pending_pages_)
+        if (!std::binary_search(named.begin(), named.end(), id)) deltas.emplace_back(sparse_delta<Semiring, Layout>(page_id{id}));
+    }
+    const mmsb::epoch e = epoch_.next();
+    try {
+      payload_.clear();
+      detail::store_u32(payload_, static_cast<std::uint32_t>(deltas.size()));
+      for (const auto& d : deltas) {
+        detail::store_u32(payload_, static_cast<std::uint32_t>(encoded_size(d)));
+        encode(d, payload_);
+      }
+      writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
+    } catch (...) {
+      deltas.resize(given);
+      throw;
+    }
+    deltas.resize(given);
+    apply_all(table_, span<const delta_type>{deltas.data(), deltas.size()}, e);
+    for (const auto id : pending_pages_) table_.at(page_id{id}).set_epoch(e);
+    epoch_ = e;
+    pending_pages_.clear();
+    return e;
+  }
+
   std::string log_dir() const { return dir_ + "/log"; }
   std::string ckpt_dir() const { return dir_ + "/checkpoints"; }
 
@@ -277,6 +322,7 @@ private:
   recovery_report recovery_;
   std::unique_ptr<log_writer> writer_;
   std::vector<std::uint32_t> pending_pages_;  // created since the last commit
+  std::vector<std::byte> payload_;            // the commit record being encoded, reused
   mutable std::shared_mutex mutex_;
 };
 
