@@ -5,6 +5,7 @@
 #include <mmsb/config.hpp>
 #include <mmsb/core.hpp>
 #include <mmsb/delta.hpp>
+#include <mmsb/exec.hpp>
 #include <mmsb/graph.hpp>
 #include <mmsb/log.hpp>
 #include <mmsb/memory.hpp>

@@ -1,0 +1,265 @@
+// basic_bus<Semiring, Layout, Allocator, Scheduler>: the assembled bus. Pages and their log
+// (durable_store), the page graph on top of them (page_graph), producers feeding it from any
+// thread (ingest.hpp) and the tick that turns their changes into new state (tick.hpp):
+//
+//   producers ─ring─┐
+//   producers ─ring─┼─> ingest ─> merge ─> apply+log ─> propagate ─> maintain
+//   producers ─ring─┘   (drain)   (order,   (one commit,   (graph,      (checkpoint)
+//                                  one delta  parallel      budgeted)
+//                                  per page)  apply)
+//
+// Determinism: a tick's result depends only on the changes it drained, never on thread count
+// or scheduler. Changes are ordered by (page, epoch, producer, sequence, slot); the pages are
+// split into contiguous ranges and each range is merged and applied by one work item, and pages
+// never share state, so any split and any interleaving of the items give the same bits.
+//
+// Threads: producers may push from any thread, concurrently with a tick. Everything else
+// (create_page, graph edits, tick, reads) belongs to the thread that owns the bus.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/state_hash.hpp>
+#include <mmsb/delta/batch.hpp>
+#include <mmsb/delta/delta.hpp>
+#include <mmsb/exec/ingest.hpp>
+#include <mmsb/exec/scheduler.hpp>
+#include <mmsb/exec/tick.hpp>
+#include <mmsb/graph/page_graph.hpp>
+#include <mmsb/log/durable_store.hpp>
+#include <mmsb/log/memory_file_system.hpp>
+#include <mmsb/memory/allocator.hpp>
+#include <mmsb/memory/host_heap.hpp>
+#include <mmsb/page/dense.hpp>
+#include <mmsb/page/layout.hpp>
+#include <mmsb/semiring/concept.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <type_traits>
+#include <typeinfo>
+#include <vector>
+
+namespace mmsb {
+
+struct bus_options {
+  file_system* fs = nullptr;          // nullptr: an in-memory file system the bus owns (not durable)
+  std::string dir = "mmsb";           // the store's directory on fs
+  store_options store{};              // log durability, recovery mode
+  std::size_t ring_capacity = 1 << 14; // changes per producer ring (a power of two)
+  std::uint64_t checkpoint_every = 0; // ticks between checkpoints; 0: never
+};
+
+template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>, class Allocator = host_heap,
+          class Scheduler = serial>
+class basic_bus {
+  static_assert(require_semiring<Semiring>());
+  static_assert(layout<Layout>, "mmsb: basic_bus<S, Layout, ...>: Layout must be a page layout (dense<T, N>, soa<N, ...>, bits<N>)");
+  static_assert(std::is_same_v<typename Layout::value_type, semiring_value_t<Semiring>>,
+                "mmsb: basic_bus<S, Layout, ...>: the layout's value_type must be the semiring's value type");
+  static_assert(page_allocator<Allocator>, "mmsb: basic_bus<S, L, Allocator, ...>: Allocator must be a page allocator (host_heap, host_pool, ...)");
+  static_assert(scheduler<Scheduler>, "mmsb: basic_bus<S, L, A, Scheduler>: Scheduler must be a scheduler policy (serial, kokkos_scheduler<Space>)");
+
+public:
+  using semiring_type = Semiring;
+  using layout_type = Layout;
+  using scheduler_type = Scheduler;
+  using value_type = typename Layout::value_type;
+  using page_type = page<Layout>;
+  using delta_type = delta<Semiring, Layout>;
+  using store_type = durable_store<Semiring, Layout, Allocator>;
+  using graph_type = page_graph<Semiring, Layout, Allocator>;
+  using producer_type = producer<Semiring, Layout>;
+
+  // Opens (or creates, or recovers) the store in opts.dir. Throws mmsb::error naming the path for
+  // a store of another shape or a corrupt one.
+  explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{})
+    : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
+      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape(), opts_.store), graph_(store_.pages()),
+      sched_(std::move(sched))
+  {
+  }
+  basic_bus(const basic_bus&) = delete;
+  basic_bus& operator=(const basic_bus&) = delete;
+
+  // ---- pages and structure (owner thread) -------------------------------------------------
+  page_id create_page() { return store_.create_page(); }
+  [[nodiscard]] graph_type& graph() noexcept { return graph_; }
+  [[nodiscard]] store_type& store() noexcept { return store_; }
+  [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
+
+  // A producer with the next id. Thread-safe. Throws mmsb::error for a ring capacity that is not
+  // a power of two.
+  [[nodiscard]] producer_type make_producer()
+  {
+    std::lock_guard lock(channels_mutex_);
+    auto ch = std::make_shared<channel_type>(producer_id{next_producer_++}, opts_.ring_capacity);
+    channels_.push_back(ch);
+    return producer_type(std::move(ch));
+  }
+
+  // ---- the tick (owner thread) --------------------------------------------------------------
+  // Runs the five phases once. Throws mmsb::error if the commit's I/O fails (the drained changes
+  // stay queued in the bus for the next tick; nothing was applied) or if propagation fails (the
+  // commit stands; the propagation work stays queued).
+  tick_report tick(tick_budget budget = {})
+  {
+    tick_report r;
+    r.epoch = store_.current_epoch();
+    auto t = clock::now();
+    const auto lap = [&](tick_phase p) {
+      const auto now = clock::now();
+      r.phase[static_cast<std::size_t>(p)] = now - t;
+      t = now;
+    };
+    ingest(r);
+    lap(tick_phase::ingest);
+    merge(r);
+    lap(tick_phase::merge);
+    apply_and_log(r);
+    lap(tick_phase::apply_log);
+    const auto res = budget.unbounded() ? graph_.propagate()
+                                        : graph_.propagate(propagate_budget{std::chrono::steady_clock::now() + budget.propagate});
+    r.propagation_complete = res.complete;
+    r.frontier = res.frontier;
+    lap(tick_phase::propagate);
+    if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every) {
+      store_.checkpoint();
+      ticks_since_checkpoint_ = 0;
+    }
+    lap(tick_phase::maintain);
+    stats_.record(r);
+    return r;
+  }
+
+  [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
+
+  // ---- reads (owner thread) -----------------------------------------------------------------
+  // A page's value: its base, or for a derived page the value propagation computed for it.
+  [[nodiscard]] const page_type& value(page_id p) const { return graph_.value(p); }
+  [[nodiscard]] mmsb::epoch current_epoch() const { return store_.current_epoch(); }
+  // The hash of every page's value (derived pages included), in ascending page order.
+  [[nodiscard]] state_hash hash() const
+  {
+    state_hasher h;
+    store_.pages().for_each([&](const page_type& p) { h.add(p.id(), value(p.id()).payload_bytes()); });
+    return h.digest();
+  }
+
+private:
+  using clock = std::chrono::steady_clock;
+  using channel_type = typename producer_type::channel_type;
+  using item_type = detail::ingest_item<value_type>;
+
+  // The store's shape: this bus's layout and semiring, so another bus's files are refused.
+  static std::vector<std::byte> shape()
+  {
+    std::string s = "mmsb-bus/" + std::to_string(Layout::extent) + "/" + std::to_string(sizeof(value_type)) + "/" +
+                    std::to_string(static_cast<int>(Layout::kind)) + "/" + typeid(Semiring).name();
+    std::vector<std::byte> out(s.size());
+    for (std::size_t i = 0; i < s.size(); ++i) out[i] = static_cast<std::byte>(s[i]);
+    return out;
+  }
+
+  // Drains every ring, in producer order, into the batch. A change to a page that does not
+  // exist goes back to its producer; a closed producer's channel goes once it is empty.
+  void ingest(tick_report& r)
+  {
+    {
+      std::lock_guard lock(channels_mutex_);
+      draining_.assign(channels_.begin(), channels_.end());
+    }
+    if (scratch_.size() < drain_chunk) scratch_.resize(drain_chunk);
+    bool any_closed = false;
+    for (const auto& ch : draining_) {
+      const bool closed = ch->closed.load(std::memory_order_acquire);  // before the last drain
+      while (const std::size_t n = ch->ring.pop_bulk({scratch_.data(), scratch_.size()})) {
+        batch_.reserve(batch_.size() + n);
+        for (std::size_t k = 0; k < n; ++k) {
+          const item_type& it = scratch_[k];
+          if (!store_.pages().contains(page_id{it.page})) {
+            ch->send_error(error(errc::unknown_page, "producer " + std::to_string(ch->id.value()) + ": page " +
+                                                       std::to_string(it.page) + " does not exist (change to slot " +
+                                                       std::to_string(it.slot) + ", epoch " + std::to_string(it.epoch) +
+                                                       ", sequence " + std::to_string(it.sequence) + " dropped)"));
+            ++r.rejected;
+            continue;
+          }
+          batch_.push(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch->id, sequence_no{it.sequence}});
+          ++r.changes;
+        }
+        if (n < scratch_.size()) break;
+      }
+      any_closed = any_closed || closed;
+    }
+    draining_.clear();
+    if (any_closed) {
+      std::lock_guard lock(channels_mutex_);
+      std::erase_if(channels_, [](const auto& ch) { return ch->closed.load(std::memory_order_acquire) && ch->ring.empty_approx(); });
+    }
+  }
+
+  // Orders the batch and merges one delta per page, ranges of pages in parallel.
+  void merge(tick_report& r)
+  {
+    batch_.seal();
+    const std::size_t pages = batch_.pages().size();
+    deltas_.clear();
+    deltas_.resize(pages);
+    r.pages = pages;
+    if (pages == 0) return;
+    cuts_ = batch_.split(std::max<std::size_t>(1, sched_.concurrency() * work_items_per_thread));
+    sched_.run(cuts_.size() - 1, [&](std::size_t w) {
+      for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) deltas_[k] = batch_.merge_partition(k);
+    });
+  }
+
+  // Tells the graph what is about to change, logs the deltas as one commit and applies them.
+  void apply_and_log(tick_report& r)
+  {
+    if (deltas_.empty()) return;
+    const auto& topo = graph_.topology();
+    for (const auto& d : deltas_) {
+      const auto v = d.target().value();
+      if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
+    }
+    r.epoch = store_.commit_merged(deltas_, [&](auto& table, span<const delta_type> ds, mmsb::epoch e) {
+      sched_.run(cuts_.size() - 1, [&](std::size_t w) {
+        for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
+          page_type& p = table.at(ds[k].target());
+          apply(p, ds[k]);
+          p.set_epoch(e);
+        }
+      });
+    });
+    batch_.clear();  // only now: a failed commit leaves the changes for the next tick
+  }
+
+  static constexpr std::size_t drain_chunk = 4096;
+  static constexpr std::size_t work_items_per_thread = 4;  // a little slack for uneven ranges
+
+  bus_options opts_;
+  std::unique_ptr<memory_file_system> owned_fs_;
+  store_type store_;
+  graph_type graph_;
+  Scheduler sched_;
+  std::mutex channels_mutex_;
+  std::vector<std::shared_ptr<channel_type>> channels_;  // registration order = producer id order
+  std::vector<std::shared_ptr<channel_type>> draining_;  // this tick's copy
+  std::uint32_t next_producer_ = 0;
+  std::vector<item_type> scratch_;
+  delta_batch<Semiring, Layout> batch_;
+  std::vector<delta_type> deltas_;
+  std::vector<std::size_t> cuts_;
+  std::uint64_t ticks_since_checkpoint_ = 0;
+  tick_stats stats_;
+};
+
+// The short name: a bus over Semiring with 256-slot dense pages, the heap and the serial scheduler.
+template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>>
+using bus = basic_bus<Semiring, Layout>;
+
+} // namespace mmsb

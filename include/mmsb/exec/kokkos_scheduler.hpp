@@ -1,0 +1,111 @@
+// kokkos_scheduler<ExecSpace>: the bus's per-page work on a Kokkos execution space. Opt-in
+// (include mmsb/kokkos.hpp, link Kokkos): the rest of MMSB never includes Kokkos headers.
+//
+//   kokkos_scheduler<Kokkos::Serial>   one host thread
+//   kokkos_scheduler<Kokkos::OpenMP>   the OpenMP thread pool (OMP_NUM_THREADS, --kokkos-num-threads)
+//   kokkos_scheduler<Kokkos::Cuda>     compiles where the user's Kokkos has CUDA. Page work reads
+//                                      and writes host pages, so a space the host cannot reach
+//                                      runs it on Kokkos::DefaultHostExecutionSpace; device-resident
+//                                      pages are the native CUDA backend's job (docs/gpu.md).
+//
+// Ownership of Kokkos. If Kokkos is already initialized when the first scheduler is made, the
+// user owns it: MMSB never initializes or finalizes it, and the user must finalize only after the
+// last bus is gone. Otherwise MMSB initializes it (default arguments, so OMP_NUM_THREADS and
+// KOKKOS_* environment variables apply) and finalizes it once, at program exit.
+#pragma once
+
+#include <mmsb/config/config.hpp>
+#include <mmsb/exec/scheduler.hpp>
+
+#if !MMSB_ENABLE_KOKKOS
+#  error "mmsb: this MMSB was configured without Kokkos (-Dkokkos=enabled and a Kokkos install are needed for kokkos_scheduler)"
+#endif
+
+#include <Kokkos_Core.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <type_traits>
+
+namespace mmsb {
+
+namespace detail {
+class kokkos_runtime {
+public:
+  // Initializes Kokkos unless the user already has; finalizes at exit only what it initialized.
+  static void acquire()
+  {
+    static kokkos_runtime rt;
+    (void)rt;
+  }
+
+private:
+  kokkos_runtime()
+  {
+    if (!Kokkos::is_initialized()) {
+      Kokkos::initialize();
+      owned_ = true;
+    }
+  }
+  ~kokkos_runtime()
+  {
+    if (owned_ && Kokkos::is_initialized()) Kokkos::finalize();
+  }
+  bool owned_ = false;
+};
+} // namespace detail
+
+template <class ExecSpace = Kokkos::DefaultHostExecutionSpace>
+class kokkos_scheduler {
+  static_assert(Kokkos::is_execution_space<ExecSpace>::value,
+                "mmsb: kokkos_scheduler<S> needs a Kokkos execution space (Kokkos::Serial, Kokkos::OpenMP, Kokkos::Cuda)");
+
+public:
+  // The space page work runs on: ExecSpace if it can reach host memory, else the default host space.
+  using space = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible, ExecSpace,
+                                   Kokkos::DefaultHostExecutionSpace>;
+  static constexpr const char* name = "kokkos";
+
+  kokkos_scheduler()
+  {
+    detail::kokkos_runtime::acquire();
+    space_ = space{};
+  }
+
+  [[nodiscard]] std::size_t concurrency() const noexcept { return static_cast<std::size_t>(space_.concurrency()); }
+  [[nodiscard]] static const char* space_name() noexcept { return space::name(); }
+
+  // f(i) for every i in [0, n), in parallel on the space; returns after a fence. Kokkos must not
+  // see an exception (OpenMP would terminate): the first one is kept, later items are skipped,
+  // and it is rethrown here.
+  template <class F>
+  void run(std::size_t n, F&& f) const
+  {
+    if (n == 0) return;
+    std::exception_ptr first;
+    std::atomic<bool> failed{false};
+    std::mutex m;
+    Kokkos::parallel_for(
+      "mmsb::kokkos_scheduler::run", Kokkos::RangePolicy<space, Kokkos::IndexType<std::int64_t>>(space_, 0, static_cast<std::int64_t>(n)),
+      [&](std::int64_t i) {
+        if (failed.load(std::memory_order_relaxed)) return;
+        try {
+          f(static_cast<std::size_t>(i));
+        } catch (...) {
+          std::lock_guard lock(m);
+          if (!first) first = std::current_exception();
+          failed.store(true, std::memory_order_relaxed);
+        }
+      });
+    space_.fence();
+    if (first) std::rethrow_exception(first);
+  }
+
+private:
+  space space_;
+};
+
+} // namespace mmsb
