@@ -26,7 +26,9 @@ template <class Sched>
 std::uint64_t scenario_hash()
 {
   scenario sc;
-  scenario_bus<Sched> b;
+  bus_options o;
+  o.parallel_min_changes = 0;  // every tick on the scheduler, however small
+  scenario_bus<Sched> b(o);
   sc.run(b);
   const auto want = sc.reference();
   for (std::uint32_t v = 0; v < scenario::pages; ++v)

@@ -51,6 +51,10 @@ struct bus_options {
   store_options store{};              // log durability, recovery mode
   std::size_t ring_capacity = 1 << 14; // changes per producer ring (a power of two)
   std::uint64_t checkpoint_every = 0; // ticks between checkpoints; 0: never
+  // Ticks with fewer changes than this merge and apply on the owner thread: a fork/join costs
+  // more than it saves on small batches (and far more when threads outnumber free cores). The
+  // choice is made once per tick and never changes the result.
+  std::size_t parallel_min_changes = 16384;
 };
 
 template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>, class Allocator = host_heap,
@@ -211,8 +215,9 @@ private:
     deltas_.resize(pages);
     r.pages = pages;
     if (pages == 0) return;
-    cuts_ = batch_.split(std::max<std::size_t>(1, sched_.concurrency() * work_items_per_thread));
-    sched_.run(cuts_.size() - 1, [&](std::size_t w) {
+    const bool parallel = batch_.size() >= opts_.parallel_min_changes && sched_.concurrency() > 1;
+    cuts_ = batch_.split(parallel ? sched_.concurrency() * work_items_per_thread : 1);
+    run_ranges([&](std::size_t w) {
       for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) deltas_[k] = batch_.merge_partition(k);
     });
   }
@@ -227,7 +232,7 @@ private:
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
     }
     r.epoch = store_.commit_merged(deltas_, [&](auto& table, span<const delta_type> ds, mmsb::epoch e) {
-      sched_.run(cuts_.size() - 1, [&](std::size_t w) {
+      run_ranges([&](std::size_t w) {
         for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
           page_type& p = table.at(ds[k].target());
           apply(p, ds[k]);
@@ -236,6 +241,14 @@ private:
       });
     });
     batch_.clear();  // only now: a failed commit leaves the changes for the next tick
+  }
+
+  // f(w) for every page range w of cuts_: on the scheduler, or inline when there is one range.
+  template <class F>
+  void run_ranges(F&& f)
+  {
+    if (cuts_.size() == 2) f(std::size_t{0});
+    else sched_.run(cuts_.size() - 1, f);
   }
 
   static constexpr std::size_t drain_chunk = 4096;
