@@ -27,6 +27,7 @@
 #include <mmsb/graph/topology.hpp>
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/alignment.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/memory/host_heap.hpp>
@@ -144,7 +145,7 @@ public:
     grow(std::max(src.value(), dst.value()) + 1);
     // Becoming derived first is harmless if the edge is then refused: with no edge in, value = base.
     make_derived(dst.value());
-    matrices_.reserve(matrices_.size() + 1);
+    reserve_for(matrices_, matrices_.size() + 1);  // geometric: a million edges must not copy a million times
     const std::uint32_t src_v = src.value();
     const edge_id e = topo_.add({&src_v, 1}, dst.value(), edge_kind::matrix, static_cast<std::uint32_t>(matrices_.size()));
     matrices_.push_back(std::move(a));
@@ -170,7 +171,7 @@ public:
     check_pure(ids, f, what);
     settle_wave();
     make_derived(dst.value());
-    kernels_.reserve(kernels_.size() + 1);
+    reserve_for(kernels_, kernels_.size() + 1);
     const edge_id e = topo_.add({ids.data(), ids.size()}, dst.value(), edge_kind::kernel,
                                 static_cast<std::uint32_t>(kernels_.size()));
     kernels_.push_back({std::move(f), std::move(name)});
