@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <random>
+#include <tuple>
 #include <thread>
 #include <vector>
 
@@ -169,5 +171,45 @@ TEST_CASE("a whole delta pushes under one key and merges back to itself")
     const auto back = b.merge_partition(0);
     CHECK(back.count() == d.count());
     CHECK(back.to_dense() == d.to_dense());
+  }
+}
+
+TEMPLATE_TEST_CASE("merge_partition: the small-partition fold equals a delta_builder, encoding included", "[batch]",
+                   (std::pair<mmsb::plus_times<std::int64_t>, mmsb::dense<std::int64_t, 256>>),
+                   (std::pair<mmsb::min_plus<float>, mmsb::dense<float, 1024>>),
+                   (std::pair<mmsb::or_and, mmsb::bits<2048>>))
+{
+  using S = typename TestType::first_type;
+  using L = typename TestType::second_type;
+  using T = typename L::value_type;
+  std::mt19937_64 rng(mmsb::test::seed());
+  for (int trial = 0; trial < 300; ++trial) {
+    MMSB_TEST_INFO_SEED();
+    INFO("trial " << trial);
+    // From 1 change to well past the small-partition limit, few slots so that slots repeat.
+    const std::size_t n = 1 + rng() % (trial % 3 == 0 ? 200 : 40);
+    const std::size_t slots = 1 + rng() % 24;
+    mmsb::delta_batch<S, L> batch;
+    mmsb::delta_builder<S, L> want(mmsb::page_id{3});
+    std::vector<std::tuple<mmsb::order_key, std::uint32_t, mmsb::delta_op, T>> changes;
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto key = mmsb::order_key{mmsb::epoch{rng() % 3}, mmsb::producer_id{static_cast<std::uint32_t>(rng() % 3)}, mmsb::sequence_no{i}};
+      const auto slot = static_cast<std::uint32_t>((rng() % slots) * 7 % L::extent);
+      const auto op = rng() % 4 == 0 ? mmsb::delta_op::assign : mmsb::delta_op::accumulate;
+      const T v = static_cast<T>(rng() % 100);
+      changes.emplace_back(key, slot, op, v);
+      batch.push(mmsb::page_id{3}, slot, op, v, key);
+    }
+    std::sort(changes.begin(), changes.end(), [](const auto& a, const auto& b) {
+      return std::tie(std::get<0>(a), std::get<1>(a)) < std::tie(std::get<0>(b), std::get<1>(b));
+    });
+    for (const auto& [key, slot, op, v] : changes) want.put(slot, op, v);
+    batch.seal();
+    REQUIRE(batch.pages().size() == 1);
+    const auto got = batch.merge_partition(0);
+    const auto ref = want.build();
+    CHECK(got.encoding() == ref.encoding());
+    CHECK(got.count() == ref.count());
+    CHECK(got.to_dense() == ref.to_dense());
   }
 }

@@ -135,6 +135,34 @@ public:
   [[nodiscard]] delta<Semiring, Layout> merge_partition(std::size_t k) const
   {
     MMSB_EXPECTS(sealed_ && k + 1 < bounds_.size());
+    const std::size_t first = bounds_[k], n = bounds_[k + 1] - bounds_[k];
+    // Few changes (the usual case in a tick): fold them straight into the sparse delta a builder
+    // would produce, without its page-sized scratch. Slot order, key order within a slot.
+    if (n <= small_partition && prefer_sparse(n, Layout::extent)) {
+      std::uint32_t idx[small_partition];
+      for (std::size_t i = 0; i < n; ++i) {  // insertion sort by slot: stable, so key order stays
+        std::size_t j = i;
+        while (j > 0 && slot_[first + idx[j - 1]] > slot_[first + i]) {
+          idx[j] = idx[j - 1];
+          --j;
+        }
+        idx[j] = static_cast<std::uint32_t>(i);
+      }
+      sparse_delta<Semiring, Layout> out(pages_[k]);
+      out.reserve(n);
+      for (std::size_t i = 0; i < n;) {
+        const std::size_t at = first + idx[i];
+        delta_element<value_type> e{op_[at] == delta_op::assign, static_cast<value_type>(value_[at])};
+        std::size_t j = i + 1;
+        for (; j < n && slot_[first + idx[j]] == slot_[at]; ++j) {
+          const std::size_t b = first + idx[j];
+          e = merge_element<Semiring>(e, {op_[b] == delta_op::assign, static_cast<value_type>(value_[b])});
+        }
+        out.push_back(slot_[at], e.assign ? delta_op::assign : delta_op::accumulate, e.value);
+        i = j;
+      }
+      return delta<Semiring, Layout>(std::move(out));
+    }
     delta_builder<Semiring, Layout> b(pages_[k]);
     for (std::size_t i = bounds_[k]; i < bounds_[k + 1]; ++i)
       b.put(slot_[i], op_[i], static_cast<value_type>(value_[i]));
@@ -155,6 +183,8 @@ public:
   }
 
 private:
+  static constexpr std::size_t small_partition = 64;
+
   // The permutation that sorts by (page, key, slot). Changes usually arrive grouped by producer,
   // each producer's in key order, so a stable counting sort by page (when page ids are dense
   // enough) leaves most pages' runs already in key order; only a run that is not gets sorted.
