@@ -8,8 +8,11 @@
 //                 durable removes the log segments it covers.
 //   open()        recovery: the newest valid checkpoint, then the log after it. Commits at or
 //                 before the checkpoint's epoch are skipped, so no delta is ever applied twice.
-//   replay_to(e)  the state at any epoch the retained log covers, from the oldest retained
-//                 checkpoint (or from empty), for audits.
+//   snapshot_at(e), replay_to(e)
+//                 the state (or its hash) at any epoch the retained log covers, from the newest
+//                 retained checkpoint at or before it (or from empty), for audits.
+//   for_each_commit(f)
+//                 the logged history, commit by commit, to replay on another bus.
 //   snapshot()    a copy of every page at one committed epoch; readers never see part of a commit.
 //
 // Transactions on one store commit one at a time, in call order; that order is the epoch order.
@@ -203,10 +206,10 @@ public:
 
   [[nodiscard]] const recovery_report& recovery() const noexcept { return recovery_; }
 
-  // The state hash at epoch `target`, rebuilt from the oldest retained checkpoint at or before
-  // it (or from empty) and the log. Throws mmsb::error (out_of_range) if the retained log does
-  // not reach back that far or forward that far.
-  [[nodiscard]] state_hash replay_to(mmsb::epoch target) const
+  // Every page at epoch `target`, rebuilt from the newest retained checkpoint at or before it
+  // (or from empty) and the log after it: what an audit reads. Throws mmsb::error (out_of_range)
+  // if the retained log does not reach back that far or forward that far; the store is untouched.
+  [[nodiscard]] snapshot_type snapshot_at(mmsb::epoch target) const
   {
     std::shared_lock lock(mutex_);
     page_table<Layout, Allocator> replica;
@@ -215,7 +218,44 @@ public:
     if (reached != target)
       throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
                                         " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
-    return replica.hash();
+    snapshot_type s{reached, {}};
+    replica.for_each([&](const page_type& p) { s.pages.push_back(p); });
+    return s;
+  }
+
+  // The state hash at epoch `target` (as snapshot_at, without the copy).
+  [[nodiscard]] state_hash replay_to(mmsb::epoch target) const
+  {
+    state_hasher h;
+    for (const auto& p : snapshot_at(target).pages) h.add(p.id(), p.payload_bytes());
+    return h.digest();
+  }
+
+  // The history: f(epoch, span<const delta_type>) for every commit the retained log holds after
+  // epoch `after`, in epoch order, with the deltas as logged (one per page; a commit's first
+  // deltas to a page just created are empty). Feeding them to another bus with the same pages
+  // and graph reproduces this one tick by tick. Throws mmsb::error (corrupt) for a damaged
+  // record, (out_of_range) if the log starts after `after`+1 (a checkpoint removed the
+  // commits between; start from snapshot_at(checkpoint epoch) instead). f must not call back
+  // into this store (it runs under the store's read lock).
+  template <class F>
+  void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
+  {
+    std::shared_lock lock(mutex_);
+    std::vector<delta_type> deltas;
+    mmsb::epoch last = after;
+    (void)read_log(*fs_, log_dir(), shape_, options_.recovery,
+                   [&](const record_header& h, span<const std::byte> payload) {
+                     if (h.type != record_type::commit || !(after < h.epoch)) return;
+                     if (h.epoch != last.next())
+                       throw error(errc::out_of_range, "history: the retained log continues at epoch " +
+                                                         std::to_string(h.epoch.value()) + " but epoch " +
+                                                         std::to_string(last.next().value()) + " was asked for (a checkpoint removed the commits between)");
+                     decode_commit(h.epoch, payload, deltas);
+                     f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()});
+                     last = h.epoch;
+                   },
+                   after);
   }
 
 private:
@@ -291,11 +331,13 @@ private:
                     epoch_out);
   }
 
-  static void apply_commit_to(page_table<Layout, Allocator>& table, mmsb::epoch e, span<const std::byte> payload)
+  // Decodes a commit record's deltas into `out` (cleared first). Throws mmsb::error (corrupt).
+  static void decode_commit(mmsb::epoch e, span<const std::byte> payload, std::vector<delta_type>& out)
   {
     const auto bad = [&](const char* why) {
       return error(errc::corrupt, "commit record at epoch " + std::to_string(e.value()) + " is " + why);
     };
+    out.clear();
     if (payload.size() < 4) throw bad("too short");
     const auto n = static_cast<std::uint32_t>(detail::load_le(payload.data(), 4));
     std::size_t off = 4;
@@ -304,8 +346,16 @@ private:
       const std::size_t len = detail::load_le(payload.data() + off, 4);
       off += 4;
       if (payload.size() - off < len) throw bad("truncated");
-      const auto d = decode<Semiring, Layout>(payload.subspan(off, len));
+      out.push_back(decode<Semiring, Layout>(payload.subspan(off, len)));
       off += len;
+    }
+  }
+
+  static void apply_commit_to(page_table<Layout, Allocator>& table, mmsb::epoch e, span<const std::byte> payload)
+  {
+    std::vector<delta_type> deltas;
+    decode_commit(e, payload, deltas);
+    for (const auto& d : deltas) {
       if (!table.contains(d.target())) table.create(d.target());
       page_type& p = table.at(d.target());
       apply(p, d);
