@@ -14,7 +14,7 @@ set -euo pipefail
 packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev
           libfmt-dev libhwy-dev catch2 libbenchmark-dev libxxhash-dev libzstd-dev
           libgraphblas-dev libmimalloc-dev libjemalloc-dev librocksdb-dev liblmdb-dev
-          libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev)
+          libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev libpng-dev)
 
 log() { printf 'mmsb-setup: %s\n' "$*" >&2; }
 

@@ -93,14 +93,18 @@ public:
   page_id create_page() { return store_.create_page(); }
   [[nodiscard]] graph_type& graph() noexcept { return graph_; }
   [[nodiscard]] store_type& store() noexcept { return store_; }
+  [[nodiscard]] const store_type& store() const noexcept { return store_; }  // history: snapshot_at, for_each_commit
   [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
 
-  // A producer with the next id. Thread-safe. Throws mmsb::error for a ring capacity that is not
-  // a power of two.
-  [[nodiscard]] producer_type make_producer()
+  // A producer with the next id and a ring of `ring_capacity` changes (0: the bus's
+  // ring_capacity). Thread-safe. A full ring blocks its producer until the next tick drains it,
+  // so a producer on the owner thread must never push more than its capacity between ticks: give
+  // a bulk loader (set-up, replay) a ring that holds its whole batch. Throws mmsb::error for a
+  // capacity that is not a power of two.
+  [[nodiscard]] producer_type make_producer(std::size_t ring_capacity = 0)
   {
     std::lock_guard lock(channels_mutex_);
-    auto ch = std::make_shared<channel_type>(producer_id{next_producer_++}, opts_.ring_capacity);
+    auto ch = std::make_shared<channel_type>(producer_id{next_producer_++}, ring_capacity ? ring_capacity : opts_.ring_capacity);
     channels_.push_back(ch);
     return producer_type(std::move(ch));
   }

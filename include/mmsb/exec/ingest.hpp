@@ -130,9 +130,11 @@ public:
     else send(to_sparse(*d.as_dense()));
   }
 
-  // Errors the bus sent back since the last call (unknown pages), oldest first.
+  // Errors the bus sent back since the last call (unknown pages), oldest first; none for a
+  // default-constructed or moved-from producer.
   [[nodiscard]] std::vector<error> take_errors()
   {
+    if (!ch_) return {};
     std::lock_guard lock(ch_->mutex);
     return std::exchange(ch_->errors, {});
   }
