@@ -412,6 +412,13 @@ int main(int argc, char** argv)
   std::printf("%-34s %14u\n", "ticks", o.ticks);
   std::printf("%-34s %14" PRIu64 "\n", "price updates", changes);
   std::printf("%-34s %14.1f\n", "incremental tick, median (us)", inc);
+  std::string phases;
+  for (std::size_t k = 0; k < 4; ++k) {
+    const auto ph = static_cast<mmsb::tick_phase>(k);
+    phases += std::string(k ? " " : "") + mmsb::phase_name(ph) + " " +
+              std::to_string(std::chrono::duration_cast<std::chrono::microseconds>(bus.stats().p50(ph)).count());
+  }
+  std::printf("%-34s %s\n", "  phases, median (us)", phases.c_str());
   std::printf("%-34s %14.1f\n", "full recompute, plain, median (us)", full);
   std::printf("%-34s %14.1f\n", "graph recompute_all, median (us)", all);
   std::printf("%-34s %13.1fx\n", "speedup vs plain full recompute", inc > 0 ? full / inc : 0.0);

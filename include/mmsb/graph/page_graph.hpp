@@ -383,7 +383,24 @@ private:
     pending_.resize(n, graph_topology::none);
     wave_.resize(n, graph_topology::none);
     queued_.resize(n, 0);
+    region_index_.resize(n, 0);
   }
+  // The pages of nodes the graph knows (checked when their edges were added): no lookup checks
+  // on the propagation paths.
+  page_type& shadow_page(std::uint32_t v) noexcept
+  {
+    page_type* x = shadow_.find(page_id{v});
+    MMSB_ASSERT(x != nullptr);
+    return *x;
+  }
+  const page_type& shadow_page(std::uint32_t v) const noexcept { return const_cast<page_graph*>(this)->shadow_page(v); }
+  const page_type& base_page(std::uint32_t v) const noexcept
+  {
+    const page_type* b = bases_.find(page_id{v});
+    MMSB_ASSERT(b != nullptr);
+    return *b;
+  }
+  const page_type& wave_source(std::uint32_t u) const noexcept { return derived_[u] ? shadow_page(u) : base_page(u); }
   void make_derived(std::uint32_t v)
   {
     if (derived_[v]) return;
@@ -456,7 +473,7 @@ private:
   void enqueue(std::uint32_t v);
   void enqueue_successors(std::uint32_t v);
   void process_node(std::uint32_t v, propagate_result& res);
-  void recompute_every_row(std::uint32_t v, work& w);
+  void recompute_every_row(std::uint32_t v, work& w, bool internal_too = true);
   void process_region(std::uint32_t root, propagate_result& res);
   void run_kernel(std::uint32_t v, work& w);
   value_type wave_base(std::uint32_t v, std::uint32_t i) const;
@@ -495,6 +512,7 @@ private:
   detail::slot_set acc_rows_;
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
   std::vector<detail::slot_set> region_marks_;  // per region member: slots already in the next round
+  std::vector<std::uint32_t> region_index_;     // page -> its index among its region's members
 };
 
 } // namespace mmsb

@@ -117,7 +117,8 @@ public:
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     node& n = nodes_.at(file_of("sync", h).id);
-    n.durable = n.data;
+    n.durable.resize(n.stable);  // data[0, stable) is durable already: copy only what follows
+    n.durable.append(n.data, n.stable);
     n.stable = n.data.size();
   }
 

@@ -23,7 +23,7 @@ bool MMSB_IMPL_GRAPH_T::seal()
   for (const auto v : pending_nodes_) {
     work& p = *pool_[pending_[v]];
     work& w = wave(v);
-    const page_type& b = bases_.at(page_id{v});
+    const page_type& b = base_page(v);
     auto& into = derived_[v] ? w.notes : w.changes;  // a derived page's base, or a source's value
     for (const auto& c : p.notes.items()) {
       const value_type now = b.get(c.slot);
@@ -93,14 +93,14 @@ void MMSB_IMPL_GRAPH_T::enqueue_successors(std::uint32_t v)
 MMSB_IMPL_GRAPH
 auto MMSB_IMPL_GRAPH_T::wave_base(std::uint32_t v, std::uint32_t i) const -> value_type
 {
-  const value_type now = bases_.at(page_id{v}).get(i);
+  const value_type now = base_page(v).get(i);
   return pending_[v] == graph_topology::none ? now : pool_[pending_[v]]->notes.before_or(i, now);
 }
 
 MMSB_IMPL_GRAPH
 auto MMSB_IMPL_GRAPH_T::wave_value(std::uint32_t u, std::uint32_t j) const -> value_type
 {
-  return derived_[u] ? shadow_.at(page_id{u}).get(j) : wave_base(u, j);
+  return derived_[u] ? shadow_page(u).get(j) : wave_base(u, j);
 }
 
 // base(v)[i] ⊕ every matrix edge's row i, in edge order then column order: the one order both
@@ -118,7 +118,7 @@ auto MMSB_IMPL_GRAPH_T::external_row(std::uint32_t v, std::uint32_t i, bool inte
     const auto cols = a.row_cols(i);
     const auto ws = a.row_values(i);
     if (derived_[u] || pending_[u] == graph_topology::none) {
-      const page_type& src = derived_[u] ? shadow_.at(page_id{u}) : bases_.at(page_id{u});
+      const page_type& src = wave_source(u);
       for (std::size_t k = 0; k < cols.size(); ++k)
         r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), src.get(cols[k])));
     } else {
@@ -132,7 +132,7 @@ auto MMSB_IMPL_GRAPH_T::external_row(std::uint32_t v, std::uint32_t i, bool inte
 MMSB_IMPL_GRAPH
 void MMSB_IMPL_GRAPH_T::set_value(std::uint32_t v, std::uint32_t i, value_type nv, work& w)
 {
-  page_type& x = shadow_.at(page_id{v});
+  page_type& x = shadow_page(v);
   const value_type old = x.get(i);
   if (detail::bit_equal(old, nv)) return;
   w.changes.add(i, old);
@@ -142,7 +142,7 @@ void MMSB_IMPL_GRAPH_T::set_value(std::uint32_t v, std::uint32_t i, value_type n
 MMSB_IMPL_GRAPH
 void MMSB_IMPL_GRAPH_T::publish(std::uint32_t v, work& w, propagate_result& res)
 {
-  const page_type& x = shadow_.at(page_id{v});
+  const page_type& x = shadow_page(v);
   w.changes.retain([&](auto& c) {
     c.after = x.get(c.slot);
     return !detail::bit_equal(c.before, c.after);  // changed, then changed back: cut off
@@ -153,11 +153,12 @@ void MMSB_IMPL_GRAPH_T::publish(std::uint32_t v, work& w, propagate_result& res)
   if (kept) enqueue_successors(v);
 }
 
-// A full sweep of v: one pass over every in-edge's CSR rows, page pointers looked up once. The
-// same expression, in the same order, as external_row (which it falls back to when a source or
-// v's base has changes noted for the next wave).
+// A full sweep of v: one pass over every in-edge's CSR rows (without edges inside v's region
+// unless internal_too), page pointers looked up once. The same expression, in the same order, as
+// external_row (which it falls back to when a source or v's base has changes noted for the next
+// wave).
 MMSB_IMPL_GRAPH
-void MMSB_IMPL_GRAPH_T::recompute_every_row(std::uint32_t v, work& w)
+void MMSB_IMPL_GRAPH_T::recompute_every_row(std::uint32_t v, work& w, bool internal_too)
 {
   using traits = semiring_traits<Semiring>;
   bool clean = pending_[v] == graph_topology::none;
@@ -166,15 +167,16 @@ void MMSB_IMPL_GRAPH_T::recompute_every_row(std::uint32_t v, work& w)
   for (const auto t : topo_.in(v)) {
     const auto& tr = topo_.at(t);
     const auto u = tr.srcs.front();
+    if (!internal_too && topo_.same_unit(u, v)) continue;
     clean = clean && (derived_[u] || pending_[u] == graph_topology::none);
-    in.push_back({derived_[u] ? &shadow_.at(page_id{u}) : &bases_.at(page_id{u}), matrices_[tr.payload].get()});
+    in.push_back({&wave_source(u), matrices_[tr.payload].get()});
   }
   if (!clean) {
-    for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, external_row(v, i, true), w);
+    for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, external_row(v, i, internal_too), w);
     return;
   }
-  const page_type& b = bases_.at(page_id{v});
-  page_type& x = shadow_.at(page_id{v});
+  const page_type& b = base_page(v);
+  page_type& x = shadow_page(v);
   for (std::uint32_t i = 0; i < extent; ++i) {
     value_type r = b.get(i);
     for (const auto& e : in) {
@@ -210,7 +212,7 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
     publish(v, w, res);
     return;
   }
-  page_type& x = shadow_.at(page_id{v});
+  page_type& x = shadow_page(v);
   // One changed slot j with weight wt reaching row i; `before`/`after` are j's values.
   const auto reach = [&](std::uint32_t i, value_type wt, value_type before, value_type after, bool identity) {
     if constexpr (strategy == propagation_strategy::difference) {
@@ -265,7 +267,7 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
   for (const auto m : reg.members) {
     if (resolve) break;
     work& w = wave(m);
-    page_type& x = shadow_.at(page_id{m});
+    page_type& x = shadow_page(m);
     const auto push = [&](std::uint32_t i, value_type c) {
       const value_type nv = traits::add(x.get(i), c);
       if (detail::bit_equal(nv, x.get(i))) return;
@@ -294,22 +296,20 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
   // Something got worse (or an edge changed): solve the region again from its bases.
   if (resolve) {
     frontier.clear();
-    for (const auto m : reg.members)
-      for (std::uint32_t i = 0; i < extent; ++i) {
-        const value_type nv = external_row(m, i, false);
-        set_value(m, i, nv, wave(m));
-        // 0 ⊗ w = 0 and x ⊕ 0 = x: a slot holding the zero can improve nothing.
-        if (!detail::bit_equal(nv, traits::zero())) frontier.push_back({m, i});
-      }
+    for (const auto m : reg.members) {
+      recompute_every_row(m, wave(m), false);
+      // 0 ⊗ w = 0 and x ⊕ 0 = x: a slot holding the zero can improve nothing.
+      const page_type& x = shadow_page(m);
+      for (std::uint32_t i = 0; i < extent; ++i)
+        if (!detail::bit_equal(x.get(i), traits::zero())) frontier.push_back({m, i});
+    }
   }
   if (region_marks_.size() < reg.members.size()) region_marks_.resize(reg.members.size());
   for (std::size_t k = 0; k < reg.members.size(); ++k) {
     region_marks_[k].init(extent);
     region_marks_[k].clear();  // a round cut short by an error leaves marks behind
+    region_index_[reg.members[k]] = static_cast<std::uint32_t>(k);
   }
-  const auto member_index = [&](std::uint32_t page) {
-    return static_cast<std::size_t>(std::find(reg.members.begin(), reg.members.end(), page) - reg.members.begin());
-  };
   std::size_t rounds = 0;
   while (!frontier.empty()) {
     if (rounds == reg.max_iterations)
@@ -319,23 +319,27 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     ++rounds;
     next.clear();
     for (const auto& [m, j] : frontier) {
-      const value_type n = shadow_.at(page_id{m}).get(j);
+      const value_type n = shadow_page(m).get(j);
       for (const auto t : topo_.out(m)) {
         const auto& tr = topo_.at(t);
         if (!topo_.same_unit(m, tr.dst)) continue;
         const matrix_type& a = *matrices_[tr.payload];
-        page_type& xd = shadow_.at(page_id{tr.dst});
+        page_type& xd = shadow_page(tr.dst);
+        work& wd = wave(tr.dst);
+        detail::slot_set& marks = region_marks_[region_index_[tr.dst]];
         const auto rows = a.col_rows(j);
         const auto ws = a.col_values(j);
         for (std::size_t k = 0; k < rows.size(); ++k) {
-          const value_type nv = traits::add(xd.get(rows[k]), traits::mul(static_cast<value_type>(ws[k]), n));
-          if (detail::bit_equal(nv, xd.get(rows[k]))) continue;
-          set_value(tr.dst, rows[k], nv, wave(tr.dst));
-          if (region_marks_[member_index(tr.dst)].add(rows[k])) next.push_back({tr.dst, rows[k]});
+          const value_type old = xd.get(rows[k]);
+          const value_type nv = traits::add(old, traits::mul(static_cast<value_type>(ws[k]), n));
+          if (detail::bit_equal(nv, old)) continue;
+          wd.changes.add(rows[k], old);
+          xd.set(rows[k], nv);
+          if (marks.add(rows[k])) next.push_back({tr.dst, rows[k]});
         }
       }
     }
-    for (std::size_t k = 0; k < reg.members.size(); ++k) region_marks_[k].clear();
+    for (const auto& [m, j] : next) region_marks_[region_index_[m]].clear();  // O(marked), not O(members)
     std::swap(frontier, next);
   }
   res.region_rounds += rounds;
@@ -369,7 +373,7 @@ void MMSB_IMPL_GRAPH_T::rollback(std::size_t from_cursor, std::size_t from_pos)
   acc_rows_.clear();
   const auto undo = [&](std::uint32_t m) {
     work& w = wave(m);
-    page_type& x = shadow_.at(page_id{m});
+    page_type& x = shadow_page(m);
     for (const auto& c : w.changes.items()) x.set(c.slot, c.before);
     w.changes.clear();
     w.done = false;
