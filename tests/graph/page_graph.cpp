@@ -336,6 +336,68 @@ TEST_CASE("fixed-point region: Bellman-Ford on one page with a self-loop", "[gra
   CHECK(g.verify().ok());
 }
 
+TEST_CASE("fixed-point region: a worsening resets only what it reaches (delete and re-derive)", "[graph]")
+{
+  // A ring of pages, slot i feeding slot i of the next page (per-slot chains, as in liveness),
+  // plus a few cross entries: a worsened slot reaches a small part of the region, so only that
+  // part is reset. After every step the values must equal a fresh full solve.
+  using S = min_plus<std::int32_t>;
+  using L = dense<std::int32_t, 64>;
+  constexpr std::uint32_t n = 24;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 77);
+  page_table<L> t;
+  std::vector<page_id> ids;
+  for (std::uint32_t v = 0; v < n; ++v) {
+    ids.push_back(t.create());
+    for (std::size_t i = 0; i < 64; ++i) t.at(ids.back()).set(i, rng() % 4 == 0 ? static_cast<std::int32_t>(rng() % 100) : S::zero());
+  }
+  std::vector<std::vector<matrix_entry<std::int32_t>>> entries(n);
+  for (std::uint32_t v = 0; v < n; ++v) {
+    for (std::uint32_t i = 0; i < 64; ++i) entries[v].push_back({i, i, 1 + static_cast<std::int32_t>(rng() % 3)});
+    if (v % 4 == 0) {  // few enough that a slot's closure stays a small part of the region
+      const auto r = static_cast<std::uint32_t>(rng() % 64), c = static_cast<std::uint32_t>(rng() % 64);
+      if (r != c) entries[v].push_back({r, c, 5});
+    }
+  }
+  const auto build = [&](page_graph<S, L>& g, std::vector<edge_id>* edges) {
+    g.add_fixed_point_region({ids.data(), ids.size()}, 10000);
+    for (std::uint32_t v = 0; v < n; ++v) {
+      const auto e = g.add_matrix_edge(ids[v], ids[(v + 1) % n], csr_matrix<std::int32_t>::from_entries(64, 64, {entries[v].data(), entries[v].size()}));
+      if (edges) edges->push_back(e);
+    }
+  };
+  page_graph<S, L> g(t);
+  std::vector<edge_id> edges;
+  build(g, &edges);
+  g.propagate();
+  for (int step = 0; step < 150; ++step) {
+    const auto p = ids[rng() % n];
+    const auto slot = rng() % 64;
+    if (rng() % 10 == 0) {  // an edited chain weight: that row only
+      const auto v = static_cast<std::uint32_t>(rng() % n);
+      entries[v][slot].value = 1 + static_cast<std::int32_t>(rng() % 7);
+      g.set_weights(edges[v], csr_matrix<std::int32_t>::from_entries(64, 64, {entries[v].data(), entries[v].size()}));
+    } else {
+      delta_builder<S, L> b(p);
+      b.assign(slot, rng() % 2 ? S::zero() : static_cast<std::int32_t>(rng() % 100));  // worse or better
+      g.apply(b.build());
+    }
+    g.propagate();
+    page_table<L> copy;
+    for (const auto id : ids) {
+      (void)copy.create(id);
+      copy.at(id).storage() = t.at(id).storage();
+    }
+    page_graph<S, L> fresh(copy);
+    build(fresh, nullptr);
+    fresh.recompute_all();
+    for (const auto id : ids)
+      for (std::size_t i = 0; i < 64; ++i) REQUIRE(g.value(id).get(i) == fresh.value(id).get(i));
+  }
+  CHECK(g.verify().ok());
+}
+
 TEST_CASE("a region that does not converge is an error and changes nothing", "[graph]")
 {
   using S = max_plus<std::int64_t>;

@@ -189,7 +189,7 @@ public:
     topo_.remove(e);
   }
 
-  // Replaces a matrix edge's weights (same shape). The rows either matrix touches are recomputed.
+  // Replaces a matrix edge's weights (same shape). The rows whose entries differ are recomputed.
   void set_weights(edge_id e, matrix_type a)
   {
     const auto& t = live_transfer(e);
@@ -199,8 +199,14 @@ public:
                                          " x " + std::to_string(a.cols()) + " but pages hold " + std::to_string(extent) + " slots");
     settle_wave();
     auto& m = matrices_[t.payload];
-    mark_rows(t.dst, *m);
-    mark_rows(t.dst, a);
+    auto& w = pend(t.dst);
+    for (std::uint32_t i = 0; i < extent; ++i) {
+      const auto c0 = m->row_cols(i), c1 = a.row_cols(i);
+      const auto v0 = m->row_values(i), v1 = a.row_values(i);
+      if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
+          !std::equal(v0.begin(), v0.end(), v1.begin(), [](auto x, auto y) { return detail::bit_equal(x, y); }))
+        w.rows.add(i);
+    }
     m = std::make_shared<const matrix_type>(std::move(a));  // edges sharing the old matrix keep it
   }
 

@@ -254,25 +254,105 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
   publish(v, w, res);
 }
 
+// A fixed-point region (idempotent ⊕), incrementally, by delete and re-derive:
+//   1. seeds: the slots where something got worse (a source or base value that ⊕ does not
+//      absorb, an edited row, a new member);
+//   2. their closure S inside the region (every slot a seed can reach through region edges)
+//      is reset to base ⊕ external terms; no slot outside S depended on a seed, so those stay;
+//   3. improvements from outside are pushed as they are;
+//   4. rounds of pushes from S, from the slots feeding S, and from what improved, until nothing
+//      changes: the least fixed point again, touching only what the change can reach.
 MMSB_IMPL_GRAPH
 void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res)
 {
   using traits = semiring_traits<Semiring>;
+  using slot_ref = std::pair<std::uint32_t, std::uint32_t>;  // (page, slot)
   const auto rid = topo_.region_of(root);
   const auto& reg = topo_.region_at(rid);
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> frontier, next;
-  bool resolve = false;
-  for (const auto m : reg.members) resolve = resolve || wave(m).full || !wave(m).rows.empty();
-  // Monotone pushes from outside (changed external sources, improved bases).
+  if (region_marks_.size() < reg.members.size()) region_marks_.resize(reg.members.size());
+  for (std::size_t k = 0; k < reg.members.size(); ++k) {
+    region_marks_[k].init(extent);
+    region_marks_[k].clear();  // a round cut short by an error leaves marks behind
+    region_index_[reg.members[k]] = static_cast<std::uint32_t>(k);
+  }
+  const auto marks = [&](std::uint32_t page) -> detail::slot_set& { return region_marks_[region_index_[page]]; };
+  const auto worse = [](const auto& c) { return !detail::bit_equal(traits::add(c.after, c.before), c.after); };
+  const auto clear_marks = [&](const std::vector<slot_ref>& refs) {
+    for (const auto& r : refs) marks(r.first).clear();
+  };
+  std::vector<slot_ref> frontier, next, reset;
+  const auto add_front = [&](std::uint32_t m, std::uint32_t i) {
+    if (!detail::bit_equal(shadow_page(m).get(i), traits::zero()) && marks(m).add(i)) frontier.push_back({m, i});
+  };
+
+  // 1. Seeds, straight into S (marks hold S while it grows).
+  const auto seed = [&](std::uint32_t m, std::uint32_t i) {
+    if (marks(m).add(i)) reset.push_back({m, i});
+  };
   for (const auto m : reg.members) {
-    if (resolve) break;
+    work& w = wave(m);
+    if (w.full)
+      for (std::uint32_t i = 0; i < extent; ++i) seed(m, i);
+    for (const auto i : w.rows.items()) seed(m, i);
+    for (const auto& c : w.notes.items())
+      if (worse(c)) seed(m, c.slot);
+    for (const auto t : topo_.in(m)) {
+      const auto& tr = topo_.at(t);
+      const auto u = tr.srcs.front();
+      if (topo_.same_unit(u, m) || wave_[u] == graph_topology::none) continue;
+      const matrix_type& a = *matrices_[tr.payload];
+      for (const auto& c : pool_[wave_[u]]->changes.items())
+        if (worse(c))
+          for (const auto r : a.col_rows(c.slot)) seed(m, r);
+    }
+  }
+  // 2. The closure, then the reset to base ⊕ external terms. A closure past half the region
+  //    costs more to trace than to sweep: then the whole region is solved again from its bases.
+  const std::size_t whole = reg.members.size() * extent / 2;
+  for (std::size_t k = 0; k < reset.size() && reset.size() <= whole; ++k) {
+    const auto [m, j] = reset[k];
+    for (const auto t : topo_.out(m)) {
+      const auto& tr = topo_.at(t);
+      if (!topo_.same_unit(m, tr.dst)) continue;
+      for (const auto r : matrices_[tr.payload]->col_rows(j)) seed(tr.dst, r);
+    }
+  }
+  if (reset.size() > whole) {
+    clear_marks(reset);
+    for (const auto m : reg.members) {
+      recompute_every_row(m, wave(m), false);
+      for (std::uint32_t i = 0; i < extent; ++i) add_front(m, i);
+    }
+  } else {
+    for (const auto m : reg.members) {
+      const auto& s_m = marks(m).items();
+      if (s_m.size() == extent) recompute_every_row(m, wave(m), false);  // the whole page: one sweep
+      else for (const auto i : s_m) set_value(m, i, external_row(m, i, false), wave(m));
+    }
+    // The slots outside S that feed S are final; they must push into S again.
+    std::vector<slot_ref> feeders;
+    for (const auto& [m, i] : reset)
+      for (const auto t : topo_.in(m)) {
+        const auto& tr = topo_.at(t);
+        const auto u = tr.srcs.front();
+        if (!topo_.same_unit(u, m)) continue;
+        for (const auto j : matrices_[tr.payload]->row_cols(i))
+          if (!marks(u).contains(j)) feeders.push_back({u, j});
+      }
+    clear_marks(reset);
+    for (const auto& [m, i] : reset) add_front(m, i);
+    for (const auto& [u, j] : feeders) add_front(u, j);
+  }
+
+  // 3. Improvements from outside (changed external sources, improved bases).
+  for (const auto m : reg.members) {
     work& w = wave(m);
     page_type& x = shadow_page(m);
     const auto push = [&](std::uint32_t i, value_type c) {
       const value_type nv = traits::add(x.get(i), c);
       if (detail::bit_equal(nv, x.get(i))) return;
       set_value(m, i, nv, w);
-      frontier.push_back({m, i});
+      add_front(m, i);
     };
     for (const auto t : topo_.in(m)) {
       const auto& tr = topo_.at(t);
@@ -280,36 +360,18 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
       if (topo_.same_unit(u, m) || wave_[u] == graph_topology::none) continue;
       const matrix_type& a = *matrices_[tr.payload];
       for (const auto& c : pool_[wave_[u]]->changes.items()) {
-        if (!detail::bit_equal(traits::add(c.after, c.before), c.after)) { resolve = true; break; }
+        if (worse(c)) continue;
         const auto rows = a.col_rows(c.slot);
         const auto ws = a.col_values(c.slot);
         for (std::size_t k = 0; k < rows.size(); ++k) push(rows[k], traits::mul(static_cast<value_type>(ws[k]), c.after));
       }
-      if (resolve) break;
     }
-    for (const auto& c : w.notes.items()) {
-      if (resolve) break;
-      if (!detail::bit_equal(traits::add(c.after, c.before), c.after)) resolve = true;
-      else push(c.slot, c.after);
-    }
+    for (const auto& c : w.notes.items())
+      if (!worse(c)) push(c.slot, c.after);
   }
-  // Something got worse (or an edge changed): solve the region again from its bases.
-  if (resolve) {
-    frontier.clear();
-    for (const auto m : reg.members) {
-      recompute_every_row(m, wave(m), false);
-      // 0 ⊗ w = 0 and x ⊕ 0 = x: a slot holding the zero can improve nothing.
-      const page_type& x = shadow_page(m);
-      for (std::uint32_t i = 0; i < extent; ++i)
-        if (!detail::bit_equal(x.get(i), traits::zero())) frontier.push_back({m, i});
-    }
-  }
-  if (region_marks_.size() < reg.members.size()) region_marks_.resize(reg.members.size());
-  for (std::size_t k = 0; k < reg.members.size(); ++k) {
-    region_marks_[k].init(extent);
-    region_marks_[k].clear();  // a round cut short by an error leaves marks behind
-    region_index_[reg.members[k]] = static_cast<std::uint32_t>(k);
-  }
+  clear_marks(frontier);
+
+  // 4. Rounds of pushes.
   std::size_t rounds = 0;
   while (!frontier.empty()) {
     if (rounds == reg.max_iterations)
@@ -326,7 +388,7 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
         const matrix_type& a = *matrices_[tr.payload];
         page_type& xd = shadow_page(tr.dst);
         work& wd = wave(tr.dst);
-        detail::slot_set& marks = region_marks_[region_index_[tr.dst]];
+        detail::slot_set& seen = marks(tr.dst);
         const auto rows = a.col_rows(j);
         const auto ws = a.col_values(j);
         for (std::size_t k = 0; k < rows.size(); ++k) {
@@ -335,11 +397,11 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
           if (detail::bit_equal(nv, old)) continue;
           wd.changes.add(rows[k], old);
           xd.set(rows[k], nv);
-          if (marks.add(rows[k])) next.push_back({tr.dst, rows[k]});
+          if (seen.add(rows[k])) next.push_back({tr.dst, rows[k]});
         }
       }
     }
-    for (const auto& [m, j] : next) region_marks_[region_index_[m]].clear();  // O(marked), not O(members)
+    clear_marks(next);  // O(marked), not O(members)
     std::swap(frontier, next);
   }
   res.region_rounds += rounds;
