@@ -30,7 +30,8 @@
 // bits that change go to the bus as deltas, the def sets that change as new edge weights, and one
 // tick updates only what the edits reach. A removed use or an added def makes live bits
 // disappear, the hard case for monotone propagation: outside loops the rows they reach are
-// recomputed, inside a loop its region is solved again from its bases.
+// recomputed; inside a loop the region resets only the bits the loss can reach and derives them
+// again (delete and re-derive).
 // After every batch, every live_in/live_out bit is compared with a plain worklist solver run from
 // scratch; the program exits 1 at the first difference. It times the tick against that solver
 // and against recompute_all(); neither timing includes editing the code or the check.
@@ -304,7 +305,8 @@ int main(int argc, char** argv)
   bus_type bus;
   auto& g = bus.graph();
   auto producer = bus.make_producer();
-  // This thread is the ring's only producer and its only drainer: when the ring is full, tick.
+  // This thread is the ring's only producer and its only drainer, so a full ring would wait
+  // forever: when it is full, tick (or give the producer a ring that holds the whole load).
   const auto send = [&](mmsb::page_id p, std::size_t v, bool bit) {
     while (!producer.try_put(p, v, mmsb::delta_op::assign, bit)) bus.tick();
   };
