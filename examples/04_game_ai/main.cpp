@@ -316,10 +316,10 @@ int main(int argc, char** argv)
   const auto cells = static_cast<std::size_t>(w.cells());
   const auto agents = static_cast<std::size_t>(o.agents);
 
-  // A ring must hold a tick's changes from its producer: the setup writes every cell and agent.
-  mmsb::bus_options bus_opts;
-  bus_opts.ring_capacity = std::bit_ceil(cells + agents);
-  game_bus bus(bus_opts);
+  // A ring must hold a tick's changes from its producer: the setup writes every cell and agent,
+  // a mover one change per agent of its slice.
+  const std::size_t whole_world = std::bit_ceil(cells + agents);
+  game_bus bus;
   const bus_pages pages = build(bus, w, o.agents);
   const auto field_at = [&](int c) -> std::pair<mmsb::page_id, std::size_t> {
     return {pages.field[static_cast<std::size_t>(w.tile_of(c))], static_cast<std::size_t>(w.slot_of(c))};
@@ -327,9 +327,9 @@ int main(int argc, char** argv)
   const auto agent_at = [&](std::size_t a) -> std::pair<mmsb::page_id, std::size_t> {
     return {pages.agents[a / layout::extent], a % layout::extent};
   };
-  auto world_writer = bus.make_producer();  // setup and targets, from the owner thread
+  auto world_writer = bus.make_producer(whole_world);  // setup and targets, from the owner thread
   std::vector<game_bus::producer_type> movers;
-  for (int k = 0; k < o.threads; ++k) movers.push_back(bus.make_producer());
+  for (int k = 0; k < o.threads; ++k) movers.push_back(bus.make_producer(std::bit_ceil(agents / static_cast<std::size_t>(o.threads) + 1)));
 
   // The owner's copies, refreshed after every tick: all that the mover threads read.
   std::vector<std::int32_t> dist(cells);
@@ -454,9 +454,9 @@ int main(int argc, char** argv)
   // tick without changes made no commit, so each epoch is matched with its last tick. Where that
   // tick's propagation was cut short by the budget, its field depended on timing: only the bases
   // are compared there (the field is, at the next complete tick).
-  game_bus replay(bus_opts);
+  game_bus replay;
   (void)build(replay, w, o.agents);
-  auto feed = replay.make_producer();
+  auto feed = replay.make_producer(whole_world);
   std::map<std::uint64_t, record> by_epoch;
   for (const auto& h : history) by_epoch[h.epoch.value()] = h;
   std::size_t same_state = 0, same_bases = 0, mismatches = 0;
