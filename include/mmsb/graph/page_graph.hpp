@@ -517,7 +517,7 @@ private:
   std::vector<stored_type> acc_;
   detail::slot_set acc_rows_;
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
-  std::vector<detail::slot_set> region_marks_;  // per region member: slots already in the next round
+  std::vector<detail::slot_set> region_marks_;  // per region member: scratch slot sets (the reset closure, the next round)
   std::vector<std::uint32_t> region_index_;     // page -> its index among its region's members
 };
 
