@@ -257,8 +257,9 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
 // A fixed-point region (idempotent ⊕), incrementally, by delete and re-derive:
 //   1. seeds: the slots where something got worse (a source or base value that ⊕ does not
 //      absorb, an edited row, a new member);
-//   2. their closure S inside the region (every slot a seed can reach through region edges)
-//      is reset to base ⊕ external terms; no slot outside S depended on a seed, so those stay;
+//   2. their closure S inside the region (every slot a seed can reach through region edges;
+//      with a selective ⊕, only through terms equal to the slot's value) is reset to base ⊕
+//      external terms; no slot outside S depended on a seed, so those stay;
 //   3. improvements from outside are pushed as they are;
 //   4. rounds of pushes from S, from the slots feeding S, and from what improved, until nothing
 //      changes: the least fixed point again, touching only what the change can reach.
@@ -285,9 +286,16 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     if (!detail::bit_equal(shadow_page(m).get(i), traits::zero()) && marks(m).add(i)) frontier.push_back({m, i});
   };
 
-  // 1. Seeds, straight into S (marks hold S while it grows).
+  // 1. Seeds, straight into S (marks hold S while it grows). With a selective ⊕ (the value is
+  //    one of its terms) a slot depends on a term only if it equals that term: a slot whose
+  //    value came from elsewhere is not seeded, and the closure follows only such tight terms
+  //    (a distance field loses one target's basin, not the whole grid).
   const auto seed = [&](std::uint32_t m, std::uint32_t i) {
     if (marks(m).add(i)) reset.push_back({m, i});
+  };
+  const auto depends = [&](std::uint32_t m, std::uint32_t i, value_type term) {
+    if constexpr (selective_add_v<Semiring>) return detail::bit_equal(shadow_page(m).get(i), term);
+    else return true;
   };
   for (const auto m : reg.members) {
     work& w = wave(m);
@@ -295,26 +303,36 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
       for (std::uint32_t i = 0; i < extent; ++i) seed(m, i);
     for (const auto i : w.rows.items()) seed(m, i);
     for (const auto& c : w.notes.items())
-      if (worse(c)) seed(m, c.slot);
+      if (worse(c) && depends(m, c.slot, c.before)) seed(m, c.slot);
     for (const auto t : topo_.in(m)) {
       const auto& tr = topo_.at(t);
       const auto u = tr.srcs.front();
       if (topo_.same_unit(u, m) || wave_[u] == graph_topology::none) continue;
       const matrix_type& a = *matrices_[tr.payload];
-      for (const auto& c : pool_[wave_[u]]->changes.items())
-        if (worse(c))
-          for (const auto r : a.col_rows(c.slot)) seed(m, r);
+      for (const auto& c : pool_[wave_[u]]->changes.items()) {
+        if (!worse(c)) continue;
+        const auto rows = a.col_rows(c.slot);
+        const auto ws = a.col_values(c.slot);
+        for (std::size_t k = 0; k < rows.size(); ++k)
+          if (depends(m, rows[k], traits::mul(static_cast<value_type>(ws[k]), c.before))) seed(m, rows[k]);
+      }
     }
   }
-  // 2. The closure, then the reset to base ⊕ external terms. A closure past half the region
-  //    costs more to trace than to sweep: then the whole region is solved again from its bases.
+  // 2. The closure (on the values before any reset), then the reset to base ⊕ external terms.
+  //    A closure past half the region costs more to trace than to sweep: then the whole region
+  //    is solved again from its bases.
   const std::size_t whole = reg.members.size() * extent / 2;
   for (std::size_t k = 0; k < reset.size() && reset.size() <= whole; ++k) {
     const auto [m, j] = reset[k];
+    const value_type n = shadow_page(m).get(j);
     for (const auto t : topo_.out(m)) {
       const auto& tr = topo_.at(t);
       if (!topo_.same_unit(m, tr.dst)) continue;
-      for (const auto r : matrices_[tr.payload]->col_rows(j)) seed(tr.dst, r);
+      const matrix_type& a = *matrices_[tr.payload];
+      const auto rows = a.col_rows(j);
+      const auto ws = a.col_values(j);
+      for (std::size_t q = 0; q < rows.size(); ++q)
+        if (depends(tr.dst, rows[q], traits::mul(static_cast<value_type>(ws[q]), n))) seed(tr.dst, rows[q]);
     }
   }
   if (reset.size() > whole) {
