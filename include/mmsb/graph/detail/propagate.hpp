@@ -297,24 +297,31 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     if constexpr (selective_add_v<Semiring>) return detail::bit_equal(shadow_page(m).get(i), term);
     else return true;
   };
+  // Improvements (a better source or base) are kept for step 3, after the reset.
+  struct improvement { std::uint32_t page, slot; value_type term; };
+  std::vector<improvement> better;
   for (const auto m : reg.members) {
     work& w = wave(m);
     if (w.full)
       for (std::uint32_t i = 0; i < extent; ++i) seed(m, i);
     for (const auto i : w.rows.items()) seed(m, i);
-    for (const auto& c : w.notes.items())
-      if (worse(c) && depends(m, c.slot, c.before)) seed(m, c.slot);
+    for (const auto& c : w.notes.items()) {
+      if (!worse(c)) better.push_back({m, c.slot, c.after});
+      else if (depends(m, c.slot, c.before)) seed(m, c.slot);
+    }
     for (const auto t : topo_.in(m)) {
       const auto& tr = topo_.at(t);
       const auto u = tr.srcs.front();
       if (topo_.same_unit(u, m) || wave_[u] == graph_topology::none) continue;
       const matrix_type& a = *matrices_[tr.payload];
       for (const auto& c : pool_[wave_[u]]->changes.items()) {
-        if (!worse(c)) continue;
         const auto rows = a.col_rows(c.slot);
         const auto ws = a.col_values(c.slot);
-        for (std::size_t k = 0; k < rows.size(); ++k)
-          if (depends(m, rows[k], traits::mul(static_cast<value_type>(ws[k]), c.before))) seed(m, rows[k]);
+        for (std::size_t k = 0; k < rows.size(); ++k) {
+          const auto wt = static_cast<value_type>(ws[k]);
+          if (!worse(c)) better.push_back({m, rows[k], traits::mul(wt, c.after)});
+          else if (depends(m, rows[k], traits::mul(wt, c.before))) seed(m, rows[k]);
+        }
       }
     }
   }
@@ -362,30 +369,13 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     for (const auto& [u, j] : feeders) add_front(u, j);
   }
 
-  // 3. Improvements from outside (changed external sources, improved bases).
-  for (const auto m : reg.members) {
-    work& w = wave(m);
+  // 3. Improvements from outside (changed external sources, improved bases), pushed as they are.
+  for (const auto& [m, i, term] : better) {
     page_type& x = shadow_page(m);
-    const auto push = [&](std::uint32_t i, value_type c) {
-      const value_type nv = traits::add(x.get(i), c);
-      if (detail::bit_equal(nv, x.get(i))) return;
-      set_value(m, i, nv, w);
-      add_front(m, i);
-    };
-    for (const auto t : topo_.in(m)) {
-      const auto& tr = topo_.at(t);
-      const auto u = tr.srcs.front();
-      if (topo_.same_unit(u, m) || wave_[u] == graph_topology::none) continue;
-      const matrix_type& a = *matrices_[tr.payload];
-      for (const auto& c : pool_[wave_[u]]->changes.items()) {
-        if (worse(c)) continue;
-        const auto rows = a.col_rows(c.slot);
-        const auto ws = a.col_values(c.slot);
-        for (std::size_t k = 0; k < rows.size(); ++k) push(rows[k], traits::mul(static_cast<value_type>(ws[k]), c.after));
-      }
-    }
-    for (const auto& c : w.notes.items())
-      if (!worse(c)) push(c.slot, c.after);
+    const value_type nv = traits::add(x.get(i), term);
+    if (detail::bit_equal(nv, x.get(i))) continue;
+    set_value(m, i, nv, wave(m));
+    add_front(m, i);
   }
   clear_marks(frontier);
 
