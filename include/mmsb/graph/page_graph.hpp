@@ -40,6 +40,7 @@
 #include <functional>
 #include <ostream>
 #include <memory>
+#include <numeric>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -150,6 +151,7 @@ public:
     const edge_id e = topo_.add({&src_v, 1}, dst.value(), edge_kind::matrix, static_cast<std::uint32_t>(matrices_.size()));
     matrices_.push_back(std::move(a));
     mark_rows(dst.value(), *matrices_.back());
+    touch_links(src_v, dst.value());
     return e;
   }
 
@@ -186,6 +188,7 @@ public:
     settle_wave();
     if (t.kind == edge_kind::matrix) mark_rows(dst, *matrices_[t.payload]);
     else pend(dst).full = true;
+    touch_links(t.srcs.front(), dst);
     topo_.remove(e);
   }
 
@@ -208,6 +211,7 @@ public:
         w.rows.add(i);
     }
     m = std::make_shared<const matrix_type>(std::move(a));  // edges sharing the old matrix keep it
+    touch_links(t.srcs.front(), t.dst);
   }
 
   // Fixed-point region: members may depend on each other in cycles; their values are the least
@@ -226,10 +230,14 @@ public:
     }
     settle_wave();
     const region_id r = topo_.add_region({ids.data(), ids.size()}, max_iterations);
-    for (const auto m : ids) {
-      make_derived(m);
-      pend(m).full = true;
+    for (std::size_t k = 0; k < ids.size(); ++k) {
+      region_index_[ids[k]] = static_cast<std::uint32_t>(k);
+      make_derived(ids[k]);
+      pend(ids[k]).full = true;
     }
+    if (region_links_.size() <= r.value()) region_links_.resize(r.value() + 1);
+    region_links_[r.value()].out.assign(ids.size(), {});
+    region_links_[r.value()].in.assign(ids.size(), {});
     return r;
   }
 
@@ -481,6 +489,12 @@ private:
   void process_node(std::uint32_t v, propagate_result& res);
   void recompute_every_row(std::uint32_t v, work& w, bool internal_too = true);
   void process_region(std::uint32_t root, propagate_result& res);
+  void touch_links(std::uint32_t src, std::uint32_t dst) noexcept
+  {
+    if (!topo_.same_unit(src, dst)) return;
+    region_links& l = region_links_[topo_.region_of(dst)];
+    l.out[region_index_[src]].stale = l.in[region_index_[dst]].stale = true;
+  }
   void run_kernel(std::uint32_t v, work& w);
   value_type wave_base(std::uint32_t v, std::uint32_t i) const;
   value_type wave_value(std::uint32_t u, std::uint32_t j) const;
@@ -517,6 +531,39 @@ private:
   std::vector<stored_type> acc_;
   detail::slot_set acc_rows_;
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
+  // A fixed-point region's internal matrix edges, fused per member and slot, both ways: its
+  // rounds read one contiguous list per slot instead of one matrix column per edge. A member's
+  // lists are rebuilt (lazily, by links_of) after an edge inside the region into or out of it is
+  // added, removed or reweighted.
+  struct region_link {
+    std::uint32_t member, slot;  // member: the index among the region's members
+    value_type weight;
+  };
+  struct link_list {  // one member's links one way, by slot
+    bool stale = true;
+    std::vector<std::uint32_t> ptr;  // extent + 1
+    std::vector<region_link> links;
+    span<const region_link> at(std::uint32_t j) const noexcept { return {links.data() + ptr[j], ptr[j + 1] - ptr[j]}; }
+  };
+  struct region_links {
+    std::vector<link_list> out, in;  // by member: the slots a slot feeds, the slots feeding it
+  };
+  const region_links& links_of(std::uint32_t rid);
+  void build_links(link_list& l, std::uint32_t page, bool out);
+  // One region's propagation scratch, kept so steady-state rounds do not allocate. Slots are
+  // (member index, slot).
+  struct region_scratch {
+    struct improvement {
+      std::uint32_t member, slot;
+      value_type term;
+    };
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> frontier, next, reset, feeders;
+    std::vector<improvement> better;
+    std::vector<page_type*> x;  // by member: its value page
+    std::vector<work*> w;       // by member: its wave record
+  };
+  std::vector<region_links> region_links_;      // by region id
+  region_scratch region_;
   std::vector<detail::slot_set> region_marks_;  // per region member: scratch slot sets (the reset closure, the next round)
   std::vector<std::uint32_t> region_index_;     // page -> its index among its region's members
 };

@@ -254,6 +254,45 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
   publish(v, w, res);
 }
 
+MMSB_IMPL_GRAPH
+auto MMSB_IMPL_GRAPH_T::links_of(std::uint32_t rid) -> const region_links&
+{
+  region_links& l = region_links_[rid];
+  const auto& members = topo_.region_at(rid).members;
+  for (std::size_t k = 0; k < members.size(); ++k) {
+    if (l.out[k].stale) build_links(l.out[k], members[k], true);
+    if (l.in[k].stale) build_links(l.in[k], members[k], false);
+  }
+  return l;
+}
+
+// out: for each slot of page, the region slots it feeds (the matrix columns of its edges out);
+// in: the region slots feeding it (the rows of its edges in). In edge order, as the rounds push.
+MMSB_IMPL_GRAPH
+void MMSB_IMPL_GRAPH_T::build_links(link_list& l, std::uint32_t page, bool out)
+{
+  const auto each = [&](auto&& f) {
+    for (const auto t : out ? topo_.out(page) : topo_.in(page)) {
+      const auto& tr = topo_.at(t);
+      const auto other = out ? tr.dst : tr.srcs.front();
+      if (!topo_.same_unit(page, other)) continue;
+      const matrix_type& a = *matrices_[tr.payload];
+      for (std::uint32_t j = 0; j < extent; ++j)
+        f(j, region_index_[other], out ? a.col_rows(j) : a.row_cols(j), out ? a.col_values(j) : a.row_values(j));
+    }
+  };
+  l.ptr.assign(extent + 1, 0);
+  each([&](std::uint32_t j, std::uint32_t, auto slots, auto) { l.ptr[j + 1] += static_cast<std::uint32_t>(slots.size()); });
+  std::partial_sum(l.ptr.begin(), l.ptr.end(), l.ptr.begin());
+  l.links.resize(l.ptr[extent]);
+  each([&](std::uint32_t j, std::uint32_t k, auto slots, auto ws) {  // ptr[j] runs to ptr[j + 1]...
+    for (std::size_t q = 0; q < slots.size(); ++q) l.links[l.ptr[j]++] = {k, slots[q], static_cast<value_type>(ws[q])};
+  });
+  for (std::uint32_t j = extent; j > 0; --j) l.ptr[j] = l.ptr[j - 1];  // ...and back
+  l.ptr[0] = 0;
+  l.stale = false;
+}
+
 // A fixed-point region (idempotent ⊕), incrementally, by delete and re-derive:
 //   1. seeds: the slots where something got worse (a source or base value that ⊕ does not
 //      absorb, an edited row, a new member);
@@ -263,51 +302,55 @@ void MMSB_IMPL_GRAPH_T::process_node(std::uint32_t v, propagate_result& res)
 //   3. improvements from outside are pushed as they are;
 //   4. rounds of pushes from S, from the slots feeding S, and from what improved, until nothing
 //      changes: the least fixed point again, touching only what the change can reach.
+// Inside the region, slots are (member index, slot) and edges are read from links_of.
 MMSB_IMPL_GRAPH
 void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res)
 {
   using traits = semiring_traits<Semiring>;
-  using slot_ref = std::pair<std::uint32_t, std::uint32_t>;  // (page, slot)
+  using slot_ref = std::pair<std::uint32_t, std::uint32_t>;  // (member index, slot)
   const auto rid = topo_.region_of(root);
   const auto& reg = topo_.region_at(rid);
-  if (region_marks_.size() < reg.members.size()) region_marks_.resize(reg.members.size());
-  for (std::size_t k = 0; k < reg.members.size(); ++k) {
+  const auto& links = links_of(rid);
+  const auto members = static_cast<std::uint32_t>(reg.members.size());
+  region_scratch& r = region_;
+  r.frontier.clear(), r.next.clear(), r.reset.clear(), r.feeders.clear(), r.better.clear();
+  r.x.clear(), r.w.clear();
+  if (region_marks_.size() < members) region_marks_.resize(members);
+  for (std::uint32_t k = 0; k < members; ++k) {
     region_marks_[k].init(extent);
     region_marks_[k].clear();  // a round cut short by an error leaves marks behind
-    region_index_[reg.members[k]] = static_cast<std::uint32_t>(k);
+    r.x.push_back(&shadow_page(reg.members[k]));
+    r.w.push_back(&wave(reg.members[k]));
   }
-  const auto marks = [&](std::uint32_t page) -> detail::slot_set& { return region_marks_[region_index_[page]]; };
   const auto worse = [](const auto& c) { return !detail::bit_equal(traits::add(c.after, c.before), c.after); };
   const auto clear_marks = [&](const std::vector<slot_ref>& refs) {
-    for (const auto& r : refs) marks(r.first).clear();
+    for (const auto& [k, i] : refs) region_marks_[k].clear();
   };
-  std::vector<slot_ref> frontier, next, reset;
-  const auto add_front = [&](std::uint32_t m, std::uint32_t i) {
-    if (!detail::bit_equal(shadow_page(m).get(i), traits::zero()) && marks(m).add(i)) frontier.push_back({m, i});
+  const auto add_front = [&](std::uint32_t k, std::uint32_t i) {
+    if (!detail::bit_equal(r.x[k]->get(i), traits::zero()) && region_marks_[k].add(i)) r.frontier.push_back({k, i});
   };
 
   // 1. Seeds, straight into S (marks hold S while it grows). With a selective ⊕ (the value is
   //    one of its terms) a slot depends on a term only if it equals that term: a slot whose
   //    value came from elsewhere is not seeded, and the closure follows only such tight terms
-  //    (a distance field loses one target's basin, not the whole grid).
-  const auto seed = [&](std::uint32_t m, std::uint32_t i) {
-    if (marks(m).add(i)) reset.push_back({m, i});
+  //    (a distance field loses one target's basin, not the whole grid). Improvements (a better
+  //    source or base) are kept for step 3, after the reset.
+  const auto seed = [&](std::uint32_t k, std::uint32_t i) {
+    if (region_marks_[k].add(i)) r.reset.push_back({k, i});
   };
-  const auto depends = [&](std::uint32_t m, std::uint32_t i, value_type term) {
-    if constexpr (selective_add_v<Semiring>) return detail::bit_equal(shadow_page(m).get(i), term);
+  const auto depends = [&](std::uint32_t k, std::uint32_t i, value_type term) {
+    if constexpr (selective_add_v<Semiring>) return detail::bit_equal(r.x[k]->get(i), term);
     else return true;
   };
-  // Improvements (a better source or base) are kept for step 3, after the reset.
-  struct improvement { std::uint32_t page, slot; value_type term; };
-  std::vector<improvement> better;
-  for (const auto m : reg.members) {
-    work& w = wave(m);
+  for (std::uint32_t k = 0; k < members; ++k) {
+    const auto m = reg.members[k];
+    const work& w = *r.w[k];
     if (w.full)
-      for (std::uint32_t i = 0; i < extent; ++i) seed(m, i);
-    for (const auto i : w.rows.items()) seed(m, i);
+      for (std::uint32_t i = 0; i < extent; ++i) seed(k, i);
+    for (const auto i : w.rows.items()) seed(k, i);
     for (const auto& c : w.notes.items()) {
-      if (!worse(c)) better.push_back({m, c.slot, c.after});
-      else if (depends(m, c.slot, c.before)) seed(m, c.slot);
+      if (!worse(c)) r.better.push_back({k, c.slot, c.after});
+      else if (depends(k, c.slot, c.before)) seed(k, c.slot);
     }
     for (const auto t : topo_.in(m)) {
       const auto& tr = topo_.at(t);
@@ -317,10 +360,10 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
       for (const auto& c : pool_[wave_[u]]->changes.items()) {
         const auto rows = a.col_rows(c.slot);
         const auto ws = a.col_values(c.slot);
-        for (std::size_t k = 0; k < rows.size(); ++k) {
-          const auto wt = static_cast<value_type>(ws[k]);
-          if (!worse(c)) better.push_back({m, rows[k], traits::mul(wt, c.after)});
-          else if (depends(m, rows[k], traits::mul(wt, c.before))) seed(m, rows[k]);
+        for (std::size_t q = 0; q < rows.size(); ++q) {
+          const auto wt = static_cast<value_type>(ws[q]);
+          if (!worse(c)) r.better.push_back({k, rows[q], traits::mul(wt, c.after)});
+          else if (depends(k, rows[q], traits::mul(wt, c.before))) seed(k, rows[q]);
         }
       }
     }
@@ -328,92 +371,70 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
   // 2. The closure (on the values before any reset), then the reset to base ⊕ external terms.
   //    A closure past half the region costs more to trace than to sweep: then the whole region
   //    is solved again from its bases.
-  const std::size_t whole = reg.members.size() * extent / 2;
-  for (std::size_t k = 0; k < reset.size() && reset.size() <= whole; ++k) {
-    const auto [m, j] = reset[k];
-    const value_type n = shadow_page(m).get(j);
-    for (const auto t : topo_.out(m)) {
-      const auto& tr = topo_.at(t);
-      if (!topo_.same_unit(m, tr.dst)) continue;
-      const matrix_type& a = *matrices_[tr.payload];
-      const auto rows = a.col_rows(j);
-      const auto ws = a.col_values(j);
-      for (std::size_t q = 0; q < rows.size(); ++q)
-        if (depends(tr.dst, rows[q], traits::mul(static_cast<value_type>(ws[q]), n))) seed(tr.dst, rows[q]);
-    }
+  const std::size_t whole = std::size_t{members} * extent / 2;
+  for (std::size_t q = 0; q < r.reset.size() && r.reset.size() <= whole; ++q) {
+    const auto [k, j] = r.reset[q];
+    const value_type n = r.x[k]->get(j);
+    for (const auto& l : links.out[k].at(j))
+      if (depends(l.member, l.slot, traits::mul(l.weight, n))) seed(l.member, l.slot);
   }
-  if (reset.size() > whole) {
-    clear_marks(reset);
-    for (const auto m : reg.members) {
-      recompute_every_row(m, wave(m), false);
-      for (std::uint32_t i = 0; i < extent; ++i) add_front(m, i);
+  if (r.reset.size() > whole) {
+    clear_marks(r.reset);
+    for (std::uint32_t k = 0; k < members; ++k) {
+      recompute_every_row(reg.members[k], *r.w[k], false);
+      for (std::uint32_t i = 0; i < extent; ++i) add_front(k, i);
     }
   } else {
-    for (const auto m : reg.members) {
-      const auto& s_m = marks(m).items();
-      if (s_m.size() == extent) recompute_every_row(m, wave(m), false);  // the whole page: one sweep
-      else for (const auto i : s_m) set_value(m, i, external_row(m, i, false), wave(m));
+    for (std::uint32_t k = 0; k < members; ++k) {
+      const auto& s_k = region_marks_[k].items();
+      if (s_k.size() == extent) recompute_every_row(reg.members[k], *r.w[k], false);  // the whole page: one sweep
+      else for (const auto i : s_k) set_value(reg.members[k], i, external_row(reg.members[k], i, false), *r.w[k]);
     }
     // The slots outside S that feed S are final; they must push into S again.
-    std::vector<slot_ref> feeders;
-    for (const auto& [m, i] : reset)
-      for (const auto t : topo_.in(m)) {
-        const auto& tr = topo_.at(t);
-        const auto u = tr.srcs.front();
-        if (!topo_.same_unit(u, m)) continue;
-        for (const auto j : matrices_[tr.payload]->row_cols(i))
-          if (!marks(u).contains(j)) feeders.push_back({u, j});
-      }
-    clear_marks(reset);
-    for (const auto& [m, i] : reset) add_front(m, i);
-    for (const auto& [u, j] : feeders) add_front(u, j);
+    for (const auto& [k, i] : r.reset)
+      for (const auto& l : links.in[k].at(i))
+        if (!region_marks_[l.member].contains(l.slot)) r.feeders.push_back({l.member, l.slot});
+    clear_marks(r.reset);
+    for (const auto& [k, i] : r.reset) add_front(k, i);
+    for (const auto& [k, j] : r.feeders) add_front(k, j);
   }
 
   // 3. Improvements from outside (changed external sources, improved bases), pushed as they are.
-  for (const auto& [m, i, term] : better) {
-    page_type& x = shadow_page(m);
+  for (const auto& [k, i, term] : r.better) {
+    page_type& x = *r.x[k];
     const value_type nv = traits::add(x.get(i), term);
     if (detail::bit_equal(nv, x.get(i))) continue;
-    set_value(m, i, nv, wave(m));
-    add_front(m, i);
+    set_value(reg.members[k], i, nv, *r.w[k]);
+    add_front(k, i);
   }
-  clear_marks(frontier);
+  clear_marks(r.frontier);
 
   // 4. Rounds of pushes.
   std::size_t rounds = 0;
-  while (!frontier.empty()) {
+  while (!r.frontier.empty()) {
     if (rounds == reg.max_iterations)
       throw error(errc::not_converged, "fixed-point region " + std::to_string(rid) + " (pages " +
                                          graph_topology::path_string({reg.members.data(), reg.members.size()}, ", ") +
                                          ") did not converge within " + std::to_string(reg.max_iterations) + " rounds");
     ++rounds;
-    next.clear();
-    for (const auto& [m, j] : frontier) {
-      const value_type n = shadow_page(m).get(j);
-      for (const auto t : topo_.out(m)) {
-        const auto& tr = topo_.at(t);
-        if (!topo_.same_unit(m, tr.dst)) continue;
-        const matrix_type& a = *matrices_[tr.payload];
-        page_type& xd = shadow_page(tr.dst);
-        work& wd = wave(tr.dst);
-        detail::slot_set& seen = marks(tr.dst);
-        const auto rows = a.col_rows(j);
-        const auto ws = a.col_values(j);
-        for (std::size_t k = 0; k < rows.size(); ++k) {
-          const value_type old = xd.get(rows[k]);
-          const value_type nv = traits::add(old, traits::mul(static_cast<value_type>(ws[k]), n));
-          if (detail::bit_equal(nv, old)) continue;
-          wd.changes.add(rows[k], old);
-          xd.set(rows[k], nv);
-          if (seen.add(rows[k])) next.push_back({tr.dst, rows[k]});
-        }
+    r.next.clear();
+    for (const auto& [k, j] : r.frontier) {
+      const value_type n = r.x[k]->get(j);
+      for (const auto& l : links.out[k].at(j)) {
+        page_type& xd = *r.x[l.member];
+        const value_type old = xd.get(l.slot);
+        const value_type nv = traits::add(old, traits::mul(l.weight, n));
+        if (detail::bit_equal(nv, old)) continue;
+        r.w[l.member]->changes.add(l.slot, old);
+        xd.set(l.slot, nv);
+        if (region_marks_[l.member].add(l.slot)) r.next.push_back({l.member, l.slot});
       }
     }
-    clear_marks(next);  // O(marked), not O(members)
-    std::swap(frontier, next);
+    clear_marks(r.next);  // O(marked), not O(members)
+    std::swap(r.frontier, r.next);
   }
   res.region_rounds += rounds;
-  for (const auto m : reg.members) publish(m, wave(m), res);
+  for (std::uint32_t k = 0; k < members; ++k) publish(reg.members[k], *r.w[k], res);
 }
 
 MMSB_IMPL_GRAPH
