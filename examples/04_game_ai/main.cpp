@@ -23,9 +23,10 @@
 // After each tick the owner copies the field and the agents' cells into plain vectors; next
 // tick, T threads move their slices of agents one step downhill on that copy (one move in eight
 // is random) and push `assign`s. An agent standing on a target captures it: the target respawns
-// elsewhere, a change of field bases, so propagation solves the region again. Checks: the field
-// equals a plain BFS from the targets (every 60 ticks and at the end), and a second bus fed the
-// first one's log (for_each_commit) has the same state hash at every tick. Exit 1 on a mismatch.
+// elsewhere, a change of field bases: the region resets the old target's basin and derives it
+// again. Checks: the field equals a plain BFS from the targets after every tick (the BFS is timed
+// too, beside propagate), and a second bus fed the first one's log (for_each_commit) has the same
+// state hash at every tick. Exit 1 on a mismatch.
 // The final map is written as a PNG (when built with libpng) or else a PPM.
 //
 // usage: 04_game_ai [--size N] [--agents N] [--ticks N] [--threads N] [--seed N] [--budget-ms X]
