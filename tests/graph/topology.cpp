@@ -99,6 +99,10 @@ TEST_CASE("regions: cycles inside are allowed, a cycle through outside pages is 
   CHECK(g.version() == version);
   CHECK(g.region_of(4) == graph_topology::none);
   CHECK_THROWS_WITH(g.add_region(r, 10), Catch::Contains("already in fixed-point region 0"));
+  const std::uint32_t twice[] = {4, 3, 4};
+  CHECK_THROWS_WITH(g.add_region(twice, 10), Catch::Contains("page 4 is listed twice in the fixed-point region"));
+  CHECK(g.version() == version);
+  CHECK(g.region_of(4) == graph_topology::none);
 }
 
 TEST_CASE("write_dot names pages, levels, edge labels and regions", "[graph]")

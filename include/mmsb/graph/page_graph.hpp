@@ -229,15 +229,18 @@ public:
       ids.push_back(m.value());
     }
     settle_wave();
+    // The region's links first (unused if the topology refuses it): nothing that can throw
+    // comes between add_region and the member index.
+    const auto next = topo_.region_count();
+    if (region_links_.size() <= next) region_links_.resize(next + 1);
+    region_links_[next].out.assign(ids.size(), {});
+    region_links_[next].in.assign(ids.size(), {});
     const region_id r = topo_.add_region({ids.data(), ids.size()}, max_iterations);
-    for (std::size_t k = 0; k < ids.size(); ++k) {
-      region_index_[ids[k]] = static_cast<std::uint32_t>(k);
-      make_derived(ids[k]);
-      pend(ids[k]).full = true;
+    for (std::size_t k = 0; k < ids.size(); ++k) region_index_[ids[k]] = static_cast<std::uint32_t>(k);
+    for (const auto m : ids) {
+      make_derived(m);
+      pend(m).full = true;
     }
-    if (region_links_.size() <= r.value()) region_links_.resize(r.value() + 1);
-    region_links_[r.value()].out.assign(ids.size(), {});
-    region_links_[r.value()].in.assign(ids.size(), {});
     return r;
   }
 
@@ -541,7 +544,7 @@ private:
   };
   struct link_list {  // one member's links one way, by slot
     bool stale = true;
-    std::vector<std::uint32_t> ptr;  // extent + 1
+    std::vector<std::size_t> ptr;  // extent + 1
     std::vector<region_link> links;
     span<const region_link> at(std::uint32_t j) const noexcept { return {links.data() + ptr[j], ptr[j + 1] - ptr[j]}; }
   };

@@ -96,12 +96,16 @@ public:
     ++version_;
   }
 
-  // Puts members into one fixed-point region. Throws mmsb::error if a member is already in a
-  // region (invalid_argument) or if merging them closes a cycle through pages outside the
+  // Puts members into one fixed-point region. Throws mmsb::error if a member is listed twice or
+  // is already in a region (invalid_argument) or if merging them closes a cycle through pages outside the
   // region (cycle, naming it); nothing changes then.
   region_id add_region(span<const std::uint32_t> members, std::uint32_t max_iterations)
   {
     const auto id = static_cast<std::uint32_t>(regions_.size());
+    std::vector<std::uint32_t> sorted(members.begin(), members.end());
+    std::sort(sorted.begin(), sorted.end());
+    if (const auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end())
+      throw error(errc::invalid_argument, "page " + std::to_string(*twice) + " is listed twice in the fixed-point region");
     for (const auto m : members)
       if (region_[m] != none)
         throw error(errc::invalid_argument, "page " + std::to_string(m) + " is already in fixed-point region " +

@@ -282,7 +282,7 @@ void MMSB_IMPL_GRAPH_T::build_links(link_list& l, std::uint32_t page, bool out)
     }
   };
   l.ptr.assign(extent + 1, 0);
-  each([&](std::uint32_t j, std::uint32_t, auto slots, auto) { l.ptr[j + 1] += static_cast<std::uint32_t>(slots.size()); });
+  each([&](std::uint32_t j, std::uint32_t, auto slots, auto) { l.ptr[j + 1] += slots.size(); });
   std::partial_sum(l.ptr.begin(), l.ptr.end(), l.ptr.begin());
   l.links.resize(l.ptr[extent]);
   each([&](std::uint32_t j, std::uint32_t k, auto slots, auto ws) {  // ptr[j] runs to ptr[j + 1]...
