@@ -80,6 +80,10 @@ public:
   [[nodiscard]] span<const std::uint64_t> row_ptr() const noexcept { return {row_ptr_.data(), row_ptr_.size()}; }
   [[nodiscard]] span<const std::uint32_t> col_index() const noexcept { return {row_col_.data(), row_col_.size()}; }
   [[nodiscard]] span<const stored_type> values() const noexcept { return {row_val_.data(), row_val_.size()}; }
+  // Raw CSC arrays: the same entries by column (col_ptr has cols + 1 entries).
+  [[nodiscard]] span<const std::uint64_t> col_ptr() const noexcept { return {col_ptr_.data(), col_ptr_.size()}; }
+  [[nodiscard]] span<const std::uint32_t> row_index() const noexcept { return {col_row_.data(), col_row_.size()}; }
+  [[nodiscard]] span<const stored_type> col_major_values() const noexcept { return {col_val_.data(), col_val_.size()}; }
 
   // Every entry, row-major.
   [[nodiscard]] std::vector<matrix_entry<T>> entries() const

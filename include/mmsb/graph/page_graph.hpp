@@ -534,19 +534,28 @@ private:
   std::vector<stored_type> acc_;
   detail::slot_set acc_rows_;
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
-  // A fixed-point region's internal matrix edges, fused per member and slot, both ways: its
-  // rounds read one contiguous list per slot instead of one matrix column per edge. A member's
+  // A fixed-point region's internal matrix edges, per member and slot, both ways: its rounds read
+  // one contiguous list per slot. Where a member has one internal edge that way, its list is a
+  // view of that matrix's own CSC (out) or CSR (in) arrays; where it has several, they are fused
+  // into one owned list, so a slot costs one list, not one matrix column per edge. A member's
   // lists are rebuilt (lazily, by links_of) after an edge inside the region into or out of it is
   // added, removed or reweighted.
-  struct region_link {
-    std::uint32_t member, slot;  // member: the index among the region's members
-    value_type weight;
-  };
-  struct link_list {  // one member's links one way, by slot
+  using weight_type = typename matrix_type::stored_type;
+  struct link_list {
     bool stale = true;
-    std::vector<std::size_t> ptr;  // extent + 1
-    std::vector<region_link> links;
-    span<const region_link> at(std::uint32_t j) const noexcept { return {links.data() + ptr[j], ptr[j + 1] - ptr[j]}; }
+    std::uint32_t only = 0;              // every link's member (index in the region) if member is null
+    const std::uint64_t* ptr = nullptr;  // by slot, extent + 1 offsets
+    const std::uint32_t* slot = nullptr;
+    const weight_type* weight = nullptr;
+    const std::uint32_t* member = nullptr;
+    std::vector<std::uint64_t> own_ptr;  // a fused list's storage
+    std::vector<std::uint32_t> own_slot, own_member;
+    std::vector<weight_type> own_weight;
+    template <class F>
+    void each(std::uint32_t j, F&& f) const  // f(member, slot, weight) for slot j's links
+    {
+      for (std::uint64_t q = ptr[j]; q < ptr[j + 1]; ++q) f(member ? member[q] : only, slot[q], static_cast<value_type>(weight[q]));
+    }
   };
   struct region_links {
     std::vector<link_list> out, in;  // by member: the slots a slot feeds, the slots feeding it

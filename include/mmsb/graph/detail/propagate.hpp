@@ -266,30 +266,59 @@ auto MMSB_IMPL_GRAPH_T::links_of(std::uint32_t rid) -> const region_links&
   return l;
 }
 
-// out: for each slot of page, the region slots it feeds (the matrix columns of its edges out);
-// in: the region slots feeding it (the rows of its edges in). In edge order, as the rounds push.
+// out: for each slot of page, the region slots it feeds (the columns of its edges out); in: the
+// region slots feeding it (the rows of its edges in). In edge order, as the rounds push.
 MMSB_IMPL_GRAPH
 void MMSB_IMPL_GRAPH_T::build_links(link_list& l, std::uint32_t page, bool out)
 {
-  const auto each = [&](auto&& f) {
+  const auto each_edge = [&](auto&& f) {  // f(the other end's member index, matrix)
     for (const auto t : out ? topo_.out(page) : topo_.in(page)) {
       const auto& tr = topo_.at(t);
       const auto other = out ? tr.dst : tr.srcs.front();
-      if (!topo_.same_unit(page, other)) continue;
-      const matrix_type& a = *matrices_[tr.payload];
-      for (std::uint32_t j = 0; j < extent; ++j)
-        f(j, region_index_[other], out ? a.col_rows(j) : a.row_cols(j), out ? a.col_values(j) : a.row_values(j));
+      if (topo_.same_unit(page, other)) f(region_index_[other], *matrices_[tr.payload]);
     }
   };
-  l.ptr.assign(extent + 1, 0);
-  each([&](std::uint32_t j, std::uint32_t, auto slots, auto) { l.ptr[j + 1] += slots.size(); });
-  std::partial_sum(l.ptr.begin(), l.ptr.end(), l.ptr.begin());
-  l.links.resize(l.ptr[extent]);
-  each([&](std::uint32_t j, std::uint32_t k, auto slots, auto ws) {  // ptr[j] runs to ptr[j + 1]...
-    for (std::size_t q = 0; q < slots.size(); ++q) l.links[l.ptr[j]++] = {k, slots[q], static_cast<value_type>(ws[q])};
-  });
-  for (std::uint32_t j = extent; j > 0; --j) l.ptr[j] = l.ptr[j - 1];  // ...and back
-  l.ptr[0] = 0;
+  std::size_t edges = 0;
+  each_edge([&](std::uint32_t, const matrix_type&) { ++edges; });
+  l.own_ptr.clear(), l.own_slot.clear(), l.own_member.clear(), l.own_weight.clear();
+  if (edges == 1) {  // a view of the matrix
+    each_edge([&](std::uint32_t k, const matrix_type& a) {
+      l.only = k;
+      l.member = nullptr;
+      l.ptr = out ? a.col_ptr().data() : a.row_ptr().data();
+      l.slot = out ? a.row_index().data() : a.col_index().data();
+      l.weight = out ? a.col_major_values().data() : a.values().data();
+    });
+  } else {  // fused: count per slot, fill (ptr[j] runs up to ptr[j + 1]), shift back
+    const auto slots_of = [&](const matrix_type& a, std::uint32_t j) { return out ? a.col_rows(j) : a.row_cols(j); };
+    const auto weights_of = [&](const matrix_type& a, std::uint32_t j) { return out ? a.col_values(j) : a.row_values(j); };
+    l.own_ptr.assign(extent + 1, 0);
+    each_edge([&](std::uint32_t, const matrix_type& a) {
+      for (std::uint32_t j = 0; j < extent; ++j) l.own_ptr[j + 1] += slots_of(a, j).size();
+    });
+    std::partial_sum(l.own_ptr.begin(), l.own_ptr.end(), l.own_ptr.begin());
+    l.own_slot.resize(l.own_ptr[extent]);
+    l.own_member.resize(l.own_ptr[extent]);
+    l.own_weight.resize(l.own_ptr[extent]);
+    each_edge([&](std::uint32_t k, const matrix_type& a) {
+      for (std::uint32_t j = 0; j < extent; ++j) {
+        const auto ss = slots_of(a, j);
+        const auto ws = weights_of(a, j);
+        for (std::size_t q = 0; q < ss.size(); ++q, ++l.own_ptr[j]) {
+          l.own_slot[l.own_ptr[j]] = ss[q];
+          l.own_member[l.own_ptr[j]] = k;
+          l.own_weight[l.own_ptr[j]] = ws[q];
+        }
+      }
+    });
+    for (std::uint32_t j = extent; j > 0; --j) l.own_ptr[j] = l.own_ptr[j - 1];
+    l.own_ptr[0] = 0;
+    l.only = 0;
+    l.ptr = l.own_ptr.data();
+    l.slot = l.own_slot.data();
+    l.member = l.own_member.data();
+    l.weight = l.own_weight.data();
+  }
   l.stale = false;
 }
 
@@ -375,8 +404,9 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
   for (std::size_t q = 0; q < r.reset.size() && r.reset.size() <= whole; ++q) {
     const auto [k, j] = r.reset[q];
     const value_type n = r.x[k]->get(j);
-    for (const auto& l : links.out[k].at(j))
-      if (depends(l.member, l.slot, traits::mul(l.weight, n))) seed(l.member, l.slot);
+    links.out[k].each(j, [&](std::uint32_t kd, std::uint32_t i, value_type wt) {
+      if (depends(kd, i, traits::mul(wt, n))) seed(kd, i);
+    });
   }
   if (r.reset.size() > whole) {
     clear_marks(r.reset);
@@ -392,8 +422,9 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     }
     // The slots outside S that feed S are final; they must push into S again.
     for (const auto& [k, i] : r.reset)
-      for (const auto& l : links.in[k].at(i))
-        if (!region_marks_[l.member].contains(l.slot)) r.feeders.push_back({l.member, l.slot});
+      links.in[k].each(i, [&](std::uint32_t ku, std::uint32_t j, value_type) {
+        if (!region_marks_[ku].contains(j)) r.feeders.push_back({ku, j});
+      });
     clear_marks(r.reset);
     for (const auto& [k, i] : r.reset) add_front(k, i);
     for (const auto& [k, j] : r.feeders) add_front(k, j);
@@ -420,15 +451,15 @@ void MMSB_IMPL_GRAPH_T::process_region(std::uint32_t root, propagate_result& res
     r.next.clear();
     for (const auto& [k, j] : r.frontier) {
       const value_type n = r.x[k]->get(j);
-      for (const auto& l : links.out[k].at(j)) {
-        page_type& xd = *r.x[l.member];
-        const value_type old = xd.get(l.slot);
-        const value_type nv = traits::add(old, traits::mul(l.weight, n));
-        if (detail::bit_equal(nv, old)) continue;
-        r.w[l.member]->changes.add(l.slot, old);
-        xd.set(l.slot, nv);
-        if (region_marks_[l.member].add(l.slot)) r.next.push_back({l.member, l.slot});
-      }
+      links.out[k].each(j, [&](std::uint32_t kd, std::uint32_t i, value_type wt) {
+        page_type& xd = *r.x[kd];
+        const value_type old = xd.get(i);
+        const value_type nv = traits::add(old, traits::mul(wt, n));
+        if (detail::bit_equal(nv, old)) return;
+        r.w[kd]->changes.add(i, old);
+        xd.set(i, nv);
+        if (region_marks_[kd].add(i)) r.next.push_back({kd, i});
+      });
     }
     clear_marks(r.next);  // O(marked), not O(members)
     std::swap(r.frontier, r.next);
