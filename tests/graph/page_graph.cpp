@@ -419,6 +419,43 @@ TEST_CASE("a region that does not converge is an error and changes nothing", "[g
   CHECK(test::same_bits(before, g.value(d)));
 }
 
+TEST_CASE("a region listing a page twice is refused, and the graph carries on as before", "[graph]")
+{
+  using S = min_plus<std::int32_t>;
+  using L = dense<std::int32_t, 4>;
+  page_table<L> t;
+  const page_id a = t.create(), b = t.create();
+  for (std::size_t i = 0; i < L::extent; ++i) {
+    t.at(a).set(i, static_cast<std::int32_t>(i));
+    t.at(b).set(i, 100);
+  }
+  page_graph<S, L> g(t);
+  std::vector<matrix_entry<std::int32_t>> e{{0, 0, 1}, {1, 1, 1}, {2, 2, 1}, {3, 3, 1}};
+  const auto id = csr_matrix<std::int32_t>::from_entries(4, 4, {e.data(), e.size()});
+  g.add_matrix_edge(a, b, id);
+  g.propagate();
+  const auto version = g.topology().version();
+  const auto before = g.value(b);
+  const page_id twice[] = {a, b, a};
+  try {
+    (void)g.add_fixed_point_region(twice);
+    FAIL("expected invalid_argument");
+  } catch (const error& x) {
+    CHECK(x.code() == errc::invalid_argument);
+    CHECK_THAT(x.what(), Catch::Contains("page 0 is listed twice"));
+  }
+  CHECK(g.topology().version() == version);
+  CHECK(g.topology().region_of(a.value()) == graph_topology::none);
+  CHECK(test::same_bits(before, g.value(b)));
+  // The same pages, listed once, make a working region (b feeds a back).
+  const page_id once[] = {a, b};
+  (void)g.add_fixed_point_region(once);
+  g.add_matrix_edge(b, a, id);
+  g.propagate();
+  CHECK(g.value(b).get(3) == 3 + 1);
+  CHECK(g.verify().problems.empty());
+}
+
 TEST_CASE("bad input: errors name the page, shape or cycle, and nothing changes", "[graph]")
 {
   using S = plus_times<std::int32_t>;

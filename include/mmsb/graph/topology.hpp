@@ -97,8 +97,8 @@ public:
   }
 
   // Puts members into one fixed-point region. Throws mmsb::error if a member is listed twice or
-  // is already in a region (invalid_argument) or if merging them closes a cycle through pages outside the
-  // region (cycle, naming it); nothing changes then.
+  // is already in a region (invalid_argument), or if merging them closes a cycle through pages
+  // outside the region (cycle, naming it); nothing changes then.
   region_id add_region(span<const std::uint32_t> members, std::uint32_t max_iterations)
   {
     const auto id = static_cast<std::uint32_t>(regions_.size());

@@ -199,9 +199,7 @@ public:
   [[nodiscard]] snapshot_type snapshot() const
   {
     std::shared_lock lock(mutex_);
-    snapshot_type s{epoch_, {}};
-    table_.for_each([&](const page_type& p) { s.pages.push_back(p); });
-    return s;
+    return copy_of(table_, epoch_);
   }
 
   [[nodiscard]] const recovery_report& recovery() const noexcept { return recovery_; }
@@ -211,24 +209,17 @@ public:
   // if the retained log does not reach back that far or forward that far; the store is untouched.
   [[nodiscard]] snapshot_type snapshot_at(mmsb::epoch target) const
   {
-    std::shared_lock lock(mutex_);
-    page_table<Layout, Allocator> replica;
-    mmsb::epoch reached{};
-    (void)recover_into(replica, reached, target);
-    if (reached != target)
-      throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
-                                        " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
-    snapshot_type s{reached, {}};
-    replica.for_each([&](const page_type& p) { s.pages.push_back(p); });
+    snapshot_type s;
+    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { s = copy_of(t, target); });
     return s;
   }
 
-  // The state hash at epoch `target` (as snapshot_at, without the copy).
+  // The state hash at epoch `target` (as snapshot_at, without copying the pages out).
   [[nodiscard]] state_hash replay_to(mmsb::epoch target) const
   {
-    state_hasher h;
-    for (const auto& p : snapshot_at(target).pages) h.add(p.id(), p.payload_bytes());
-    return h.digest();
+    state_hash h{};
+    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { h = t.hash(); });
+    return h;
   }
 
   // The history: f(epoch, span<const delta_type>) for every commit the retained log holds after
@@ -317,6 +308,7 @@ private:
       },
       bounded ? stop : mmsb::epoch{~std::uint64_t{0}});
     epoch_out = ckpt.loaded ? ckpt.loaded->epoch : mmsb::epoch{};
+    std::vector<delta_type> deltas;  // one commit's, reused
     return read_log(*fs_, log_dir(), shape_, options_.recovery,
                     [&](const record_header& h, span<const std::byte> payload) {
                       if (h.type != record_type::commit || (bounded && !(epoch_out < stop))) return;
@@ -325,10 +317,37 @@ private:
                                     "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
                                       " but the state is at epoch " + std::to_string(epoch_out.value()) +
                                       " (the records between were truncated)");
-                      apply_commit_to(table, h.epoch, payload);
+                      decode_commit(h.epoch, payload, deltas);
+                      for (const auto& d : deltas) {
+                        if (!table.contains(d.target())) table.create(d.target());
+                        page_type& p = table.at(d.target());
+                        apply(p, d);
+                        p.set_epoch(h.epoch);
+                      }
                       epoch_out = h.epoch;
                     },
                     epoch_out);
+  }
+
+  static snapshot_type copy_of(const page_table<Layout, Allocator>& t, mmsb::epoch e)
+  {
+    snapshot_type s{e, {}};
+    t.for_each([&](const page_type& p) { s.pages.push_back(p); });
+    return s;
+  }
+
+  // f(the pages at epoch target), rebuilt into a replica under the read lock; see snapshot_at.
+  template <class F>
+  void with_state_at(mmsb::epoch target, F&& f) const
+  {
+    std::shared_lock lock(mutex_);
+    page_table<Layout, Allocator> replica;
+    mmsb::epoch reached{};
+    (void)recover_into(replica, reached, target);
+    if (reached != target)
+      throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
+                                        " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
+    f(replica);
   }
 
   // Decodes a commit record's deltas into `out` (cleared first). Throws mmsb::error (corrupt).
@@ -348,18 +367,6 @@ private:
       if (payload.size() - off < len) throw bad("truncated");
       out.push_back(decode<Semiring, Layout>(payload.subspan(off, len)));
       off += len;
-    }
-  }
-
-  static void apply_commit_to(page_table<Layout, Allocator>& table, mmsb::epoch e, span<const std::byte> payload)
-  {
-    std::vector<delta_type> deltas;
-    decode_commit(e, payload, deltas);
-    for (const auto& d : deltas) {
-      if (!table.contains(d.target())) table.create(d.target());
-      page_type& p = table.at(d.target());
-      apply(p, d);
-      p.set_epoch(e);
     }
   }
 
