@@ -691,11 +691,13 @@ void fill_store(ckpt_store& s, std::size_t pages)
 {
   std::vector<mmsb::page_id> ids;
   for (std::size_t p = 0; p < pages; ++p) ids.push_back(s.create_page());
-  auto tx = s.begin();
-  for (std::size_t p = 0; p < pages; ++p)
-    for (std::size_t slot = p % 7; slot < ckpt_layout::extent; slot += 97)
-      tx.accumulate(ids[p], slot, static_cast<float>(p + slot));
-  (void)s.commit(tx);
+  std::vector<ckpt_store::delta_type> ds;
+  for (std::size_t p = 0; p < pages; ++p) {
+    mmsb::delta_builder<ckpt_store::semiring_type, ckpt_layout> b(ids[p]);
+    for (std::size_t slot = p % 7; slot < ckpt_layout::extent; slot += 97) b.accumulate(slot, static_cast<float>(p + slot));
+    ds.push_back(b.build());
+  }
+  (void)s.commit(ds);
 }
 
 std::uint64_t newest_checkpoint_size(const std::string& dir)
@@ -779,9 +781,9 @@ void verify_checkpoint_all()
     fill_store(s, 16);
     s.checkpoint();
     verify_checkpoint(dir + "/store", s, 16);
-    auto tx = s.begin();
-    tx.accumulate(mmsb::page_id{3}, 5, 1.5f);
-    (void)s.commit(tx);
+    std::vector<ckpt_store::delta_type> ds;
+    ds.push_back(mmsb::delta_builder<ckpt_store::semiring_type, ckpt_layout>(mmsb::page_id{3}).accumulate(5, 1.5f).build());
+    (void)s.commit(ds);
     s.checkpoint();
     verify_checkpoint(dir + "/store", s, 16);
   }

@@ -65,6 +65,7 @@
 //
 // MMSB_BENCH_P9_SMALL=1 shrinks everything (256 pages, 2048 deltas per batch) for the smoke test.
 #include <mmsb/delta/codec.hpp>
+#include <mmsb/bus.hpp>
 #include <mmsb/exec.hpp>
 #include <mmsb/graph.hpp>
 #include <mmsb/log/posix_file_system.hpp>
@@ -264,7 +265,7 @@ void build_pages_and_graph(Bus& b)
 {
   for (std::size_t i = 0; i < page_count(); ++i) (void)b.create_page();
   const auto& mats = shared_matrices();
-  for (const auto& e : edges()) b.graph().add_matrix_edge(mmsb::page_id{e.src}, mmsb::page_id{e.dst}, mats[e.matrix]);
+  for (const auto& e : edges()) b.add_matrix_edge(mmsb::page_id{e.src}, mmsb::page_id{e.dst}, mats[e.matrix]);
 }
 
 // ---- the bus under test ---------------------------------------------------------------------
@@ -531,7 +532,7 @@ std::uint64_t check_timed_path(const std::vector<std::vector<double>>& want)
         fail(std::string(Sched::name) + " bus, timed path: page " + std::to_string(v) + " slot " + std::to_string(i) + " is " +
              std::to_string(got) + ", the reference says " + std::to_string(want[v][i]));
     }
-  if (!rig.bus().graph().verify().ok()) fail(std::string(Sched::name) + " bus: page graph invariants broken after the timed path");
+  if (!rig.bus().verify().ok()) fail(std::string(Sched::name) + " bus: page graph invariants broken after the timed path");
   return rig.bus().hash().value;
 }
 
@@ -644,7 +645,7 @@ void bm_bus(benchmark::State& state)
     for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p) phase[p] += r.phase[p];
     if (++batches % checkpoint_every == 0) {
       // Outside the timed region (manual time): drop old log segments so the disk does not fill.
-      rig.bus().store().checkpoint();
+      rig.bus().checkpoint();
     }
   }
   const double deltas = static_cast<double>(batches) * static_cast<double>(w.deltas);

@@ -71,7 +71,7 @@ std::uint64_t simulate(const options& o, const char* label)
     for (std::uint32_t k = 0; k < 4; ++k) e.push_back({i, (i + k) % static_cast<std::uint32_t>(layout::extent), 1.0 / 16});
   const auto mean = std::make_shared<const mmsb::csr_matrix<double>>(
     mmsb::csr_matrix<double>::from_entries(layout::extent, layout::extent, {e.data(), e.size()}));
-  for (std::size_t s = 0; s < sensors.size(); ++s) bus.graph().add_matrix_edge(sensors[s], regions[s / 4], mean);
+  for (std::size_t s = 0; s < sensors.size(); ++s) bus.add_matrix_edge(sensors[s], regions[s / 4], mean);
 
   std::vector<typename decltype(bus)::producer_type> producers;
   for (std::uint32_t p = 0; p < o.producers; ++p) producers.push_back(bus.make_producer());

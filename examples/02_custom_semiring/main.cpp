@@ -104,7 +104,7 @@ int main(int argc, char** argv)
     for (std::uint32_t r = 0; r < words; ++r)
       for (const std::uint32_t k : {0u, 1u, 5u})
         h[i].push_back({r, static_cast<std::uint32_t>((r + k + i) % words), xor_and::one()});
-    bus.graph().add_matrix_edge(data[i], parity[i / 4],
+    bus.add_matrix_edge(data[i], parity[i / 4],
                                 mmsb::csr_matrix<std::uint64_t>::from_entries(words, words, {h[i].data(), h[i].size()}));
   }
 

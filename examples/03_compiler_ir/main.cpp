@@ -303,7 +303,7 @@ int main(int argc, char** argv)
   // 2. Its liveness equations on a bus. Regions come before edges: only inside one may edges
   //    close a cycle.
   bus_type bus;
-  auto& g = bus.graph();
+  auto& g = bus;  // topology edits go through the bus, the one write path
   auto producer = bus.make_producer();
   // This thread is the ring's only producer and its only drainer, so a full ring would wait
   // forever: when it is full, tick (or give the producer a ring that holds the whole load).

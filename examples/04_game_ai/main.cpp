@@ -168,7 +168,7 @@ bus_pages build(game_bus& bus, const world& w, int agents)
   for (int a = 0; a < agents; a += static_cast<int>(layout::extent)) p.agents.push_back(bus.create_page());
   // The region first: the edges close cycles (a tile feeds itself). A BFS needs at most one round
   // per cell.
-  bus.graph().add_fixed_point_region({p.field.data(), p.field.size()}, static_cast<std::uint32_t>(w.cells()));
+  bus.add_fixed_point_region({p.field.data(), p.field.size()}, static_cast<std::uint32_t>(w.cells()));
   // One weight-1 entry per ordered pair of adjacent open cells, grouped by (source, destination) tile.
   std::map<std::pair<int, int>, std::vector<mmsb::matrix_entry<std::int32_t>>> edges;
   for (int c = 0; c < w.cells(); ++c) {
@@ -180,7 +180,7 @@ bus_pages build(game_bus& bus, const world& w, int agents)
         {static_cast<std::uint32_t>(w.slot_of(c)), static_cast<std::uint32_t>(w.slot_of(nb[i])), 1});
   }
   for (const auto& [pair, entries] : edges)
-    bus.graph().add_matrix_edge(p.field[static_cast<std::size_t>(pair.first)], p.field[static_cast<std::size_t>(pair.second)],
+    bus.add_matrix_edge(p.field[static_cast<std::size_t>(pair.first)], p.field[static_cast<std::size_t>(pair.second)],
                                 mmsb::csr_matrix<std::int32_t>::from_entries(layout::extent, layout::extent,
                                                                              {entries.data(), entries.size()}));
   return p;

@@ -9,6 +9,7 @@
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/delta/dense_delta.hpp>
 #include <mmsb/delta/element.hpp>
+#include <mmsb/delta/fill.hpp>
 #include <mmsb/delta/merge.hpp>
 #include <mmsb/delta/order_key.hpp>
 #include <mmsb/delta/simd.hpp>

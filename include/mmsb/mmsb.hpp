@@ -2,6 +2,7 @@
 // the opt-in parts (mmsb/cuda.hpp, mmsb/fmt.hpp, Kokkos and Highway headers).
 #pragma once
 
+#include <mmsb/bus.hpp>
 #include <mmsb/config.hpp>
 #include <mmsb/core.hpp>
 #include <mmsb/delta.hpp>

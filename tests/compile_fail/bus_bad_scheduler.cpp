@@ -1,5 +1,5 @@
 // expect: mmsb: basic_bus<S, L, A, Scheduler>: Scheduler must be a scheduler policy
-#include <mmsb/exec/bus.hpp>
+#include <mmsb/bus/bus.hpp>
 
 struct not_a_scheduler {};  // no run(), no concurrency(), no name
 

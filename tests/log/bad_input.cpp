@@ -5,6 +5,8 @@
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <functional>
@@ -46,9 +48,9 @@ TEST_CASE("bad inputs get a documented error naming the culprit; state and files
 {
   const std::vector<bad_case> cases{
     {"commit to an unknown page", errc::unknown_page, "unknown page 9",
-     [](store& s, memory_file_system&) { auto tx = s.begin(); tx.accumulate(page_id{9}, 0, 1); (void)s.commit(tx); }},
+     [](store& s, memory_file_system&) { auto tx = mmsb::test::begin_txn(s); tx.accumulate(page_id{9}, 0, 1); (void)mmsb::test::commit_txn(s, tx); }},
     {"a slot past the page", errc::out_of_range, "slot 16 is out of range",
-     [](store& s, memory_file_system&) { auto tx = s.begin(); tx.accumulate(page_id{0}, 16, 1); (void)s.commit(tx); }},
+     [](store& s, memory_file_system&) { auto tx = mmsb::test::begin_txn(s); tx.accumulate(page_id{0}, 16, 1); (void)mmsb::test::commit_txn(s, tx); }},
     {"replay before the retained log", errc::out_of_range, "truncated",
      [](store& s, memory_file_system&) { (void)s.replay_to(epoch{1}); }},
     {"replay past the end", errc::out_of_range, "past the end of the retained log",
@@ -73,14 +75,14 @@ TEST_CASE("bad inputs get a documented error naming the culprit; state and files
     store s(fs, "/db", shape);
     (void)s.create_page();
     for (int k = 0; k < 6; ++k) {
-      auto tx = s.begin();
+      auto tx = mmsb::test::begin_txn(s);
       tx.accumulate(page_id{0}, static_cast<std::size_t>(k), k);
-      (void)s.commit(tx);
+      (void)mmsb::test::commit_txn(s, tx);
     }
     s.checkpoint();
-    auto tx = s.begin();
+    auto tx = mmsb::test::begin_txn(s);
     tx.accumulate(page_id{0}, 1, 5);
-    (void)s.commit(tx);
+    (void)mmsb::test::commit_txn(s, tx);
     const auto files = all_files(fs, "/db");
     const auto hash = s.hash();
     const auto e = s.current_epoch();
@@ -105,9 +107,9 @@ TEST_CASE("strict recovery refuses a damaged log; point-in-time recovery reports
     store s(fs, "/db", shape);
     (void)s.create_page();
     for (int k = 0; k < 5; ++k) {
-      auto tx = s.begin();
+      auto tx = mmsb::test::begin_txn(s);
       tx.accumulate(page_id{0}, 0, 1);
-      (void)s.commit(tx);
+      (void)mmsb::test::commit_txn(s, tx);
     }
   }
   const std::string seg = "/db/log/" + fs.list("/db/log").front();

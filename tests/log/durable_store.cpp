@@ -8,6 +8,8 @@
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include "../support/random.hpp"
 
 #include <atomic>
@@ -50,17 +52,17 @@ transfer transfer_for(std::uint64_t seed, std::uint64_t k)
 void open_accounts(store& s)
 {
   for (std::uint32_t p = 0; p < accounts_pages; ++p) (void)s.create_page();
-  auto tx = s.begin();
+  auto tx = mmsb::test::begin_txn(s);
   for (std::uint32_t p = 0; p < accounts_pages; ++p)
     for (std::size_t a = 0; a < lay::extent; ++a) tx.accumulate(page_id{p}, a, opening_balance);
-  (void)s.commit(tx);
+  (void)mmsb::test::commit_txn(s, tx);
 }
 
 void commit_transfer(store& s, const transfer& t)
 {
-  auto tx = s.begin();
+  auto tx = mmsb::test::begin_txn(s);
   tx.accumulate(page_id{t.from_page}, t.from_slot, -t.amount).accumulate(page_id{t.to_page}, t.to_slot, t.amount);
-  (void)s.commit(tx);
+  (void)mmsb::test::commit_txn(s, tx);
 }
 
 // The oracle: the same transfers on plain arrays.
@@ -187,7 +189,7 @@ TEST_CASE("snapshot_at gives every page at a past epoch; for_each_commit replays
   std::uint64_t commits = 0;
   s.for_each_commit([&](epoch e, span<const store::delta_type> ds) {
     auto ds2 = std::vector<store::delta_type>(ds.begin(), ds.end());
-    REQUIRE(copy.commit_merged(ds2, [](auto& t, span<const store::delta_type> d, epoch at_e) {
+    REQUIRE(copy.commit(ds2, [](auto& t, span<const store::delta_type> d, epoch at_e) {
       for (const auto& x : d) { apply(t.at(x.target()), x); t.at(x.target()).set_epoch(at_e); }
     }) == e);
     REQUIRE(copy.hash() == s.replay_to(e));
@@ -233,19 +235,19 @@ TEST_CASE("a failed commit leaves memory and files as they were; a failed fsync 
   }
   // The failed transaction itself is intact: retrying it commits exactly its changes.
   fs.fail_nth(fs_op::write, 1, EIO);
-  auto retry = s.begin();
+  auto retry = mmsb::test::begin_txn(s);
   const auto t = transfer_for(3, 1);
   retry.accumulate(page_id{t.from_page}, t.from_slot, -t.amount).accumulate(page_id{t.to_page}, t.to_slot, t.amount);
-  CHECK_THROWS_AS(s.commit(retry), error);
+  CHECK_THROWS_AS(mmsb::test::commit_txn(s, retry), error);
   CHECK(!retry.empty());
-  (void)s.commit(retry);  // works again
+  (void)mmsb::test::commit_txn(s, retry);  // works again
   CHECK(retry.empty());
   CHECK(s.current_epoch() == epoch{3});
   CHECK(s.hash() == oracle_hash(3, 2));
 
-  auto tx = s.begin();
+  auto tx = mmsb::test::begin_txn(s);
   tx.accumulate(page_id{77}, 0, 1);
-  CHECK_THROWS_WITH(s.commit(tx), "commit: unknown page 77");
+  CHECK_THROWS_WITH(mmsb::test::commit_txn(s, tx), "commit: unknown page 77");
   CHECK(s.current_epoch() == epoch{3});
 
   fs.fail_nth(fs_op::sync, 1, EIO);
@@ -285,14 +287,14 @@ TEST_CASE("bank invariant: with aborts and concurrent readers every snapshot sum
   std::mt19937_64 rng(4);
   for (std::uint64_t k = 0; k < 3000; ++k) {
     const auto t = transfer_for(4, k);
-    auto tx = s.begin();
+    auto tx = mmsb::test::begin_txn(s);
     tx.accumulate(page_id{t.from_page}, t.from_slot, -t.amount);
     if (rng() % 5 == 0) {  // a transaction abandoned half way: nothing of it may show
-      s.abort(tx);
+      tx.clear();
       continue;
     }
     tx.accumulate(page_id{t.to_page}, t.to_slot, t.amount);
-    (void)s.commit(tx);
+    (void)mmsb::test::commit_txn(s, tx);
   }
   done = true;
   for (auto& r : readers) r.join();

@@ -8,6 +8,8 @@
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cerrno>
@@ -26,9 +28,9 @@ const std::vector<std::byte> shape(6, std::byte{5});
 // Commit k adds k + 1 to slot k % 16 of page k % 2.
 void commit_k(store& s, std::uint64_t k)
 {
-  auto tx = s.begin();
+  auto tx = mmsb::test::begin_txn(s);
   tx.accumulate(page_id{static_cast<std::uint32_t>(k % 2)}, k % 16, static_cast<std::int64_t>(k + 1));
-  (void)s.commit(tx);
+  (void)mmsb::test::commit_txn(s, tx);
 }
 
 state_hash model(std::uint64_t commits)

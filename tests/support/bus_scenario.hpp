@@ -5,6 +5,7 @@
 // + and * are exact, so the reference can fold changes one at a time and still match bit for bit.
 #pragma once
 
+#include <mmsb/bus.hpp>
 #include <mmsb/exec.hpp>
 #include <mmsb/graph.hpp>
 
@@ -75,7 +76,7 @@ struct bus_scenario {
   {
     for (std::uint32_t i = 0; i < pages; ++i) (void)b.create_page();
     for (const auto& e : edges())
-      b.graph().add_matrix_edge(page_id{e.src}, page_id{e.dst},
+      b.add_matrix_edge(page_id{e.src}, page_id{e.dst},
                                 csr_matrix<float>::from_entries(layout::extent, layout::extent, {e.entries.data(), e.entries.size()}));
     std::vector<typename Bus::producer_type> prods;
     for (std::uint32_t p = 0; p < producers; ++p) prods.push_back(b.make_producer());

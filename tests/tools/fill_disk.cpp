@@ -5,6 +5,8 @@
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -28,10 +30,10 @@ int main(int argc, char** argv)
   for (;;) {
     const auto hash = s.hash();
     const auto epoch = s.current_epoch();
-    auto tx = s.begin();
+    auto tx = mmsb::test::begin_txn(s);
     for (std::size_t i = 0; i < 512; ++i) tx.accumulate(p, i, static_cast<std::int64_t>(committed + i));
     try {
-      (void)s.commit(tx);
+      (void)mmsb::test::commit_txn(s, tx);
       ++committed;
     } catch (const mmsb::error& e) {
       std::printf("commit %llu failed: %s\n", static_cast<unsigned long long>(committed + 1), e.what());
@@ -42,9 +44,9 @@ int main(int argc, char** argv)
     if (committed > 100000) { std::printf("FAIL: the file system never filled\n"); return 1; }
   }
   fs.remove(root + "/ballast");
-  auto tx = s.begin();
+  auto tx = mmsb::test::begin_txn(s);
   tx.accumulate(p, 0, 1);
-  (void)s.commit(tx);  // space again: works
+  (void)mmsb::test::commit_txn(s, tx);  // space again: works
   ++committed;
   const auto final_hash = s.hash();
   store again(fs, root + "/db", shape);

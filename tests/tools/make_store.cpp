@@ -4,6 +4,8 @@
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include <cstdio>
 
 int main(int argc, char** argv)
@@ -14,9 +16,9 @@ int main(int argc, char** argv)
   mmsb::durable_store<mmsb::plus_times<std::int64_t>, mmsb::dense<std::int64_t, 32>> s(fs, argv[1], shape);
   for (int p = 0; p < 3; ++p) (void)s.create_page();
   for (int k = 0; k < 40; ++k) {
-    auto tx = s.begin();
+    auto tx = mmsb::test::begin_txn(s);
     tx.accumulate(mmsb::page_id{static_cast<std::uint32_t>(k % 3)}, static_cast<std::size_t>(k % 32), k);
-    (void)s.commit(tx);
+    (void)mmsb::test::commit_txn(s, tx);
     if (k == 19) s.checkpoint();
   }
   std::printf("store at epoch %llu\n", static_cast<unsigned long long>(s.current_epoch().value()));

@@ -1,12 +1,7 @@
-// Ingestion: how changes reach the bus from any thread. Each producer owns one bounded SPSC ring
-// (exec/spsc_ring.hpp) that only the bus's tick drains, so producers never contend with each
-// other, and every change carries its order key (epoch, producer, sequence) from the start:
-// the order the bus folds changes in never depends on arrival time or thread count.
-//
-// Errors the producer can see at once (a slot past the page's extent) throw in the producer's
-// thread. A change to a page that does not exist is only known when the tick drains it: the tick
-// drops that change, goes on with everyone else's, and sends an mmsb::error naming the page back
-// to that producer (take_errors()).
+// The ingestion engine: what one change looks like as it crosses a ring (ingest_item) and the
+// bus side of one producer (ingest_channel: its SPSC ring and the errors sent back to it). The
+// producer handle that fills a channel is in bus/producer.hpp; the tick that drains it, in
+// bus/bus.hpp.
 #pragma once
 
 #include <mmsb/config/assert.hpp>
@@ -64,100 +59,5 @@ struct ingest_channel {
 };
 
 } // namespace detail
-
-// A producer's handle (from basic_bus::make_producer). Movable, not copyable; use it from one
-// thread at a time. Each change gets the next sequence number; the epoch is the producer's own
-// clock (set_epoch), so replaying the same streams gives the same keys and the same state.
-template <class Semiring, class Layout>
-class producer {
-public:
-  using value_type = typename Layout::value_type;
-  using channel_type = detail::ingest_channel<value_type>;
-
-  producer() = default;
-  explicit producer(std::shared_ptr<channel_type> ch) : ch_(std::move(ch)) {}
-  producer(producer&&) noexcept = default;
-  producer& operator=(producer&& other) noexcept
-  {
-    if (this != &other) {
-      close();
-      ch_ = std::move(other.ch_);
-      epoch_ = other.epoch_;
-      sequence_ = other.sequence_;
-    }
-    return *this;
-  }
-  ~producer() { close(); }
-
-  [[nodiscard]] producer_id id() const noexcept { return ch_ ? ch_->id : producer_id{}; }
-  // Changes pushed from now on carry epoch e (a producer's epochs should not decrease).
-  void set_epoch(mmsb::epoch e) noexcept { epoch_ = e.value(); }
-  [[nodiscard]] mmsb::epoch current_epoch() const noexcept { return mmsb::epoch{epoch_}; }
-
-  // Queue one change; blocks while the ring is full (it spins briefly, then sleeps until the
-  // tick drains). Throws mmsb::error (out_of_range) naming page and slot for a slot past the
-  // extent, with nothing queued.
-  void accumulate(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::accumulate, v); }
-  void assign(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::assign, v); }
-  void put(page_id p, std::size_t slot, delta_op op, value_type v) { (void)ch_->ring.push(item(p, slot, op, v, sequence_++)); }
-  // The same, but returns false at once (nothing queued, no sequence number used) when full.
-  [[nodiscard]] bool try_put(page_id p, std::size_t slot, delta_op op, value_type v)
-  {
-    if (!ch_->ring.try_push(item(p, slot, op, v, sequence_))) return false;
-    ++sequence_;
-    return true;
-  }
-  // Every slot of d under one sequence number (a delta's slots are distinct), in bulk.
-  void push(const delta<Semiring, Layout>& d)
-  {
-    MMSB_EXPECTS(ch_ != nullptr);
-    const std::uint64_t seq = sequence_++;
-    const auto page = d.target();
-    const auto send = [&](const sparse_delta<Semiring, Layout>& s) {
-      constexpr std::size_t chunk = 64;
-      detail::ingest_item<value_type> buf[chunk];
-      std::size_t n = 0;
-      for (const auto& e : s.entries()) {
-        buf[n++] = item(page, e.index, e.op, e.value, seq);
-        if (n == chunk) {
-          (void)ch_->ring.push_bulk({buf, n});
-          n = 0;
-        }
-      }
-      if (n) (void)ch_->ring.push_bulk({buf, n});
-    };
-    if (const auto* s = d.as_sparse()) send(*s);
-    else send(to_sparse(*d.as_dense()));
-  }
-
-  // Errors the bus sent back since the last call (unknown pages), oldest first; none for a
-  // default-constructed or moved-from producer.
-  [[nodiscard]] std::vector<error> take_errors()
-  {
-    if (!ch_) return {};
-    std::lock_guard lock(ch_->mutex);
-    return std::exchange(ch_->errors, {});
-  }
-
-private:
-  detail::ingest_item<value_type> item(page_id p, std::size_t slot, delta_op op, value_type v, std::uint64_t seq) const
-  {
-    MMSB_EXPECTS(ch_ != nullptr);
-    if (slot >= Layout::extent)
-      throw error(errc::out_of_range, "producer " + std::to_string(ch_->id.value()) + ": page " + std::to_string(p.value()) +
-                                        " slot " + std::to_string(slot) + " is out of range (pages hold " +
-                                        std::to_string(Layout::extent) + " slots)");
-    return {p.value(), static_cast<std::uint32_t>(slot), epoch_, seq, v, op};
-  }
-  void close() noexcept
-  {
-    if (ch_) ch_->closed.store(true, std::memory_order_release);
-    ch_.reset();
-  }
-
-  std::shared_ptr<channel_type> ch_;
-  std::uint64_t epoch_ = 0;
-  std::uint64_t sequence_ = 0;
-};
 
 } // namespace mmsb

@@ -108,7 +108,7 @@ public:
   // allocator of the same type.
   explicit page_graph(table_type& bases) : bases_(bases)
   {
-    acc_.assign(extent, stored(Semiring::zero()));
+    acc_.assign(extent, stored(semiring_traits<Semiring>::zero()));
     acc_rows_.init(extent);
   }
   page_graph(const page_graph&) = delete;

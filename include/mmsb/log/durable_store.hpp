@@ -1,7 +1,7 @@
 // durable_store<Semiring, Layout>: pages whose every change is a logged transaction. It ties
 // together the page table, the log and checkpoints:
 //
-//   commit(txn)   encodes the transaction's deltas into one commit record, appends it to the log
+//   commit(ds)    encodes the deltas (one per page) into one commit record, appends it to the log
 //                 (durable per the log's policy), then applies the deltas to the pages at the
 //                 next epoch. Write-ahead: if the append fails, nothing in memory changes.
 //   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
@@ -15,16 +15,23 @@
 //                 the logged history, commit by commit, to replay on another bus.
 //   snapshot()    a copy of every page at one committed epoch; readers never see part of a commit.
 //
-// Transactions on one store commit one at a time, in call order; that order is the epoch order.
+// Commits on one store happen one at a time, in call order; that order is the epoch order.
 // Conflicts: accumulates under ⊕ merge; two assigns to one slot resolve deterministically by
-// commit order (the later commit wins; within a transaction, the later call wins).
+// commit order (the later commit wins).
 // After a failed fsync the store refuses commits with the original error; reads keep working.
+//
+// Pages start at the semiring's zero() (delta/fill.hpp), or at the value given to create_page,
+// live and on recovery alike; every byte the hash and checkpoints read is defined.
+//
+// The store is the log layer's view: it knows nothing of the page graph. Applications write
+// through the bus (bus/bus.hpp), the one write path, which keeps derived pages in step.
 #pragma once
 
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
+#include <mmsb/delta/fill.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/log_reader.hpp>
@@ -34,11 +41,12 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mmsb {
@@ -63,34 +71,9 @@ public:
   using page_type = page<Layout>;
   using delta_type = delta<Semiring, Layout>;
   using page_table_type = page_table<Layout, Allocator>;
-
-  // A transaction collects changes to any pages; nothing is visible or logged until commit.
-  class transaction {
-  public:
-    // Throws mmsb::error (out_of_range) for a slot past the page's extent; the transaction keeps
-    // its other changes. The page must exist when the transaction commits.
-    transaction& accumulate(page_id p, std::size_t slot, typename Layout::value_type v)
-    {
-      builder(p).accumulate(slot, v);
-      return *this;
-    }
-    transaction& assign(page_id p, std::size_t slot, typename Layout::value_type v)
-    {
-      builder(p).assign(slot, v);
-      return *this;
-    }
-    [[nodiscard]] bool empty() const noexcept { return builders_.empty(); }
-
-  private:
-    friend class durable_store;
-    delta_builder<Semiring, Layout>& builder(page_id p)
-    {
-      auto it = builders_.find(p.value());
-      if (it == builders_.end()) it = builders_.emplace(p.value(), delta_builder<Semiring, Layout>(p)).first;
-      return it->second;
-    }
-    std::map<std::uint32_t, delta_builder<Semiring, Layout>> builders_;  // ascending page order
-  };
+  using semiring_type = Semiring;
+  using layout_type = Layout;
+  using value_type = typename Layout::value_type;
 
   // Opens (or creates) the store in dir: recovery, then a log writer continuing after it.
   // `shape` names the bus (semiring, layout) so another bus's files are refused.
@@ -102,47 +85,46 @@ public:
     writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
   }
 
-  [[nodiscard]] transaction begin() const { return {}; }
-
-  // Creates a page: all slots zero bytes, epoch 0. It becomes durable with the next commit, whose
-  // record names it (a page created and never followed by a commit is gone after a crash).
-  page_id create_page()
+  // Creates a page at epoch 0 with every slot at the semiring's zero(), or at `initial`. It becomes
+  // durable with the next commit, whose record names it (a page created and never followed by a
+  // commit is gone after a crash); an initial value other than zero() is logged with it. Throws
+  // mmsb::error (out_of_memory, out_of_range) with nothing created.
+  page_id create_page() { return create_page(semiring_traits<Semiring>::zero()); }
+  page_id create_page(value_type initial)
   {
     std::unique_lock lock(mutex_);
+    const bool at_zero = bit_equal_value(initial, semiring_traits<Semiring>::zero());
     reserve_for(pending_pages_, pending_pages_.size() + 1);  // may throw: nothing created yet
+    if (!at_zero) reserve_for(pending_initial_, pending_initial_.size() + 1);
     const page_id id = table_.create();
+    page_type& p = table_.at(id);
+    if (at_zero) fill_zero<Semiring>(p);
+    else {
+      fill(p, initial);
+      pending_initial_.push_back({id.value(), initial});
+    }
     pending_pages_.push_back(id.value());
     return id;
   }
 
-  // Logs and applies the transaction at the next epoch, returns that epoch and empties tx. Throws
-  // mmsb::error with memory, files and tx as before (so the same tx can be retried): unknown page (unknown_page), I/O failure
-  // (io_error/no_space; after a failed fsync every later commit rethrows that error).
-  mmsb::epoch commit(transaction& tx)
+  // Logs `deltas` (one per page, any order) as one commit at the next epoch and applies them;
+  // returns the epoch. Throws mmsb::error with memory, files and `deltas` as before (so the same
+  // commit can be retried): unknown page (unknown_page, naming it), I/O failure (io_error or
+  // no_space; after a failed fsync every later commit rethrows that error).
+  mmsb::epoch commit(std::vector<delta_type>& deltas)
   {
-    std::unique_lock lock(mutex_);
-    for (auto& [id, b] : tx.builders_)
-      if (!table_.contains(page_id{id})) throw error(errc::unknown_page, "commit: unknown page " + std::to_string(id));
-    std::vector<delta_type> deltas;
-    deltas.reserve(tx.builders_.size());
-    for (const auto& [id, b] : tx.builders_) deltas.push_back(b.peek());  // tx stays intact until success
-    const mmsb::epoch e = log_and_apply(deltas, [](page_table_type& t, span<const delta_type> ds, mmsb::epoch at) {
+    return commit(deltas, [](page_table_type& t, span<const delta_type> ds, mmsb::epoch at) {
       for (const auto& d : ds) {
         page_type& p = t.at(d.target());
         apply(p, d);
         p.set_epoch(at);
       }
     });
-    tx.builders_.clear();
-    return e;
   }
-
-  // The same for deltas already merged elsewhere (one per page, any order): logs them as one
-  // commit at the next epoch, then calls apply_all(pages, deltas, epoch), which must apply every
-  // delta to its page and stamp the page with the epoch (the bus does it in parallel). Throws
-  // like commit, with nothing logged or applied, for an unknown page or an I/O failure.
+  // The same, applying through apply_all(pages, deltas, epoch), which must apply every delta to
+  // its page and stamp the page with the epoch (the bus does it in parallel).
   template <class ApplyAll>
-  mmsb::epoch commit_merged(std::vector<delta_type>& deltas, ApplyAll&& apply_all)
+  mmsb::epoch commit(std::vector<delta_type>& deltas, ApplyAll&& apply_all)
   {
     std::unique_lock lock(mutex_);
     for (const auto& d : deltas)
@@ -151,14 +133,12 @@ public:
     return log_and_apply(deltas, apply_all);
   }
 
-  // The pages themselves, for components that read them in place (the page graph's bases) or
-  // must be told of every change (page_graph::note). Writing through this reference bypasses the
-  // log: such writes are not durable and replay will not see them.
-  [[nodiscard]] page_table_type& pages() noexcept { return table_; }
+  // The pages, to read in place.
   [[nodiscard]] const page_table_type& pages() const noexcept { return table_; }
-
-  // Discards a transaction's changes.
-  void abort(transaction& tx) noexcept { tx.builders_.clear(); }
+  // Mutable, for the one component that must hold them by reference: the bus hands them to its
+  // page graph as bases. Writing through it bypasses the log (not durable, not replayed), which
+  // is why the bus gives its users only a const store.
+  [[nodiscard]] page_table_type& pages() noexcept { return table_; }
 
   // Writes a checkpoint at the current epoch; once it is durable, removes the log segments it
   // covers (the writer starts a new segment first, so every older one is covered).
@@ -224,7 +204,7 @@ public:
 
   // The history: f(epoch, span<const delta_type>) for every commit the retained log holds after
   // epoch `after`, in epoch order, with the deltas as logged (one per page; a commit's first
-  // deltas to a page just created are empty). Feeding them to another bus with the same pages
+  // deltas to a page just created are empty, or assign its initial value). Feeding them to another bus with the same pages
   // and graph reproduces this one tick by tick. Throws mmsb::error (corrupt) for a damaged
   // record, (out_of_range) if the log starts after `after`+1 (a checkpoint removed the
   // commits between; start from snapshot_at(checkpoint epoch) instead). f must not call back
@@ -271,6 +251,17 @@ private:
       payload_.clear();
       detail::store_u32(payload_, static_cast<std::uint32_t>(deltas.size()));
       for (const auto& d : deltas) {
+        if (const value_type* init = initial_of(d.target().value())) {
+          // A page created at a value other than zero(): the log carries "every slot := initial,
+          // then d" as one delta (the merge law), so recovery, which creates pages at zero(),
+          // reaches the same bytes. Live, the page already holds the initial value.
+          delta_builder<Semiring, Layout> b(d.target());
+          for (std::size_t i = 0; i < Layout::extent; ++i) b.assign(i, *init);
+          const delta_type first = merge(b.build(), d);
+          detail::store_u32(payload_, static_cast<std::uint32_t>(encoded_size(first)));
+          encode(first, payload_);
+          continue;
+        }
         detail::store_u32(payload_, static_cast<std::uint32_t>(encoded_size(d)));
         encode(d, payload_);
       }
@@ -284,7 +275,20 @@ private:
     for (const auto id : pending_pages_) table_.at(page_id{id}).set_epoch(e);
     epoch_ = e;
     pending_pages_.clear();
+    pending_initial_.clear();
     return e;
+  }
+
+  // The initial value of a page created since the last commit at something other than zero().
+  const value_type* initial_of(std::uint32_t id) const noexcept
+  {
+    for (const auto& [p, v] : pending_initial_)
+      if (p == id) return &v;
+    return nullptr;
+  }
+  static bool bit_equal_value(const value_type& a, const value_type& b) noexcept
+  {
+    return std::memcmp(&a, &b, sizeof(value_type)) == 0;
   }
 
   std::string log_dir() const { return dir_ + "/log"; }
@@ -301,7 +305,7 @@ private:
     const auto ckpt = load_checkpoint(
       *fs_, ckpt_dir(), shape_, sizeof(typename Layout::storage_type),
       [&](page_id id, mmsb::epoch e, span<const std::byte> bytes) {
-        table.create(id);
+        table.create(id);  // every byte is then overwritten
         auto& p = table.at(id);
         std::memcpy(&p.storage(), bytes.data(), bytes.size());
         p.set_epoch(e);
@@ -319,7 +323,10 @@ private:
                                       " (the records between were truncated)");
                       decode_commit(h.epoch, payload, deltas);
                       for (const auto& d : deltas) {
-                        if (!table.contains(d.target())) table.create(d.target());
+                        if (!table.contains(d.target())) {
+                          table.create(d.target());
+                          fill_zero<Semiring>(table.at(d.target()));  // as create_page
+                        }
                         page_type& p = table.at(d.target());
                         apply(p, d);
                         p.set_epoch(h.epoch);
@@ -379,6 +386,7 @@ private:
   recovery_report recovery_;
   std::unique_ptr<log_writer> writer_;
   std::vector<std::uint32_t> pending_pages_;  // created since the last commit
+  std::vector<std::pair<std::uint32_t, value_type>> pending_initial_;  // of those, not at zero()
   std::vector<std::byte> payload_;            // the commit record being encoded, reused
   mutable std::shared_mutex mutex_;
 };

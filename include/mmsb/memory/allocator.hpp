@@ -31,6 +31,9 @@ struct allocator_stats {
   std::uint64_t reserved_bytes = 0;  // bytes taken from the system, including free blocks in pools
 };
 
+// Whether the host may read and write blocks of this space in place (device memory: no).
+[[nodiscard]] constexpr bool host_accessible(memory_space s) noexcept { return s != memory_space::device; }
+
 template <class A>
 concept page_allocator = requires(A& a, const A& ca, std::size_t bytes, void* p) {
   { a.allocate(bytes) } -> std::same_as<void*>;

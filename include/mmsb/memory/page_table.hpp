@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <limits>
 #include <new>
@@ -31,6 +32,11 @@ enum class id_reuse : std::uint8_t { never, lowest_free };
 
 template <layout Layout, page_allocator Allocator = host_heap>
 class page_table {
+  static_assert(host_accessible(Allocator::space),
+                "mmsb: page_table<Layout, Allocator>: the host constructs and reads pages in place, so Allocator must "
+                "hand out host-accessible memory (host_heap, host_pool, mapped_file, cuda_pinned, cuda_managed), "
+                "not device memory");
+
 public:
   using page_type = page<Layout>;
   using allocator_type = Allocator;
@@ -50,7 +56,8 @@ public:
       if (e.page) release(e.page);
   }
 
-  // Creates a zeroed page at epoch 0 under the next id. Throws mmsb::error (out_of_memory, or
+  // Creates a page whose storage is zero bytes (every byte, padding included) at epoch 0 under
+  // the next id. Throws mmsb::error (out_of_memory, or
   // out_of_range when ids are exhausted) with the table unchanged.
   page_id create()
   {
@@ -178,7 +185,13 @@ private:
   void place(page_id id)
   {
     void* mem = alloc_.allocate(block_bytes);  // may throw; nothing recorded yet
-    entries_[id.value()] = entry{::new (mem) page_type(id), 0, 0};
+    // Every byte defined, padding included: the storage's alignment can leave bytes that no
+    // slot covers (bits<256> is 32 B of words in a 64 B block), and the state hash and
+    // checkpoints read the whole storage. A fresh block from the allocator is indeterminate.
+    // (After construction: stores before a constructor are dead to GCC's lifetime DSE.)
+    page_type* p = ::new (mem) page_type(id);
+    std::memset(static_cast<void*>(&p->storage()), 0, sizeof(typename page_type::storage_type));
+    entries_[id.value()] = entry{p, 0, 0};
     ++live_;
   }
   void release(page_type* p) noexcept

@@ -2,7 +2,7 @@
 // many threads (exactly once, per-producer order), errors sent back to the producer that caused
 // them, budgets and carry-over, recovery from the log, and tick statistics. The same scenario runs
 // on Kokkos in tests/exec/bus_kokkos.cpp and must give the same hash.
-#include <mmsb/exec.hpp>
+#include <mmsb/bus.hpp>
 #include <mmsb/log/faulty_file_system.hpp>
 
 #include "../support/bus_scenario.hpp"
@@ -42,7 +42,7 @@ TEST_CASE("bus: the scenario equals the plain reference, and its hash is stable"
   float_bus again;
   sc.run(again);
   CHECK(again.hash().value == b.hash().value);
-  CHECK(b.graph().verify().ok());
+  CHECK(b.verify().ok());
 }
 
 TEST_CASE("bus: carry-over under a budget ends where an unbounded tick does", "[exec][bus]")
@@ -54,7 +54,7 @@ TEST_CASE("bus: carry-over under a budget ends where an unbounded tick does", "[
     for (int i = 0; i < 40; ++i) p.push_back(b.create_page());
     std::vector<matrix_entry<std::int64_t>> e{{0, 0, 1}, {1, 0, 3}, {2, 1, 1}, {7, 7, 2}};
     const auto m = std::make_shared<const csr_matrix<std::int64_t>>(csr_matrix<std::int64_t>::from_entries(8, 8, {e.data(), e.size()}));
-    for (int i = 0; i + 1 < 40; ++i) b.graph().add_matrix_edge(p[i], p[i + 1], m);
+    for (int i = 0; i + 1 < 40; ++i) b.add_matrix_edge(p[i], p[i + 1], m);
     return p;
   };
   basic_bus<S, L> bounded, free;
@@ -150,8 +150,8 @@ TEST_CASE("bus: a producer may have its own ring size; the logged history replay
     const page_id x = b.create_page(), y = b.create_page(), sum = b.create_page();
     std::vector<matrix_entry<std::int64_t>> e;
     for (std::uint32_t i = 0; i < 64; ++i) e.push_back({i, (i * 7) % 64, 3});
-    b.graph().add_matrix_edge(x, sum, csr_matrix<std::int64_t>::from_entries(64, 64, {e.data(), e.size()}));
-    b.graph().add_matrix_edge(y, sum, csr_matrix<std::int64_t>::from_entries(64, 64, {e.data(), e.size()}));
+    b.add_matrix_edge(x, sum, csr_matrix<std::int64_t>::from_entries(64, 64, {e.data(), e.size()}));
+    b.add_matrix_edge(y, sum, csr_matrix<std::int64_t>::from_entries(64, 64, {e.data(), e.size()}));
     return std::array<page_id, 3>{x, y, sum};
   };
   B live(bus_options{.ring_capacity = 16});

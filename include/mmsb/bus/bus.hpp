@@ -1,6 +1,7 @@
-// basic_bus<Semiring, Layout, Allocator, Scheduler>: the assembled bus. Pages and their log
-// (durable_store), the page graph on top of them (page_graph), producers feeding it from any
-// thread (ingest.hpp) and the tick that turns their changes into new state (tick.hpp):
+// basic_bus<Semiring, Layout, Allocator, Scheduler>: the assembled bus, and the one write path.
+// Pages and their log (durable_store), the page graph on top of them (page_graph), producers
+// feeding it from any thread (producer.hpp), transactions (transaction.hpp) and the tick that
+// turns changes into new state (tick.hpp):
 //
 //   producers ─ring─┐
 //   producers ─ring─┼─> ingest ─> merge ─> apply+log ─> propagate ─> maintain
@@ -13,17 +14,25 @@
 // split into contiguous ranges and each range is merged and applied by one work item, and pages
 // never share state, so any split and any interleaving of the items give the same bits.
 //
+// One way in: every change enters here (producer deltas drained by tick(), transactions through
+// commit(), topology edits through add_matrix_edge and its siblings), is logged, applied, and
+// propagated, so derived pages always equal a full recompute. The store and the graph are
+// reachable only as const references: nothing a user can reach writes pages behind the graph.
+//
 // Threads: producers may push from any thread, concurrently with a tick. Everything else
-// (create_page, graph edits, tick, reads) belongs to the thread that owns the bus.
+// (create_page, topology edits, commit, tick, reads) belongs to the thread that owns the bus.
 #pragma once
 
+#include <mmsb/bus/options.hpp>
+#include <mmsb/bus/producer.hpp>
+#include <mmsb/bus/tick.hpp>
+#include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/delta/batch.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/exec/ingest.hpp>
 #include <mmsb/exec/scheduler.hpp>
-#include <mmsb/exec/tick.hpp>
 #include <mmsb/graph/page_graph.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/memory_file_system.hpp>
@@ -40,22 +49,9 @@
 #include <mutex>
 #include <string>
 #include <type_traits>
-#include <typeinfo>
 #include <vector>
 
 namespace mmsb {
-
-struct bus_options {
-  file_system* fs = nullptr;          // nullptr: an in-memory file system the bus owns (not durable)
-  std::string dir = "mmsb";           // the store's directory on fs
-  store_options store{};              // log durability, recovery mode
-  std::size_t ring_capacity = 1 << 14; // changes per producer ring (a power of two)
-  std::uint64_t checkpoint_every = 0; // ticks between checkpoints; 0: never
-  // Ticks with fewer changes than this merge and apply on the owner thread: a fork/join costs
-  // more than it saves on small batches (and far more when threads outnumber free cores). The
-  // choice is made once per tick and never changes the result.
-  std::size_t parallel_min_changes = 16384;
-};
 
 template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>, class Allocator = host_heap,
           class Scheduler = serial>
@@ -65,6 +61,9 @@ class basic_bus {
   static_assert(std::is_same_v<typename Layout::value_type, semiring_value_t<Semiring>>,
                 "mmsb: basic_bus<S, Layout, ...>: the layout's value_type must be the semiring's value type");
   static_assert(page_allocator<Allocator>, "mmsb: basic_bus<S, L, Allocator, ...>: Allocator must be a page allocator (host_heap, host_pool, ...)");
+  static_assert(host_accessible(Allocator::space),
+                "mmsb: basic_bus<S, L, Allocator, ...>: this bus runs on the host, and Allocator hands out device "
+                "memory the host must not dereference; use host_heap, host_pool, mapped_file, cuda_pinned or cuda_managed");
   static_assert(scheduler<Scheduler>, "mmsb: basic_bus<S, L, A, Scheduler>: Scheduler must be a scheduler policy (serial, kokkos_scheduler<Space>)");
 
 public:
@@ -77,6 +76,9 @@ public:
   using store_type = durable_store<Semiring, Layout, Allocator>;
   using graph_type = page_graph<Semiring, Layout, Allocator>;
   using producer_type = producer<Semiring, Layout>;
+  using transaction_type = transaction<Semiring, Layout>;
+  using matrix_type = typename graph_type::matrix_type;
+  using kernel_fn = typename graph_type::kernel_fn;
 
   // Opens (or creates, or recovers) the store in opts.dir. Throws mmsb::error naming the path for
   // a store of another shape or a corrupt one.
@@ -89,12 +91,64 @@ public:
   basic_bus(const basic_bus&) = delete;
   basic_bus& operator=(const basic_bus&) = delete;
 
-  // ---- pages and structure (owner thread) -------------------------------------------------
+  // ---- pages and topology (owner thread) --------------------------------------------------
+  // A new page, every slot at the semiring's zero() (or at `initial`), durable with the next
+  // commit. Throws mmsb::error (out_of_memory, out_of_range) with nothing created.
   page_id create_page() { return store_.create_page(); }
-  [[nodiscard]] graph_type& graph() noexcept { return graph_; }
-  [[nodiscard]] store_type& store() noexcept { return store_; }
-  [[nodiscard]] const store_type& store() const noexcept { return store_; }  // history: snapshot_at, for_each_commit
+  page_id create_page(value_type initial) { return store_.create_page(initial); }
+
+  // Topology edits, as page_graph's (graph/page_graph.hpp has the contracts): each throws
+  // mmsb::error with nothing changed for a missing page, a wrong shape or a cycle (named). The
+  // next tick (or commit) propagates what they change.
+  edge_id add_matrix_edge(page_id src, page_id dst, matrix_type a, span<const word_t> row_mask = {})
+  {
+    return graph_.add_matrix_edge(src, dst, std::move(a), row_mask);
+  }
+  edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
+  {
+    return graph_.add_matrix_edge(src, dst, std::move(a), row_mask);
+  }
+  edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name = "kernel")
+  {
+    return graph_.add_kernel_edge(srcs, dst, std::move(f), std::move(name));
+  }
+  void remove_edge(edge_id e) { graph_.remove_edge(e); }
+  void set_weights(edge_id e, matrix_type a) { graph_.set_weights(e, std::move(a)); }
+  region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
+  {
+    return graph_.add_fixed_point_region(members, max_iterations);
+  }
+
+  // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
+  // Only const: a write through either would bypass the log or the graph.
+  [[nodiscard]] const graph_type& graph() const noexcept { return graph_; }
+  [[nodiscard]] const store_type& store() const noexcept { return store_; }
   [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
+
+  // ---- transactions (owner thread) ----------------------------------------------------------
+  // begin() a transaction, fill it from any code, then commit() it: its changes are logged and
+  // applied as one epoch and propagated to completion before commit returns, so a reader sees
+  // all of it or none of it. Producer changes still queued are not part of it (the next tick
+  // takes them). Returns the epoch and empties tx. Throws mmsb::error with pages, files and tx as
+  // they were (the same tx can be retried): unknown_page naming the page, or the log's I/O
+  // error; a propagation failure (a region that does not converge, a kernel that throws)
+  // leaves the commit standing and the work queued, as in tick().
+  [[nodiscard]] transaction_type begin() const { return {}; }
+  mmsb::epoch commit(transaction_type& tx)
+  {
+    deltas_.clear();
+    tx.deltas_into(deltas_);
+    if (deltas_.empty()) return store_.current_epoch();
+    cuts_.assign({std::size_t{0}, deltas_.size()});
+    const mmsb::epoch e = log_and_apply();
+    tx.clear();
+    (void)graph_.propagate();
+    return e;
+  }
+  void abort(transaction_type& tx) noexcept { tx.clear(); }
+
+  // Writes a checkpoint now (the tick does it every opts.checkpoint_every ticks).
+  void checkpoint() { store_.checkpoint(); }
 
   // A producer with the next id and a ring of `ring_capacity` changes (0: the bus's
   // ring_capacity). Thread-safe. A full ring blocks its producer until the next tick drains it,
@@ -144,6 +198,21 @@ public:
   }
 
   [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
+
+  // ---- queries (owner thread) ---------------------------------------------------------------
+  // The pages (or slots) p's value depends on, each with the epoch of its last committed write.
+  provenance_result provenance(page_id p, std::uint32_t depth = provenance_finder::default_depth)
+  {
+    return graph_.provenance(p, depth);
+  }
+  provenance_result slot_provenance(page_id p, std::size_t slot, std::uint32_t depth = provenance_finder::default_depth)
+  {
+    return graph_.slot_provenance(p, slot, depth);
+  }
+  // The graph's invariants, derived values checked against a full recompute included.
+  [[nodiscard]] graph_report verify() { return graph_.verify(); }
+  // Recomputes every derived value from the bases (a reference for benchmarks; changes no base).
+  void recompute_all() { graph_.recompute_all(); }
 
   // ---- reads (owner thread) -----------------------------------------------------------------
   // A page's value: its base, or for a derived page the value propagation computed for it.
@@ -230,12 +299,20 @@ private:
   void apply_and_log(tick_report& r)
   {
     if (deltas_.empty()) return;
+    r.epoch = log_and_apply();
+    batch_.clear();  // only now: a failed commit leaves the changes for the next tick
+  }
+
+  // The write path's core, shared by tick() and commit(): notes deltas_ (split by cuts_) in the
+  // graph, logs them as one commit and applies them on the scheduler. Throws with nothing applied.
+  mmsb::epoch log_and_apply()
+  {
     const auto& topo = graph_.topology();
     for (const auto& d : deltas_) {
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
     }
-    r.epoch = store_.commit_merged(deltas_, [&](auto& table, span<const delta_type> ds, mmsb::epoch e) {
+    return store_.commit(deltas_, [&](auto& table, span<const delta_type> ds, mmsb::epoch e) {
       run_ranges([&](std::size_t w) {
         for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
           page_type& p = table.at(ds[k].target());
@@ -244,7 +321,6 @@ private:
         }
       });
     });
-    batch_.clear();  // only now: a failed commit leaves the changes for the next tick
   }
 
   // f(w) for every page range w of cuts_: on the scheduler, or inline when there is one range.

@@ -4,6 +4,7 @@
 // program initializes Kokkos itself and MMSB must leave it alone; without it MMSB initializes
 // Kokkos on first use and finalizes it at exit.
 #define CATCH_CONFIG_RUNNER
+#include <mmsb/bus.hpp>
 #include <mmsb/exec.hpp>
 #include <mmsb/kokkos.hpp>
 

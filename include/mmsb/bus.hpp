@@ -1,0 +1,8 @@
+// The bus layer: basic_bus (the one write path), producers, transactions, options and the tick.
+#pragma once
+
+#include <mmsb/bus/bus.hpp>
+#include <mmsb/bus/options.hpp>
+#include <mmsb/bus/producer.hpp>
+#include <mmsb/bus/tick.hpp>
+#include <mmsb/bus/transaction.hpp>

@@ -1,0 +1,26 @@
+// bus_options: how a basic_bus stores, sizes and paces itself. Every field has a working default:
+// an in-memory store (not durable), 16 Ki-change producer rings, no checkpoints.
+#pragma once
+
+#include <mmsb/log/durable_store.hpp>
+#include <mmsb/log/file_system.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace mmsb {
+
+struct bus_options {
+  file_system* fs = nullptr;          // nullptr: an in-memory file system the bus owns (not durable)
+  std::string dir = "mmsb";           // the store's directory on fs
+  store_options store{};              // log durability, recovery mode
+  std::size_t ring_capacity = 1 << 14; // changes per producer ring (a power of two)
+  std::uint64_t checkpoint_every = 0; // ticks between checkpoints; 0: never
+  // Ticks with fewer changes than this merge and apply on the owner thread: a fork/join costs
+  // more than it saves on small batches (and far more when threads outnumber free cores). The
+  // choice is made once per tick and never changes the result.
+  std::size_t parallel_min_changes = 16384;
+};
+
+} // namespace mmsb
