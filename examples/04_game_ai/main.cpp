@@ -33,6 +33,8 @@
 //                   [--no-pace] [--map PATH]
 #include <mmsb/mmsb.hpp>
 
+#include "workload_digest.hpp"
+
 #ifdef MMSB_EXAMPLE_PNG
 #include <png.h>
 #endif
@@ -378,10 +380,20 @@ int main(int argc, char** argv)
       const auto [page, slot] = field_at(c);
       world_writer.assign(page, slot, unreachable);
     }
+  std::vector<int> start(agents);
   for (std::size_t a = 0; a < agents; ++a) {
+    start[a] = open_cell(w, rng);
     const auto [page, slot] = agent_at(a);
-    world_writer.assign(page, slot, open_cell(w, rng));
+    world_writer.assign(page, slot, start[a]);
   }
+  // The workload digest: what the seed generated, the walls, the first targets and where the
+  // agents start. (What follows, moves and respawns, depends on the field the bus computes.)
+  example::workload_digest digest;
+  digest.add(w.n);
+  for (const char x : w.wall) digest.add(x);
+  digest.add(targets.size());
+  for (const int c : targets) digest.add(c);
+  for (const int c : start) digest.add(c);
   const auto setup = bus.tick();
   remember(0, setup);
   copy_state();
@@ -518,6 +530,7 @@ int main(int argc, char** argv)
   std::snprintf(buf, sizeof buf, "%.3f / %.3f (propagate / BFS %.1fx)", percentile(bfs_ms, 0.5), percentile(bfs_ms, 0.99),
                 ms(st.p50(mmsb::tick_phase::propagate)) / percentile(bfs_ms, 0.5));
   row("BFS p50 / p99 (ms)", buf);
+  row("workload digest", digest.hex());
   std::snprintf(buf, sizeof buf, "%016" PRIx64, bus.hash().value);
   row("state hash", buf);
   row("map", map_ok ? o.map : "NOT WRITTEN: " + o.map);
