@@ -10,6 +10,9 @@
 //   producer 2 ─┘   (epoch, producer,  └─> ...      one merged delta per page, applied once
 //                    sequence) order
 //
+// Beside its state hash it prints a workload digest, a hash of the changes the producers generated
+// (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 00_hello_bus [--pages N] [--changes N] [--producers N] [--seed N]
 #include <mmsb/mmsb.hpp>
 
@@ -89,8 +92,10 @@ example::workload_digest digest_of(const std::vector<std::vector<change>>& strea
   example::workload_digest d;
   for (const auto& s : streams) {
     d.add(s.size());
-    for (const auto& c : s)
-      d.add(c.page.value()).add(c.slot).add(c.op).add(c.value).add(c.key.epoch.value()).add(c.key.producer.value()).add(c.key.sequence.value());
+    for (const auto& c : s) {
+      d.add(c.page.value()).add(c.slot).add(c.op).add(c.value);
+      d.add(c.key.epoch.value()).add(c.key.producer.value()).add(c.key.sequence.value());
+    }
   }
   return d;
 }

@@ -12,6 +12,9 @@
 //
 //   producers ─rings─> [sensor pages] ──A (sparse)──> [region pages]
 //
+// Beside its state hash it prints a workload digest, a hash of the readings the producers sent (see
+// workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 01_schedulers [--sensors N] [--ticks N] [--producers N] [--per-tick N]
 #include <mmsb/mmsb.hpp>
 #if MMSB_ENABLE_KOKKOS

@@ -17,6 +17,9 @@
 // 3. After every tick the parity pages are compared with a plain recomputation; exit 1 on any
 //    difference.
 //
+// Beside its state hash it prints a workload digest, a hash of the flips and overwrites the
+// producers sent (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 02_custom_semiring [--data-pages N] [--ticks N] [--producers N] [--seed N]
 #include <mmsb/mmsb.hpp>
 

@@ -36,6 +36,9 @@
 // scratch; the program exits 1 at the first difference. It times the tick against that solver
 // and against recompute_all(); neither timing includes editing the code or the check.
 //
+// Beside its state hash it prints a workload digest, a hash of the generated program and every edit
+// (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 03_compiler_ir [--functions N] [--blocks N] [--edits N] [--batch N] [--seed N]
 #include <mmsb/mmsb.hpp>
 

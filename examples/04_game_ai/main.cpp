@@ -29,6 +29,10 @@
 // state hash at every tick. Exit 1 on a mismatch.
 // The final map is written as a PNG (when built with libpng) or else a PPM.
 //
+// Beside its state hash it prints a workload digest, a hash of the map, the first targets and the
+// agents' starting cells (see workload_digest.hpp): two builds with equal digests ran the same
+// workload.
+//
 // usage: 04_game_ai [--size N] [--agents N] [--ticks N] [--threads N] [--seed N] [--budget-ms X]
 //                   [--no-pace] [--map PATH]
 #include <mmsb/mmsb.hpp>

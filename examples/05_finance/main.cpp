@@ -26,6 +26,9 @@
 // log alone (durable_store::snapshot_at) on a fresh bus and must reproduce the risk report
 // recorded at that epoch, bit for bit.
 //
+// Beside its state hash it prints a workload digest, a hash of the book and every price update the
+// feeds sent (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 05_finance [--instruments N] [--positions N] [--portfolios N] [--ticks N]
 //                   [--updates N] [--feeds N] [--audits N] [--seed N]
 #include <mmsb/mmsb.hpp>
@@ -135,9 +138,11 @@ book make_book(const options& o)
     b.sensitivity.push_back(s);
   }
   for (std::uint32_t p = 0; p < o.positions; ++p) {
-    const auto instrument = static_cast<std::uint32_t>(rng() % o.instruments);  // one draw per statement: the order of
-    const auto portfolio = static_cast<std::uint32_t>(rng() % o.portfolios);    // draws never rests on the compiler's
-    b.positions.push_back({instrument, portfolio, uniform(rng, -1000, 1000)});  // evaluation order
+    // One draw per statement: the order of draws never rests on the compiler's evaluation order.
+    const auto instrument = static_cast<std::uint32_t>(rng() % o.instruments);
+    const auto portfolio = static_cast<std::uint32_t>(rng() % o.portfolios);
+    const auto qty = uniform(rng, -1000, 1000);
+    b.positions.push_back({instrument, portfolio, qty});
   }
   std::stable_sort(b.positions.begin(), b.positions.end(), [](const position& x, const position& y) { return x.instrument < y.instrument; });
   for (std::uint32_t s = 0; s < o.scenarios; ++s) {
