@@ -10,8 +10,13 @@
 //   producer 2 ─┘   (epoch, producer,  └─> ...      one merged delta per page, applied once
 //                    sequence) order
 //
+// Beside its state hash it prints a workload digest, a hash of the changes the producers generated
+// (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 00_hello_bus [--pages N] [--changes N] [--producers N] [--seed N]
 #include <mmsb/mmsb.hpp>
+
+#include "workload_digest.hpp"
 
 #include <chrono>
 #include <cstdio>
@@ -71,11 +76,28 @@ std::vector<change> producer_stream(const options& o, std::uint32_t producer)
   const std::size_t n = o.changes / o.producers;
   for (std::size_t s = 0; s < n; ++s) {
     const mmsb::order_key key{mmsb::epoch{1 + s * 4 / n}, mmsb::producer_id{producer}, mmsb::sequence_no{s}};
-    out.push_back({mmsb::page_id{static_cast<std::uint32_t>(rng() % o.pages)}, static_cast<std::uint32_t>(rng() % layout::extent),
-                   rng() % 50 == 0 ? mmsb::delta_op::assign : mmsb::delta_op::accumulate,
-                   static_cast<float>(rng() % 100000) / 8.0f, key});
+    // One draw per statement: the order of draws never rests on the compiler's evaluation order.
+    const auto page = static_cast<std::uint32_t>(rng() % o.pages);
+    const auto slot = static_cast<std::uint32_t>(rng() % layout::extent);
+    const auto op = rng() % 50 == 0 ? mmsb::delta_op::assign : mmsb::delta_op::accumulate;
+    const auto value = static_cast<float>(rng() % 100000) / 8.0f;
+    out.push_back({mmsb::page_id{page}, slot, op, value, key});
   }
   return out;
+}
+
+// Every change the producers generated, stream by stream.
+example::workload_digest digest_of(const std::vector<std::vector<change>>& streams)
+{
+  example::workload_digest d;
+  for (const auto& s : streams) {
+    d.add(s.size());
+    for (const auto& c : s) {
+      d.add(c.page.value()).add(c.slot).add(c.op).add(c.value);
+      d.add(c.key.epoch.value()).add(c.key.producer.value()).add(c.key.sequence.value());
+    }
+  }
+  return d;
 }
 
 mmsb::state_hash hash_of(const std::vector<page_t>& pages)
@@ -142,6 +164,7 @@ int main(int argc, char** argv)
   std::printf("\n  %-28s %12zu\n", "changes", all.size());
   std::printf("  %-28s %12zu\n", "pages touched", batch.pages().size());
   std::printf("  %-28s %12zu / %zu\n", "deltas sparse / dense", sparse, dense);
+  std::printf("  %-28s %s\n", "workload digest", digest_of(streams).hex().c_str());
   std::printf("  %-28s %016llx\n", "state hash (bus)", static_cast<unsigned long long>(got.value));
   std::printf("  %-28s %016llx\n", "state hash (reference)", static_cast<unsigned long long>(want.value));
   if (got != want) {

@@ -12,11 +12,16 @@
 //
 //   producers ─rings─> [sensor pages] ──A (sparse)──> [region pages]
 //
+// Beside its state hash it prints a workload digest, a hash of the readings the producers sent (see
+// workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 01_schedulers [--sensors N] [--ticks N] [--producers N] [--per-tick N]
 #include <mmsb/mmsb.hpp>
 #if MMSB_ENABLE_KOKKOS
 #  include <mmsb/kokkos.hpp>
 #endif
+
+#include "workload_digest.hpp"
 
 #include <cinttypes>
 #include <cstdio>
@@ -56,8 +61,13 @@ options parse(int argc, char** argv)
 }
 
 // The whole simulation, for any scheduler. Nothing in here mentions which one.
+struct outcome {
+  std::uint64_t hash;                // the bus's state hash at the end
+  example::workload_digest digest;   // every reading the producers sent, tick by tick, producer by producer
+};
+
 template <class Scheduler>
-std::uint64_t simulate(const options& o, const char* label)
+outcome simulate(const options& o, const char* label)
 {
   mmsb::bus_options opts;
   opts.parallel_min_changes = 0;  // small ticks normally stay on the owner thread; not here
@@ -75,18 +85,23 @@ std::uint64_t simulate(const options& o, const char* label)
 
   std::vector<typename decltype(bus)::producer_type> producers;
   for (std::uint32_t p = 0; p < o.producers; ++p) producers.push_back(bus.make_producer());
+  // One digest per producer and tick, each written by its own thread only, combined in order.
+  std::vector<example::workload_digest> parts(static_cast<std::size_t>(o.ticks) * o.producers);
   for (int t = 0; t < o.ticks; ++t) {
     std::vector<std::thread> threads;
     for (std::uint32_t p = 0; p < o.producers; ++p)
       threads.emplace_back([&, p] {
         std::mt19937_64 rng(1000u * p + static_cast<unsigned>(t));
+        auto& d = parts[static_cast<std::size_t>(t) * o.producers + p];
         auto& w = producers[p];
         w.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
         for (int k = 0; k < o.per_tick; ++k) {
           const auto page = sensors[rng() % sensors.size()];
           const auto slot = rng() % layout::extent;
           const double reading = static_cast<double>(rng() % 1000) / 10.0;
-          if (rng() % 100 == 0) w.assign(page, slot, reading);  // recalibration
+          const bool recalibrate = rng() % 100 == 0;
+          d.add(page.value()).add(slot).add(reading).add(recalibrate);
+          if (recalibrate) w.assign(page, slot, reading);
           else w.accumulate(page, slot, reading);
         }
       });
@@ -98,7 +113,9 @@ std::uint64_t simulate(const options& o, const char* label)
   std::printf("%-34s hash %016" PRIx64 "  epoch %" PRIu64 "  merge p50 %6.1f us  apply+log p50 %6.1f us  propagate p50 %6.1f us\n",
               label, h, bus.current_epoch().value(), st.p50(mmsb::tick_phase::merge).count() / 1e3,
               st.p50(mmsb::tick_phase::apply_log).count() / 1e3, st.p50(mmsb::tick_phase::propagate).count() / 1e3);
-  return h;
+  outcome out{h, {}};
+  for (const auto& d : parts) out.digest.add(d);
+  return out;
 }
 
 } // namespace
@@ -106,19 +123,21 @@ std::uint64_t simulate(const options& o, const char* label)
 int main(int argc, char** argv)
 {
   const options o = parse(argc, argv);
-  std::vector<std::uint64_t> hashes;
-  hashes.push_back(simulate<mmsb::serial>(o, "serial"));
+  std::vector<outcome> runs;
+  runs.push_back(simulate<mmsb::serial>(o, "serial"));
 #if MMSB_ENABLE_KOKKOS
-  hashes.push_back(simulate<mmsb::kokkos_scheduler<Kokkos::Serial>>(o, "kokkos_scheduler<Kokkos::Serial>"));
-  hashes.push_back(simulate<mmsb::kokkos_scheduler<Kokkos::OpenMP>>(o, "kokkos_scheduler<Kokkos::OpenMP>"));
+  runs.push_back(simulate<mmsb::kokkos_scheduler<Kokkos::Serial>>(o, "kokkos_scheduler<Kokkos::Serial>"));
+  runs.push_back(simulate<mmsb::kokkos_scheduler<Kokkos::OpenMP>>(o, "kokkos_scheduler<Kokkos::OpenMP>"));
 #else
   std::printf("(this MMSB was built without Kokkos: only the serial scheduler ran)\n");
 #endif
-  for (const auto h : hashes)
-    if (h != hashes.front()) {
+  for (const auto& r : runs)
+    if (r.hash != runs.front().hash || r.digest.value() != runs.front().digest.value()) {
       std::printf("MISMATCH: the schedulers disagree\n");
       return 1;
     }
-  std::printf("all %zu schedulers agree\n", hashes.size());
+  std::printf("all %zu schedulers agree\n", runs.size());
+  std::printf("workload digest %s\n", runs.front().digest.hex().c_str());
+  std::printf("state hash      %016" PRIx64 "\n", runs.front().hash);
   return 0;
 }

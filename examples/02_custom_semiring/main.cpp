@@ -17,8 +17,13 @@
 // 3. After every tick the parity pages are compared with a plain recomputation; exit 1 on any
 //    difference.
 //
+// Beside its state hash it prints a workload digest, a hash of the flips and overwrites the
+// producers sent (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 02_custom_semiring [--data-pages N] [--ticks N] [--producers N] [--seed N]
 #include <mmsb/mmsb.hpp>
+
+#include "workload_digest.hpp"
 
 #include <cinttypes>
 #include <cstdio>
@@ -128,18 +133,24 @@ int main(int argc, char** argv)
   std::vector<mmsb::bus<xor_and, layout>::producer_type> producers;
   for (std::uint32_t p = 0; p < o.producers; ++p) producers.push_back(bus.make_producer());
   std::size_t changed_parity = 0, changes = 0;
+  // What the producers sent: one digest per tick and producer, each written by its own thread.
+  std::vector<example::workload_digest> parts(static_cast<std::size_t>(o.ticks) * o.producers);
   for (int t = 0; t < o.ticks; ++t) {
     std::vector<std::thread> threads;
     for (std::uint32_t p = 0; p < o.producers; ++p)
       threads.emplace_back([&, p] {
         std::mt19937_64 rng(o.seed + 7919 * p + static_cast<std::uint64_t>(t));
+        auto& d = parts[static_cast<std::size_t>(t) * o.producers + p];
         auto& w = producers[p];
         w.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
         for (int k = 0; k < 200; ++k) {
           const auto page = data[rng() % data.size()];
           const auto word = rng() % words;
-          if (rng() % 20 == 0) w.assign(page, word, rng());
-          else w.accumulate(page, word, std::uint64_t{1} << (rng() % 64));  // flip one bit
+          const bool overwrite = rng() % 20 == 0;
+          const std::uint64_t value = overwrite ? rng() : std::uint64_t{1} << (rng() % 64);  // a word, or one bit to flip
+          d.add(page.value()).add(word).add(overwrite).add(value);
+          if (overwrite) w.assign(page, word, value);
+          else w.accumulate(page, word, value);
         }
       });
     for (auto& th : threads) th.join();
@@ -155,6 +166,9 @@ int main(int argc, char** argv)
   std::printf("%-22s %10zu\n", "changes", changes);
   std::printf("%-22s %10zu\n", "non-zero parity words", changed_parity);
   std::printf("%-22s %10s\n", "parity check", "exact after every tick");
+  example::workload_digest digest;
+  for (const auto& d : parts) digest.add(d);
+  std::printf("%-22s %s\n", "workload digest", digest.hex().c_str());
   std::printf("%-22s %016" PRIx64 "\n", "state hash", bus.hash().value);
   return 0;
 }

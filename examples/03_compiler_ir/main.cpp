@@ -36,8 +36,13 @@
 // scratch; the program exits 1 at the first difference. It times the tick against that solver
 // and against recompute_all(); neither timing includes editing the code or the check.
 //
+// Beside its state hash it prints a workload digest, a hash of the generated program and every edit
+// (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 03_compiler_ir [--functions N] [--blocks N] [--edits N] [--batch N] [--seed N]
 #include <mmsb/mmsb.hpp>
+
+#include "workload_digest.hpp"
 
 #include <algorithm>
 #include <bitset>
@@ -200,7 +205,14 @@ void edit(ir_function& f, std::uint32_t b, std::mt19937_64& rng)
 {
   auto& code = f.code[b];
   switch (code.empty() ? 0 : rng() % 3) {
-  case 0: code.insert(code.begin() + static_cast<std::ptrdiff_t>(rng() % (code.size() + 1)), random_instr(b, rng)); break;
+  case 0: {
+    // Two draws, so two statements: as arguments of one call their order would be the compiler's
+    // choice (GCC drew the instruction first, clang the position). This is GCC's order.
+    const instr i = random_instr(b, rng);
+    const auto at = static_cast<std::ptrdiff_t>(rng() % (code.size() + 1));
+    code.insert(code.begin() + at, i);
+    break;
+  }
   case 1: code.erase(code.begin() + static_cast<std::ptrdiff_t>(rng() % code.size())); break;
   default: {
     auto& i = code[rng() % code.size()];
@@ -208,6 +220,25 @@ void edit(ir_function& f, std::uint32_t b, std::mt19937_64& rng)
     (rng() % 3 == 0 ? i.def : rng() % 2 ? i.lhs : i.rhs) = v;
   }
   }
+}
+
+// The workload digest: a block's code, or a whole function (its blocks' code, successors, loops).
+void digest_block(example::workload_digest& d, const ir_function& f, std::uint32_t b)
+{
+  d.add(f.code[b].size());
+  for (const auto& i : f.code[b]) d.add(i.def).add(i.lhs).add(i.rhs);
+}
+
+void digest_function(example::workload_digest& d, const ir_function& f)
+{
+  d.add(f.code.size());
+  for (std::uint32_t b = 0; b < f.code.size(); ++b) {
+    digest_block(d, f, b);
+    d.add(f.succ[b].size());
+    for (const auto s : f.succ[b]) d.add(s);
+  }
+  d.add(f.loops.size());
+  for (const auto& [first, last] : f.loops) d.add(first).add(last);
 }
 
 // ---- the reference: textbook backward worklist liveness, from scratch -------------------------
@@ -299,6 +330,9 @@ int main(int argc, char** argv)
   // 1. The program: functions of o.blocks / 2 .. 3 o.blocks / 2 blocks.
   std::vector<ir_function> fs(o.functions);
   for (auto& f : fs) cfg_builder(f, rng).build(o.blocks / 2 + static_cast<std::uint32_t>(rng() % (o.blocks + 1)));
+  // The workload: this program, then every edit (function, block, the block's code after it).
+  example::workload_digest digest;
+  for (const auto& f : fs) digest_function(digest, f);
 
   // 2. Its liveness equations on a bus. Regions come before edges: only inside one may edges
   //    close a cycle.
@@ -349,6 +383,8 @@ int main(int argc, char** argv)
       const auto fi = static_cast<std::uint32_t>(rng() % fs.size());
       const auto b = static_cast<std::uint32_t>(rng() % fs[fi].code.size());
       edit(fs[fi], b, rng);
+      digest.add(fi).add(b);
+      digest_block(digest, fs[fi], b);
       touched.emplace_back(fi, b);
     }
     std::sort(touched.begin(), touched.end());
@@ -410,6 +446,7 @@ int main(int argc, char** argv)
   row("speedup over worklist from scratch", format("%.2fx", worklist / tick));
   row("speedup over recompute_all", format("%.1fx", recompute / tick));
   row("liveness check", "exact after every edit batch");
+  row("workload digest", digest.hex());
   row("state hash", format("%016" PRIx64, bus.hash().value));
   return 0;
 }

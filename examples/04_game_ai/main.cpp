@@ -29,9 +29,15 @@
 // state hash at every tick. Exit 1 on a mismatch.
 // The final map is written as a PNG (when built with libpng) or else a PPM.
 //
+// Beside its state hash it prints a workload digest, a hash of the map, the first targets and the
+// agents' starting cells (see workload_digest.hpp): two builds with equal digests ran the same
+// workload.
+//
 // usage: 04_game_ai [--size N] [--agents N] [--ticks N] [--threads N] [--seed N] [--budget-ms X]
 //                   [--no-pace] [--map PATH]
 #include <mmsb/mmsb.hpp>
+
+#include "workload_digest.hpp"
 
 #ifdef MMSB_EXAMPLE_PNG
 #include <png.h>
@@ -378,10 +384,20 @@ int main(int argc, char** argv)
       const auto [page, slot] = field_at(c);
       world_writer.assign(page, slot, unreachable);
     }
+  std::vector<int> start(agents);
   for (std::size_t a = 0; a < agents; ++a) {
+    start[a] = open_cell(w, rng);
     const auto [page, slot] = agent_at(a);
-    world_writer.assign(page, slot, open_cell(w, rng));
+    world_writer.assign(page, slot, start[a]);
   }
+  // The workload digest: what the seed generated, the walls, the first targets and where the
+  // agents start. (What follows, moves and respawns, depends on the field the bus computes.)
+  example::workload_digest digest;
+  digest.add(w.n);
+  for (const char x : w.wall) digest.add(x);
+  digest.add(targets.size());
+  for (const int c : targets) digest.add(c);
+  for (const int c : start) digest.add(c);
   const auto setup = bus.tick();
   remember(0, setup);
   copy_state();
@@ -518,6 +534,7 @@ int main(int argc, char** argv)
   std::snprintf(buf, sizeof buf, "%.3f / %.3f (propagate / BFS %.1fx)", percentile(bfs_ms, 0.5), percentile(bfs_ms, 0.99),
                 ms(st.p50(mmsb::tick_phase::propagate)) / percentile(bfs_ms, 0.5));
   row("BFS p50 / p99 (ms)", buf);
+  row("workload digest", digest.hex());
   std::snprintf(buf, sizeof buf, "%016" PRIx64, bus.hash().value);
   row("state hash", buf);
   row("map", map_ok ? o.map : "NOT WRITTEN: " + o.map);

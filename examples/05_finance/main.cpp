@@ -26,9 +26,14 @@
 // log alone (durable_store::snapshot_at) on a fresh bus and must reproduce the risk report
 // recorded at that epoch, bit for bit.
 //
+// Beside its state hash it prints a workload digest, a hash of the book and every price update the
+// feeds sent (see workload_digest.hpp): two builds with equal digests ran the same workload.
+//
 // usage: 05_finance [--instruments N] [--positions N] [--portfolios N] [--ticks N]
 //                   [--updates N] [--feeds N] [--audits N] [--seed N]
 #include <mmsb/mmsb.hpp>
+
+#include "workload_digest.hpp"
 
 #include <algorithm>
 #include <array>
@@ -132,9 +137,13 @@ book make_book(const options& o)
     for (auto& x : s) x = rng() % 3 == 0 ? uniform(rng, -150, 150) : 0;  // sparse factor loadings
     b.sensitivity.push_back(s);
   }
-  for (std::uint32_t p = 0; p < o.positions; ++p)
-    b.positions.push_back({static_cast<std::uint32_t>(rng() % o.instruments), static_cast<std::uint32_t>(rng() % o.portfolios),
-                           uniform(rng, -1000, 1000)});
+  for (std::uint32_t p = 0; p < o.positions; ++p) {
+    // One draw per statement: the order of draws never rests on the compiler's evaluation order.
+    const auto instrument = static_cast<std::uint32_t>(rng() % o.instruments);
+    const auto portfolio = static_cast<std::uint32_t>(rng() % o.portfolios);
+    const auto qty = uniform(rng, -1000, 1000);
+    b.positions.push_back({instrument, portfolio, qty});
+  }
   std::stable_sort(b.positions.begin(), b.positions.end(), [](const position& x, const position& y) { return x.instrument < y.instrument; });
   for (std::uint32_t s = 0; s < o.scenarios; ++s) {
     std::array<std::int64_t, factors> k{};
@@ -142,6 +151,20 @@ book make_book(const options& o)
     b.shock.push_back(k);
   }
   return b;
+}
+
+// The book as generated: prices, loadings, positions (sorted) and scenario shocks.
+void digest_book(example::workload_digest& d, const book& b)
+{
+  d.add(b.opening.size());
+  for (const auto x : b.opening) d.add(x);
+  for (const auto& s : b.sensitivity)
+    for (const auto x : s) d.add(x);
+  d.add(b.positions.size());
+  for (const auto& p : b.positions) d.add(p.instrument).add(p.portfolio).add(p.qty);
+  d.add(b.shock.size());
+  for (const auto& k : b.shock)
+    for (const auto x : k) d.add(x);
 }
 
 // ---- the risk report: what a risk manager reads, and what the audit must reproduce ---------------
@@ -341,6 +364,7 @@ int main(int argc, char** argv)
   // with its own generator and its own view of its prices, so the stream does not depend on timing.
   std::vector<bus_type::producer_type> feeds;
   std::vector<std::mt19937_64> feed_rng;
+  std::vector<example::workload_digest> feed_digest(o.feeds);  // each feed's updates, written by that feed only
   for (std::uint32_t f = 0; f < o.feeds; ++f) {
     feeds.push_back(bus.make_producer());
     feed_rng.emplace_back(o.seed * 1000003 + f);
@@ -353,6 +377,7 @@ int main(int argc, char** argv)
     for (std::uint32_t k = 0; k < n && mine > 0; ++k) {
       const std::uint32_t i = f + o.feeds * static_cast<std::uint32_t>(rng() % mine);
       price[i] = std::clamp(price[i] + uniform(rng, -25, 25), min_price, max_price);  // only feed f writes price[i]
+      feed_digest[f].add(tick).add(i).add(price[i]);
       feeds[f].assign(w.prices[i / slots], i % slots, price[i]);
     }
   };
@@ -426,6 +451,10 @@ int main(int argc, char** argv)
   std::printf("%-34s %14s\n", "check vs full recompute", "exact, every tick");
   std::printf("%-34s %14s\n", "audit replay", (std::to_string(epochs.size()) + " epochs exact").c_str());
   std::printf("%-34s %14.2f\n", "worst stress seen ($)", stress_dollars(worst_seen));
+  example::workload_digest digest;
+  digest_book(digest, b);
+  for (const auto& d : feed_digest) digest.add(d);
+  std::printf("%-34s %16s\n", "workload digest", digest.hex().c_str());
   std::printf("%-34s %16" PRIx64 "\n", "state hash", bus.hash().value);
   return 0;
 }
