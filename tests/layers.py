@@ -18,6 +18,7 @@ ALLOWED = {
     'log': {'config', 'core', 'semiring', 'page', 'memory', 'delta'},
     'graph': {'config', 'core', 'semiring', 'page', 'memory', 'delta'},
     'exec': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph'},
+    'bus': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph', 'exec'},
 }
 
 root = pathlib.Path(sys.argv[1]) / 'mmsb'
