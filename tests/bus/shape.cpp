@@ -148,8 +148,8 @@ TEST_CASE("any shape bytes render in words")
         "min_plus<f32> (idempotent, commutative, selective, exact) over dense pages of 1024 f32 (4 bytes each; 4096 bytes "
         "per page) [mmsb-shape/1]");
   CHECK(describe_shape(shape_descriptor<plus_times<std::int64_t>, soa<64, std::int64_t, std::int64_t>>()) ==
-        "plus_times<i64> (commutative, inverse, exact) over soa pages of 2 fields, 128 i64 in all (8 bytes each; 1024 bytes "
-        "per page) [mmsb-shape/1]");
+        "plus_times<i64> (commutative, inverse, exact) over soa pages of 2 fields x 64 records of i64 (8 bytes each; 1024 "
+        "bytes per page) [mmsb-shape/1]");
   CHECK(describe_shape(shape_descriptor<or_and, bits<1000>>()) ==
         "or_and (idempotent, commutative, selective, exact, bitwise) over bits pages of 1000 packed bool (128 bytes per page) "
         "[mmsb-shape/1]");
@@ -157,6 +157,8 @@ TEST_CASE("any shape bytes render in words")
         "legacy shape 'mmsb-bus/1024/4/1/N4mmsb8min_plusIfEE' (compiler-specific, from before mmsb-shape/1)");
   CHECK(describe_shape(as_bytes("mmsb-shape/2 semiring=x")) == "shape of another descriptor format 'mmsb-shape/2 semiring=x'");
   CHECK(describe_shape(as_bytes("mmsb-shape/1 semiring=x")) == "malformed shape 'mmsb-shape/1 semiring=x'");
+  CHECK(describe_shape(as_bytes("mmsb-shape/1 semiring=x flags=none layout=soa/0 element=i8/1 extent=4 page=64")) ==
+        "malformed shape 'mmsb-shape/1 semiring=x flags=none layout=soa/0 element=i8/1 extent=4 page=64'");
   CHECK(describe_shape(std::vector<std::byte>{std::byte{1}, std::byte{'a'}, std::byte{0xff}}) == "unknown shape '\\x01a\\xff'");
   CHECK(describe_shape({}) == "an empty shape");
 }

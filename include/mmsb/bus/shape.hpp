@@ -28,6 +28,7 @@
 #include <mmsb/semiring/concept.hpp>
 #include <mmsb/semiring/name.hpp>
 
+#include <charconv>
 #include <cstddef>
 #include <cstdio>
 #include <string>
@@ -187,8 +188,15 @@ template <class Semiring, class Layout>
     out += " (" + f + ")";
   }
   const std::string what(element.substr(0, slash)), size(element.substr(slash + 1));
-  if (lay.rfind("soa/", 0) == 0)
-    out += " over soa pages of " + std::string(lay.substr(4)) + " fields, " + std::string(extent) + " " + what + " in all";
+  if (lay.rfind("soa/", 0) == 0) {
+    std::size_t n = 0, f = 0;
+    const auto number = [](std::string_view t, std::size_t& v) {
+      const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
+      return r.ec == std::errc{} && r.ptr == t.data() + t.size();
+    };
+    if (!number(extent, n) || !number(lay.substr(4), f) || f == 0) return "malformed shape " + quoted;
+    out += " over soa pages of " + std::to_string(f) + " fields x " + std::to_string(n / f) + " records of " + what;
+  }
   else if (lay == "bits")
     out += " over bits pages of " + std::string(extent) + " packed " + what;
   else
