@@ -14,7 +14,8 @@ set -euo pipefail
 packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev
           libfmt-dev libhwy-dev catch2 libbenchmark-dev libxxhash-dev libzstd-dev
           libgraphblas-dev libmimalloc-dev libjemalloc-dev librocksdb-dev liblmdb-dev
-          libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev libpng-dev)
+          libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev libpng-dev
+          clang-16)  # clang-16: the second compiler of tests/bus/shape_roundtrip (clang-14 cannot parse the headers)
 
 log() { printf 'mmsb-setup: %s\n' "$*" >&2; }
 

@@ -5,12 +5,14 @@
 //
 //   mmsb log dump DIR [--json]              every record: segment, offset, type, epoch, size, status
 //   mmsb log verify DIR [--json]            recovery's verdict: records, last epoch, damage (offset, reason)
+//                                           and the log's shape (semiring, layout) in words
 //   mmsb log replay DIR --to EPOCH [--json] the checkpoint and commit records a replay to EPOCH would
 //                                           apply, checking the chain reaches EPOCH without a gap
-//   mmsb checkpoint verify DIR [--json]     every checkpoint file: valid, or why not
+//   mmsb checkpoint verify DIR [--json]     every checkpoint file: valid, or why not, and its shape
 //
 // Exit status: 0 all valid, 1 damage found (the message names the file, offset and reason),
 // 2 usage error or unreadable/foreign files.
+#include <mmsb/bus/shape.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/posix_file_system.hpp>
@@ -80,12 +82,15 @@ std::vector<std::byte> shape_of_log(file_system& fs, const std::string& dir)
 int log_dump(file_system& fs, const std::string& dir, bool json)
 {
   int status = 0;
+  const auto shape = read_log_shape(fs, dir);
+  const std::string shape_words = shape ? describe_shape(*shape) : "unknown (no readable segment record)";
   std::vector<std::uint64_t> indices;
   std::uint64_t index = 0;
   for (const auto& name : fs.list(dir))
     if (parse_segment_name(name, index)) indices.push_back(index);
   if (indices.empty()) throw error(errc::bad_format, dir + ": no log segments");
-  if (json) std::printf("{\"records\": [");
+  if (json) std::printf("{\"shape\": %s, \"records\": [", json_string(shape_words).c_str());
+  else std::printf("shape: %s\n", shape_words.c_str());
   bool first = true;
   for (const auto i : indices) {
     const std::string path = dir + "/" + segment_name(i);
@@ -124,8 +129,8 @@ int log_verify(file_system& fs, const std::string& dir, bool json)
   const auto shape = shape_of_log(fs, dir);
   const auto r = read_log(fs, dir, shape, recovery_mode::point_in_time, [](const record_header&, span<const std::byte>) {});
   if (json) {
-    std::printf("{\"segments\": %llu, \"records\": %llu, \"last_epoch\": %llu, \"damage\": ",
-                static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.records),
+    std::printf("{\"shape\": %s, \"segments\": %llu, \"records\": %llu, \"last_epoch\": %llu, \"damage\": ",
+                json_string(describe_shape(shape)).c_str(), static_cast<unsigned long long>(r.segments), static_cast<unsigned long long>(r.records),
                 static_cast<unsigned long long>(r.last_epoch.value()));
     if (r.damage)
       std::printf("{\"segment\": %s, \"offset\": %llu, \"reason\": %s, \"corruption\": %s, \"dropped_bytes\": %llu}}\n",
@@ -135,7 +140,7 @@ int log_verify(file_system& fs, const std::string& dir, bool json)
     else
       std::printf("null}\n");
   } else {
-    std::printf("%s: %s\n", dir.c_str(), r.describe().c_str());
+    std::printf("%s: %s\n  shape: %s\n", dir.c_str(), r.describe().c_str(), describe_shape(shape).c_str());
   }
   return r.damage ? 1 : 0;
 }
@@ -205,13 +210,14 @@ int checkpoint_verify(file_system& fs, const std::string& dir, bool json)
   }
   if (all.empty()) throw error(errc::bad_format, dir + ": no checkpoint files");
   int status = 0;
+  std::string last_words;
   if (json) std::printf("{\"checkpoints\": [");
   for (std::size_t k = 0; k < all.size(); ++k) {
     const std::string path = dir + "/" + checkpoint_name(all[k]);
     const auto bytes = detail::read_file(fs, path);
     record_header h;
     span<const std::byte> shape, p;
-    std::string verdict;
+    std::string verdict, words = "unknown (no readable header record)";
     std::size_t page_bytes = 0;
     if (const auto f = check_record(bytes, h, shape); f != record_fault::none || h.type != record_type::segment) {
       verdict = std::string("header: ") + (f != record_fault::none ? to_string(f) : "not a checkpoint") + " at offset 0";
@@ -221,6 +227,7 @@ int checkpoint_verify(file_system& fs, const std::string& dir, bool json)
           h.type == record_type::page)
         page_bytes = p.size() - 4;
       const std::vector<std::byte> shape_copy(shape.begin(), shape.end());
+      words = describe_shape(shape_copy);
       const auto r = load_checkpoint(fs, dir, shape_copy, page_bytes, [](page_id, epoch, span<const std::byte>) {}, all[k]);
       if (r.loaded && r.loaded->epoch == all[k]) verdict = "valid: " + std::to_string(r.loaded->pages) + " pages";
       else if (!r.rejected.empty()) verdict = r.rejected.front().substr(path.size() + 2);
@@ -229,10 +236,14 @@ int checkpoint_verify(file_system& fs, const std::string& dir, bool json)
     const bool valid = verdict.rfind("valid", 0) == 0;
     if (!valid) status = 1;
     if (json)
-      std::printf("%s{\"file\": %s, \"epoch\": %llu, \"valid\": %s, \"detail\": %s}", k ? ", " : "", json_string(path).c_str(),
-                  static_cast<unsigned long long>(all[k].value()), valid ? "true" : "false", json_string(verdict).c_str());
-    else
+      std::printf("%s{\"file\": %s, \"epoch\": %llu, \"valid\": %s, \"detail\": %s, \"shape\": %s}", k ? ", " : "",
+                  json_string(path).c_str(), static_cast<unsigned long long>(all[k].value()), valid ? "true" : "false",
+                  json_string(verdict).c_str(), json_string(words).c_str());
+    else {
+      if (words != last_words) std::printf("shape: %s\n", words.c_str());  // once per run of equal shapes
+      last_words = words;
       std::printf("%s  epoch %llu  %s%s\n", path.c_str(), static_cast<unsigned long long>(all[k].value()), valid ? "" : "DAMAGED: ", verdict.c_str());
+    }
   }
   if (json) std::printf("]}\n");
   return status;

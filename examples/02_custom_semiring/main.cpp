@@ -31,6 +31,7 @@
 #include <iostream>
 #include <random>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -45,6 +46,7 @@ struct xor_and {
   static constexpr bool commutative_add = true;
   static constexpr bool has_inverse = true;  // so propagation works by difference
   static constexpr bool bitwise = true;
+  static constexpr std::string_view name = "xor_and";  // how durable files name it
 };
 // ------------------------------------------------------------------------------------------------
 

@@ -373,17 +373,17 @@ int main(int argc, char** argv)
     return true;
   };
 
-  // Setup, tick 0: every cell's base (0 on a target, unreachable elsewhere) and every agent's cell.
+  // Setup, tick 0: every cell's base (0 on a target; the others stay at min_plus's zero(),
+  // unreachable, where every page starts) and every agent's cell.
   while (targets.size() < std::max<std::size_t>(1, cells / 512))
     if (const int c = open_cell(w, rng); !is_target[static_cast<std::size_t>(c)]) {
       targets.push_back(c);
       is_target[static_cast<std::size_t>(c)] = 1;
     }
-  for (int c = 0; c < w.cells(); ++c)
-    if (!is_target[static_cast<std::size_t>(c)]) {
-      const auto [page, slot] = field_at(c);
-      world_writer.assign(page, slot, unreachable);
-    }
+  for (const int c : targets) {
+    const auto [page, slot] = field_at(c);
+    world_writer.assign(page, slot, 0);
+  }
   std::vector<int> start(agents);
   for (std::size_t a = 0; a < agents; ++a) {
     start[a] = open_cell(w, rng);

@@ -4,5 +4,6 @@
 #include <mmsb/bus/bus.hpp>
 #include <mmsb/bus/options.hpp>
 #include <mmsb/bus/producer.hpp>
+#include <mmsb/bus/shape.hpp>
 #include <mmsb/bus/tick.hpp>
 #include <mmsb/bus/transaction.hpp>

@@ -1,4 +1,5 @@
 // Writes a small durable store for the mmsb command's test: 40 commits, a checkpoint after 20.
+#include <mmsb/bus/shape.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/page/dense.hpp>
@@ -12,8 +13,9 @@ int main(int argc, char** argv)
 {
   if (argc != 2) { std::fprintf(stderr, "usage: make_store DIR\n"); return 2; }
   mmsb::posix_file_system fs;
-  const std::vector<std::byte> shape(8, std::byte{1});
-  mmsb::durable_store<mmsb::plus_times<std::int64_t>, mmsb::dense<std::int64_t, 32>> s(fs, argv[1], shape);
+  using semiring = mmsb::plus_times<std::int64_t>;
+  using layout = mmsb::dense<std::int64_t, 32>;
+  mmsb::durable_store<semiring, layout> s(fs, argv[1], mmsb::shape_descriptor<semiring, layout>());
   for (int p = 0; p < 3; ++p) (void)s.create_page();
   for (int k = 0; k < 40; ++k) {
     auto tx = mmsb::test::begin_txn(s);

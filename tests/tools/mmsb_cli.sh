@@ -16,8 +16,14 @@ expect() {  # expect STATUS PATTERN -- command...
 
 "$make_store" "$tmp/db" >/dev/null || fail "make_store"
 expect 0 "0 segments|records in" -- "$mmsb" log verify "$tmp/db"
+# The shape in words (mmsb/bus/shape.hpp's descriptor, as make_store writes it).
+shape_words='plus_times<i64> \(commutative, inverse, exact\) over dense pages of 32 i64 \(8 bytes each; 256 bytes per page\)'
+expect 0 "shape: $shape_words" -- "$mmsb" log verify "$tmp/db"
+expect 0 "\"shape\": \"$shape_words" -- "$mmsb" log verify "$tmp/db" --json
 expect 0 "commit" -- "$mmsb" log dump "$tmp/db"
+expect 0 "shape: $shape_words" -- "$mmsb" log dump "$tmp/db"
 expect 0 "valid: 3 pages" -- "$mmsb" checkpoint verify "$tmp/db"
+expect 0 "shape: $shape_words" -- "$mmsb" checkpoint verify "$tmp/db"
 expect 0 "reachable" -- "$mmsb" log replay "$tmp/db" --to 40
 expect 1 "NOT reachable" -- "$mmsb" log replay "$tmp/db" --to 90
 expect 0 "" -- python3 -c "import json,subprocess,sys; json.loads(subprocess.run(['$mmsb','log','verify','$tmp/db','--json'],capture_output=True,text=True).stdout)"
@@ -29,8 +35,12 @@ seg=$(ls "$tmp"/db/log/*.seg | head -n1)
 cp "$seg" "$tmp/seg.orig"
 python3 - "$seg" <<'PY'
 import sys
-# byte 190 lies inside the payload of the record at offset 142
-p = sys.argv[1]; b = bytearray(open(p, 'rb').read()); b[190] ^= 0x40; open(p, 'wb').write(b)
+# a byte inside the payload of the third record (the second commit): records are a 40-byte
+# header, with the payload length at offset 4, then the payload (the first one holds the shape)
+p = sys.argv[1]; b = bytearray(open(p, 'rb').read())
+at = 0
+for _ in range(2): at += 40 + int.from_bytes(b[at + 4:at + 8], 'little')
+b[at + 48] ^= 0x40; open(p, 'wb').write(b)
 PY
 expect 1 "CORRUPTION at .*offset [0-9]+: checksum mismatch" -- "$mmsb" log verify "$tmp/db"
 expect 1 "BAD: checksum mismatch .*corruption" -- "$mmsb" log dump "$tmp/db"

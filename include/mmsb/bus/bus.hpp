@@ -25,6 +25,7 @@
 
 #include <mmsb/bus/options.hpp>
 #include <mmsb/bus/producer.hpp>
+#include <mmsb/bus/shape.hpp>
 #include <mmsb/bus/tick.hpp>
 #include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
@@ -84,7 +85,7 @@ public:
   // a store of another shape or a corrupt one.
   explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{})
     : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
-      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape(), opts_.store), graph_(store_.pages()),
+      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), opts_.store), graph_(store_.pages()),
       sched_(std::move(sched))
   {
   }
@@ -230,16 +231,6 @@ private:
   using clock = std::chrono::steady_clock;
   using channel_type = typename producer_type::channel_type;
   using item_type = detail::ingest_item<value_type>;
-
-  // The store's shape: this bus's layout and semiring, so another bus's files are refused.
-  static std::vector<std::byte> shape()
-  {
-    std::string s = "mmsb-bus/" + std::to_string(Layout::extent) + "/" + std::to_string(sizeof(value_type)) + "/" +
-                    std::to_string(static_cast<int>(Layout::kind)) + "/" + typeid(Semiring).name();
-    std::vector<std::byte> out(s.size());
-    for (std::size_t i = 0; i < s.size(); ++i) out[i] = static_cast<std::byte>(s[i]);
-    return out;
-  }
 
   // Drains every ring, in producer order, into the batch. A change to a page that does not
   // exist goes back to its producer; a closed producer's channel goes once it is empty.

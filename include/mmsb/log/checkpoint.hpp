@@ -159,7 +159,7 @@ checkpoint_load load_checkpoint(file_system& fs, const std::string& dir, span<co
       if (off == 0) {
         if (h.type != record_type::segment) why = "no header record";
         else if (!std::equal(payload.begin(), payload.end(), shape.begin(), shape.end()))
-          throw error(errc::bad_format, "checkpoint " + path + " was written for a different bus (its shape differs)");
+          throw error(errc::bad_format, detail::shape_mismatch("checkpoint " + path, payload, shape));
       } else if (h.type == record_type::page) {
         if (payload.size() != 4 + page_payload_bytes)
           why = "page record of " + std::to_string(payload.size()) + " bytes at offset " + std::to_string(off) +

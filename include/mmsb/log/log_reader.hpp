@@ -7,7 +7,10 @@
 //   strict                   refuse any damage: throw mmsb::error(errc::corrupt) naming the
 //                            segment, the offset and the reason.
 //
-// A log written for another bus (different shape) is refused in both modes (errc::bad_format).
+// A log written for another bus (different shape) is refused in both modes (errc::bad_format);
+// the message names the segment and both shapes. The log treats a shape as opaque bytes: it
+// quotes them (printable ASCII as is, other bytes as \xNN), and since the bus's descriptor is
+// text (mmsb/bus/shape.hpp) that reads as words.
 // Nothing is ever written: recovery reads, and the next log_writer starts a new segment.
 #pragma once
 
@@ -55,6 +58,32 @@ struct recovery_report {
 };
 
 namespace detail {
+// A shape for a message: printable ASCII as is (quote and backslash escaped), other bytes \xNN.
+inline std::string quoted_shape(span<const std::byte> shape)
+{
+  static constexpr char hex[] = "0123456789abcdef";
+  std::string out = "'";
+  for (const std::byte b : shape) {
+    const auto c = static_cast<unsigned char>(b);
+    if (c == '\'' || c == '\\') out += '\\';
+    if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out + "'";
+}
+
+// "written for a different bus" message: the file's shape, then the one expected.
+inline std::string shape_mismatch(const std::string& what, span<const std::byte> found, span<const std::byte> expected)
+{
+  return what + " was written for a different bus (its shape differs): the file holds " + quoted_shape(found) +
+         ", this store expects " + quoted_shape(expected);
+}
+
 struct segment_head {
   bool ok = false;
   log_resume resume;
@@ -68,10 +97,12 @@ inline segment_head read_segment_head(span<const std::byte> bytes, span<const st
   record_header h;
   span<const std::byte> payload;
   if (check_record(bytes, h, payload, max_record_bytes) != record_fault::none || h.type != record_type::segment ||
-      payload.size() != shape.size() + segment_trailer_bytes)
+      payload.size() < segment_trailer_bytes)
     return out;
-  if (!std::equal(shape.begin(), shape.end(), payload.begin()))
-    throw error(errc::bad_format, "log segment " + path + " was written for a different bus (its shape record differs)");
+  // A valid segment record holding another shape (of any length) is a foreign log, not damage.
+  const auto found = payload.first(payload.size() - segment_trailer_bytes);
+  if (!std::equal(found.begin(), found.end(), shape.begin(), shape.end()))
+    throw error(errc::bad_format, shape_mismatch("log segment " + path, found, shape));
   const std::byte* t = payload.data() + shape.size();
   out.ok = true;
   out.resume.valid = t[0] == std::byte{1};

@@ -8,9 +8,11 @@
 #include <mmsb/config/macros.hpp>
 #include <mmsb/core/arith.hpp>
 #include <mmsb/semiring/concept.hpp>
+#include <mmsb/semiring/name.hpp>
 
 #include <cuda/std/limits>
 #include <cstdint>
+#include <string_view>
 #include <type_traits>
 
 namespace mmsb {
@@ -50,12 +52,19 @@ MMSB_HD constexpr T absorbing_add(T a, T b) noexcept
 
 template <class T>
 concept arithmetic_value = std::is_arithmetic_v<T> && !std::is_same_v<T, bool>;
+
+// The words of the built-ins' names (durable: a store's files carry them, see mmsb/bus/shape.hpp).
+inline constexpr std::string_view plus_times_word = "plus_times";
+inline constexpr std::string_view min_plus_word = "min_plus";
+inline constexpr std::string_view max_plus_word = "max_plus";
+inline constexpr std::string_view max_min_word = "max_min";
 } // namespace detail
 
 // (+, ×, 0, 1): the ring of counts, sums and linear propagation. Integers wrap (two's complement).
 template <detail::arithmetic_value T>
 struct plus_times {
   using value_type = T;
+  static constexpr std::string_view name = instantiation_name<detail::plus_times_word, T>;  // e.g. "plus_times<f32>"
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::wrap_add(a, b); }
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::wrap_mul(a, b); }
   MMSB_HD static constexpr T sub(T a, T b) noexcept { return detail::wrap_sub(a, b); }
@@ -70,6 +79,7 @@ struct plus_times {
 template <detail::arithmetic_value T>
 struct min_plus {
   using value_type = T;
+  static constexpr std::string_view name = instantiation_name<detail::min_plus_word, T>;  // e.g. "min_plus<f32>"
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_min(a, b); }
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, true>(a, b); }
   MMSB_HD static constexpr T zero() noexcept { return detail::top<T>(); }
@@ -84,6 +94,7 @@ struct min_plus {
 template <detail::arithmetic_value T>
 struct max_plus {
   using value_type = T;
+  static constexpr std::string_view name = instantiation_name<detail::max_plus_word, T>;  // e.g. "max_plus<f32>"
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, false>(a, b); }
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
@@ -98,6 +109,7 @@ struct max_plus {
 template <detail::arithmetic_value T>
 struct max_min {
   using value_type = T;
+  static constexpr std::string_view name = instantiation_name<detail::max_min_word, T>;  // e.g. "max_min<f32>"
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::select_min(a, b); }
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
@@ -112,6 +124,7 @@ struct max_min {
 // lane-wise to 64-bit words (| and &), which is how the bits<N> layout stores them.
 struct or_and {
   using value_type = bool;
+  static constexpr std::string_view name = "or_and";
   MMSB_HD static constexpr bool add(bool a, bool b) noexcept { return a || b; }
   MMSB_HD static constexpr bool mul(bool a, bool b) noexcept { return a && b; }
   MMSB_HD static constexpr bool zero() noexcept { return false; }
@@ -147,5 +160,6 @@ static_assert(semiring<min_plus<float>> && idempotent_semiring<min_plus<float>> 
 static_assert(semiring<max_plus<double>> && idempotent_semiring<max_plus<double>>);
 static_assert(semiring<max_min<std::int32_t>> && idempotent_semiring<max_min<std::int32_t>>);
 static_assert(semiring<or_and> && idempotent_semiring<or_and> && !ring<or_and>);
+static_assert(semiring_name_v<min_plus<float>> == "min_plus<f32>" && semiring_name_v<or_and> == "or_and");
 
 } // namespace mmsb

@@ -13,16 +13,22 @@
 //     static constexpr bool commutative_add = true;
 //     static constexpr bool has_inverse = false;         // true: also `static T sub(T, T)`
 //     static constexpr bool selective_add = false;       // a ⊕ b is always a or b
+//     static constexpr std::string_view name = "my_sr";  // for durable files; see below
 //   };
 //
 // or, for a type it cannot edit, by specializing mmsb::semiring_traits<T> with the same members.
 // Mark the functions MMSB_HD (or constexpr) so that device kernels can call them.
+//
+// `name` is what a store's files call the semiring (mmsb/bus/shape.hpp): printable ASCII without
+// spaces or '=', stable across compilers and builds. A bus refuses a semiring without one; the
+// built-ins are named "plus_times<f32>", "min_plus<i64>", "or_and", ... (mmsb/semiring/name.hpp).
 #pragma once
 
 #include <mmsb/config/macros.hpp>
 #include <mmsb/core/strong_id.hpp>
 
 #include <concepts>
+#include <string_view>
 #include <type_traits>
 
 namespace mmsb {
@@ -34,12 +40,22 @@ struct semiring_traits {};
 namespace detail {
 template <class S>
 concept has_value_type_member = requires { typename S::value_type; };
+
+// The member opt-in's `name`: present only when the type gives one (no default: a name must be
+// chosen, never made up).
+template <class S>
+struct member_name {};
+template <class S>
+  requires requires { std::string_view(S::name); }
+struct member_name<S> {
+  static constexpr std::string_view name = S::name;
+};
 } // namespace detail
 
 // The member opt-in. Each operation exists only if the type provides it, so the concept and the
 // diagnostics below can say exactly which piece is missing.
 template <detail::has_value_type_member S>
-struct semiring_traits<S> {
+struct semiring_traits<S> : detail::member_name<S> {
   using value_type = typename S::value_type;
   using T = value_type;
 
