@@ -68,8 +68,6 @@ public:
     budget_ = used_ = 0;
   }
 
-  [[nodiscard]] file_system& inner() noexcept { return inner_; }
-
   handle open(const std::string& path, open_mode mode)
   {
     check(fs_op::open, path);
@@ -115,8 +113,6 @@ public:
     check(fs_op::read, h);
     return inner_.read(h, offset, out);
   }
-
-  std::uint64_t size(handle h) { return inner_.size(h); }
 
   void sync(handle h)
   {
@@ -171,8 +167,6 @@ public:
     check(fs_op::make_dir, dir);
     inner_.make_dir(dir);
   }
-
-  bool exists(const std::string& path) { return inner_.exists(path); }
 
 private:
   static constexpr std::size_t op_classes = static_cast<std::size_t>(fs_op::make_dir) + 1;
