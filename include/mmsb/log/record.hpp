@@ -15,6 +15,9 @@
 //    24    8 transaction id
 //    32    8 checksum               xxh3-64 of the payload seeded with xxh3-64 of bytes [0, 32)
 //    40    … payload
+//
+// Encoding, parsing and checking are compiled into libmmsb (src/log/record.cpp), so <xxhash.h>
+// stays out of this header.
 #pragma once
 
 #include <mmsb/config/error.hpp>
