@@ -9,16 +9,17 @@
 // otherwise, with a message naming the operation, the path and the errno text. A failed operation
 // changes nothing the caller can observe except where stated (a short write is not a failure: it
 // returns the bytes written).
+//
+// The file systems (posix_, memory_, faulty_file_system) are compiled into libmmsb (src/log/).
 #pragma once
 
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/span.hpp>
 
-#include <cerrno>
+#include <cerrno>  // the errno values in messages and fault injection
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <system_error>
 #include <vector>
 
 namespace mmsb {
@@ -53,13 +54,7 @@ enum class open_mode : std::uint8_t {
 
 // Throws the mmsb::error for a failed operation: "write /path: No space left on device
 // (errno 28)", errc::no_space for ENOSPC and EDQUOT, errc::io_error otherwise; `note` is appended.
-[[noreturn]] inline void throw_fs_error(const char* op, const std::string& path, int err, const char* note = "")
-{
-  std::string msg = std::string(op) + " " + path + ": " + std::generic_category().message(err) + " (errno " +
-                    std::to_string(err) + ")";
-  if (*note) msg += std::string(" ") + note;
-  throw error(err == ENOSPC || err == EDQUOT ? errc::no_space : errc::io_error, msg);
-}
+[[noreturn]] void throw_fs_error(const char* op, const std::string& path, int err, const char* note = "");
 
 class file_system {
 public:
@@ -91,14 +86,7 @@ public:
 
   // Writes all of bytes, looping over short writes. Throws on failure; bytes already written
   // before the failure stay written (the caller's framing detects a torn record).
-  void write_all(handle h, span<const std::byte> bytes)
-  {
-    while (!bytes.empty()) {
-      const std::size_t n = write(h, bytes);
-      if (n == 0) throw_fs_error("write", "handle " + std::to_string(h), EIO, "(no progress)");
-      bytes = bytes.subspan(n);
-    }
-  }
+  void write_all(handle h, span<const std::byte> bytes);
 };
 
 } // namespace mmsb

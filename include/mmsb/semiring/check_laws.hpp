@@ -6,15 +6,14 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <initializer_list>
 #include <iomanip>
 #include <limits>
+#include <memory>
 #include <ostream>
-#include <random>
 #include <ranges>
 #include <sstream>
 #include <string>
@@ -152,6 +151,10 @@ std::string law_format(const T& v)
   }
 }
 
+// fabs and fmax for law_equal, without <cmath>: a NaN operand still makes the comparison false.
+constexpr long double law_fabs(long double v) noexcept { return v < 0 ? -v : v; }
+constexpr long double law_fmax(long double a, long double b) noexcept { return a < b ? b : a; }
+
 // Floats within the tolerance, otherwise ==; bytes for a type without == (so give a padded
 // user value type an operator==).
 template <class T>
@@ -160,8 +163,8 @@ bool law_equal(const T& x, const T& y, const law_check_options& options)
   if constexpr (std::is_floating_point_v<T>) {
     if (x == y) return true;
     const long double a = x, b = y;
-    const long double scale = std::fmax(std::fabs(a), std::fabs(b));
-    return std::fabs(a - b) <= options.abs_tolerance + options.rel_tolerance * scale; // false on NaN
+    const long double scale = law_fmax(law_fabs(a), law_fabs(b));
+    return law_fabs(a - b) <= options.abs_tolerance + options.rel_tolerance * scale; // false on NaN
   } else if constexpr (law_comparable<T>) {
     return static_cast<bool>(x == y);
   } else {
@@ -170,11 +173,26 @@ bool law_equal(const T& x, const T& y, const law_check_options& options)
 }
 
 // Draws are mapped from mt19937_64 by hand, not through std distributions (whose output the
-// standard leaves to each library), so a seed reproduces on every platform.
-inline std::uint64_t law_below(std::mt19937_64& rng, std::uint64_t n) { return n == 0 ? 0 : rng() % n; }
+// standard leaves to each library), so a seed reproduces on every platform. law_rng is
+// std::mt19937_64, compiled into libmmsb (src/semiring/check_laws.cpp) so that <random> stays
+// out of this header.
+class law_rng {
+public:
+  explicit law_rng(std::uint64_t seed);
+  law_rng(const law_rng&) = delete;
+  law_rng& operator=(const law_rng&) = delete;
+  ~law_rng();
+  std::uint64_t operator()();
+
+private:
+  struct state;
+  std::unique_ptr<state> s_;
+};
+
+inline std::uint64_t law_below(law_rng& rng, std::uint64_t n) { return n == 0 ? 0 : rng() % n; }
 
 template <class T>
-T law_draw(std::mt19937_64& rng)
+T law_draw(law_rng& rng)
 {
   const bool small = (rng() & 1u) != 0;
   if constexpr (std::is_integral_v<T>) {
@@ -192,14 +210,16 @@ T law_draw(std::mt19937_64& rng)
     constexpr int frac_bits = std::clamp(std::numeric_limits<T>::digits - 10, 0, 58);
     const std::int64_t span = std::int64_t{16} << frac_bits;
     const auto k = static_cast<std::int64_t>(law_below(rng, 2 * static_cast<std::uint64_t>(span) + 1)) - span;
-    return std::ldexp(static_cast<T>(k), -frac_bits);
+    T scale = 1;  // 2^-frac_bits, exact (what ldexp(k, -frac_bits) multiplies by)
+    for (int i = 0; i < frac_bits; ++i) scale /= 2;
+    return static_cast<T>(k) * scale;
   }
 }
 
 // zero(), one() and the samples, then, for bool every value, for arithmetic types a few small
 // integers (negatives too) and the random draws.
 template <class S>
-std::vector<semiring_value_t<S>> law_pool(const std::vector<semiring_value_t<S>>& samples, std::mt19937_64& rng,
+std::vector<semiring_value_t<S>> law_pool(const std::vector<semiring_value_t<S>>& samples, law_rng& rng,
                                           const law_check_options& options)
 {
   using T = semiring_value_t<S>;
@@ -224,7 +244,7 @@ std::vector<semiring_value_t<S>> law_pool(const std::vector<semiring_value_t<S>>
 
 // Every index tuple while there are at most `cap`, otherwise `cap` drawn at random.
 template <std::size_t Arity>
-std::vector<std::array<std::size_t, Arity>> law_tuples(std::size_t n, std::size_t cap, std::mt19937_64& rng)
+std::vector<std::array<std::size_t, Arity>> law_tuples(std::size_t n, std::size_t cap, law_rng& rng)
 {
   std::size_t all = 1;
   for (std::size_t i = 0; i < Arity && all <= cap; ++i) all *= n;
@@ -252,7 +272,7 @@ law_check_report check_laws_impl(const std::vector<semiring_value_t<S>>& samples
 {
   using T = semiring_value_t<S>;
   using tr = semiring_traits<S>;
-  std::mt19937_64 rng(options.seed);
+  law_rng rng(options.seed);
   const std::vector<T> pool = law_pool<S>(samples, rng, options);
   const auto pairs = law_tuples<2>(pool.size(), options.max_pairs, rng);
   const auto triples = law_tuples<3>(pool.size(), options.max_triples, rng);

@@ -1,0 +1,219 @@
+// log_writer (include/mmsb/log/log_writer.hpp): the append side of the transaction log.
+#include <mmsb/log/log_writer.hpp>
+
+#include <mmsb/log/compression.hpp>
+
+#include <cstdio>
+#include <utility>
+
+namespace mmsb {
+
+std::string segment_name(std::uint64_t index)
+{
+  char name[32];
+  std::snprintf(name, sizeof name, "log-%016llx.seg", static_cast<unsigned long long>(index));
+  return name;
+}
+
+bool parse_segment_name(const std::string& name, std::uint64_t& index) noexcept
+{
+  if (name.size() != 24 || name.compare(0, 4, "log-") != 0 || name.compare(20, 4, ".seg") != 0) return false;
+  index = 0;
+  for (std::size_t i = 4; i < 20; ++i) {
+    const char c = name[i];
+    const int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (v < 0) return false;
+    index = index * 16 + static_cast<std::uint64_t>(v);
+  }
+  return true;
+}
+
+std::string parent_of(const std::string& path)
+{
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+log_writer::log_writer(file_system& fs, std::string dir, span<const std::byte> shape, log_resume resume,
+                       log_options options)
+  : fs_(&fs), dir_(std::move(dir)), shape_(shape.begin(), shape.end()), options_(options)
+{
+  shape_.resize(shape.size() + segment_trailer_bytes);
+  std::byte* t = shape_.data() + shape.size();
+  t[0] = std::byte{resume.valid ? std::uint8_t{1} : std::uint8_t{0}};
+  detail::store_le(t + 1, resume.segment, 8);
+  detail::store_le(t + 9, resume.offset, 8);
+  if (!fs_->exists(dir_)) {
+    fs_->make_dir(dir_);
+    sync_parent_ = true;
+    created_dir_ = true;  // the parent's entry for dir_ must become durable too
+  }
+  last_commit_ = resume.last_commit;
+  std::uint64_t index = 0, next = 0;
+  for (const auto& name : fs_->list(dir_))
+    if (parse_segment_name(name, index) && index + 1 > next) next = index + 1;
+  next_segment_ = next;
+  try {
+    open_segment();
+  } catch (...) {
+    if (handle_ >= 0) fs_->close(handle_);
+    handle_ = -1;
+    throw;
+  }
+}
+
+log_writer::~log_writer()
+{
+  if (!poison_ && handle_ >= 0) {
+    try {
+      sync();
+    } catch (...) {
+    }
+  }
+  for (const auto h : older_unsynced_) fs_->close(h);
+  if (handle_ >= 0) fs_->close(handle_);
+}
+
+void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload)
+{
+  check_usable();
+  if (type == record_type::segment)
+    throw error(errc::invalid_argument, "log " + dir_ + ": segment records are written by the log itself");
+  if (type == record_type::commit && last_commit_.value() != 0 && e != last_commit_.next())
+    throw error(errc::invalid_argument, "log " + dir_ + ": commit at epoch " + std::to_string(e.value()) +
+                                          " does not follow the last commit at epoch " +
+                                          std::to_string(last_commit_.value()));
+  if (payload.size() > options_.max_record_bytes)  // refuse before rolling or writing anything
+    throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                                       std::to_string(options_.max_record_bytes) + " bytes");
+  if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
+    roll();
+  const std::size_t before = pending_.size();
+  if (options_.compress && payload.size() >= options_.compress_min_bytes &&
+      detail::compress_payload(payload, compressed_)) {
+    encode_record(pending_, type, e, txn, compressed_, record_flag_compressed, static_cast<std::uint32_t>(payload.size()),
+                  options_.max_record_bytes);
+  } else {
+    encode_record(pending_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+  }
+  const std::size_t record_bytes = pending_.size() - before;
+  const bool must_write = options_.durability == durability::per_commit || pending_.size() >= options_.buffer_bytes;
+  if (must_write) {
+    try {
+      flush();
+    } catch (...) {
+      pending_.resize(before);  // this record failed; the earlier buffered ones stay buffered
+      throw;
+    }
+  }
+  segment_size_ += record_bytes;
+  if (type == record_type::commit) last_commit_ = e;
+  ++unsynced_;
+  if (unsynced_ == 1) first_unsynced_ = std::chrono::steady_clock::now();
+  switch (options_.durability) {
+  case durability::per_commit: sync(); break;
+  case durability::group:
+    if (unsynced_ >= options_.group_records ||
+        std::chrono::steady_clock::now() - first_unsynced_ >= options_.group_interval)
+      sync();
+    break;
+  case durability::none: break;
+  }
+}
+
+void log_writer::sync()
+{
+  check_usable();
+  if (unsynced_ == 0 && !sync_parent_ && older_unsynced_.empty()) return;
+  try {
+    flush();
+    for (const auto h : older_unsynced_) {  // older segments first: never a hole after a crash
+      fs_->sync(h);
+      fs_->close(h);
+    }
+    older_unsynced_.clear();
+    fs_->sync(handle_);
+    if (sync_parent_) {
+      fs_->sync_dir(dir_);
+      if (created_dir_) fs_->sync_dir(parent_of(dir_));
+      sync_parent_ = false;
+      created_dir_ = false;
+    }
+  } catch (...) {
+    poison_ = std::current_exception();
+    throw;
+  }
+  unsynced_ = 0;
+}
+
+void log_writer::check_usable() const
+{
+  if (poison_) std::rethrow_exception(poison_);
+}
+
+void log_writer::open_segment()
+{
+  const std::string path = dir_ + "/" + segment_name(next_segment_);
+  pending_.clear();
+  encode_record(pending_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
+  handle_ = fs_->open(path, open_mode::create_new);
+  ++next_segment_;
+  segment_size_ = 0;
+  flushed_ = 0;
+  sync_parent_ = true;  // the new name must reach the directory before records in it count
+  try {
+    segment_size_ = pending_.size();
+    flush();
+  } catch (...) {
+    pending_.clear();
+    // Leave no headless segment behind (best effort; recovery also tolerates one).
+    fs_->close(handle_);
+    handle_ = -1;
+    try {
+      fs_->remove(path);
+    } catch (...) {
+    }
+    throw;
+  }
+  header_bytes_ = segment_size_;
+  // Only the first segment of a session carries the resume point; later ones continue it.
+  shape_[shape_.size() - segment_trailer_bytes] = std::byte{0};
+}
+
+void log_writer::roll()
+{
+  if (options_.durability == durability::none) {
+    flush();  // the old segment is complete on disk; it is synced before any newer one
+    older_unsynced_.push_back(handle_);
+  } else {
+    sync();  // everything in the old segment is durable before the new one starts
+    fs_->close(handle_);
+  }
+  handle_ = -1;
+  try {
+    open_segment();
+  } catch (...) {
+    poison_ = std::current_exception();  // no segment to append to: reopen the log to resume
+    throw;
+  }
+}
+
+void log_writer::flush()
+{
+  if (pending_.empty()) return;
+  try {
+    fs_->write_all(handle_, pending_);
+  } catch (...) {
+    const auto original = std::current_exception();
+    try {
+      fs_->truncate(handle_, flushed_);
+    } catch (...) {
+      poison_ = original;
+    }
+    std::rethrow_exception(original);
+  }
+  flushed_ += pending_.size();
+  pending_.clear();
+}
+} // namespace mmsb

@@ -1,0 +1,218 @@
+// posix_file_system (include/mmsb/log/posix_file_system.hpp): the real file_system over POSIX
+// calls. posix_impl holds the behaviour; the public class forwards to it, so the system headers,
+// the mutex and the handle map stay out of user code.
+#include <mmsb/log/posix_file_system.hpp>
+
+#include <mmsb/config/error.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+#include <system_error>
+#include <unordered_map>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace mmsb {
+namespace {
+
+class posix_impl {
+public:
+  using handle = file_system::handle;
+  posix_impl() = default;
+  posix_impl(const posix_impl&) = delete;
+  posix_impl& operator=(const posix_impl&) = delete;
+
+  // Closes whatever handles are still open.
+  ~posix_impl()
+  {
+    for (const auto& [h, path] : paths_) ::close(static_cast<int>(h));
+  }
+
+  handle open(const std::string& path, open_mode mode)
+  {
+    int flags = O_CLOEXEC;
+    switch (mode) {
+    case open_mode::read: flags |= O_RDONLY; break;
+    case open_mode::append: flags |= O_RDWR | O_CREAT | O_APPEND; break;
+    case open_mode::create_new: flags |= O_RDWR | O_CREAT | O_EXCL | O_APPEND; break;
+    case open_mode::truncate: flags |= O_RDWR | O_CREAT | O_TRUNC | O_APPEND; break;
+    }
+    const int fd = retry([&] { return ::open(path.c_str(), flags, 0644); });
+    if (fd < 0) fail("open", path, errno);
+    const std::lock_guard<std::mutex> lock(mutex_);
+    paths_[fd] = path;
+    return fd;
+  }
+
+  std::size_t write(handle h, span<const std::byte> bytes)
+  {
+    const std::string path = path_of("write", h);
+    if (bytes.empty()) return 0;
+    // Linux moves at most 0x7ffff000 bytes per call anyway; asking for less keeps ssize_t happy.
+    const std::size_t want = std::min<std::size_t>(bytes.size(), std::size_t{1} << 30);
+    const auto n = retry([&] { return ::write(static_cast<int>(h), bytes.data(), want); });
+    if (n < 0) fail("write", path, errno);
+    return static_cast<std::size_t>(n);
+  }
+
+  std::size_t read(handle h, std::uint64_t offset, span<std::byte> out)
+  {
+    const std::string path = path_of("read", h);
+    std::size_t got = 0;
+    while (got < out.size()) {
+      const std::size_t want = std::min<std::size_t>(out.size() - got, std::size_t{1} << 30);
+      const auto n = retry([&] { return ::pread(static_cast<int>(h), out.data() + got, want, static_cast<off_t>(offset + got)); });
+      if (n < 0) fail("read", path, errno);
+      if (n == 0) break;
+      got += static_cast<std::size_t>(n);
+    }
+    return got;
+  }
+
+  std::uint64_t size(handle h)
+  {
+    const std::string path = path_of("size", h);
+    struct stat st {};
+    if (::fstat(static_cast<int>(h), &st) != 0) fail("size", path, errno);
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
+  void sync(handle h)
+  {
+    const std::string path = path_of("sync", h);
+    if (retry([&] { return ::fdatasync(static_cast<int>(h)); }) != 0) fail("sync", path, errno);
+  }
+
+  void truncate(handle h, std::uint64_t length)
+  {
+    const std::string path = path_of("truncate", h);
+    if (retry([&] { return ::ftruncate(static_cast<int>(h), static_cast<off_t>(length)); }) != 0) fail("truncate", path, errno);
+  }
+
+  void close(handle h) noexcept
+  {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (paths_.erase(h) == 0) return;
+    }
+    // Not retried on EINTR: Linux releases the descriptor whatever close returns.
+    ::close(static_cast<int>(h));
+  }
+
+  void rename(const std::string& from, const std::string& to)
+  {
+    if (::rename(from.c_str(), to.c_str()) != 0) fail("rename", from + " -> " + to, errno);
+  }
+
+  void remove(const std::string& path)
+  {
+    if (::unlink(path.c_str()) != 0) fail("remove", path, errno);
+  }
+
+  void sync_dir(const std::string& dir)
+  {
+    const int fd = retry([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+    if (fd < 0) fail("sync_dir", dir, errno);
+    const int rc = retry([&] { return ::fsync(fd); });
+    const int err = errno;
+    ::close(fd);
+    if (rc != 0 && err != EINVAL) fail("sync_dir", dir, err);
+  }
+
+  std::vector<std::string> list(const std::string& dir)
+  {
+    const int fd = retry([&] { return ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); });
+    if (fd < 0) fail("list", dir, errno);
+    DIR* d = ::fdopendir(fd);
+    if (d == nullptr) {
+      const int err = errno;
+      ::close(fd);
+      fail("list", dir, err);
+    }
+    std::vector<std::string> names;
+    for (;;) {
+      errno = 0;
+      const dirent* e = ::readdir(d);
+      if (e == nullptr) break;
+      const std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(name);
+    }
+    const int err = errno;
+    ::closedir(d);
+    if (err != 0) fail("list", dir, err);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  void make_dir(const std::string& dir)
+  {
+    if (::mkdir(dir.c_str(), 0755) == 0) return;
+    const int err = errno;
+    struct stat st {};
+    if (err == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) return;
+    fail("make_dir", dir, err);
+  }
+
+  bool exists(const std::string& path)
+  {
+    if (::access(path.c_str(), F_OK) == 0) return true;
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    fail("exists", path, errno);
+  }
+
+private:
+  template <class F>
+  static auto retry(F&& call) -> decltype(call())
+  {
+    for (;;) {
+      const auto r = call();
+      if (!(r < 0 && errno == EINTR)) return r;
+    }
+  }
+
+  // "write /path: No space left on device (errno 28)"; ENOSPC and EDQUOT are errc::no_space.
+  [[noreturn]] static void fail(const char* op, const std::string& path, int err)
+  {
+    throw_fs_error(op, path, err);
+  }
+
+  // The path behind a handle, for messages; EBADF for a handle this object does not hold.
+  std::string path_of(const char* op, handle h)
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = paths_.find(h);
+    if (it == paths_.end()) fail(op, "<handle " + std::to_string(h) + ">", EBADF);
+    return it->second;
+  }
+
+  std::mutex mutex_;
+  std::unordered_map<handle, std::string> paths_;
+};
+
+} // namespace
+
+struct posix_file_system::state : posix_impl {};
+
+posix_file_system::posix_file_system() : state_(std::make_unique<state>()) {}
+posix_file_system::~posix_file_system() = default;
+
+auto posix_file_system::open(const std::string& path, open_mode mode) -> handle { return state_->open(path, mode); }
+std::size_t posix_file_system::write(handle h, span<const std::byte> bytes) { return state_->write(h, bytes); }
+std::size_t posix_file_system::read(handle h, std::uint64_t offset, span<std::byte> out) { return state_->read(h, offset, out); }
+std::uint64_t posix_file_system::size(handle h) { return state_->size(h); }
+void posix_file_system::sync(handle h) { state_->sync(h); }
+void posix_file_system::truncate(handle h, std::uint64_t length) { state_->truncate(h, length); }
+void posix_file_system::close(handle h) noexcept { state_->close(h); }
+void posix_file_system::rename(const std::string& from, const std::string& to) { state_->rename(from, to); }
+void posix_file_system::remove(const std::string& path) { state_->remove(path); }
+void posix_file_system::sync_dir(const std::string& dir) { state_->sync_dir(dir); }
+std::vector<std::string> posix_file_system::list(const std::string& dir) { return state_->list(dir); }
+void posix_file_system::make_dir(const std::string& dir) { state_->make_dir(dir); }
+bool posix_file_system::exists(const std::string& path) { return state_->exists(path); }
+
+} // namespace mmsb

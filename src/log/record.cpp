@@ -1,0 +1,81 @@
+// Record framing (include/mmsb/log/record.hpp): encoding, parsing and checking of log records.
+#include <mmsb/log/record.hpp>
+
+#include <mmsb/core/alignment.hpp>
+
+#include <xxhash.h>
+
+#include <string>
+
+namespace mmsb {
+
+std::uint64_t detail::record_checksum(const std::byte* header, span<const std::byte> payload) noexcept
+{
+  const XXH64_hash_t seed = XXH3_64bits(header, 32);
+  return XXH3_64bits_withSeed(payload.empty() ? static_cast<const void*>(header) : payload.data(), payload.size(), seed);
+}
+
+void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
+                   std::uint8_t flags, std::uint32_t raw_bytes, std::uint32_t max_bytes)
+{
+  if (payload.size() > max_bytes)
+    throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                                       std::to_string(max_bytes) + " bytes");
+  std::byte h[record_header_bytes];
+  detail::store_le(h + 0, record_magic, 4);
+  detail::store_le(h + 4, payload.size(), 4);
+  h[8] = static_cast<std::byte>(type);
+  h[9] = static_cast<std::byte>(flags);
+  detail::store_le(h + 10, 0, 2);
+  detail::store_le(h + 12, (flags & record_flag_compressed) ? raw_bytes : payload.size(), 4);
+  detail::store_le(h + 16, e.value(), 8);
+  detail::store_le(h + 24, txn.value(), 8);
+  detail::store_le(h + 32, detail::record_checksum(h, payload), 8);
+  reserve_for(out, out.size() + record_header_bytes + payload.size());
+  out.insert(out.end(), h, h + record_header_bytes);
+  out.insert(out.end(), payload.begin(), payload.end());
+}
+
+record_fault parse_record_header(span<const std::byte> bytes, record_header& out, std::uint32_t max_bytes) noexcept
+{
+  if (bytes.size() < record_header_bytes) return record_fault::short_header;
+  const std::byte* h = bytes.data();
+  if (detail::load_le(h, 4) != record_magic) return record_fault::bad_magic;
+  const auto type = static_cast<std::uint8_t>(h[8]);
+  const auto flags = static_cast<std::uint8_t>(h[9]);
+  if (!detail::known_type(type) || (flags & ~record_flag_compressed) != 0 || detail::load_le(h + 10, 2) != 0)
+    return record_fault::bad_field;
+  out.type = static_cast<record_type>(type);
+  out.flags = flags;
+  out.payload_bytes = static_cast<std::uint32_t>(detail::load_le(h + 4, 4));
+  out.raw_bytes = static_cast<std::uint32_t>(detail::load_le(h + 12, 4));
+  out.epoch = mmsb::epoch{detail::load_le(h + 16, 8)};
+  out.txn = txn_id{detail::load_le(h + 24, 8)};
+  out.checksum = detail::load_le(h + 32, 8);
+  if (out.payload_bytes > max_bytes || out.raw_bytes > max_bytes) return record_fault::too_large;
+  if (!(flags & record_flag_compressed) && out.raw_bytes != out.payload_bytes) return record_fault::bad_field;
+  return record_fault::none;
+}
+
+record_fault check_record(span<const std::byte> bytes, record_header& header, span<const std::byte>& payload,
+                          std::uint32_t max_bytes) noexcept
+{
+  if (const auto f = parse_record_header(bytes, header, max_bytes); f != record_fault::none) return f;
+  if (bytes.size() - record_header_bytes < header.payload_bytes) return record_fault::short_payload;
+  payload = bytes.subspan(record_header_bytes, header.payload_bytes);
+  if (detail::record_checksum(bytes.data(), payload) != header.checksum) return record_fault::bad_checksum;
+  return record_fault::none;
+}
+
+std::size_t find_next_record(span<const std::byte> bytes, std::size_t from, std::uint32_t max_bytes) noexcept
+{
+  for (std::size_t off = from; off + record_header_bytes <= bytes.size(); ++off) {
+    if (static_cast<unsigned char>(bytes[off]) != (record_magic & 0xffu)) continue;
+    record_header h;
+    span<const std::byte> p;
+    if (check_record(bytes.subspan(off), h, p, max_bytes) == record_fault::none) return off;
+  }
+  return bytes.size();
+}
+
+} // namespace mmsb
