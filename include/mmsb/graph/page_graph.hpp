@@ -126,7 +126,7 @@ public:
       throw error(errc::invalid_argument, what + ": page " + std::to_string(dst.value()) + " is in a fixed-point region");
     std::vector<std::uint32_t> ids;
     for (const auto s : srcs) ids.push_back(s.value());
-    check_pure(ids, f, what);
+    g_.check_pure(ids, f, what);
     wave_.settle();
     g_.make_derived(dst.value());
     reserve_for(g_.kernels, g_.kernels.size() + 1);
@@ -229,7 +229,7 @@ public:
     const page_type& b = g_.bases.at(d.target());
     grow(d.target().value() + 1);
     auto& notes = g_.pend(d.target().value()).notes;
-    for_each_slot(d, [&](std::uint32_t i) { notes.add(i, b.get(i)); });
+    g_.for_each_slot(d, [&](std::uint32_t i) { notes.add(i, b.get(i)); });
   }
 
   // Applies d to its page's base and notes the change; stamps the page if stamp is set. Throws
@@ -289,23 +289,12 @@ public:
     });
   }
 
-  // Checks the invariants (graph/verify.hpp); values are left as found.
+  // Checks the invariants (graph/verify.hpp): no cycle outside fixed-point regions, levels rising
+  // along every edge, bases not older than their last recorded write, and every value equal (by
+  // checksum) to its recomputation from the bases. Values are left as found.
   graph_report verify() { return detail::verify(g_, wave_); }
 
 private:
-  template <class F>
-  static void for_each_slot(const delta<Semiring, Layout>& d, F&& f)
-  {
-    if (const auto* s = d.as_sparse()) {
-      for (const auto& e : s->entries()) f(static_cast<std::uint32_t>(e.index));
-    } else if (const auto* dd = d.as_dense()) {
-      const word_t* m = dd->mask_words();
-      for (std::size_t w = 0; w < words_for(extent); ++w)
-        for (word_t bitsleft = m[w]; bitsleft; bitsleft &= bitsleft - 1)
-          f(static_cast<std::uint32_t>(w * word_bits + countr_zero(bitsleft)));
-    }
-  }
-
   void check_page(page_id p, const std::string& role) const
   {
     if (!g_.bases.contains(p))
@@ -323,18 +312,6 @@ private:
     g_.grow(n);
     wave_.grow(n);
     regions_.grow(n);
-  }
-  void check_pure(const std::vector<std::uint32_t>& srcs, const kernel_fn& f, const std::string& what)
-  {
-    std::vector<const page_type*> in;
-    for (const auto s : srcs) in.push_back(&value(page_id{s}));
-    auto a = std::make_unique<page_type>(), b = std::make_unique<page_type>();
-    f({in.data(), in.size()}, *a);
-    f({in.data(), in.size()}, *b);
-    for (std::size_t i = 0; i < extent; ++i)
-      if (!detail::bit_equal(a->get(i), b->get(i)))
-        throw error(errc::invalid_argument, what + ": the kernel is not pure: two runs on the same inputs differ at slot " +
-                                              std::to_string(i));
   }
   void fill_stamp(ancestor& a) const
   {

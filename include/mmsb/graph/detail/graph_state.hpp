@@ -18,8 +18,11 @@
 #include <mmsb/graph/topology.hpp>
 
 #include <mmsb/config/assert.hpp>
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/bits.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
+#include <mmsb/delta/delta.hpp>
 #include <mmsb/memory/page_table.hpp>
 #include <mmsb/page/page.hpp>
 #include <mmsb/semiring/concept.hpp>
@@ -124,6 +127,35 @@ struct graph_state {
     if (pending_of[v] != graph_topology::none)
       for (const auto& c : pool[pending_of[v]]->notes.items()) x.set(c.slot, c.before);
     derived[v] = 1;
+  }
+
+  // ---- checks and iteration -----------------------------------------------------------------
+  // Runs a kernel twice on the sources' values; throws mmsb::error (naming the slot) if the two
+  // runs differ: a kernel edge must be pure.
+  void check_pure(const std::vector<std::uint32_t>& srcs, const kernel_fn& f, const std::string& what) const
+  {
+    std::vector<const page_type*> in;
+    for (const auto s : srcs) in.push_back(&value(page_id{s}));
+    auto a = std::make_unique<page_type>(), b = std::make_unique<page_type>();
+    f({in.data(), in.size()}, *a);
+    f({in.data(), in.size()}, *b);
+    for (std::size_t i = 0; i < extent; ++i)
+      if (!detail::bit_equal(a->get(i), b->get(i)))
+        throw error(errc::invalid_argument, what + ": the kernel is not pure: two runs on the same inputs differ at slot " +
+                                              std::to_string(i));
+  }
+  // f(slot) for every slot d touches, in ascending order for a dense delta.
+  template <class F>
+  static void for_each_slot(const delta<Semiring, Layout>& d, F&& f)
+  {
+    if (const auto* s = d.as_sparse()) {
+      for (const auto& e : s->entries()) f(static_cast<std::uint32_t>(e.index));
+    } else if (const auto* dd = d.as_dense()) {
+      const word_t* m = dd->mask_words();
+      for (std::size_t w = 0; w < words_for(extent); ++w)
+        for (word_t bitsleft = m[w]; bitsleft; bitsleft &= bitsleft - 1)
+          f(static_cast<std::uint32_t>(w * word_bits + countr_zero(bitsleft)));
+    }
   }
 
   // ---- work records --------------------------------------------------------------------------
