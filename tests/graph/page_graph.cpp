@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <limits>
 #include <map>
 #include <random>
 #include <vector>
@@ -612,4 +613,87 @@ TEST_CASE("an edit during an unfinished wave first finishes that wave", "[graph]
   g.recompute_all();
   for (std::size_t i = 0; i < p.size(); ++i) CHECK(test::same_bits(got[i], g.value(p[i])));
   CHECK(g.verify().ok());
+}
+
+// A semiring defined only the documented second way: a semiring_traits specialization, with no
+// members on the type at all. The graph must read every property through the traits.
+namespace {
+struct traits_only_min_plus {};
+} // namespace
+
+template <>
+struct mmsb::semiring_traits<traits_only_min_plus> {
+  using value_type = std::int32_t;
+  static constexpr std::int32_t inf = std::numeric_limits<std::int32_t>::max();
+  static constexpr std::int32_t add(std::int32_t a, std::int32_t b) noexcept { return a < b ? a : b; }
+  static constexpr std::int32_t mul(std::int32_t a, std::int32_t b) noexcept { return (a == inf || b == inf) ? inf : a + b; }
+  static constexpr std::int32_t zero() noexcept { return inf; }
+  static constexpr std::int32_t one() noexcept { return 0; }
+  static constexpr bool idempotent_add = true;
+  static constexpr bool commutative_add = true;
+  static constexpr bool selective_add = true;
+};
+
+TEST_CASE("a traits-only semiring: matrix edges, a kernel edge and a region equal a full recompute", "[graph]")
+{
+  using S = traits_only_min_plus;
+  using L = dense<std::int32_t, 8>;
+  static_assert(semiring<S> && idempotent_add_v<S> && selective_add_v<S>);
+  static_assert(page_graph<S, L>::strategy == propagation_strategy::monotone);
+  constexpr std::int32_t inf = semiring_traits<S>::inf;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed());
+  page_table<L> t;
+  std::vector<page_id> p;  // 0 a, 1 b, 2 c (a -> b -> c), 3 k = kernel(a, c), 4 r1, 5 r2 (region, fed by c)
+  for (int i = 0; i < 6; ++i) p.push_back(t.create());
+  for (const auto q : p)
+    for (std::size_t i = 0; i < L::extent; ++i) t.at(q).set(i, static_cast<std::int32_t>(rng() % 100));
+  page_graph<S, L> g(t);
+  // Shift by one slot with weight 2, and the identity with weight 5.
+  std::vector<matrix_entry<std::int32_t>> shift, ident;
+  for (std::uint32_t i = 0; i < L::extent; ++i) {
+    shift.push_back({i, (i + 1) % 8, 2});
+    ident.push_back({i, i, 5});
+  }
+  const auto m_shift = csr_matrix<std::int32_t>::from_entries(8, 8, {shift.data(), shift.size()});
+  const auto m_ident = csr_matrix<std::int32_t>::from_entries(8, 8, {ident.data(), ident.size()});
+  g.add_matrix_edge(p[0], p[1], m_shift);
+  g.add_matrix_edge(p[1], p[2], m_ident);
+  const page_id ks[] = {p[0], p[2]};
+  g.add_kernel_edge(ks, p[3], [](span<const page<L>* const> in, page<L>& o) {
+    for (std::size_t i = 0; i < L::extent; ++i) o.set(i, std::min(in[0]->get(i), in[1]->get(i)) + 1);
+  }, "min_plus_one");
+  const page_id region[] = {p[4], p[5]};
+  g.add_fixed_point_region(region);
+  g.add_matrix_edge(p[2], p[4], m_ident);
+  g.add_matrix_edge(p[4], p[5], m_shift);  // r1 -> r2 -> r1: a cycle with positive weights
+  g.add_matrix_edge(p[5], p[4], m_shift);
+  g.propagate();
+  // By hand: b[i] = min(base b[i], a[i + 1] + 2); k[i] = min(a[i], c[i]) + 1.
+  for (std::size_t i = 0; i < L::extent; ++i) {
+    CHECK(g.value(p[1]).get(i) == std::min(t.at(p[1]).get(i), t.at(p[0]).get((i + 1) % 8) + 2));
+    CHECK(g.value(p[3]).get(i) == std::min(g.value(p[0]).get(i), g.value(p[2]).get(i)) + 1);
+  }
+  for (int step = 0; step < 200; ++step) {
+    const page_id q = p[rng() % p.size()];
+    delta_builder<S, L> b(q);
+    const auto slots = 1 + rng() % 3;
+    for (std::size_t s = 0; s < slots; ++s) {
+      const auto v = (rng() % 10 == 0) ? inf : static_cast<std::int32_t>(rng() % 100);  // some get worse
+      b.assign(rng() % L::extent, v);
+    }
+    g.apply(b.build());
+    g.propagate();
+    std::vector<page<L>> got;
+    for (const auto x : p) got.push_back(g.value(x));
+    g.recompute_all();
+    for (std::size_t i = 0; i < p.size(); ++i) REQUIRE(test::same_bits(got[i], g.value(p[i])));
+  }
+  CHECK(g.verify().ok());
+  const auto r = g.provenance(p[3]);
+  CHECK(r.ancestors.size() == 3);  // a and c, then b
+  const auto rs = g.slot_provenance(p[2], 0, 1);
+  REQUIRE(rs.ancestors.size() == 1);
+  CHECK((rs.ancestors[0].page == p[1] && rs.ancestors[0].slot == 0));
+  CHECK(g.provenance(p[4]).ancestors.size() == 4);  // r2, c, b, a
 }

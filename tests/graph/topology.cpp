@@ -174,3 +174,63 @@ TEST_CASE("provenance: ancestors by depth, element level, writers, cache invalid
   CHECK(g.provenance(p[1]).ancestors.size() == 2);
   CHECK_THROWS_WITH(g.provenance(page_id{77}), Catch::Contains("page 77 does not exist"));
 }
+
+TEST_CASE("provenance reports each page's own epoch, however its base was written", "[graph]")
+{
+  using S = plus_times<int>;
+  using L = dense<int, 4>;
+  page_table<L> t;
+  std::vector<page_id> p;
+  for (int i = 0; i < 3; ++i) p.push_back(t.create());
+  page_graph<S, L> g(t);
+  std::vector<matrix_entry<int>> e{{0, 0, 1}, {1, 1, 1}, {2, 2, 1}, {3, 3, 1}};
+  const auto m = csr_matrix<int>::from_entries(4, 4, {e.data(), e.size()});
+  g.add_matrix_edge(p[0], p[1], m);
+  g.add_matrix_edge(p[1], p[2], m);
+  // As a store commits (the bus's path): note the delta, apply it to the base, set the epoch.
+  const auto commit = [&](page_id q, std::size_t slot, int v, std::uint64_t at) {
+    delta_builder<S, L> b(q);
+    b.assign(slot, v);
+    const auto d = b.build();
+    g.note(d);
+    mmsb::apply(t.at(q), d);
+    t.at(q).set_epoch(epoch{at});
+  };
+  const auto writer_of = [&](const provenance_result& r, page_id q) {
+    for (const auto& a : r.ancestors)
+      if (a.page == q) return std::pair{a.last_epoch, a.last_txn};
+    FAIL("page " << q.value() << " is not an ancestor");
+    return std::pair{epoch{}, txn_id{}};
+  };
+  auto r = g.provenance(p[2]);
+  CHECK(writer_of(r, p[0]) == std::pair{epoch{}, txn_id{}});  // never written
+  commit(p[0], 1, 5, 7);
+  commit(p[1], 2, 3, 9);
+  g.propagate();
+  CHECK(g.value(p[2]).get(1) == 5);
+  CHECK(g.value(p[2]).get(2) == 3);
+  r = g.provenance(p[2]);
+  CHECK(writer_of(r, p[0]) == std::pair{epoch{7}, txn_id{7}});  // txn defaults to the epoch
+  CHECK(writer_of(r, p[1]) == std::pair{epoch{9}, txn_id{9}});
+  CHECK(g.stamp(p[0]).epoch == epoch{7});
+  // Element level, the same writers.
+  const auto rs = g.slot_provenance(p[2], 1);
+  REQUIRE(rs.ancestors.size() == 2);
+  CHECK((rs.ancestors[1].page == p[0] && rs.ancestors[1].last_epoch == epoch{7}));
+  // An explicit stamp names its txn while it is the page's last write ...
+  delta_builder<S, L> b(p[0]);
+  b.assign(0, 4);
+  g.apply(b.build(), {epoch{12}, txn_id{99}});
+  CHECK(writer_of(g.provenance(p[2]), p[0]) == std::pair{epoch{12}, txn_id{99}});
+  // ... and not after a later commit by another path.
+  commit(p[0], 3, 6, 15);
+  CHECK(writer_of(g.provenance(p[2]), p[0]) == std::pair{epoch{15}, txn_id{15}});
+  // A stamp older than the page's own epoch is refused, with nothing changed.
+  delta_builder<S, L> old(p[0]);
+  old.assign(0, 8);
+  CHECK_THROWS_WITH(g.apply(old.build(), {epoch{14}, txn_id{1}}), Catch::Contains("epoch 14 is older than its last write at epoch 15"));
+  CHECK(t.at(p[0]).get(0) == 4);
+  g.propagate();
+  CHECK(g.value(p[2]).get(3) == 6);
+  CHECK(g.verify().ok());
+}

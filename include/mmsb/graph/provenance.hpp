@@ -2,6 +2,10 @@
 // by walking edges backwards with a depth limit. A page-level query costs O(what it reaches):
 // visited marks are generation stamps, never cleared page by page. Answers are cached per
 // (page, depth) until the graph's structure changes; the writers are read fresh every time.
+//
+// A page's last writer: its epoch is the page's own epoch (page::epoch(), the epoch of its last
+// committed change), however the page was written (a store's commit, page_graph::apply). Its txn
+// is the one given with that epoch to page_graph::apply(d, stamp), else the epoch's number.
 #pragma once
 
 #include <mmsb/core/ids.hpp>
@@ -16,12 +20,25 @@
 
 namespace mmsb {
 
+// An explicit writer stamp (page_graph::apply(d, stamp)). Zero means "never stamped".
+struct writer_stamp {
+  mmsb::epoch epoch{};
+  txn_id txn{};
+};
+
+// The last writer of a page whose own epoch is page_epoch, given the last explicit stamp.
+[[nodiscard]] inline writer_stamp last_writer(mmsb::epoch page_epoch, const writer_stamp& stamped) noexcept
+{
+  if (stamped.epoch.value() != 0 && stamped.epoch.value() == page_epoch.value()) return stamped;
+  return {page_epoch, txn_id{page_epoch.value()}};
+}
+
 struct ancestor {
   static constexpr std::uint32_t whole_page = std::numeric_limits<std::uint32_t>::max();
   page_id page;
   std::uint32_t slot = whole_page;  // for element queries: the source slot, or whole_page
   std::uint32_t depth = 0;          // edges between it and the queried page (1 = direct source)
-  mmsb::epoch last_epoch{};         // the last write to its base (0: never stamped)
+  mmsb::epoch last_epoch{};         // the last write to its base (0: never written)
   txn_id last_txn{};
 };
 

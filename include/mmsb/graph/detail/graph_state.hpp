@@ -1,0 +1,276 @@
+// Internal: the state page_graph's engines share, and the one row equation they all evaluate.
+//
+// It holds the bases (the user's page_table, by reference), the shadow values of derived pages,
+// the topology and the transfers it indexes (matrices, kernels), and the work records: what was
+// noted for the next wave (pending_of) and what the current wave read and changed (wave_of).
+// Work records are pooled and reused across waves, so steady-state propagation does not
+// allocate. The engines (graph/wave.hpp, graph/region_solver.hpp, graph/verify.hpp) read and
+// write it; graph/page_graph.hpp owns it and is the one way in for users.
+//
+// Row equation (both engines, incremental and full, use this order, so results are bitwise
+// reproducible): value(v)[i] = base(v)[i] ⊕ every matrix edge's row i, in edge order then column
+// order. A wave reads a page's base as of the wave's start: changes noted mid-wave wait.
+#pragma once
+
+#include <mmsb/graph/csr_matrix.hpp>
+#include <mmsb/graph/detail/change_set.hpp>
+#include <mmsb/graph/provenance.hpp>
+#include <mmsb/graph/topology.hpp>
+
+#include <mmsb/config/assert.hpp>
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/bits.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/delta/delta.hpp>
+#include <mmsb/memory/page_table.hpp>
+#include <mmsb/page/page.hpp>
+#include <mmsb/semiring/concept.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace mmsb::detail {
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+struct graph_state {
+  using traits = semiring_traits<Semiring>;
+  using value_type = typename Layout::value_type;
+  using page_type = page<Layout>;
+  using table_type = page_table<Layout, Allocator>;
+  using matrix_type = csr_matrix<value_type>;
+  using kernel_fn = std::function<void(span<const page_type* const> srcs, page_type& dst)>;
+  static constexpr std::size_t extent = Layout::extent;
+
+  struct kernel_edge {
+    kernel_fn f;
+    std::string name;
+  };
+  // Work for one node: notes gathered before a wave (pending), or the wave's inputs and outputs.
+  struct work {
+    change_set<value_type> notes;    // base slots noted, with their value before
+    change_set<value_type> changes;  // value slots this wave changed (published)
+    slot_set rows;                   // rows to recompute (edits)
+    bool full = false;               // recompute every row / rerun the kernel
+    bool done = false;
+    void init() { notes.init(extent); changes.init(extent); rows.init(extent); }
+    void clear() { notes.clear(); changes.clear(); rows.clear(); full = done = false; }
+  };
+
+  explicit graph_state(table_type& b) : bases(b) {}
+  graph_state(const graph_state&) = delete;
+  graph_state& operator=(const graph_state&) = delete;
+
+  table_type& bases;
+  table_type shadow;
+  graph_topology topo;
+  std::vector<std::shared_ptr<const matrix_type>> matrices;
+  std::vector<kernel_edge> kernels;
+  std::vector<std::uint8_t> derived;
+  std::vector<writer_stamp> stamps;  // explicit stamps given to page_graph::apply(d, stamp)
+  std::vector<std::unique_ptr<work>> pool;
+  std::vector<std::uint32_t> free_work;
+  std::vector<std::uint32_t> pending_of, pending_nodes;  // noted before the next wave
+  std::vector<std::uint32_t> wave_of, wave_nodes;        // this wave's records
+
+  void grow(std::size_t n)
+  {
+    if (n <= derived.size()) return;
+    topo.reserve_nodes(n);
+    derived.resize(n, 0);
+    stamps.resize(n);
+    pending_of.resize(n, graph_topology::none);
+    wave_of.resize(n, graph_topology::none);
+  }
+
+  [[nodiscard]] const page_type& value(page_id p) const
+  {
+    if (p.value() < derived.size() && derived[p.value()]) return shadow.at(p);
+    return bases.at(p);
+  }
+  // The pages of nodes the graph knows (checked when their edges were added): no lookup checks
+  // on the propagation paths.
+  page_type& shadow_page(std::uint32_t v) noexcept
+  {
+    page_type* x = shadow.find(page_id{v});
+    MMSB_ASSERT(x != nullptr);
+    return *x;
+  }
+  const page_type& shadow_page(std::uint32_t v) const noexcept { return const_cast<graph_state*>(this)->shadow_page(v); }
+  const page_type& base_page(std::uint32_t v) const noexcept
+  {
+    const page_type* b = bases.find(page_id{v});
+    MMSB_ASSERT(b != nullptr);
+    return *b;
+  }
+  const page_type& wave_source(std::uint32_t u) const noexcept { return derived[u] ? shadow_page(u) : base_page(u); }
+
+  std::uint32_t kernel_into(std::uint32_t v) const
+  {
+    if (v >= topo.node_bound()) return graph_topology::none;
+    for (const auto t : topo.in(v))
+      if (topo.at(t).kind == edge_kind::kernel) return topo.at(t).payload;
+    return graph_topology::none;
+  }
+
+  void make_derived(std::uint32_t v)
+  {
+    if (derived[v]) return;
+    shadow.create(page_id{v});
+    // The value as last published: the base without changes noted but not yet propagated (those
+    // arrive as base changes of the now-derived page, and must not count twice).
+    page_type& x = shadow.at(page_id{v});
+    x.storage() = bases.at(page_id{v}).storage();
+    if (pending_of[v] != graph_topology::none)
+      for (const auto& c : pool[pending_of[v]]->notes.items()) x.set(c.slot, c.before);
+    derived[v] = 1;
+  }
+
+  // ---- checks and iteration -----------------------------------------------------------------
+  // Runs a kernel twice on the sources' values; throws mmsb::error (naming the slot) if the two
+  // runs differ: a kernel edge must be pure.
+  void check_pure(const std::vector<std::uint32_t>& srcs, const kernel_fn& f, const std::string& what) const
+  {
+    std::vector<const page_type*> in;
+    for (const auto s : srcs) in.push_back(&value(page_id{s}));
+    auto a = std::make_unique<page_type>(), b = std::make_unique<page_type>();
+    f({in.data(), in.size()}, *a);
+    f({in.data(), in.size()}, *b);
+    for (std::size_t i = 0; i < extent; ++i)
+      if (!detail::bit_equal(a->get(i), b->get(i)))
+        throw error(errc::invalid_argument, what + ": the kernel is not pure: two runs on the same inputs differ at slot " +
+                                              std::to_string(i));
+  }
+  // f(slot) for every slot d touches, in ascending order for a dense delta.
+  template <class F>
+  static void for_each_slot(const delta<Semiring, Layout>& d, F&& f)
+  {
+    if (const auto* s = d.as_sparse()) {
+      for (const auto& e : s->entries()) f(static_cast<std::uint32_t>(e.index));
+    } else if (const auto* dd = d.as_dense()) {
+      const word_t* m = dd->mask_words();
+      for (std::size_t w = 0; w < words_for(extent); ++w)
+        for (word_t bitsleft = m[w]; bitsleft; bitsleft &= bitsleft - 1)
+          f(static_cast<std::uint32_t>(w * word_bits + countr_zero(bitsleft)));
+    }
+  }
+
+  // ---- work records --------------------------------------------------------------------------
+  std::uint32_t take_work_index()
+  {
+    if (free_work.empty()) {
+      pool.push_back(std::make_unique<work>());
+      pool.back()->init();
+      free_work.push_back(static_cast<std::uint32_t>(pool.size() - 1));
+    }
+    const auto i = free_work.back();
+    free_work.pop_back();
+    return i;
+  }
+  work& pend(std::uint32_t v)
+  {
+    if (pending_of[v] == graph_topology::none) {
+      pending_of[v] = take_work_index();
+      pending_nodes.push_back(v);
+    }
+    return *pool[pending_of[v]];
+  }
+  work& wave(std::uint32_t v)
+  {
+    if (wave_of[v] == graph_topology::none) {
+      wave_of[v] = take_work_index();
+      wave_nodes.push_back(v);
+    }
+    return *pool[wave_of[v]];
+  }
+  void mark_rows(std::uint32_t dst, const matrix_type& a)
+  {
+    auto& w = pend(dst);
+    for (std::uint32_t i = 0; i < a.rows(); ++i)
+      if (!a.row_cols(i).empty()) w.rows.add(i);
+  }
+
+  // ---- the row equation ----------------------------------------------------------------------
+  value_type wave_base(std::uint32_t v, std::uint32_t i) const
+  {
+    const value_type now = base_page(v).get(i);
+    return pending_of[v] == graph_topology::none ? now : pool[pending_of[v]]->notes.before_or(i, now);
+  }
+  value_type wave_value(std::uint32_t u, std::uint32_t j) const { return derived[u] ? shadow_page(u).get(j) : wave_base(u, j); }
+
+  // base(v)[i] ⊕ every matrix edge's row i, in edge order then column order (without edges
+  // inside v's region unless internal_too).
+  value_type external_row(std::uint32_t v, std::uint32_t i, bool internal_too) const
+  {
+    value_type r = wave_base(v, i);
+    for (const auto t : topo.in(v)) {
+      const auto& tr = topo.at(t);
+      const auto u = tr.srcs.front();
+      if (!internal_too && topo.same_unit(u, v)) continue;
+      const matrix_type& a = *matrices[tr.payload];
+      const auto cols = a.row_cols(i);
+      const auto ws = a.row_values(i);
+      if (derived[u] || pending_of[u] == graph_topology::none) {
+        const page_type& src = wave_source(u);
+        for (std::size_t k = 0; k < cols.size(); ++k)
+          r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), src.get(cols[k])));
+      } else {
+        for (std::size_t k = 0; k < cols.size(); ++k)
+          r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), wave_value(u, cols[k])));
+      }
+    }
+    return r;
+  }
+
+  void set_value(std::uint32_t v, std::uint32_t i, value_type nv, work& w)
+  {
+    page_type& x = shadow_page(v);
+    const value_type old = x.get(i);
+    if (bit_equal(old, nv)) return;
+    w.changes.add(i, old);
+    x.set(i, nv);
+  }
+
+  // A full sweep of v: one pass over every in-edge's CSR rows, page pointers looked up once. The
+  // same expression, in the same order, as external_row (which it falls back to when a source or
+  // v's base has changes noted for the next wave).
+  void recompute_every_row(std::uint32_t v, work& w, bool internal_too = true)
+  {
+    bool clean = pending_of[v] == graph_topology::none;
+    struct input { const page_type* src; const matrix_type* a; };
+    std::vector<input> in;
+    for (const auto t : topo.in(v)) {
+      const auto& tr = topo.at(t);
+      const auto u = tr.srcs.front();
+      if (!internal_too && topo.same_unit(u, v)) continue;
+      clean = clean && (derived[u] || pending_of[u] == graph_topology::none);
+      in.push_back({&wave_source(u), matrices[tr.payload].get()});
+    }
+    if (!clean) {
+      for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, external_row(v, i, internal_too), w);
+      return;
+    }
+    const page_type& b = base_page(v);
+    page_type& x = shadow_page(v);
+    for (std::uint32_t i = 0; i < extent; ++i) {
+      value_type r = b.get(i);
+      for (const auto& e : in) {
+        const auto ptr = e.a->row_ptr();
+        const auto cols = e.a->col_index().data();
+        const auto ws = e.a->values().data();
+        for (std::uint64_t k = ptr[i]; k < ptr[i + 1]; ++k)
+          r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), e.src->get(cols[k])));
+      }
+      const value_type old = x.get(i);
+      if (!bit_equal(old, r)) {
+        w.changes.add(i, old);
+        x.set(i, r);
+      }
+    }
+  }
+};
+
+} // namespace mmsb::detail

@@ -1,0 +1,372 @@
+// wave_engine: page_graph's incremental propagation. A *wave* starts when propagate() seals what
+// was noted: source pages publish their changed slots (before, after) at once; derived pages with
+// changed bases or edited edges are queued. Units (a page, or a whole fixed-point region, solved
+// by graph/region_solver.hpp) are processed by ascending level, each once per wave, so every
+// source of a unit is final when the unit runs. A unit whose values did not change queues nothing
+// (the cutoff). Changes noted while a wave is unfinished wait for the next wave, and reads of such
+// a page during this wave see its value as of the wave's start, so a wave always works on one
+// consistent snapshot of the bases.
+//
+// Contract: after a complete propagate(), every value equals recompute_all() (bitwise for exact
+// types). A budget stops between units (at least one runs per call) and the frontier carries
+// over. An error (a region that does not converge, a kernel that throws) restores every value the
+// call changed and leaves the wave where the call found it.
+//
+// Strategy, chosen from the semiring traits at compile time:
+//   difference  (has_inverse, exact ⊕: integer rings)      Δvalue(v) = A ⊗ Δvalue(u)
+//   monotone    (idempotent ⊕: min/max/or)                push improvements; a value that got
+//               worse makes its rows be recomputed (in a region: the region is re-solved)
+//   recompute   (anything else, e.g. + over floats)       recompute the rows a change reaches,
+//               in one fixed order, so the result is bitwise reproducible
+// Kernel edges rerun the kernel when any source changed, and the changed slots go on.
+#pragma once
+
+#include <mmsb/graph/detail/graph_state.hpp>
+#include <mmsb/graph/region_solver.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace mmsb {
+
+enum class propagation_strategy : std::uint8_t { difference, monotone, recompute };
+
+template <class Semiring>
+inline constexpr propagation_strategy propagation_strategy_v =
+  idempotent_add_v<Semiring>                           ? propagation_strategy::monotone
+  : (ring<Semiring> && exact_add_v<Semiring>)          ? propagation_strategy::difference
+                                                       : propagation_strategy::recompute;
+
+// Stops propagation between units once the deadline has passed (at least one unit always runs,
+// so every call makes progress). The default never stops.
+struct propagate_budget {
+  std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+  [[nodiscard]] bool expired() const noexcept
+  {
+    return deadline != std::chrono::steady_clock::time_point::max() && std::chrono::steady_clock::now() >= deadline;
+  }
+};
+
+struct propagate_result {
+  bool complete = true;          // false: the budget ran out; the next call carries on
+  std::size_t units = 0;         // pages (or whole regions) processed by this call
+  std::size_t changed_slots = 0; // value slots that changed
+  std::size_t frontier = 0;      // units still queued when the call returned
+  std::size_t region_rounds = 0; // fixed-point rounds summed over regions
+};
+
+namespace detail {
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+class wave_engine {
+  using state = graph_state<Semiring, Layout, Allocator>;
+  using traits = semiring_traits<Semiring>;
+  using value_type = typename state::value_type;
+  using page_type = typename state::page_type;
+  using matrix_type = typename state::matrix_type;
+  using work = typename state::work;
+  using stored_type = std::conditional_t<std::is_same_v<value_type, bool>, std::uint8_t, value_type>;
+  static stored_type stored(value_type v) noexcept { return static_cast<stored_type>(v); }
+  static constexpr std::size_t extent = state::extent;
+
+public:
+  static constexpr propagation_strategy strategy = propagation_strategy_v<Semiring>;
+
+  wave_engine(state& g, region_solver<Semiring, Layout, Allocator>& regions) : g_(g), regions_(regions)
+  {
+    acc_.assign(extent, stored(traits::zero()));
+    acc_rows_.init(extent);
+  }
+
+  void grow(std::size_t n) { queued_.resize(n, 0); }
+  [[nodiscard]] bool idle() const noexcept { return !active_ && g_.pending_nodes.empty(); }
+
+  propagate_result propagate(const propagate_budget& budget)
+  {
+    propagate_result res;
+    while (active_ || seal()) {
+      if (!run(budget, res)) {
+        res.complete = false;
+        return res;
+      }
+      if (budget.expired()) break;
+    }
+    res.complete = idle();
+    return res;
+  }
+
+  // An edit of the topology moves levels and edges under the queued units, so an unfinished wave
+  // is run to its end first (over budget: edits are rare, and a wave never spans two topologies).
+  void settle()
+  {
+    if (!active_) return;
+    propagate_result res;
+    run({}, res);
+  }
+
+  // Drops what is queued and recomputes every derived page from the bases.
+  void recompute_all()
+  {
+    finish();
+    for (const auto v : g_.pending_nodes) {
+      g_.pool[g_.pending_of[v]]->clear();
+      g_.free_work.push_back(g_.pending_of[v]);
+      g_.pending_of[v] = graph_topology::none;
+    }
+    g_.pending_nodes.clear();
+    for (std::uint32_t v = 0; v < g_.derived.size(); ++v)
+      if (g_.derived[v]) g_.pend(v).full = true;
+    propagate({});
+  }
+
+private:
+  bool seal();
+  void finish();
+  bool run(const propagate_budget& budget, propagate_result& res);
+  void enqueue(std::uint32_t v);
+  void enqueue_successors(std::uint32_t v)
+  {
+    for (const auto t : g_.topo.out(v)) {
+      const auto d = g_.topo.at(t).dst;
+      if (!g_.topo.same_unit(v, d)) enqueue(d);
+    }
+  }
+  void process_node(std::uint32_t v, propagate_result& res);
+  void run_kernel(std::uint32_t v, work& w);
+  void publish(std::uint32_t v, work& w, propagate_result& res);
+  void rollback(std::size_t from_cursor, std::size_t from_pos);
+
+  state& g_;
+  region_solver<Semiring, Layout, Allocator>& regions_;
+  std::vector<std::vector<std::uint32_t>> buckets_;  // queued units by level
+  std::vector<std::uint32_t> processed_;             // units processed by the current call
+  std::vector<std::uint8_t> queued_;
+  std::size_t cursor_ = 0, pos_ = 0;
+  bool active_ = false;
+  // Scratch for one node: the accumulated contribution per row, and which rows it touched.
+  std::vector<stored_type> acc_;
+  slot_set acc_rows_;
+  std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
+};
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+bool wave_engine<Semiring, Layout, Allocator>::seal()
+{
+  bool any = false;
+  for (const auto v : g_.pending_nodes) {
+    work& p = *g_.pool[g_.pending_of[v]];
+    work& w = g_.wave(v);
+    const page_type& b = g_.base_page(v);
+    auto& into = g_.derived[v] ? w.notes : w.changes;  // a derived page's base, or a source's value
+    for (const auto& c : p.notes.items()) {
+      const value_type now = b.get(c.slot);
+      if (!bit_equal(c.before, now) && into.add(c.slot, c.before)) into.items().back().after = now;
+    }
+    for (const auto r : p.rows.items()) w.rows.add(r);
+    w.full = w.full || p.full;
+    if (g_.derived[v]) {
+      if (!w.notes.empty() || !w.rows.empty() || w.full) {
+        enqueue(v);
+        any = true;
+      }
+    } else if (!w.changes.empty()) {
+      w.done = true;
+      enqueue_successors(v);
+      any = true;
+    }
+    p.clear();
+    g_.free_work.push_back(g_.pending_of[v]);
+    g_.pending_of[v] = graph_topology::none;
+  }
+  g_.pending_nodes.clear();
+  if (any) {
+    active_ = true;
+    cursor_ = pos_ = 0;
+  } else {
+    finish();
+  }
+  return any;
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::finish()
+{
+  for (const auto v : g_.wave_nodes) {
+    g_.pool[g_.wave_of[v]]->clear();
+    g_.free_work.push_back(g_.wave_of[v]);
+    g_.wave_of[v] = graph_topology::none;
+    queued_[v] = 0;
+  }
+  g_.wave_nodes.clear();
+  for (auto& b : buckets_) b.clear();
+  cursor_ = pos_ = 0;
+  active_ = false;
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::enqueue(std::uint32_t v)
+{
+  const auto& topo = g_.topo;
+  const auto r = topo.region_of(v) == graph_topology::none ? v : topo.region_at(topo.region_of(v)).members.front();
+  if (queued_[r] || g_.wave(r).done) return;  // each unit runs once per wave
+  queued_[r] = 1;
+  const auto level = topo.level(r);
+  if (buckets_.size() <= level) buckets_.resize(std::size_t{level} + 1);
+  buckets_[level].push_back(r);
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::publish(std::uint32_t v, work& w, propagate_result& res)
+{
+  const page_type& x = g_.shadow_page(v);
+  w.changes.retain([&](auto& c) {
+    c.after = x.get(c.slot);
+    return !bit_equal(c.before, c.after);  // changed, then changed back: cut off
+  });
+  const std::size_t kept = w.changes.size();
+  res.changed_slots += kept;
+  w.done = true;
+  if (kept) enqueue_successors(v);
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::process_node(std::uint32_t v, propagate_result& res)
+{
+  const auto& topo = g_.topo;
+  work& w = g_.wave(v);
+  if (g_.kernel_into(v) != graph_topology::none) {
+    bool run = w.full;
+    for (const auto u : topo.at(topo.in(v).front()).srcs)
+      run = run || (g_.wave_of[u] != graph_topology::none && !g_.pool[g_.wave_of[u]]->changes.empty());
+    if (run) run_kernel(v, w);
+    publish(v, w, res);
+    return;
+  }
+  if (w.full) {  // every row is recomputed: nothing incremental to do
+    g_.recompute_every_row(v, w);
+    publish(v, w, res);
+    return;
+  }
+  page_type& x = g_.shadow_page(v);
+  // One changed slot j with weight wt reaching row i; `before`/`after` are j's values.
+  const auto reach = [&](std::uint32_t i, value_type wt, value_type before, value_type after, bool identity) {
+    if constexpr (strategy == propagation_strategy::difference) {
+      const value_type d = traits::sub(after, before);
+      acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? d : traits::mul(wt, d)));
+      acc_rows_.add(i);
+    } else if constexpr (strategy == propagation_strategy::monotone) {
+      if (bit_equal(traits::add(after, before), after)) {
+        acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? after : traits::mul(wt, after)));
+        acc_rows_.add(i);
+      } else if constexpr (selective_add_v<Semiring>) {
+        // x[i] is one selected term; if it was not this one, this one getting worse changes nothing.
+        if (bit_equal(x.get(i), identity ? before : traits::mul(wt, before))) w.rows.add(i);
+      } else {
+        w.rows.add(i);
+      }
+    } else {
+      w.rows.add(i);
+    }
+  };
+  for (const auto t : topo.in(v)) {
+    const auto& tr = topo.at(t);
+    const auto u = tr.srcs.front();
+    if (g_.wave_of[u] == graph_topology::none) continue;
+    const matrix_type& a = *g_.matrices[tr.payload];
+    for (const auto& c : g_.pool[g_.wave_of[u]]->changes.items()) {
+      const auto rows = a.col_rows(c.slot);
+      const auto ws = a.col_values(c.slot);
+      for (std::size_t k = 0; k < rows.size(); ++k) reach(rows[k], static_cast<value_type>(ws[k]), c.before, c.after, false);
+    }
+  }
+  for (const auto& c : w.notes.items()) reach(c.slot, traits::one(), c.before, c.after, true);
+  for (const auto i : w.rows.items()) g_.set_value(v, i, g_.external_row(v, i, true), w);
+  for (const auto i : acc_rows_.items()) {
+    if (!w.rows.contains(i)) g_.set_value(v, i, traits::add(x.get(i), static_cast<value_type>(acc_[i])), w);
+    acc_[i] = stored(traits::zero());
+  }
+  acc_rows_.clear();
+  publish(v, w, res);
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::run_kernel(std::uint32_t v, work& w)
+{
+  const auto& tr = g_.topo.at(g_.topo.in(v).front());
+  std::vector<const page_type*> in;
+  std::vector<std::unique_ptr<page_type>> snapshots;  // sources with changes noted mid-wave
+  for (const auto u : tr.srcs) {
+    if (g_.derived[u] || g_.pending_of[u] == graph_topology::none) {
+      in.push_back(&g_.value(page_id{u}));
+      continue;
+    }
+    snapshots.push_back(std::make_unique<page_type>(g_.bases.at(page_id{u})));
+    for (const auto& c : g_.pool[g_.pending_of[u]]->notes.items()) snapshots.back()->set(c.slot, c.before);
+    in.push_back(snapshots.back().get());
+  }
+  if (!kernel_out_) kernel_out_ = std::make_unique<page_type>();
+  g_.kernels[tr.payload].f({in.data(), in.size()}, *kernel_out_);
+  for (std::uint32_t i = 0; i < extent; ++i) g_.set_value(v, i, kernel_out_->get(i), w);
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::rollback(std::size_t from_cursor, std::size_t from_pos)
+{
+  for (const auto i : acc_rows_.items()) acc_[i] = stored(traits::zero());
+  acc_rows_.clear();
+  const auto undo = [&](std::uint32_t m) {
+    work& w = g_.wave(m);
+    page_type& x = g_.shadow_page(m);
+    for (const auto& c : w.changes.items()) x.set(c.slot, c.before);
+    w.changes.clear();
+    w.done = false;
+  };
+  for (const auto v : processed_) {
+    if (g_.topo.region_of(v) == graph_topology::none) undo(v);
+    else for (const auto m : g_.topo.region_at(g_.topo.region_of(v)).members) undo(m);
+  }
+  processed_.clear();
+  cursor_ = from_cursor;
+  pos_ = from_pos;
+}
+
+// Runs the sealed wave on from where it stopped; false if the budget ran out first.
+template <class Semiring, layout Layout, page_allocator Allocator>
+bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budget, propagate_result& res)
+{
+  processed_.clear();
+  const std::size_t c0 = cursor_, p0 = pos_;
+  try {
+    while (cursor_ < buckets_.size()) {
+      if (pos_ == buckets_[cursor_].size()) {
+        ++cursor_;
+        pos_ = 0;
+        continue;
+      }
+      if (res.units > 0 && budget.expired()) {
+        for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
+        return false;
+      }
+      const auto v = buckets_[cursor_][pos_++];
+      processed_.push_back(v);
+      if (g_.topo.region_of(v) == graph_topology::none) {
+        process_node(v, res);
+      } else {
+        res.region_rounds += regions_.solve(v);
+        for (const auto m : g_.topo.region_at(g_.topo.region_of(v)).members) publish(m, g_.wave(m), res);
+      }
+      ++res.units;
+    }
+  } catch (...) {
+    rollback(c0, p0);
+    throw;
+  }
+  finish();
+  return true;
+}
+
+} // namespace detail
+} // namespace mmsb
