@@ -35,6 +35,7 @@ const char* type_name(record_type t)
   case record_type::commit: return "commit";
   case record_type::checkpoint: return "checkpoint";
   case record_type::page: return "page";
+  case record_type::structure: return "structure";
   }
   return "unknown";
 }

@@ -6,5 +6,8 @@
 #include <mmsb/graph/dot.hpp>
 #include <mmsb/graph/page_graph.hpp>
 #include <mmsb/graph/provenance.hpp>
+#include <mmsb/graph/region_solver.hpp>
 #include <mmsb/graph/scc.hpp>
 #include <mmsb/graph/topology.hpp>
+#include <mmsb/graph/verify.hpp>
+#include <mmsb/graph/wave.hpp>

@@ -16,7 +16,9 @@
 //
 // One way in: every change enters here (producer deltas drained by tick(), transactions through
 // commit(), topology edits through add_matrix_edge and its siblings), is logged, applied, and
-// propagated, so derived pages always equal a full recompute. The store and the graph are
+// propagated, so derived pages always equal a full recompute. Topology is state: each edit is
+// logged with the next commit (as a new page is) and checkpoints hold the whole topology
+// (topology_log.hpp), so reopening a store, hash_at(e) and audits see the graph of their epoch. The store and the graph are
 // reachable only as const references: nothing a user can reach writes pages behind the graph.
 //
 // Threads: producers may push from any thread, concurrently with a tick. Everything else
@@ -27,6 +29,7 @@
 #include <mmsb/bus/producer.hpp>
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/bus/tick.hpp>
+#include <mmsb/bus/topology_log.hpp>
 #include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/state_hash.hpp>
@@ -46,6 +49,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -80,14 +85,24 @@ public:
   using transaction_type = transaction<Semiring, Layout>;
   using matrix_type = typename graph_type::matrix_type;
   using kernel_fn = typename graph_type::kernel_fn;
+  // Kernel edges are logged by name; the functions come from here when a store is reopened.
+  using kernel_table = std::map<std::string, kernel_fn, std::less<>>;
 
-  // Opens (or creates, or recovers) the store in opts.dir. Throws mmsb::error naming the path for
-  // a store of another shape or a corrupt one.
-  explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{})
+  // Opens (or creates, or recovers) the store in opts.dir: its pages, then its topology, then
+  // propagation, so derived pages are as they were. `kernels` names the functions of the kernel
+  // edges the store's topology holds. Throws mmsb::error naming the path for a store of another
+  // shape or a corrupt one, and naming the kernel for a kernel edge whose function is not given.
+  explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{}) : basic_bus(std::move(opts), kernel_table{}, std::move(sched)) {}
+  basic_bus(bus_options opts, kernel_table kernels, Scheduler sched = Scheduler{})
     : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
       store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), opts_.store), graph_(store_.pages()),
-      sched_(std::move(sched))
+      sched_(std::move(sched)), kernels_(std::move(kernels))
   {
+    topology_applier apply{graph_, kernels_, kernel_names_};
+    for (const auto& blob : store_.recovered_structure())
+      detail::read_topology<value_type>({blob.data(), blob.size()}, "store " + opts_.dir, apply);
+    store_.release_recovered_structure();
+    (void)graph_.propagate();
   }
   basic_bus(const basic_bus&) = delete;
   basic_bus& operator=(const basic_bus&) = delete;
@@ -100,24 +115,59 @@ public:
 
   // Topology edits, as page_graph's (graph/page_graph.hpp has the contracts): each throws
   // mmsb::error with nothing changed for a missing page, a wrong shape or a cycle (named). The
-  // next tick (or commit) propagates what they change.
+  // next tick (or commit) propagates what they change and logs them, with its epoch.
   edge_id add_matrix_edge(page_id src, page_id dst, matrix_type a, span<const word_t> row_mask = {})
   {
-    return graph_.add_matrix_edge(src, dst, std::move(a), row_mask);
+    return add_matrix_edge(src, dst, std::make_shared<const matrix_type>(std::move(a)), row_mask);
   }
   edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
   {
-    return graph_.add_matrix_edge(src, dst, std::move(a), row_mask);
+    const edge_id e = graph_.add_matrix_edge(src, dst, a, row_mask);
+    topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a);
+    return e;
   }
-  edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name = "kernel")
+  // A kernel edge is logged by its name, which must name one function for the life of the store:
+  // a name already in the bus's kernel table is refused (invalid_argument) unless f is omitted,
+  // in which case the table's function is used (the form to re-add a kernel after reopening).
+  edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
   {
-    return graph_.add_kernel_edge(srcs, dst, std::move(f), std::move(name));
+    if (kernels_.count(name))
+      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
+                                            ": the name already names a kernel of this bus; kernel edges are logged "
+                                            "by name, so give each function its own (or pass only the name to reuse it)");
+    const edge_id e = graph_.add_kernel_edge(srcs, dst, f, name);
+    topology_.kernel_edge(srcs, dst.value(), name);
+    kernel_names_[e.value()] = name;
+    kernels_.emplace(std::move(name), std::move(f));
+    return e;
   }
-  void remove_edge(edge_id e) { graph_.remove_edge(e); }
-  void set_weights(edge_id e, matrix_type a) { graph_.set_weights(e, std::move(a)); }
+  edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
+  {
+    const auto it = kernels_.find(name);
+    if (it == kernels_.end())
+      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
+                                            ": no kernel of that name (give its function once, or in the bus's kernel table)");
+    const edge_id e = graph_.add_kernel_edge(srcs, dst, it->second, name);
+    topology_.kernel_edge(srcs, dst.value(), name);
+    kernel_names_[e.value()] = name;
+    return e;
+  }
+  void remove_edge(edge_id e)
+  {
+    graph_.remove_edge(e);
+    topology_.remove_edge(e.value());
+  }
+  void set_weights(edge_id e, matrix_type a)
+  {
+    auto held = std::make_shared<const matrix_type>(std::move(a));
+    graph_.set_weights(e, *held);
+    topology_.set_weights(e.value(), *held, held);
+  }
   region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
   {
-    return graph_.add_fixed_point_region(members, max_iterations);
+    const region_id r = graph_.add_fixed_point_region(members, max_iterations);
+    topology_.region(members, max_iterations);
+    return r;
   }
 
   // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
@@ -139,7 +189,7 @@ public:
   {
     deltas_.clear();
     tx.deltas_into(deltas_);
-    if (deltas_.empty()) return store_.current_epoch();
+    if (deltas_.empty() && topology_.empty()) return store_.current_epoch();
     cuts_.assign({std::size_t{0}, deltas_.size()});
     const mmsb::epoch e = log_and_apply();
     tx.clear();
@@ -148,8 +198,38 @@ public:
   }
   void abort(transaction_type& tx) noexcept { tx.clear(); }
 
-  // Writes a checkpoint now (the tick does it every opts.checkpoint_every ticks).
-  void checkpoint() { store_.checkpoint(); }
+  // Writes a checkpoint now, pages and topology (the tick does it every opts.checkpoint_every
+  // ticks). Topology edits not yet logged are committed (and propagated) first, at their own
+  // epoch, as commit() would.
+  void checkpoint()
+  {
+    transaction_type none;
+    (void)commit(none);  // logs and propagates pending topology edits (a no-op without them)
+    store_.checkpoint(topology_snapshot().bytes());
+  }
+
+  // The state hash (every page's value, derived pages included, as hash()) at a past epoch the
+  // retained files cover: pages and topology rebuilt from the newest checkpoint at or before it
+  // and the log after it, then every value recomputed. The audit across topology changes. Throws
+  // mmsb::error (out_of_range) outside the retained range; this bus is untouched.
+  [[nodiscard]] state_hash hash_at(mmsb::epoch e) const
+  {
+    const auto history = store_.history_at(e);
+    typename graph_type::table_type table;
+    for (const auto& p : history.state.pages) {
+      table.create(p.id());
+      table.at(p.id()) = p;
+    }
+    graph_type replica(table);
+    std::map<std::uint32_t, std::string> names;
+    topology_applier apply{replica, kernels_, names};
+    for (const auto& blob : history.structure)
+      detail::read_topology<value_type>({blob.data(), blob.size()}, "store " + opts_.dir, apply);
+    replica.recompute_all();
+    state_hasher h;
+    table.for_each([&](const page_type& p) { h.add(p.id(), replica.value(p.id()).payload_bytes()); });
+    return h.digest();
+  }
 
   // A producer with the next id and a ring of `ring_capacity` changes (0: the bus's
   // ring_capacity). Thread-safe. A full ring blocks its producer until the next tick drains it,
@@ -190,7 +270,7 @@ public:
     r.frontier = res.frontier;
     lap(tick_phase::propagate);
     if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every) {
-      store_.checkpoint();
+      checkpoint();
       ticks_since_checkpoint_ = 0;
     }
     lap(tick_phase::maintain);
@@ -278,7 +358,10 @@ private:
     deltas_.clear();
     deltas_.resize(pages);
     r.pages = pages;
-    if (pages == 0) return;
+    if (pages == 0) {
+      cuts_.assign({std::size_t{0}, std::size_t{0}});  // a commit of topology edits alone applies nothing
+      return;
+    }
     const bool parallel = batch_.size() >= opts_.parallel_min_changes && sched_.concurrency() > 1;
     cuts_ = batch_.split(parallel ? sched_.concurrency() * work_items_per_thread : 1);
     run_ranges([&](std::size_t w) {
@@ -286,10 +369,11 @@ private:
     });
   }
 
-  // Tells the graph what is about to change, logs the deltas as one commit and applies them.
+  // Tells the graph what is about to change, logs the deltas (and topology edits) as one commit
+  // and applies them.
   void apply_and_log(tick_report& r)
   {
-    if (deltas_.empty()) return;
+    if (deltas_.empty() && topology_.empty()) return;
     r.epoch = log_and_apply();
     batch_.clear();  // only now: a failed commit leaves the changes for the next tick
   }
@@ -303,15 +387,79 @@ private:
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
     }
-    return store_.commit(deltas_, [&](auto& table, span<const delta_type> ds, mmsb::epoch e) {
-      run_ranges([&](std::size_t w) {
-        for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
-          page_type& p = table.at(ds[k].target());
-          apply(p, ds[k]);
-          p.set_epoch(e);
-        }
-      });
-    });
+    const mmsb::epoch e = store_.commit(
+      deltas_,
+      [&](auto& table, span<const delta_type> ds, mmsb::epoch at) {
+        run_ranges([&](std::size_t w) {
+          for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
+            page_type& p = table.at(ds[k].target());
+            apply(p, ds[k]);
+            p.set_epoch(at);
+          }
+        });
+      },
+      topology_.bytes());
+    topology_.clear();  // logged
+    return e;
+  }
+
+  // Replays topology records onto a graph (this bus's on reopening, a replica's in hash_at).
+  struct topology_applier {
+    graph_type& g;
+    const kernel_table& kernels;
+    std::map<std::uint32_t, std::string>& names;
+
+    void matrix_edge(std::uint32_t src, std::uint32_t dst, std::shared_ptr<const matrix_type> a, span<const word_t> mask)
+    {
+      (void)g.add_matrix_edge(page_id{src}, page_id{dst}, std::move(a), mask);
+    }
+    void kernel_edge(span<const page_id> srcs, std::uint32_t dst, std::string name)
+    {
+      const auto it = kernels.find(name);
+      if (it == kernels.end())
+        throw error(errc::invalid_argument, "the store's topology has kernel edge '" + name + "' into page " +
+                                              std::to_string(dst) + ", but this bus was given no kernel of that name "
+                                              "(pass it in basic_bus(options, kernels))");
+      names[g.add_kernel_edge(srcs, page_id{dst}, it->second, name).value()] = name;
+    }
+    void remove_edge(std::uint32_t e) { g.remove_edge(edge_id{e}); }
+    void set_weights(std::uint32_t e, std::shared_ptr<const matrix_type> a) { g.set_weights(edge_id{e}, *a); }
+    void region(span<const page_id> members, std::uint32_t max_iterations)
+    {
+      if constexpr (idempotent_add_v<Semiring>) (void)g.add_fixed_point_region(members, max_iterations);
+      else throw error(errc::corrupt, "the store's topology has a fixed-point region, which this semiring cannot have");
+    }
+  };
+
+  // The whole topology as one blob, for a checkpoint: regions, then every edge ever added in id
+  // order, removed ones as tombstones (topology_log.hpp), so ids survive.
+  detail::topology_writer<value_type> topology_snapshot() const
+  {
+    detail::topology_writer<value_type> w;
+    const auto& topo = graph_.topology();
+    std::vector<page_id> ids;
+    for (std::size_t r = 0; r < topo.region_count(); ++r) {
+      const auto& reg = topo.region_at(static_cast<std::uint32_t>(r));
+      ids.clear();
+      for (const auto m : reg.members) ids.push_back(page_id{m});
+      w.region({ids.data(), ids.size()}, reg.max_iterations);
+    }
+    const auto empty = std::make_shared<const matrix_type>(matrix_type::from_entries(Layout::extent, Layout::extent, {}));
+    for (std::size_t k = 0; k < topo.transfer_count(); ++k) {
+      const auto e = static_cast<std::uint32_t>(k);
+      const auto& t = topo.at(e);
+      if (!t.live) {
+        w.matrix_edge(t.srcs.front(), t.dst, *empty, {}, empty);
+        w.remove_edge(e);
+      } else if (t.kind == edge_kind::matrix) {
+        w.matrix_edge(t.srcs.front(), t.dst, graph_.matrix(edge_id{e}), {});
+      } else {
+        ids.clear();
+        for (const auto s : t.srcs) ids.push_back(page_id{s});
+        w.kernel_edge({ids.data(), ids.size()}, t.dst, kernel_names_.at(e));
+      }
+    }
+    return w;
   }
 
   // f(w) for every page range w of cuts_: on the scheduler, or inline when there is one range.
@@ -340,6 +488,9 @@ private:
   std::vector<std::size_t> cuts_;
   std::uint64_t ticks_since_checkpoint_ = 0;
   tick_stats stats_;
+  kernel_table kernels_;                             // every kernel edge's function, by name
+  std::map<std::uint32_t, std::string> kernel_names_;  // kernel edge id -> its kernel's name
+  detail::topology_writer<value_type> topology_;     // edits since the last commit, not yet logged
 };
 
 // The short name: a bus over Semiring with 256-slot dense pages, the heap and the serial scheduler.

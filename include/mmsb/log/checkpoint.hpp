@@ -3,6 +3,7 @@
 //
 //   segment record      the bus shape (a checkpoint of another bus is refused)
 //   page record × N     epoch = the page's epoch; payload = u32 page id + the page's payload bytes
+//   structure record    optional: bytes the log does not interpret (the bus's topology at e)
 //   checkpoint record   epoch = the checkpoint's epoch; payload = u64 page count + u64 state hash
 //
 // Publishing is atomic: write `<name>.tmp`, fsync it, rename it into place, fsync the directory.
@@ -55,11 +56,12 @@ namespace mmsb {
 }
 
 // Writes and publishes a checkpoint of `pages` (a range of page<Layout>, in ascending id order)
-// at epoch e. Throws mmsb::error on any failure; then the previous checkpoints are untouched and
-// the temp file is removed (best effort). Afterwards all but the newest `keep` are removed.
+// at epoch e, with `structure` (if not empty) as its structure record. Throws mmsb::error on any
+// failure; then the previous checkpoints are untouched and the temp file is removed (best
+// effort). Afterwards all but the newest `keep` are removed.
 template <class Layout, class Pages>
 void write_checkpoint(file_system& fs, const std::string& dir, span<const std::byte> shape, mmsb::epoch e,
-                      const Pages& pages, std::size_t keep = 2)
+                      const Pages& pages, std::size_t keep = 2, span<const std::byte> structure = {})
 {
   if (!fs.exists(dir)) fs.make_dir(dir);
   const std::string final_path = dir + "/" + checkpoint_name(e), tmp = final_path + ".tmp";
@@ -77,6 +79,7 @@ void write_checkpoint(file_system& fs, const std::string& dir, span<const std::b
     hash_into(hasher, p);
     ++count;
   }
+  if (!structure.empty()) encode_record(buf, record_type::structure, e, txn_id{}, structure);
   std::byte tail[16];
   detail::store_le(tail, count, 8);
   detail::store_le(tail + 8, hasher.digest().value, 8);
@@ -120,6 +123,7 @@ struct checkpoint_info {
 struct checkpoint_load {
   std::optional<checkpoint_info> loaded;  // none: no valid checkpoint (start from empty state)
   std::vector<std::string> rejected;      // newer checkpoints that failed validation, and why
+  std::vector<std::byte> structure;       // the loaded checkpoint's structure record (empty: none)
 };
 
 // Finds the newest checkpoint in dir (at or before at_most) that validates completely and calls
@@ -144,6 +148,7 @@ checkpoint_load load_checkpoint(file_system& fs, const std::string& dir, span<co
     const auto bytes = detail::read_file(fs, path);
     std::string why;
     std::vector<std::size_t> page_offsets;
+    std::size_t structure_offset = 0;  // 0: none
     checkpoint_info info{path, e, 0, {}};
     std::size_t off = 0;
     state_hasher hasher;
@@ -174,6 +179,8 @@ checkpoint_load load_checkpoint(file_system& fs, const std::string& dir, span<co
           page_offsets.push_back(off);
           ++info.pages;
         }
+      } else if (h.type == record_type::structure && structure_offset == 0) {
+        structure_offset = off;
       } else if (h.type == record_type::checkpoint && payload.size() == 16) {
         if (h.epoch != e) why = "end record for epoch " + std::to_string(h.epoch.value()) + " in the file for epoch " + std::to_string(e.value());
         else if (detail::load_le(payload.data(), 8) != info.pages) why = "page count mismatch";
@@ -196,6 +203,12 @@ checkpoint_load load_checkpoint(file_system& fs, const std::string& dir, span<co
       span<const std::byte> payload;
       (void)check_record(span<const std::byte>(bytes.data() + po, bytes.size() - po), h, payload);
       on_page(page_id{static_cast<std::uint32_t>(detail::load_le(payload.data(), 4))}, h.epoch, payload.subspan(4));
+    }
+    if (structure_offset != 0) {
+      record_header h;
+      span<const std::byte> payload;
+      (void)check_record(span<const std::byte>(bytes.data() + structure_offset, bytes.size() - structure_offset), h, payload);
+      out.structure.assign(payload.begin(), payload.end());
     }
     out.loaded = info;
     return out;

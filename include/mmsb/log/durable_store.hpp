@@ -6,6 +6,11 @@
 //                 next epoch. Write-ahead: if the append fails, nothing in memory changes.
 //   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
 //                 durable removes the log segments it covers.
+//
+// Structure: a commit (and a checkpoint) may carry bytes the store does not interpret, what the
+// pages mean beyond their bytes (the bus logs its topology edits there). The store logs them
+// with the commit's epoch, hands them back in order on recovery (recovered_structure), in
+// history (history_at, for_each_commit) and keeps a checkpoint's with the checkpoint.
 //   open()        recovery: the newest valid checkpoint, then the log after it. Commits at or
 //                 before the checkpoint's epoch are skipped, so no delta is ever applied twice.
 //   snapshot_at(e), replay_to(e)
@@ -45,6 +50,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -81,7 +87,7 @@ public:
     : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
   {
     if (!fs_->exists(dir_)) fs_->make_dir(dir_);
-    recovery_ = recover_into(table_, epoch_);
+    recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
     writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
   }
 
@@ -123,15 +129,21 @@ public:
   }
   // The same, applying through apply_all(pages, deltas, epoch), which must apply every delta to
   // its page and stamp the page with the epoch (the bus does it in parallel).
+  // `structure`, if not empty, is logged with the commit, uninterpreted (see the top comment).
   template <class ApplyAll>
-  mmsb::epoch commit(std::vector<delta_type>& deltas, ApplyAll&& apply_all)
+  mmsb::epoch commit(std::vector<delta_type>& deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
   {
     std::unique_lock lock(mutex_);
     for (const auto& d : deltas)
       if (!table_.contains(d.target()))
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
-    return log_and_apply(deltas, apply_all);
+    return log_and_apply(deltas, apply_all, structure);
   }
+
+  // The structure recovery found, in order: the loaded checkpoint's, then every retained
+  // commit's after it. The bus replays it once after opening, then releases it.
+  [[nodiscard]] const std::vector<std::vector<std::byte>>& recovered_structure() const noexcept { return recovered_structure_; }
+  void release_recovered_structure() noexcept { std::vector<std::vector<std::byte>>().swap(recovered_structure_); }
 
   // The pages, to read in place.
   [[nodiscard]] const page_table_type& pages() const noexcept { return table_; }
@@ -140,14 +152,21 @@ public:
   // is why the bus gives its users only a const store.
   [[nodiscard]] page_table_type& pages() noexcept { return table_; }
 
-  // Writes a checkpoint at the current epoch; once it is durable, removes the log segments it
-  // covers (the writer starts a new segment first, so every older one is covered).
-  void checkpoint()
+  // Writes a checkpoint at the current epoch, holding `structure` (everything the structure of
+  // the commits up to it amounts to); once it is durable, removes the log segments it covers
+  // (the writer starts a new segment first, so every older one is covered).
+  void checkpoint(span<const std::byte> structure = {})
   {
     std::unique_lock lock(mutex_);
+    // The committed state at epoch_: pages created since the last commit are not part of it
+    // (the next commit names them; an audit of epoch_ must not see them).
+    std::vector<std::uint32_t> pending(pending_pages_);
+    std::sort(pending.begin(), pending.end());
     std::vector<page_type> pages;
-    table_.for_each([&](const page_type& p) { pages.push_back(p); });
-    write_checkpoint<Layout>(*fs_, ckpt_dir(), shape_, epoch_, pages);
+    table_.for_each([&](const page_type& p) {
+      if (!std::binary_search(pending.begin(), pending.end(), p.id().value())) pages.push_back(p);
+    });
+    write_checkpoint<Layout>(*fs_, ckpt_dir(), shape_, epoch_, pages, 2, structure);
     // Durable: the log before it may go. Start a fresh segment so all older ones are covered.
     std::vector<std::string> old = fs_->list(log_dir());
     log_resume resume{true, 0, 0, epoch_};
@@ -194,6 +213,18 @@ public:
     return s;
   }
 
+  // snapshot_at(target) and the structure up to it, in order (the checkpoint's, then each commit's).
+  struct history_type {
+    snapshot_type state;
+    std::vector<std::vector<std::byte>> structure;
+  };
+  [[nodiscard]] history_type history_at(mmsb::epoch target) const
+  {
+    history_type h;
+    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { h.state = copy_of(t, target); }, &h.structure);
+    return h;
+  }
+
   // The state hash at epoch `target` (as snapshot_at, without copying the pages out).
   [[nodiscard]] state_hash replay_to(mmsb::epoch target) const
   {
@@ -208,12 +239,14 @@ public:
   // and graph reproduces this one tick by tick. Throws mmsb::error (corrupt) for a damaged
   // record, (out_of_range) if the log starts after `after`+1 (a checkpoint removed the
   // commits between; start from snapshot_at(checkpoint epoch) instead). f must not call back
-  // into this store (it runs under the store's read lock).
+  // into this store (it runs under the store's read lock). An f that takes a third argument,
+  // span<const std::byte>, also gets each commit's structure (empty for most).
   template <class F>
   void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
   {
     std::shared_lock lock(mutex_);
     std::vector<delta_type> deltas;
+    span<const std::byte> structure;
     mmsb::epoch last = after;
     (void)read_log(*fs_, log_dir(), shape_, options_.recovery,
                    [&](const record_header& h, span<const std::byte> payload) {
@@ -222,8 +255,11 @@ public:
                        throw error(errc::out_of_range, "history: the retained log continues at epoch " +
                                                          std::to_string(h.epoch.value()) + " but epoch " +
                                                          std::to_string(last.next().value()) + " was asked for (a checkpoint removed the commits between)");
-                     decode_commit(h.epoch, payload, deltas);
-                     f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()});
+                     decode_commit(h.epoch, payload, deltas, structure);
+                     if constexpr (std::is_invocable_v<F&, mmsb::epoch, span<const delta_type>, span<const std::byte>>)
+                       f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()}, structure);
+                     else
+                       f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()});
                      last = h.epoch;
                    },
                    after);
@@ -234,7 +270,7 @@ private:
   // recovery creates them) into one commit record, appends it, and only then applies. If the
   // append throws, nothing in memory changes; `deltas` regains its original length either way.
   template <class ApplyAll>
-  mmsb::epoch log_and_apply(std::vector<delta_type>& deltas, ApplyAll&& apply_all)
+  mmsb::epoch log_and_apply(std::vector<delta_type>& deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
   {
     const std::size_t given = deltas.size();
     if (!pending_pages_.empty()) {
@@ -264,6 +300,11 @@ private:
         }
         detail::store_u32(payload_, static_cast<std::uint32_t>(encoded_size(d)));
         encode(d, payload_);
+      }
+      if (!structure.empty()) {  // the tail: tag, length, bytes (absent: the format before it)
+        detail::store_u32(payload_, structure_tag);
+        detail::store_u32(payload_, static_cast<std::uint32_t>(structure.size()));
+        payload_.insert(payload_.end(), structure.begin(), structure.end());
       }
       writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
     } catch (...) {
@@ -299,7 +340,8 @@ private:
   // after the checkpoint (a gap) cannot reproduce the state: out_of_range for a replay target,
   // corrupt for recovery.
   recovery_report recover_into(page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out,
-                               mmsb::epoch stop = mmsb::epoch{}) const
+                               mmsb::epoch stop = mmsb::epoch{},
+                               std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
     const bool bounded = stop.value() != 0;
     const auto ckpt = load_checkpoint(
@@ -312,7 +354,9 @@ private:
       },
       bounded ? stop : mmsb::epoch{~std::uint64_t{0}});
     epoch_out = ckpt.loaded ? ckpt.loaded->epoch : mmsb::epoch{};
+    if (structure_out && !ckpt.structure.empty()) structure_out->push_back(ckpt.structure);
     std::vector<delta_type> deltas;  // one commit's, reused
+    span<const std::byte> structure;
     return read_log(*fs_, log_dir(), shape_, options_.recovery,
                     [&](const record_header& h, span<const std::byte> payload) {
                       if (h.type != record_type::commit || (bounded && !(epoch_out < stop))) return;
@@ -321,7 +365,8 @@ private:
                                     "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
                                       " but the state is at epoch " + std::to_string(epoch_out.value()) +
                                       " (the records between were truncated)");
-                      decode_commit(h.epoch, payload, deltas);
+                      decode_commit(h.epoch, payload, deltas, structure);
+                      if (structure_out && !structure.empty()) structure_out->emplace_back(structure.begin(), structure.end());
                       for (const auto& d : deltas) {
                         if (!table.contains(d.target())) {
                           table.create(d.target());
@@ -345,20 +390,22 @@ private:
 
   // f(the pages at epoch target), rebuilt into a replica under the read lock; see snapshot_at.
   template <class F>
-  void with_state_at(mmsb::epoch target, F&& f) const
+  void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
     std::shared_lock lock(mutex_);
     page_table<Layout, Allocator> replica;
     mmsb::epoch reached{};
-    (void)recover_into(replica, reached, target);
+    (void)recover_into(replica, reached, target, structure_out);
     if (reached != target)
       throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
                                         " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
     f(replica);
   }
 
-  // Decodes a commit record's deltas into `out` (cleared first). Throws mmsb::error (corrupt).
-  static void decode_commit(mmsb::epoch e, span<const std::byte> payload, std::vector<delta_type>& out)
+  // Decodes a commit record's deltas into `out` (cleared first) and its structure (a view into
+  // payload; empty if none). Throws mmsb::error (corrupt).
+  static void decode_commit(mmsb::epoch e, span<const std::byte> payload, std::vector<delta_type>& out,
+                            span<const std::byte>& structure)
   {
     const auto bad = [&](const char* why) {
       return error(errc::corrupt, "commit record at epoch " + std::to_string(e.value()) + " is " + why);
@@ -375,7 +422,15 @@ private:
       out.push_back(decode<Semiring, Layout>(payload.subspan(off, len)));
       off += len;
     }
+    structure = {};
+    if (off == payload.size()) return;
+    if (payload.size() - off < 8 || detail::load_le(payload.data() + off, 4) != structure_tag)
+      throw bad("followed by bytes that are not a structure section");
+    const std::size_t len = detail::load_le(payload.data() + off + 4, 4);
+    if (payload.size() - off - 8 != len) throw bad("truncated in its structure section");
+    structure = payload.subspan(off + 8, len);
   }
+  static constexpr std::uint32_t structure_tag = 0x43525453u;  // "STRC" little-endian
 
   file_system* fs_;
   std::string dir_;
@@ -388,6 +443,7 @@ private:
   std::vector<std::uint32_t> pending_pages_;  // created since the last commit
   std::vector<std::pair<std::uint32_t, value_type>> pending_initial_;  // of those, not at zero()
   std::vector<std::byte> payload_;            // the commit record being encoded, reused
+  std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
   mutable std::shared_mutex mutex_;
 };
 

@@ -36,6 +36,8 @@ enum class record_type : std::uint8_t {
   commit = 2,      // one committed transaction: its deltas
   checkpoint = 3,  // a durable checkpoint exists at this epoch (the log before it may go)
   page = 4,        // in a checkpoint file: one page (u32 id, then its payload bytes)
+  structure = 5,   // in a checkpoint file: what the pages mean beyond their bytes (the bus's
+                   // topology), opaque to the log
 };
 
 inline constexpr std::uint32_t record_magic = 0x5242534du;  // "MSBR" little-endian
@@ -67,7 +69,7 @@ inline std::uint64_t load_le(const std::byte* in, std::size_t n) noexcept
 // xxh3-64 of the payload, seeded with xxh3-64 of header bytes [0, 32): covers both, with the
 // one-shot functions (no streaming state to allocate or to size at compile time).
 [[nodiscard]] std::uint64_t record_checksum(const std::byte* header, span<const std::byte> payload) noexcept;
-inline bool known_type(std::uint8_t t) noexcept { return t >= 1 && t <= 4; }
+inline bool known_type(std::uint8_t t) noexcept { return t >= 1 && t <= 5; }
 } // namespace detail
 
 // Appends one framed record to out. Throws mmsb::error (size_mismatch) if the payload exceeds

@@ -1,0 +1,252 @@
+// Topology as state: the bus's topology edits as bytes the log carries with a commit (the
+// store's "structure", uninterpreted below the bus), and the whole topology as bytes a checkpoint
+// holds. Replaying them in order rebuilds the same graph, with the same edge and region ids, so
+// derived pages, provenance and audits come back across topology changes.
+//
+// Format (little-endian), one blob per commit or checkpoint:
+//   u32 version (1), then ops, each a u8 code and its fields:
+//     matrix        u32 rows, u32 cols, u32 nnz, nnz × (u32 row, u32 col, value bytes)
+//                   defines the blob's next matrix (refs count from 0 within one blob)
+//     matrix_edge   u32 src, u32 dst, u32 matrix ref, u32 mask words, mask words × u64
+//     kernel_edge   u32 dst, u32 n, n × u32 src, u32 name length, name bytes
+//     remove_edge   u32 edge
+//     set_weights   u32 edge, u32 matrix ref
+//     region        u32 max_iterations, u32 n, n × u32 member
+// Values are the matrix's value type's bytes (the store's shape fixes that type). Matrices are
+// written once per blob however many edges share them. A kernel edge logs its name: the function
+// itself comes from the bus's kernel table on replay.
+//
+// A checkpoint's blob writes the regions first, then every edge ever added in id order: a live
+// one as it is now, a removed one as an empty matrix edge followed by its removal (a tombstone),
+// so that ids come back unchanged and later log records name the right edges.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/bits.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/graph/csr_matrix.hpp>
+#include <mmsb/graph/topology.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace mmsb::detail {
+
+enum class topology_op : std::uint8_t { matrix = 1, matrix_edge = 2, kernel_edge = 3, remove_edge = 4, set_weights = 5, region = 6 };
+inline constexpr std::uint32_t topology_log_version = 1;
+
+// Builds one blob. Matrices are deduplicated by identity: `hold` (when given) keeps each one
+// alive while the blob is built, so an address cannot be reused for another matrix; without it
+// the caller guarantees that (a checkpoint writes matrices the graph holds).
+template <class T>
+class topology_writer {
+public:
+  using matrix_type = csr_matrix<T>;
+
+  [[nodiscard]] bool empty() const noexcept { return out_.empty(); }
+  [[nodiscard]] span<const std::byte> bytes() const noexcept { return {out_.data(), out_.size()}; }
+  void clear() noexcept
+  {
+    out_.clear();
+    refs_.clear();
+    held_.clear();
+  }
+
+  void matrix_edge(std::uint32_t src, std::uint32_t dst, const matrix_type& a, span<const word_t> mask,
+                   std::shared_ptr<const matrix_type> hold = nullptr)
+  {
+    const std::uint32_t ref = matrix_ref(a, std::move(hold));
+    op(topology_op::matrix_edge);
+    u32(src);
+    u32(dst);
+    u32(ref);
+    u32(static_cast<std::uint32_t>(mask.size()));
+    for (const word_t w : mask) u64(w);
+  }
+  void kernel_edge(span<const page_id> srcs, std::uint32_t dst, std::string_view name)
+  {
+    op(topology_op::kernel_edge);
+    u32(dst);
+    u32(static_cast<std::uint32_t>(srcs.size()));
+    for (const auto s : srcs) u32(s.value());
+    u32(static_cast<std::uint32_t>(name.size()));
+    const auto* b = reinterpret_cast<const std::byte*>(name.data());
+    out_.insert(out_.end(), b, b + name.size());
+  }
+  void remove_edge(std::uint32_t e)
+  {
+    op(topology_op::remove_edge);
+    u32(e);
+  }
+  void set_weights(std::uint32_t e, const matrix_type& a, std::shared_ptr<const matrix_type> hold = nullptr)
+  {
+    const std::uint32_t ref = matrix_ref(a, std::move(hold));
+    op(topology_op::set_weights);
+    u32(e);
+    u32(ref);
+  }
+  void region(span<const page_id> members, std::uint32_t max_iterations)
+  {
+    op(topology_op::region);
+    u32(max_iterations);
+    u32(static_cast<std::uint32_t>(members.size()));
+    for (const auto m : members) u32(m.value());
+  }
+
+private:
+  void start()
+  {
+    if (out_.empty()) u32(topology_log_version);
+  }
+  void op(topology_op o)
+  {
+    start();
+    out_.push_back(static_cast<std::byte>(o));
+  }
+  void u32(std::uint32_t v)
+  {
+    std::byte b[4];
+    for (int i = 0; i < 4; ++i) b[i] = static_cast<std::byte>((v >> (8 * i)) & 0xffu);
+    out_.insert(out_.end(), b, b + 4);
+  }
+  void u64(std::uint64_t v)
+  {
+    u32(static_cast<std::uint32_t>(v));
+    u32(static_cast<std::uint32_t>(v >> 32));
+  }
+  std::uint32_t matrix_ref(const matrix_type& a, std::shared_ptr<const matrix_type> hold)
+  {
+    if (const auto it = refs_.find(&a); it != refs_.end()) return it->second;
+    op(topology_op::matrix);
+    u32(static_cast<std::uint32_t>(a.rows()));
+    u32(static_cast<std::uint32_t>(a.cols()));
+    u32(static_cast<std::uint32_t>(a.nnz()));
+    for (std::uint32_t r = 0; r < a.rows(); ++r) {
+      const auto cols = a.row_cols(r);
+      const auto vals = a.row_values(r);
+      for (std::size_t k = 0; k < cols.size(); ++k) {
+        u32(r);
+        u32(cols[k]);
+        const T v = static_cast<T>(vals[k]);
+        std::byte b[sizeof(T)];
+        std::memcpy(b, &v, sizeof(T));
+        out_.insert(out_.end(), b, b + sizeof(T));
+      }
+    }
+    const auto ref = static_cast<std::uint32_t>(refs_.size());
+    if (hold) held_.push_back(std::move(hold));
+    refs_.emplace(&a, ref);
+    return ref;
+  }
+
+  std::vector<std::byte> out_;
+  std::unordered_map<const matrix_type*, std::uint32_t> refs_;
+  std::vector<std::shared_ptr<const matrix_type>> held_;
+};
+
+// Reads one blob and calls the visitor's
+//   matrix_edge(src, dst, shared_ptr<const matrix>, span<const word_t> mask)
+//   kernel_edge(span<const page_id> srcs, dst, std::string name)
+//   remove_edge(edge), set_weights(edge, shared_ptr<const matrix>), region(span<const page_id>, max)
+// in order. Throws mmsb::error (corrupt) naming `what` and the offset for a malformed blob;
+// whatever the visitor throws passes through.
+template <class T, class Visitor>
+void read_topology(span<const std::byte> blob, const std::string& what, Visitor&& v)
+{
+  using matrix_type = csr_matrix<T>;
+  std::size_t off = 0;
+  const auto bad = [&](const std::string& why) {
+    return error(errc::corrupt, what + ": topology record " + why + " at byte " + std::to_string(off));
+  };
+  const auto need = [&](std::size_t n) {
+    if (blob.size() - off < n) throw bad("truncated");
+  };
+  const auto u32 = [&]() {
+    need(4);
+    std::uint32_t x = 0;
+    for (int i = 0; i < 4; ++i) x |= static_cast<std::uint32_t>(blob[off + static_cast<std::size_t>(i)]) << (8 * i);
+    off += 4;
+    return x;
+  };
+  if (blob.empty()) return;
+  if (const auto version = u32(); version != topology_log_version)
+    throw bad("of version " + std::to_string(version) + " (this build reads version " + std::to_string(topology_log_version) + ")");
+  std::vector<std::shared_ptr<const matrix_type>> matrices;
+  std::vector<page_id> ids;
+  std::vector<word_t> mask;
+  std::vector<matrix_entry<T>> entries;
+  const auto matrix_at = [&](std::uint32_t ref) {
+    if (ref >= matrices.size()) throw bad("names matrix " + std::to_string(ref) + " of " + std::to_string(matrices.size()));
+    return matrices[ref];
+  };
+  while (off < blob.size()) {
+    const auto code = static_cast<topology_op>(blob[off]);
+    ++off;
+    switch (code) {
+    case topology_op::matrix: {
+      const std::uint32_t rows = u32(), cols = u32(), nnz = u32();
+      if (nnz > (blob.size() - off) / (8 + sizeof(T))) throw bad("truncated");
+      entries.clear();
+      entries.reserve(nnz);
+      for (std::uint32_t k = 0; k < nnz; ++k) {
+        matrix_entry<T> e{};
+        e.row = u32();
+        e.col = u32();
+        need(sizeof(T));
+        std::memcpy(&e.value, blob.data() + off, sizeof(T));
+        off += sizeof(T);
+        entries.push_back(e);
+      }
+      matrices.push_back(std::make_shared<const matrix_type>(matrix_type::from_entries(rows, cols, {entries.data(), entries.size()})));
+      break;
+    }
+    case topology_op::matrix_edge: {
+      const std::uint32_t src = u32(), dst = u32(), ref = u32(), words = u32();
+      if (words > (blob.size() - off) / 8) throw bad("truncated");
+      mask.assign(words, 0);
+      for (auto& w : mask) {
+        const std::uint64_t lo = u32(), hi = u32();
+        w = lo | (hi << 32);
+      }
+      v.matrix_edge(src, dst, matrix_at(ref), span<const word_t>{mask.data(), mask.size()});
+      break;
+    }
+    case topology_op::kernel_edge: {
+      const std::uint32_t dst = u32(), n = u32();
+      if (n > (blob.size() - off) / 4) throw bad("truncated");
+      ids.clear();
+      for (std::uint32_t k = 0; k < n; ++k) ids.push_back(page_id{u32()});
+      const std::uint32_t len = u32();
+      need(len);
+      std::string name(reinterpret_cast<const char*>(blob.data() + off), len);
+      off += len;
+      v.kernel_edge(span<const page_id>{ids.data(), ids.size()}, dst, std::move(name));
+      break;
+    }
+    case topology_op::remove_edge: v.remove_edge(u32()); break;
+    case topology_op::set_weights: {
+      const std::uint32_t e = u32(), ref = u32();
+      v.set_weights(e, matrix_at(ref));
+      break;
+    }
+    case topology_op::region: {
+      const std::uint32_t max_iterations = u32(), n = u32();
+      if (n > (blob.size() - off) / 4) throw bad("truncated");
+      ids.clear();
+      for (std::uint32_t k = 0; k < n; ++k) ids.push_back(page_id{u32()});
+      v.region(span<const page_id>{ids.data(), ids.size()}, max_iterations);
+      break;
+    }
+    default: --off; throw bad("with unknown operation " + std::to_string(static_cast<unsigned>(code)));
+    }
+  }
+}
+
+} // namespace mmsb::detail
