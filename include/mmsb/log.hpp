@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mmsb/log/checkpoint.hpp>
+#include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/faulty_file_system.hpp>
 #include <mmsb/log/file_system.hpp>

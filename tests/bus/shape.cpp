@@ -9,6 +9,8 @@
 #include <mmsb/page/soa.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdint>
@@ -172,9 +174,9 @@ TEST_CASE("a store of another shape is refused, naming the path and both shapes;
     durable_store<sr, lay> s(fs, "/db", shape_descriptor<sr, lay>());
     (void)s.create_page();
     for (int k = 0; k < 4; ++k) {
-      auto tx = s.begin();
+      auto tx = mmsb::test::begin_txn(s);
       tx.accumulate(page_id{0}, static_cast<std::size_t>(k), k);
-      (void)s.commit(tx);
+      (void)mmsb::test::commit_txn(s, tx);
     }
   }
   const auto before = fs.list("/db/log");

@@ -15,6 +15,8 @@
 #include <mmsb/page/soa.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_txn.hpp"
+
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -44,10 +46,10 @@ void write(Store& s, int commits, Value (*value)(int))
 {
   for (int p = 0; p < 3; ++p) (void)s.create_page();
   for (int k = 0; k < commits; ++k) {
-    auto tx = s.begin();
+    auto tx = mmsb::test::begin_txn(s);
     tx.accumulate(mmsb::page_id{static_cast<std::uint32_t>(k % 3)}, static_cast<std::size_t>((k * 7) % 64), value(k));
     tx.assign(mmsb::page_id{static_cast<std::uint32_t>((k + 1) % 3)}, static_cast<std::size_t>((k * 5) % 64), value(k + 1));
-    (void)s.commit(tx);
+    (void)mmsb::test::commit_txn(s, tx);
     if (k == commits / 2) s.checkpoint();
   }
 }

@@ -89,20 +89,26 @@ public:
   using kernel_table = std::map<std::string, kernel_fn, std::less<>>;
 
   // Opens (or creates, or recovers) the store in opts.dir: its pages, then its topology, then
-  // propagation, so derived pages are as they were. `kernels` names the functions of the kernel
-  // edges the store's topology holds. Throws mmsb::error naming the path for a store of another
-  // shape or a corrupt one, and naming the kernel for a kernel edge whose function is not given.
+  // propagation, so derived pages are as they were. `kernels` names the functions of every
+  // kernel edge the store's retained topology names (checkpoint and log, removed edges
+  // included). Throws mmsb::error naming the path for a store of another shape or a corrupt
+  // one, and naming the kernel for a kernel edge whose function is not given. A propagation that
+  // fails while opening (a region that does not converge) does not stop it: the work stays
+  // queued and the next tick reports it, as after any tick.
   explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{}) : basic_bus(std::move(opts), kernel_table{}, std::move(sched)) {}
   basic_bus(bus_options opts, kernel_table kernels, Scheduler sched = Scheduler{})
     : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
       store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), opts_.store), graph_(store_.pages()),
       sched_(std::move(sched)), kernels_(std::move(kernels))
   {
-    topology_applier apply{graph_, kernels_, kernel_names_};
+    detail::topology_applier<graph_type, kernel_table> apply{graph_, kernels_};
     for (const auto& blob : store_.recovered_structure())
-      detail::read_topology<value_type>({blob.data(), blob.size()}, "store " + opts_.dir, apply);
+      detail::read_topology<value_type>({blob.data(), blob.size()}, Layout::extent, "store " + opts_.dir, apply);
     store_.release_recovered_structure();
-    (void)graph_.propagate();
+    try {
+      (void)graph_.propagate();
+    } catch (const error&) {  // queued; tick() reports it
+    }
   }
   basic_bus(const basic_bus&) = delete;
   basic_bus& operator=(const basic_bus&) = delete;
@@ -122,9 +128,9 @@ public:
   }
   edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
   {
-    const edge_id e = graph_.add_matrix_edge(src, dst, a, row_mask);
-    topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a);
-    return e;
+    if (!a) return graph_.add_matrix_edge(src, dst, a, row_mask);  // refused, naming the edge
+    return logged([&] { topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a); },
+                  [&] { return graph_.add_matrix_edge(src, dst, a, row_mask); });
   }
   // A kernel edge is logged by its name, which must name one function for the life of the store:
   // a name already in the bus's kernel table is refused (invalid_argument) unless f is omitted,
@@ -135,11 +141,14 @@ public:
       throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
                                             ": the name already names a kernel of this bus; kernel edges are logged "
                                             "by name, so give each function its own (or pass only the name to reuse it)");
-    const edge_id e = graph_.add_kernel_edge(srcs, dst, f, name);
-    topology_.kernel_edge(srcs, dst.value(), name);
-    kernel_names_[e.value()] = name;
-    kernels_.emplace(std::move(name), std::move(f));
-    return e;
+    auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
+    try {
+      return logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                    [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
+    } catch (...) {
+      kernels_.erase(slot);
+      throw;
+    }
   }
   edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
   {
@@ -147,27 +156,22 @@ public:
     if (it == kernels_.end())
       throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
                                             ": no kernel of that name (give its function once, or in the bus's kernel table)");
-    const edge_id e = graph_.add_kernel_edge(srcs, dst, it->second, name);
-    topology_.kernel_edge(srcs, dst.value(), name);
-    kernel_names_[e.value()] = name;
-    return e;
+    return logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                  [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
   }
   void remove_edge(edge_id e)
   {
-    graph_.remove_edge(e);
-    topology_.remove_edge(e.value());
+    logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); });
   }
   void set_weights(edge_id e, matrix_type a)
   {
     auto held = std::make_shared<const matrix_type>(std::move(a));
-    graph_.set_weights(e, *held);
-    topology_.set_weights(e.value(), *held, held);
+    logged([&] { topology_.set_weights(e.value(), *held, held); }, [&] { graph_.set_weights(e, *held); });
   }
   region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
   {
-    const region_id r = graph_.add_fixed_point_region(members, max_iterations);
-    topology_.region(members, max_iterations);
-    return r;
+    return logged([&] { topology_.region(members, max_iterations); },
+                  [&] { return graph_.add_fixed_point_region(members, max_iterations); });
   }
 
   // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
@@ -205,13 +209,15 @@ public:
   {
     transaction_type none;
     (void)commit(none);  // logs and propagates pending topology edits (a no-op without them)
-    store_.checkpoint(topology_snapshot().bytes());
+    store_.checkpoint(detail::write_topology(graph_).bytes());
   }
 
   // The state hash (every page's value, derived pages included, as hash()) at a past epoch the
   // retained files cover: pages and topology rebuilt from the newest checkpoint at or before it
-  // and the log after it, then every value recomputed. The audit across topology changes. Throws
-  // mmsb::error (out_of_range) outside the retained range; this bus is untouched.
+  // and the log after it, then every value recomputed. The audit across topology changes. At the
+  // current epoch it equals hash() once the last tick or commit has propagated, and leaves out
+  // what is not committed yet (pages created and edits made since). Throws mmsb::error
+  // (out_of_range) outside the retained range; this bus is untouched.
   [[nodiscard]] state_hash hash_at(mmsb::epoch e) const
   {
     const auto history = store_.history_at(e);
@@ -221,10 +227,9 @@ public:
       table.at(p.id()) = p;
     }
     graph_type replica(table);
-    std::map<std::uint32_t, std::string> names;
-    topology_applier apply{replica, kernels_, names};
+    detail::topology_applier<graph_type, kernel_table> apply{replica, kernels_};
     for (const auto& blob : history.structure)
-      detail::read_topology<value_type>({blob.data(), blob.size()}, "store " + opts_.dir, apply);
+      detail::read_topology<value_type>({blob.data(), blob.size()}, Layout::extent, "store " + opts_.dir, apply);
     replica.recompute_all();
     state_hasher h;
     table.for_each([&](const page_type& p) { h.add(p.id(), replica.value(p.id()).payload_bytes()); });
@@ -403,63 +408,20 @@ private:
     return e;
   }
 
-  // Replays topology records onto a graph (this bus's on reopening, a replica's in hash_at).
-  struct topology_applier {
-    graph_type& g;
-    const kernel_table& kernels;
-    std::map<std::uint32_t, std::string>& names;
-
-    void matrix_edge(std::uint32_t src, std::uint32_t dst, std::shared_ptr<const matrix_type> a, span<const word_t> mask)
-    {
-      (void)g.add_matrix_edge(page_id{src}, page_id{dst}, std::move(a), mask);
-    }
-    void kernel_edge(span<const page_id> srcs, std::uint32_t dst, std::string name)
-    {
-      const auto it = kernels.find(name);
-      if (it == kernels.end())
-        throw error(errc::invalid_argument, "the store's topology has kernel edge '" + name + "' into page " +
-                                              std::to_string(dst) + ", but this bus was given no kernel of that name "
-                                              "(pass it in basic_bus(options, kernels))");
-      names[g.add_kernel_edge(srcs, page_id{dst}, it->second, name).value()] = name;
-    }
-    void remove_edge(std::uint32_t e) { g.remove_edge(edge_id{e}); }
-    void set_weights(std::uint32_t e, std::shared_ptr<const matrix_type> a) { g.set_weights(edge_id{e}, *a); }
-    void region(span<const page_id> members, std::uint32_t max_iterations)
-    {
-      if constexpr (idempotent_add_v<Semiring>) (void)g.add_fixed_point_region(members, max_iterations);
-      else throw error(errc::corrupt, "the store's topology has a fixed-point region, which this semiring cannot have");
-    }
-  };
-
-  // The whole topology as one blob, for a checkpoint: regions, then every edge ever added in id
-  // order, removed ones as tombstones (topology_log.hpp), so ids survive.
-  detail::topology_writer<value_type> topology_snapshot() const
+  // A topology edit: record(s) it in the pending topology, then apply(ies) it to the graph; if
+  // the graph refuses it (or anything throws), the record is taken back, so the log and the
+  // graph never disagree.
+  template <class Record, class Apply>
+  decltype(auto) logged(Record&& record, Apply&& apply)
   {
-    detail::topology_writer<value_type> w;
-    const auto& topo = graph_.topology();
-    std::vector<page_id> ids;
-    for (std::size_t r = 0; r < topo.region_count(); ++r) {
-      const auto& reg = topo.region_at(static_cast<std::uint32_t>(r));
-      ids.clear();
-      for (const auto m : reg.members) ids.push_back(page_id{m});
-      w.region({ids.data(), ids.size()}, reg.max_iterations);
+    const auto m = topology_.mark();
+    try {
+      record();
+      return apply();
+    } catch (...) {
+      topology_.rollback(m);
+      throw;
     }
-    const auto empty = std::make_shared<const matrix_type>(matrix_type::from_entries(Layout::extent, Layout::extent, {}));
-    for (std::size_t k = 0; k < topo.transfer_count(); ++k) {
-      const auto e = static_cast<std::uint32_t>(k);
-      const auto& t = topo.at(e);
-      if (!t.live) {
-        w.matrix_edge(t.srcs.front(), t.dst, *empty, {}, empty);
-        w.remove_edge(e);
-      } else if (t.kind == edge_kind::matrix) {
-        w.matrix_edge(t.srcs.front(), t.dst, graph_.matrix(edge_id{e}), {});
-      } else {
-        ids.clear();
-        for (const auto s : t.srcs) ids.push_back(page_id{s});
-        w.kernel_edge({ids.data(), ids.size()}, t.dst, kernel_names_.at(e));
-      }
-    }
-    return w;
   }
 
   // f(w) for every page range w of cuts_: on the scheduler, or inline when there is one range.
@@ -489,7 +451,6 @@ private:
   std::uint64_t ticks_since_checkpoint_ = 0;
   tick_stats stats_;
   kernel_table kernels_;                             // every kernel edge's function, by name
-  std::map<std::uint32_t, std::string> kernel_names_;  // kernel edge id -> its kernel's name
   detail::topology_writer<value_type> topology_;     // edits since the last commit, not yet logged
 };
 

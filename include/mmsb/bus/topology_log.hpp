@@ -12,13 +12,21 @@
 //     remove_edge   u32 edge
 //     set_weights   u32 edge, u32 matrix ref
 //     region        u32 max_iterations, u32 n, n × u32 member
+//     removed_edge  (no fields) the next edge id belonged to an edge removed before (checkpoints;
+//                   one byte per id, so a reader's work is bounded by the blob's size)
 // Values are the matrix's value type's bytes (the store's shape fixes that type). Matrices are
 // written once per blob however many edges share them. A kernel edge logs its name: the function
 // itself comes from the bus's kernel table on replay.
 //
 // A checkpoint's blob writes the regions first, then every edge ever added in id order: a live
-// one as it is now, a removed one as an empty matrix edge followed by its removal (a tombstone),
-// so that ids come back unchanged and later log records name the right edges.
+// one as it is now, a removed one as a removed_edge op that only reserves its id,
+// so that ids come back unchanged and later log records name the right edges. (Re-adding a
+// removed edge instead would run its cycle check against regions made after it: refused.)
+//
+// Here: topology_writer (builds a blob), read_topology (parses one, calling a visitor),
+// topology_applier (the visitor that replays onto a page_graph) and write_topology (a graph's
+// whole topology, for a checkpoint). Malformed bytes are mmsb::error (corrupt), never a crash or
+// an unbounded allocation: shapes are checked against the page extent before anything is built.
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -27,19 +35,25 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/graph/csr_matrix.hpp>
 #include <mmsb/graph/topology.hpp>
+#include <mmsb/semiring/concept.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace mmsb::detail {
 
-enum class topology_op : std::uint8_t { matrix = 1, matrix_edge = 2, kernel_edge = 3, remove_edge = 4, set_weights = 5, region = 6 };
+enum class topology_op : std::uint8_t {
+  matrix = 1, matrix_edge = 2, kernel_edge = 3, remove_edge = 4, set_weights = 5, region = 6, removed_edge = 7
+};
 inline constexpr std::uint32_t topology_log_version = 1;
 
 // Builds one blob. Matrices are deduplicated by identity: `hold` (when given) keeps each one
@@ -57,6 +71,20 @@ public:
     out_.clear();
     refs_.clear();
     held_.clear();
+  }
+
+  // An edit is recorded before the graph takes it; if the graph refuses it, rollback(mark())
+  // taken before forgets it, matrices included, so the log never holds an edit the graph lacks
+  // (nor the other way round).
+  struct mark_type {
+    std::size_t bytes, matrices, held;
+  };
+  [[nodiscard]] mark_type mark() const noexcept { return {out_.size(), refs_.size(), held_.size()}; }
+  void rollback(const mark_type& m) noexcept
+  {
+    out_.resize(m.bytes);
+    std::erase_if(refs_, [&](const auto& kv) { return kv.second >= m.matrices; });
+    held_.resize(m.held);
   }
 
   void matrix_edge(std::uint32_t src, std::uint32_t dst, const matrix_type& a, span<const word_t> mask,
@@ -92,6 +120,7 @@ public:
     u32(e);
     u32(ref);
   }
+  void removed_edge() { op(topology_op::removed_edge); }
   void region(span<const page_id> members, std::uint32_t max_iterations)
   {
     op(topology_op::region);
@@ -154,11 +183,12 @@ private:
 // Reads one blob and calls the visitor's
 //   matrix_edge(src, dst, shared_ptr<const matrix>, span<const word_t> mask)
 //   kernel_edge(span<const page_id> srcs, dst, std::string name)
-//   remove_edge(edge), set_weights(edge, shared_ptr<const matrix>), region(span<const page_id>, max)
-// in order. Throws mmsb::error (corrupt) naming `what` and the offset for a malformed blob;
-// whatever the visitor throws passes through.
+//   remove_edge(edge), set_weights(edge, shared_ptr<const matrix>), region(span<const page_id>, max),
+//   removed_edge()
+// in order. Matrices must be extent × extent. Throws mmsb::error (corrupt) naming `what` and the
+// offset for a malformed blob; whatever the visitor throws passes through.
 template <class T, class Visitor>
-void read_topology(span<const std::byte> blob, const std::string& what, Visitor&& v)
+void read_topology(span<const std::byte> blob, std::size_t extent, const std::string& what, Visitor&& v)
 {
   using matrix_type = csr_matrix<T>;
   std::size_t off = 0;
@@ -192,6 +222,8 @@ void read_topology(span<const std::byte> blob, const std::string& what, Visitor&
     switch (code) {
     case topology_op::matrix: {
       const std::uint32_t rows = u32(), cols = u32(), nnz = u32();
+      if (rows != extent || cols != extent)
+        throw bad("has a " + std::to_string(rows) + " x " + std::to_string(cols) + " matrix, pages hold " + std::to_string(extent) + " slots");
       if (nnz > (blob.size() - off) / (8 + sizeof(T))) throw bad("truncated");
       entries.clear();
       entries.reserve(nnz);
@@ -200,7 +232,12 @@ void read_topology(span<const std::byte> blob, const std::string& what, Visitor&
         e.row = u32();
         e.col = u32();
         need(sizeof(T));
-        std::memcpy(&e.value, blob.data() + off, sizeof(T));
+        if constexpr (std::is_same_v<T, bool>) {  // only 0 and 1 are bools
+          if (blob[off] != std::byte{0} && blob[off] != std::byte{1}) throw bad("has a boolean weight that is neither 0 nor 1");
+          e.value = blob[off] == std::byte{1};
+        } else {
+          std::memcpy(&e.value, blob.data() + off, sizeof(T));
+        }
         off += sizeof(T);
         entries.push_back(e);
       }
@@ -231,6 +268,7 @@ void read_topology(span<const std::byte> blob, const std::string& what, Visitor&
       break;
     }
     case topology_op::remove_edge: v.remove_edge(u32()); break;
+    case topology_op::removed_edge: v.removed_edge(); break;
     case topology_op::set_weights: {
       const std::uint32_t e = u32(), ref = u32();
       v.set_weights(e, matrix_at(ref));
@@ -247,6 +285,65 @@ void read_topology(span<const std::byte> blob, const std::string& what, Visitor&
     default: --off; throw bad("with unknown operation " + std::to_string(static_cast<unsigned>(code)));
     }
   }
+}
+
+// A read_topology visitor that replays the records onto a page_graph (a bus's own on reopening,
+// a replica's in hash_at), taking kernel functions from `kernels` by name.
+template <class Graph, class KernelTable>
+struct topology_applier {
+  using matrix_type = typename Graph::matrix_type;
+  Graph& g;
+  const KernelTable& kernels;
+
+  void matrix_edge(std::uint32_t src, std::uint32_t dst, std::shared_ptr<const matrix_type> a, span<const word_t> mask)
+  {
+    (void)g.add_matrix_edge(page_id{src}, page_id{dst}, std::move(a), mask);
+  }
+  void kernel_edge(span<const page_id> srcs, std::uint32_t dst, std::string name)
+  {
+    const auto it = kernels.find(name);
+    if (it == kernels.end())
+      throw error(errc::invalid_argument, "the store's topology has kernel edge '" + name + "' into page " + std::to_string(dst) +
+                                            ", but this bus was given no kernel of that name (pass it in basic_bus(options, kernels))");
+    (void)g.add_kernel_edge(srcs, page_id{dst}, it->second, name);
+  }
+  void remove_edge(std::uint32_t e) { g.remove_edge(edge_id{e}); }
+  void removed_edge() { (void)g.add_removed_edge(); }
+  void set_weights(std::uint32_t e, std::shared_ptr<const matrix_type> a) { g.set_weights(edge_id{e}, *a); }
+  void region(span<const page_id> members, std::uint32_t max_iterations)
+  {
+    if constexpr (idempotent_add_v<typename Graph::semiring_type>) (void)g.add_fixed_point_region(members, max_iterations);
+    else throw error(errc::corrupt, "the store's topology has a fixed-point region, which this semiring cannot have");
+  }
+};
+
+// The whole topology of g as one blob, for a checkpoint: regions, then every edge ever added in
+// id order, removed ones as reserved ids (see the top comment), kernel edges by name.
+template <class Graph>
+[[nodiscard]] topology_writer<typename Graph::value_type> write_topology(const Graph& g)
+{
+  topology_writer<typename Graph::value_type> w;
+  const auto& topo = g.topology();
+  std::vector<page_id> ids;
+  for (std::size_t r = 0; r < topo.region_count(); ++r) {
+    const auto& reg = topo.region_at(static_cast<std::uint32_t>(r));
+    ids.clear();
+    for (const auto m : reg.members) ids.push_back(page_id{m});
+    w.region({ids.data(), ids.size()}, reg.max_iterations);
+  }
+  for (std::size_t k = 0; k < topo.transfer_count(); ++k) {
+    const auto e = static_cast<std::uint32_t>(k);
+    const auto& t = topo.at(e);
+    if (!t.live) w.removed_edge();
+    else if (t.kind == edge_kind::matrix) {
+      w.matrix_edge(t.srcs.front(), t.dst, g.matrix(edge_id{e}), {});
+    } else {
+      ids.clear();
+      for (const auto src : t.srcs) ids.push_back(page_id{src});
+      w.kernel_edge({ids.data(), ids.size()}, t.dst, g.kernel_name(edge_id{e}));
+    }
+  }
+  return w;
 }
 
 } // namespace mmsb::detail

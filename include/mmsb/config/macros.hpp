@@ -3,6 +3,22 @@
 
 #include <mmsb/config/config.hpp>
 
+// Host-only builds: libcu++ (our host/device vocabulary: span, bit, limits) would otherwise pull
+// the CUDA toolkit's fp16, bf16 and fp8 headers into every translation unit (about 10,000
+// preprocessed lines) for types no host path of MMSB uses. Define MMSB_KEEP_CCCL_EXTENDED_TYPES
+// (or include libcu++ before MMSB) to keep them. nvcc builds are unaffected.
+#if !defined(__CUDACC__) && !defined(MMSB_KEEP_CCCL_EXTENDED_TYPES)
+#  ifndef CCCL_DISABLE_FP16_SUPPORT
+#    define CCCL_DISABLE_FP16_SUPPORT
+#  endif
+#  ifndef CCCL_DISABLE_BF16_SUPPORT
+#    define CCCL_DISABLE_BF16_SUPPORT
+#  endif
+#  ifndef CCCL_DISABLE_NVFP8_SUPPORT
+#    define CCCL_DISABLE_NVFP8_SUPPORT
+#  endif
+#endif
+
 // MMSB_HD marks every function a kernel may reach (semiring ops, page accessors, merge, apply).
 // Under nvcc it expands to __host__ __device__; under a host compiler it vanishes.
 #if defined(__CUDACC__)

@@ -137,6 +137,15 @@ public:
     return e;
   }
 
+  // Reserves the next edge id for an edge that was added and removed before: a bus restoring its
+  // topology from a checkpoint keeps every later id as it was. Nothing is checked, linked or made
+  // derived (a page is derived only while an edge leads into it, which this one never does).
+  edge_id add_removed_edge()
+  {
+    wave_.settle();
+    return g_.topo.add_removed();
+  }
+
   void remove_edge(edge_id e)
   {
     const auto& t = live_transfer(e);
@@ -203,6 +212,13 @@ public:
   [[nodiscard]] table_type& bases() noexcept { return g_.bases; }
   [[nodiscard]] const graph_topology& topology() const noexcept { return g_.topo; }
   [[nodiscard]] const matrix_type& matrix(edge_id e) const { return *g_.matrices[live_transfer(e).payload]; }
+  // A live kernel edge's name. Throws mmsb::error (invalid_argument) for another edge.
+  [[nodiscard]] const std::string& kernel_name(edge_id e) const
+  {
+    const auto& t = live_transfer(e);
+    if (t.kind != edge_kind::kernel) throw error(errc::invalid_argument, "edge " + std::to_string(e.value()) + " is a matrix edge");
+    return g_.kernels[t.payload].name;
+  }
   // p's last writer: the epoch of its base's last committed change (however it was written),
   // with the txn given to apply(d, stamp) at that epoch, else the epoch's number.
   [[nodiscard]] writer_stamp stamp(page_id p) const noexcept

@@ -87,6 +87,16 @@ public:
     return edge_id{id};
   }
 
+  // Reserves the next id for a transfer that was added and removed before (restoring a topology
+  // from a checkpoint, so that later ids match): recorded as removed, with no checks and no
+  // links; it never takes part in anything again.
+  edge_id add_removed()
+  {
+    transfers_.push_back({{}, none, none, edge_kind::matrix, false});
+    ++version_;
+    return edge_id{static_cast<std::uint32_t>(transfers_.size() - 1)};
+  }
+
   void remove(edge_id e)
   {
     transfer& t = transfers_[e.value()];

@@ -38,6 +38,7 @@
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/delta/fill.hpp>
 #include <mmsb/log/checkpoint.hpp>
+#include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
@@ -57,14 +58,6 @@
 
 namespace mmsb {
 
-namespace detail {
-inline void store_u32(std::vector<std::byte>& out, std::uint32_t v)
-{
-  std::byte b[4];
-  store_le(b, v, 4);
-  out.insert(out.end(), b, b + 4);
-}
-} // namespace detail
 
 struct store_options {
   log_options log{};
@@ -107,7 +100,9 @@ public:
     if (at_zero) fill_zero<Semiring>(p);
     else {
       fill(p, initial);
-      pending_initial_.push_back({id.value(), initial});
+      const auto at = std::lower_bound(pending_initial_.begin(), pending_initial_.end(), id.value(),
+                                       [](const auto& entry, std::uint32_t x) { return entry.first < x; });
+      pending_initial_.insert(at, {id.value(), initial});  // capacity reserved above: no throw
     }
     pending_pages_.push_back(id.value());
     return id;
@@ -170,8 +165,11 @@ public:
     // Durable: the log before it may go. Start a fresh segment so all older ones are covered.
     std::vector<std::string> old = fs_->list(log_dir());
     log_resume resume{true, 0, 0, epoch_};
-    writer_.reset();
-    writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, resume, options_.log);
+    // The new writer before the old one goes: if it cannot start its segment, the store keeps
+    // the writer it had (and every segment) instead of being left without one.
+    writer_->sync();
+    auto next = std::make_unique<log_writer>(*fs_, log_dir(), shape_, resume, options_.log);
+    writer_ = std::move(next);
     std::uint64_t index = 0;
     for (const auto& name : old)
       if (parse_segment_name(name, index)) fs_->remove(log_dir() + "/" + name);
@@ -255,7 +253,7 @@ public:
                        throw error(errc::out_of_range, "history: the retained log continues at epoch " +
                                                          std::to_string(h.epoch.value()) + " but epoch " +
                                                          std::to_string(last.next().value()) + " was asked for (a checkpoint removed the commits between)");
-                     decode_commit(h.epoch, payload, deltas, structure);
+                     detail::decode_commit(h.epoch, payload, deltas, structure);
                      if constexpr (std::is_invocable_v<F&, mmsb::epoch, span<const delta_type>, span<const std::byte>>)
                        f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()}, structure);
                      else
@@ -285,7 +283,7 @@ private:
     const mmsb::epoch e = epoch_.next();
     try {
       payload_.clear();
-      detail::store_u32(payload_, static_cast<std::uint32_t>(deltas.size()));
+      detail::begin_commit_payload(payload_, deltas.size());
       for (const auto& d : deltas) {
         if (const value_type* init = initial_of(d.target().value())) {
           // A page created at a value other than zero(): the log carries "every slot := initial,
@@ -293,19 +291,12 @@ private:
           // reaches the same bytes. Live, the page already holds the initial value.
           delta_builder<Semiring, Layout> b(d.target());
           for (std::size_t i = 0; i < Layout::extent; ++i) b.assign(i, *init);
-          const delta_type first = merge(b.build(), d);
-          detail::store_u32(payload_, static_cast<std::uint32_t>(encoded_size(first)));
-          encode(first, payload_);
+          detail::append_commit_delta(payload_, merge(b.build(), d));
           continue;
         }
-        detail::store_u32(payload_, static_cast<std::uint32_t>(encoded_size(d)));
-        encode(d, payload_);
+        detail::append_commit_delta(payload_, d);
       }
-      if (!structure.empty()) {  // the tail: tag, length, bytes (absent: the format before it)
-        detail::store_u32(payload_, structure_tag);
-        detail::store_u32(payload_, static_cast<std::uint32_t>(structure.size()));
-        payload_.insert(payload_.end(), structure.begin(), structure.end());
-      }
+      detail::append_commit_structure(payload_, structure);
       writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
     } catch (...) {
       deltas.resize(given);
@@ -323,9 +314,11 @@ private:
   // The initial value of a page created since the last commit at something other than zero().
   const value_type* initial_of(std::uint32_t id) const noexcept
   {
-    for (const auto& [p, v] : pending_initial_)
-      if (p == id) return &v;
-    return nullptr;
+    // Ascending by id (ids are issued in order): a binary search, so a commit naming many new
+    // pages stays O(n log n).
+    const auto it = std::lower_bound(pending_initial_.begin(), pending_initial_.end(), id,
+                                     [](const auto& entry, std::uint32_t x) { return entry.first < x; });
+    return it != pending_initial_.end() && it->first == id ? &it->second : nullptr;
   }
   static bool bit_equal_value(const value_type& a, const value_type& b) noexcept
   {
@@ -365,7 +358,7 @@ private:
                                     "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
                                       " but the state is at epoch " + std::to_string(epoch_out.value()) +
                                       " (the records between were truncated)");
-                      decode_commit(h.epoch, payload, deltas, structure);
+                      detail::decode_commit(h.epoch, payload, deltas, structure);
                       if (structure_out && !structure.empty()) structure_out->emplace_back(structure.begin(), structure.end());
                       for (const auto& d : deltas) {
                         if (!table.contains(d.target())) {
@@ -394,6 +387,10 @@ private:
   {
     std::shared_lock lock(mutex_);
     page_table<Layout, Allocator> replica;
+    if (target.value() == 0) {  // genesis: before the first commit, nothing
+      f(replica);
+      return;
+    }
     mmsb::epoch reached{};
     (void)recover_into(replica, reached, target, structure_out);
     if (reached != target)
@@ -401,36 +398,6 @@ private:
                                         " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
     f(replica);
   }
-
-  // Decodes a commit record's deltas into `out` (cleared first) and its structure (a view into
-  // payload; empty if none). Throws mmsb::error (corrupt).
-  static void decode_commit(mmsb::epoch e, span<const std::byte> payload, std::vector<delta_type>& out,
-                            span<const std::byte>& structure)
-  {
-    const auto bad = [&](const char* why) {
-      return error(errc::corrupt, "commit record at epoch " + std::to_string(e.value()) + " is " + why);
-    };
-    out.clear();
-    if (payload.size() < 4) throw bad("too short");
-    const auto n = static_cast<std::uint32_t>(detail::load_le(payload.data(), 4));
-    std::size_t off = 4;
-    for (std::uint32_t k = 0; k < n; ++k) {
-      if (payload.size() - off < 4) throw bad("truncated");
-      const std::size_t len = detail::load_le(payload.data() + off, 4);
-      off += 4;
-      if (payload.size() - off < len) throw bad("truncated");
-      out.push_back(decode<Semiring, Layout>(payload.subspan(off, len)));
-      off += len;
-    }
-    structure = {};
-    if (off == payload.size()) return;
-    if (payload.size() - off < 8 || detail::load_le(payload.data() + off, 4) != structure_tag)
-      throw bad("followed by bytes that are not a structure section");
-    const std::size_t len = detail::load_le(payload.data() + off + 4, 4);
-    if (payload.size() - off - 8 != len) throw bad("truncated in its structure section");
-    structure = payload.subspan(off + 8, len);
-  }
-  static constexpr std::uint32_t structure_tag = 0x43525453u;  // "STRC" little-endian
 
   file_system* fs_;
   std::string dir_;

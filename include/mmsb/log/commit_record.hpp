@@ -1,0 +1,82 @@
+// The payload of a commit record (record_type::commit): one committed epoch's deltas and,
+// optionally, bytes the log does not interpret (the bus's topology edits: its "structure").
+//
+//   u32 n, then n × (u32 length, the delta's wire encoding: delta/codec.hpp)
+//   optional structure section: u32 tag "STRC", u32 length, the bytes
+//
+// A commit without a structure section is byte for byte the format before the section existed.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/delta/codec.hpp>
+#include <mmsb/delta/delta.hpp>
+#include <mmsb/log/record.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mmsb::detail {
+
+inline constexpr std::uint32_t commit_structure_tag = 0x43525453u;  // "STRC" little-endian
+
+inline void store_u32(std::vector<std::byte>& out, std::uint32_t v)
+{
+  std::byte b[4];
+  store_le(b, v, 4);
+  out.insert(out.end(), b, b + 4);
+}
+
+// Starts a payload of n deltas (out is cleared by the caller).
+inline void begin_commit_payload(std::vector<std::byte>& out, std::size_t n) { store_u32(out, static_cast<std::uint32_t>(n)); }
+
+template <class Semiring, class Layout>
+void append_commit_delta(std::vector<std::byte>& out, const delta<Semiring, Layout>& d)
+{
+  store_u32(out, static_cast<std::uint32_t>(encoded_size(d)));
+  encode(d, out);
+}
+
+// The structure section, after the deltas; nothing when `structure` is empty.
+inline void append_commit_structure(std::vector<std::byte>& out, span<const std::byte> structure)
+{
+  if (structure.empty()) return;
+  store_u32(out, commit_structure_tag);
+  store_u32(out, static_cast<std::uint32_t>(structure.size()));
+  out.insert(out.end(), structure.begin(), structure.end());
+}
+
+// Decodes a commit record's deltas into `out` (cleared first) and its structure (a view into
+// payload; empty if none). Throws mmsb::error (corrupt) naming the epoch.
+template <class Semiring, class Layout>
+void decode_commit(mmsb::epoch e, span<const std::byte> payload, std::vector<delta<Semiring, Layout>>& out,
+                   span<const std::byte>& structure)
+{
+  const auto bad = [&](const char* why) {
+    return error(errc::corrupt, "commit record at epoch " + std::to_string(e.value()) + " is " + why);
+  };
+  out.clear();
+  structure = {};
+  if (payload.size() < 4) throw bad("too short");
+  const auto n = static_cast<std::uint32_t>(load_le(payload.data(), 4));
+  std::size_t off = 4;
+  for (std::uint32_t k = 0; k < n; ++k) {
+    if (payload.size() - off < 4) throw bad("truncated");
+    const std::size_t len = load_le(payload.data() + off, 4);
+    off += 4;
+    if (payload.size() - off < len) throw bad("truncated");
+    out.push_back(decode<Semiring, Layout>(payload.subspan(off, len)));
+    off += len;
+  }
+  if (off == payload.size()) return;
+  if (payload.size() - off < 8 || load_le(payload.data() + off, 4) != commit_structure_tag)
+    throw bad("followed by bytes that are not a structure section");
+  const std::size_t len = load_le(payload.data() + off + 4, 4);
+  if (payload.size() - off - 8 != len) throw bad("truncated in its structure section");
+  structure = payload.subspan(off + 8, len);
+}
+
+} // namespace mmsb::detail
