@@ -297,6 +297,7 @@ TEST_CASE("topology state: malformed topology bytes are corruption, never a cras
     void removed_edge() {}
     void set_weights(std::uint32_t, std::shared_ptr<const csr_matrix<std::int64_t>>) {}
     void region(span<const page_id>, std::uint32_t) {}
+    void set_rows(std::uint32_t, span<const std::uint32_t>, span<const matrix_entry<std::int64_t>>) {}
   };
   detail::topology_writer<std::int64_t> w;
   std::vector<matrix_entry<std::int64_t>> e{{0, 1, 7}};
@@ -306,6 +307,8 @@ TEST_CASE("topology state: malformed topology bytes are corruption, never a cras
   w.region({members.data(), members.size()}, 9);
   w.removed_edge();
   w.removed_edge();
+  const std::array<std::uint32_t, 2> rows{0, 5};
+  w.set_rows(0, *m, {rows.data(), rows.size()});
   const std::vector<std::byte> good(w.bytes().begin(), w.bytes().end());
   CHECK_NOTHROW(detail::read_topology<std::int64_t>({good.data(), good.size()}, 8, "t", ignore{}));
   // Every truncation, and every single-byte change, either reads or throws mmsb::error.

@@ -46,9 +46,11 @@
 #include <mmsb/page/layout.hpp>
 #include <mmsb/semiring/concept.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -163,10 +165,23 @@ public:
   {
     logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); });
   }
+  // Logs only the rows that differ from the edge's current matrix (a compiler's kill set
+  // changing one bit logs one row, not the whole matrix).
   void set_weights(edge_id e, matrix_type a)
   {
     auto held = std::make_shared<const matrix_type>(std::move(a));
-    logged([&] { topology_.set_weights(e.value(), *held, held); }, [&] { graph_.set_weights(e, *held); });
+    const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
+    changed_rows_.clear();
+    if (held->rows() == old.rows() && held->cols() == old.cols())
+      for (std::uint32_t i = 0; i < held->rows(); ++i) {
+        const auto c0 = old.row_cols(i), c1 = held->row_cols(i);
+        const auto v0 = old.row_values(i), v1 = held->row_values(i);
+        if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
+            std::memcmp(v0.data(), v1.data(), v0.size_bytes()) != 0)
+          changed_rows_.push_back(i);
+      }
+    logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
+           [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
   }
   region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
   {
@@ -451,6 +466,7 @@ private:
   std::uint64_t ticks_since_checkpoint_ = 0;
   tick_stats stats_;
   kernel_table kernels_;                             // every kernel edge's function, by name
+  std::vector<std::uint32_t> changed_rows_;          // set_weights' scratch
   detail::topology_writer<value_type> topology_;     // edits since the last commit, not yet logged
 };
 

@@ -11,6 +11,8 @@
 //     kernel_edge   u32 dst, u32 n, n × u32 src, u32 name length, name bytes
 //     remove_edge   u32 edge
 //     set_weights   u32 edge, u32 matrix ref
+//     set_rows      u32 edge, u32 n, n × (u32 row, u32 k, k × (u32 col, value bytes)): the edge's
+//                   matrix with those rows replaced (set_weights logs only the rows that changed)
 //     region        u32 max_iterations, u32 n, n × u32 member
 //     removed_edge  (no fields) the next edge id belonged to an edge removed before (checkpoints;
 //                   one byte per id, so a reader's work is bounded by the blob's size)
@@ -37,6 +39,7 @@
 #include <mmsb/graph/topology.hpp>
 #include <mmsb/semiring/concept.hpp>
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -52,7 +55,8 @@
 namespace mmsb::detail {
 
 enum class topology_op : std::uint8_t {
-  matrix = 1, matrix_edge = 2, kernel_edge = 3, remove_edge = 4, set_weights = 5, region = 6, removed_edge = 7
+  matrix = 1, matrix_edge = 2, kernel_edge = 3, remove_edge = 4, set_weights = 5, region = 6, removed_edge = 7,
+  set_rows = 8
 };
 inline constexpr std::uint32_t topology_log_version = 1;
 
@@ -121,6 +125,27 @@ public:
     u32(ref);
   }
   void removed_edge() { op(topology_op::removed_edge); }
+  // Edge e's matrix becomes `now`, which differs from the one it had only in rows `changed`.
+  void set_rows(std::uint32_t e, const matrix_type& now, span<const std::uint32_t> changed)
+  {
+    op(topology_op::set_rows);
+    u32(e);
+    u32(static_cast<std::uint32_t>(changed.size()));
+    for (const std::uint32_t r : changed) {
+      const auto cols = now.row_cols(r);
+      const auto vals = now.row_values(r);
+      u32(r);
+      u32(static_cast<std::uint32_t>(cols.size()));
+      const std::size_t at = out_.size();
+      out_.resize(at + cols.size() * (4 + sizeof(T)));
+      std::byte* p = out_.data() + at;
+      for (std::size_t k = 0; k < cols.size(); ++k, p += 4 + sizeof(T)) {
+        put32(p, cols[k]);
+        const T v = static_cast<T>(vals[k]);
+        std::memcpy(p + 4, &v, sizeof(T));
+      }
+    }
+  }
   void region(span<const page_id> members, std::uint32_t max_iterations)
   {
     op(topology_op::region);
@@ -141,9 +166,17 @@ private:
   }
   void u32(std::uint32_t v)
   {
-    std::byte b[4];
-    for (int i = 0; i < 4; ++i) b[i] = static_cast<std::byte>((v >> (8 * i)) & 0xffu);
-    out_.insert(out_.end(), b, b + 4);
+    const std::size_t at = out_.size();
+    out_.resize(at + 4);
+    put32(out_.data() + at, v);
+  }
+  static void put32(std::byte* p, std::uint32_t v) noexcept
+  {
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(p, &v, 4);  // one store
+    } else {
+      for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>((v >> (8 * i)) & 0xffu);
+    }
   }
   void u64(std::uint64_t v)
   {
@@ -157,16 +190,20 @@ private:
     u32(static_cast<std::uint32_t>(a.rows()));
     u32(static_cast<std::uint32_t>(a.cols()));
     u32(static_cast<std::uint32_t>(a.nnz()));
-    for (std::uint32_t r = 0; r < a.rows(); ++r) {
+    constexpr std::size_t entry_bytes = 8 + sizeof(T);
+    const std::size_t at = out_.size();
+    out_.resize(at + a.nnz() * entry_bytes);  // one growth for every entry
+    std::byte* p = out_.data() + at;
+    const auto rows = static_cast<std::uint32_t>(a.rows());
+    for (std::uint32_t r = 0; r < rows; ++r) {
       const auto cols = a.row_cols(r);
       const auto vals = a.row_values(r);
-      for (std::size_t k = 0; k < cols.size(); ++k) {
-        u32(r);
-        u32(cols[k]);
+      const std::size_t n = cols.size();
+      for (std::size_t k = 0; k < n; ++k, p += entry_bytes) {
+        put32(p, r);
+        put32(p + 4, cols[k]);
         const T v = static_cast<T>(vals[k]);
-        std::byte b[sizeof(T)];
-        std::memcpy(b, &v, sizeof(T));
-        out_.insert(out_.end(), b, b + sizeof(T));
+        std::memcpy(p + 8, &v, sizeof(T));
       }
     }
     const auto ref = static_cast<std::uint32_t>(refs_.size());
@@ -184,7 +221,7 @@ private:
 //   matrix_edge(src, dst, shared_ptr<const matrix>, span<const word_t> mask)
 //   kernel_edge(span<const page_id> srcs, dst, std::string name)
 //   remove_edge(edge), set_weights(edge, shared_ptr<const matrix>), region(span<const page_id>, max),
-//   removed_edge()
+//   removed_edge(), set_rows(edge, span<const u32> rows (ascending), span<const matrix_entry> their entries)
 // in order. Matrices must be extent × extent. Throws mmsb::error (corrupt) naming `what` and the
 // offset for a malformed blob; whatever the visitor throws passes through.
 template <class T, class Visitor>
@@ -208,8 +245,19 @@ void read_topology(span<const std::byte> blob, std::size_t extent, const std::st
   if (blob.empty()) return;
   if (const auto version = u32(); version != topology_log_version)
     throw bad("of version " + std::to_string(version) + " (this build reads version " + std::to_string(topology_log_version) + ")");
+  const auto read_value = [&](T& out) {
+    need(sizeof(T));
+    if constexpr (std::is_same_v<T, bool>) {  // only 0 and 1 are bools
+      if (blob[off] != std::byte{0} && blob[off] != std::byte{1}) throw bad("has a boolean weight that is neither 0 nor 1");
+      out = blob[off] == std::byte{1};
+    } else {
+      std::memcpy(&out, blob.data() + off, sizeof(T));
+    }
+    off += sizeof(T);
+  };
   std::vector<std::shared_ptr<const matrix_type>> matrices;
   std::vector<page_id> ids;
+  std::vector<std::uint32_t> ids32;
   std::vector<word_t> mask;
   std::vector<matrix_entry<T>> entries;
   const auto matrix_at = [&](std::uint32_t ref) {
@@ -231,14 +279,7 @@ void read_topology(span<const std::byte> blob, std::size_t extent, const std::st
         matrix_entry<T> e{};
         e.row = u32();
         e.col = u32();
-        need(sizeof(T));
-        if constexpr (std::is_same_v<T, bool>) {  // only 0 and 1 are bools
-          if (blob[off] != std::byte{0} && blob[off] != std::byte{1}) throw bad("has a boolean weight that is neither 0 nor 1");
-          e.value = blob[off] == std::byte{1};
-        } else {
-          std::memcpy(&e.value, blob.data() + off, sizeof(T));
-        }
-        off += sizeof(T);
+        read_value(e.value);
         entries.push_back(e);
       }
       matrices.push_back(std::make_shared<const matrix_type>(matrix_type::from_entries(rows, cols, {entries.data(), entries.size()})));
@@ -269,6 +310,27 @@ void read_topology(span<const std::byte> blob, std::size_t extent, const std::st
     }
     case topology_op::remove_edge: v.remove_edge(u32()); break;
     case topology_op::removed_edge: v.removed_edge(); break;
+    case topology_op::set_rows: {
+      const std::uint32_t e = u32(), n = u32();
+      if (n > (blob.size() - off) / 8) throw bad("truncated");
+      ids32.clear();
+      entries.clear();
+      for (std::uint32_t k = 0; k < n; ++k) {
+        const std::uint32_t row = u32(), count = u32();
+        if (row >= extent || (!ids32.empty() && row <= ids32.back())) throw bad("has rows out of order or past " + std::to_string(extent));
+        if (count > (blob.size() - off) / (4 + sizeof(T))) throw bad("truncated");
+        ids32.push_back(row);
+        for (std::uint32_t c = 0; c < count; ++c) {
+          matrix_entry<T> x{};
+          x.row = row;
+          x.col = u32();
+          read_value(x.value);
+          entries.push_back(x);
+        }
+      }
+      v.set_rows(e, span<const std::uint32_t>{ids32.data(), ids32.size()}, span<const matrix_entry<T>>{entries.data(), entries.size()});
+      break;
+    }
     case topology_op::set_weights: {
       const std::uint32_t e = u32(), ref = u32();
       v.set_weights(e, matrix_at(ref));
@@ -285,6 +347,26 @@ void read_topology(span<const std::byte> blob, std::size_t extent, const std::st
     default: --off; throw bad("with unknown operation " + std::to_string(static_cast<unsigned>(code)));
     }
   }
+}
+
+// m with rows `rows` (ascending) replaced by `entries` (theirs, in row order).
+template <class T>
+[[nodiscard]] csr_matrix<T> replace_rows(const csr_matrix<T>& m, span<const std::uint32_t> rows, span<const matrix_entry<T>> entries)
+{
+  std::vector<matrix_entry<T>> all;
+  all.reserve(m.nnz() + entries.size());
+  std::size_t next_row = 0, next_entry = 0;
+  for (std::uint32_t r = 0; r < m.rows(); ++r) {
+    if (next_row < rows.size() && rows[next_row] == r) {
+      for (; next_entry < entries.size() && entries[next_entry].row == r; ++next_entry) all.push_back(entries[next_entry]);
+      ++next_row;
+      continue;
+    }
+    const auto cols = m.row_cols(r);
+    const auto vals = m.row_values(r);
+    for (std::size_t k = 0; k < cols.size(); ++k) all.push_back({r, cols[k], static_cast<T>(vals[k])});
+  }
+  return csr_matrix<T>::from_entries(m.rows(), m.cols(), {all.data(), all.size()});
 }
 
 // A read_topology visitor that replays the records onto a page_graph (a bus's own on reopening,
@@ -309,7 +391,11 @@ struct topology_applier {
   }
   void remove_edge(std::uint32_t e) { g.remove_edge(edge_id{e}); }
   void removed_edge() { (void)g.add_removed_edge(); }
-  void set_weights(std::uint32_t e, std::shared_ptr<const matrix_type> a) { g.set_weights(edge_id{e}, *a); }
+  void set_weights(std::uint32_t e, std::shared_ptr<const matrix_type> a) { g.set_weights(edge_id{e}, std::move(a)); }
+  void set_rows(std::uint32_t e, span<const std::uint32_t> rows, span<const matrix_entry<typename Graph::value_type>> entries)
+  {
+    g.set_weights(edge_id{e}, std::make_shared<const matrix_type>(replace_rows(g.matrix(edge_id{e}), rows, entries)));
+  }
   void region(span<const page_id> members, std::uint32_t max_iterations)
   {
     if constexpr (idempotent_add_v<typename Graph::semiring_type>) (void)g.add_fixed_point_region(members, max_iterations);

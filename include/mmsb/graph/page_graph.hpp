@@ -158,24 +158,27 @@ public:
   }
 
   // Replaces a matrix edge's weights (same shape). The rows whose entries differ are recomputed.
-  void set_weights(edge_id e, matrix_type a)
+  void set_weights(edge_id e, matrix_type a) { set_weights(e, std::make_shared<const matrix_type>(std::move(a))); }
+  // The same, sharing one immutable matrix (the bus logs the one it hands over).
+  void set_weights(edge_id e, std::shared_ptr<const matrix_type> a)
   {
     const auto& t = live_transfer(e);
     if (t.kind != edge_kind::matrix) throw error(errc::invalid_argument, "edge " + std::to_string(e.value()) + " is a kernel edge");
-    if (a.rows() != extent || a.cols() != extent)
-      throw error(errc::size_mismatch, "edge " + std::to_string(e.value()) + ": the matrix is " + std::to_string(a.rows()) +
-                                         " x " + std::to_string(a.cols()) + " but pages hold " + std::to_string(extent) + " slots");
+    if (!a) throw error(errc::invalid_argument, "edge " + std::to_string(e.value()) + ": no matrix");
+    if (a->rows() != extent || a->cols() != extent)
+      throw error(errc::size_mismatch, "edge " + std::to_string(e.value()) + ": the matrix is " + std::to_string(a->rows()) +
+                                         " x " + std::to_string(a->cols()) + " but pages hold " + std::to_string(extent) + " slots");
     wave_.settle();
     auto& m = g_.matrices[t.payload];
     auto& w = g_.pend(t.dst);
     for (std::uint32_t i = 0; i < extent; ++i) {
-      const auto c0 = m->row_cols(i), c1 = a.row_cols(i);
-      const auto v0 = m->row_values(i), v1 = a.row_values(i);
+      const auto c0 = m->row_cols(i), c1 = a->row_cols(i);
+      const auto v0 = m->row_values(i), v1 = a->row_values(i);
       if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
           !std::equal(v0.begin(), v0.end(), v1.begin(), [](auto x, auto y) { return detail::bit_equal(x, y); }))
         w.rows.add(i);
     }
-    m = std::make_shared<const matrix_type>(std::move(a));  // edges sharing the old matrix keep it
+    m = std::move(a);  // edges sharing the old matrix keep it
     regions_.touch(t.srcs.front(), t.dst);
   }
 
