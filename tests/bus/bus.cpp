@@ -1,7 +1,7 @@
 // basic_bus with the serial scheduler: the tick's phases against a plain reference, producers on
 // many threads (exactly once, per-producer order), errors sent back to the producer that caused
 // them, budgets and carry-over, recovery from the log, and tick statistics. The same scenario runs
-// on Kokkos in tests/exec/bus_kokkos.cpp and must give the same hash.
+// on Kokkos in tests/bus/bus_kokkos.cpp and must give the same hash.
 #include <mmsb/bus.hpp>
 #include <mmsb/log/faulty_file_system.hpp>
 
