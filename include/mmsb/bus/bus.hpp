@@ -29,7 +29,7 @@
 #include <mmsb/bus/producer.hpp>
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/bus/tick.hpp>
-#include <mmsb/bus/topology_log.hpp>
+#include <mmsb/bus/topology_replay.hpp>
 #include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/state_hash.hpp>

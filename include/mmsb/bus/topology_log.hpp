@@ -25,9 +25,9 @@
 // so that ids come back unchanged and later log records name the right edges. (Re-adding a
 // removed edge instead would run its cycle check against regions made after it: refused.)
 //
-// Here: topology_writer (builds a blob), read_topology (parses one, calling a visitor),
-// topology_applier (the visitor that replays onto a page_graph) and write_topology (a graph's
-// whole topology, for a checkpoint). Malformed bytes are mmsb::error (corrupt), never a crash or
+// Here: topology_writer (builds a blob) and read_topology (parses one, calling a visitor); the
+// visitor that replays onto a page_graph and a graph's whole topology for a checkpoint are in
+// topology_replay.hpp. Malformed bytes are mmsb::error (corrupt), never a crash or
 // an unbounded allocation: shapes are checked against the page extent before anything is built.
 #pragma once
 
@@ -37,13 +37,11 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/graph/csr_matrix.hpp>
 #include <mmsb/graph/topology.hpp>
-#include <mmsb/semiring/concept.hpp>
 
 #include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -347,89 +345,6 @@ void read_topology(span<const std::byte> blob, std::size_t extent, const std::st
     default: --off; throw bad("with unknown operation " + std::to_string(static_cast<unsigned>(code)));
     }
   }
-}
-
-// m with rows `rows` (ascending) replaced by `entries` (theirs, in row order).
-template <class T>
-[[nodiscard]] csr_matrix<T> replace_rows(const csr_matrix<T>& m, span<const std::uint32_t> rows, span<const matrix_entry<T>> entries)
-{
-  std::vector<matrix_entry<T>> all;
-  all.reserve(m.nnz() + entries.size());
-  std::size_t next_row = 0, next_entry = 0;
-  for (std::uint32_t r = 0; r < m.rows(); ++r) {
-    if (next_row < rows.size() && rows[next_row] == r) {
-      for (; next_entry < entries.size() && entries[next_entry].row == r; ++next_entry) all.push_back(entries[next_entry]);
-      ++next_row;
-      continue;
-    }
-    const auto cols = m.row_cols(r);
-    const auto vals = m.row_values(r);
-    for (std::size_t k = 0; k < cols.size(); ++k) all.push_back({r, cols[k], static_cast<T>(vals[k])});
-  }
-  return csr_matrix<T>::from_entries(m.rows(), m.cols(), {all.data(), all.size()});
-}
-
-// A read_topology visitor that replays the records onto a page_graph (a bus's own on reopening,
-// a replica's in hash_at), taking kernel functions from `kernels` by name.
-template <class Graph, class KernelTable>
-struct topology_applier {
-  using matrix_type = typename Graph::matrix_type;
-  Graph& g;
-  const KernelTable& kernels;
-
-  void matrix_edge(std::uint32_t src, std::uint32_t dst, std::shared_ptr<const matrix_type> a, span<const word_t> mask)
-  {
-    (void)g.add_matrix_edge(page_id{src}, page_id{dst}, std::move(a), mask);
-  }
-  void kernel_edge(span<const page_id> srcs, std::uint32_t dst, std::string name)
-  {
-    const auto it = kernels.find(name);
-    if (it == kernels.end())
-      throw error(errc::invalid_argument, "the store's topology has kernel edge '" + name + "' into page " + std::to_string(dst) +
-                                            ", but this bus was given no kernel of that name (pass it in basic_bus(options, kernels))");
-    (void)g.add_kernel_edge(srcs, page_id{dst}, it->second, name);
-  }
-  void remove_edge(std::uint32_t e) { g.remove_edge(edge_id{e}); }
-  void removed_edge() { (void)g.add_removed_edge(); }
-  void set_weights(std::uint32_t e, std::shared_ptr<const matrix_type> a) { g.set_weights(edge_id{e}, std::move(a)); }
-  void set_rows(std::uint32_t e, span<const std::uint32_t> rows, span<const matrix_entry<typename Graph::value_type>> entries)
-  {
-    g.set_weights(edge_id{e}, std::make_shared<const matrix_type>(replace_rows(g.matrix(edge_id{e}), rows, entries)));
-  }
-  void region(span<const page_id> members, std::uint32_t max_iterations)
-  {
-    if constexpr (idempotent_add_v<typename Graph::semiring_type>) (void)g.add_fixed_point_region(members, max_iterations);
-    else throw error(errc::corrupt, "the store's topology has a fixed-point region, which this semiring cannot have");
-  }
-};
-
-// The whole topology of g as one blob, for a checkpoint: regions, then every edge ever added in
-// id order, removed ones as reserved ids (see the top comment), kernel edges by name.
-template <class Graph>
-[[nodiscard]] topology_writer<typename Graph::value_type> write_topology(const Graph& g)
-{
-  topology_writer<typename Graph::value_type> w;
-  const auto& topo = g.topology();
-  std::vector<page_id> ids;
-  for (std::size_t r = 0; r < topo.region_count(); ++r) {
-    const auto& reg = topo.region_at(static_cast<std::uint32_t>(r));
-    ids.clear();
-    for (const auto m : reg.members) ids.push_back(page_id{m});
-    w.region({ids.data(), ids.size()}, reg.max_iterations);
-  }
-  for (std::size_t k = 0; k < topo.transfer_count(); ++k) {
-    const auto e = static_cast<std::uint32_t>(k);
-    const auto& t = topo.at(e);
-    if (!t.live) w.removed_edge();
-    else if (t.kind == edge_kind::matrix) {
-      w.matrix_edge(t.srcs.front(), t.dst, g.matrix(edge_id{e}), {});
-    } else {
-      ids.clear();
-      for (const auto src : t.srcs) ids.push_back(page_id{src});
-      w.kernel_edge({ids.data(), ids.size()}, t.dst, g.kernel_name(edge_id{e}));
-    }
-  }
-  return w;
 }
 
 } // namespace mmsb::detail
