@@ -2,6 +2,7 @@
 # Runs the set-up, then configures (once) and builds a meson build directory.
 #   scripts/configure.sh BUILD_DIR [meson options...]
 # Reconfigures when the options change; a plain `meson setup build` works too once set-up ran.
+# MMSB_BUILD_TARGETS (space-separated ninja targets) builds only those instead of everything.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:?usage: configure.sh BUILD_DIR [meson options...]}; shift
@@ -15,4 +16,5 @@ elif [ "$(cat "$stamp" 2>/dev/null)" != "${opts[*]}" ]; then
   meson setup --reconfigure "$build" "${opts[@]}"
 fi
 printf '%s' "${opts[*]}" > "$stamp"
-ninja -C "$build"
+# shellcheck disable=SC2086  # a list of targets
+ninja -C "$build" ${MMSB_BUILD_TARGETS:-}
