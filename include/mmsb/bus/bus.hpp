@@ -50,7 +50,6 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
@@ -131,7 +130,7 @@ public:
   edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
   {
     if (!a) return graph_.add_matrix_edge(src, dst, a, row_mask);  // refused, naming the edge
-    return logged([&] { topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a); },
+    return topology_.logged([&] { topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a); },
                   [&] { return graph_.add_matrix_edge(src, dst, a, row_mask); });
   }
   // A kernel edge is logged by its name, which must name one function for the life of the store:
@@ -145,7 +144,7 @@ public:
                                             "by name, so give each function its own (or pass only the name to reuse it)");
     auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
     try {
-      return logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
                     [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
     } catch (...) {
       kernels_.erase(slot);
@@ -158,12 +157,12 @@ public:
     if (it == kernels_.end())
       throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
                                             ": no kernel of that name (give its function once, or in the bus's kernel table)");
-    return logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+    return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
                   [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
   }
   void remove_edge(edge_id e)
   {
-    logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); });
+    topology_.logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); });
   }
   // Logs only the rows that differ from the edge's current matrix (a compiler's kill set
   // changing one bit logs one row, not the whole matrix).
@@ -173,19 +172,13 @@ public:
     const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
     changed_rows_.clear();
     if (held->rows() == old.rows() && held->cols() == old.cols())
-      for (std::uint32_t i = 0; i < held->rows(); ++i) {
-        const auto c0 = old.row_cols(i), c1 = held->row_cols(i);
-        const auto v0 = old.row_values(i), v1 = held->row_values(i);
-        if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
-            std::memcmp(v0.data(), v1.data(), v0.size_bytes()) != 0)
-          changed_rows_.push_back(i);
-      }
-    logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
+      for_each_differing_row(old, *held, [&](std::uint32_t i) { changed_rows_.push_back(i); });
+    topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
            [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
   }
   region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
   {
-    return logged([&] { topology_.region(members, max_iterations); },
+    return topology_.logged([&] { topology_.region(members, max_iterations); },
                   [&] { return graph_.add_fixed_point_region(members, max_iterations); });
   }
 
@@ -340,29 +333,18 @@ private:
       std::lock_guard lock(channels_mutex_);
       draining_.assign(channels_.begin(), channels_.end());
     }
-    if (scratch_.size() < drain_chunk) scratch_.resize(drain_chunk);
-    bool any_closed = false;
-    for (const auto& ch : draining_) {
-      const bool closed = ch->closed.load(std::memory_order_acquire);  // before the last drain
-      while (const std::size_t n = ch->ring.pop_bulk({scratch_.data(), scratch_.size()})) {
-        batch_.reserve(batch_.size() + n);
-        for (std::size_t k = 0; k < n; ++k) {
-          const item_type& it = scratch_[k];
-          if (!store_.pages().contains(page_id{it.page})) {
-            ch->send_error(error(errc::unknown_page, "producer " + std::to_string(ch->id.value()) + ": page " +
-                                                       std::to_string(it.page) + " does not exist (change to slot " +
-                                                       std::to_string(it.slot) + ", epoch " + std::to_string(it.epoch) +
-                                                       ", sequence " + std::to_string(it.sequence) + " dropped)"));
-            ++r.rejected;
-            continue;
-          }
-          batch_.push(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch->id, sequence_no{it.sequence}});
-          ++r.changes;
-        }
-        if (n < scratch_.size()) break;
+    const auto reserve = [&](std::size_t n) { batch_.reserve(batch_.size() + n); };
+    const bool any_closed = detail::drain(draining_, scratch_, reserve, [&](channel_type& ch, const item_type& it) {
+      if (!store_.pages().contains(page_id{it.page})) {
+        ch.send_error(error(errc::unknown_page, "producer " + std::to_string(ch.id.value()) + ": page " + std::to_string(it.page) +
+                                                  " does not exist (change to slot " + std::to_string(it.slot) + ", epoch " +
+                                                  std::to_string(it.epoch) + ", sequence " + std::to_string(it.sequence) + " dropped)"));
+        ++r.rejected;
+        return;
       }
-      any_closed = any_closed || closed;
-    }
+      batch_.push(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch.id, sequence_no{it.sequence}});
+      ++r.changes;
+    });
     draining_.clear();
     if (any_closed) {
       std::lock_guard lock(channels_mutex_);
@@ -423,22 +405,6 @@ private:
     return e;
   }
 
-  // A topology edit: record(s) it in the pending topology, then apply(ies) it to the graph; if
-  // the graph refuses it (or anything throws), the record is taken back, so the log and the
-  // graph never disagree.
-  template <class Record, class Apply>
-  decltype(auto) logged(Record&& record, Apply&& apply)
-  {
-    const auto m = topology_.mark();
-    try {
-      record();
-      return apply();
-    } catch (...) {
-      topology_.rollback(m);
-      throw;
-    }
-  }
-
   // f(w) for every page range w of cuts_: on the scheduler, or inline when there is one range.
   template <class F>
   void run_ranges(F&& f)
@@ -447,7 +413,6 @@ private:
     else sched_.run(cuts_.size() - 1, f);
   }
 
-  static constexpr std::size_t drain_chunk = 4096;
   static constexpr std::size_t work_items_per_thread = 4;  // a little slack for uneven ranges
 
   bus_options opts_;

@@ -89,6 +89,21 @@ public:
     held_.resize(m.held);
   }
 
+  // A topology edit: record() appends it, then apply() makes it (to the graph); if apply (or
+  // anything) throws, the record is taken back, so the log and the graph never disagree.
+  template <class Record, class Apply>
+  decltype(auto) logged(Record&& record, Apply&& apply)
+  {
+    const auto m = mark();
+    try {
+      record();
+      return apply();
+    } catch (...) {
+      rollback(m);
+      throw;
+    }
+  }
+
   void matrix_edge(std::uint32_t src, std::uint32_t dst, const matrix_type& a, span<const word_t> mask,
                    std::shared_ptr<const matrix_type> hold = nullptr)
   {

@@ -58,6 +58,27 @@ struct ingest_channel {
   std::size_t dropped_errors = 0;
 };
 
+// Drains every channel's ring, in channel order, through scratch (grown to a chunk once):
+// on_chunk(n) before each chunk of n changes, then on_item(channel, item) for each. Returns whether any channel was closed before its
+// last drain (the caller may then drop channels that are closed and empty).
+template <class Channel, class Item, class OnChunk, class OnItem>
+bool drain(const std::vector<std::shared_ptr<Channel>>& channels, std::vector<Item>& scratch, OnChunk&& on_chunk, OnItem&& on_item)
+{
+  constexpr std::size_t chunk = 4096;
+  if (scratch.size() < chunk) scratch.resize(chunk);
+  bool any_closed = false;
+  for (const auto& ch : channels) {
+    const bool closed = ch->closed.load(std::memory_order_acquire);  // before the last drain
+    while (const std::size_t n = ch->ring.pop_bulk({scratch.data(), scratch.size()})) {
+      on_chunk(n);
+      for (std::size_t k = 0; k < n; ++k) on_item(*ch, scratch[k]);
+      if (n < scratch.size()) break;
+    }
+    any_closed = any_closed || closed;
+  }
+  return any_closed;
+}
+
 } // namespace detail
 
 } // namespace mmsb

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
 #include <string>
 #include <type_traits>
@@ -166,5 +167,19 @@ private:
   std::vector<std::uint32_t> row_col_, col_row_;
   std::vector<stored_type> row_val_, col_val_;
 };
+
+// f(i) for every row i whose entries differ, bit for bit, between a and b (same shape): what
+// set_weights recomputes, and what a bus logs of a reweighting.
+template <class T, class F>
+void for_each_differing_row(const csr_matrix<T>& a, const csr_matrix<T>& b, F&& f)
+{
+  for (std::uint32_t i = 0; i < a.rows(); ++i) {
+    const auto c0 = a.row_cols(i), c1 = b.row_cols(i);
+    const auto v0 = a.row_values(i), v1 = b.row_values(i);
+    if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
+        std::memcmp(v0.data(), v1.data(), v0.size_bytes()) != 0)
+      f(i);
+  }
+}
 
 } // namespace mmsb

@@ -171,13 +171,7 @@ public:
     wave_.settle();
     auto& m = g_.matrices[t.payload];
     auto& w = g_.pend(t.dst);
-    for (std::uint32_t i = 0; i < extent; ++i) {
-      const auto c0 = m->row_cols(i), c1 = a->row_cols(i);
-      const auto v0 = m->row_values(i), v1 = a->row_values(i);
-      if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
-          !std::equal(v0.begin(), v0.end(), v1.begin(), [](auto x, auto y) { return detail::bit_equal(x, y); }))
-        w.rows.add(i);
-    }
+    for_each_differing_row(*m, *a, [&](std::uint32_t i) { w.rows.add(i); });
     m = std::move(a);  // edges sharing the old matrix keep it
     regions_.touch(t.srcs.front(), t.dst);
   }
