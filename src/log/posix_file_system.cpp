@@ -51,12 +51,12 @@ public:
 
   std::size_t write(handle h, span<const std::byte> bytes)
   {
-    const std::string path = path_of("write", h);
+    check_handle("write", h);  // the path is copied only for a message: the log's hot path
     if (bytes.empty()) return 0;
     // Linux moves at most 0x7ffff000 bytes per call anyway; asking for less keeps ssize_t happy.
     const std::size_t want = std::min<std::size_t>(bytes.size(), std::size_t{1} << 30);
     const auto n = retry([&] { return ::write(static_cast<int>(h), bytes.data(), want); });
-    if (n < 0) fail("write", path, errno);
+    if (n < 0) fail("write", path_of("write", h), errno);
     return static_cast<std::size_t>(n);
   }
 
@@ -181,6 +181,12 @@ private:
     throw_fs_error(op, path, err);
   }
 
+  // EBADF for a handle this object does not hold.
+  void check_handle(const char* op, handle h)
+  {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!paths_.contains(h)) fail(op, "<handle " + std::to_string(h) + ">", EBADF);
+  }
   // The path behind a handle, for messages; EBADF for a handle this object does not hold.
   std::string path_of(const char* op, handle h)
   {

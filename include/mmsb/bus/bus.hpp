@@ -199,10 +199,11 @@ public:
   [[nodiscard]] transaction_type begin() const { return {}; }
   mmsb::epoch commit(transaction_type& tx)
   {
-    deltas_.clear();
+    deltas_.clear();  // a transaction's deltas are built anew anyway
     tx.deltas_into(deltas_);
-    if (deltas_.empty() && topology_.empty()) return store_.current_epoch();
-    cuts_.assign({std::size_t{0}, deltas_.size()});
+    merged_ = deltas_.size();
+    if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
+    cuts_.assign({std::size_t{0}, merged_});
     const mmsb::epoch e = log_and_apply();
     tx.clear();
     (void)graph_.propagate();
@@ -352,22 +353,28 @@ private:
     }
   }
 
-  // Orders the batch and merges one delta per page, ranges of pages in parallel.
+  // Orders the batch and merges one delta per page, ranges of pages in parallel. The merged
+  // deltas live in deltas_[0, merged_), which never shrinks: each keeps its storage, both
+  // encodings, for the next tick, so only a tick that touches more pages than any before
+  // allocates here.
   void merge(tick_report& r)
   {
     batch_.seal();
     const std::size_t pages = batch_.pages().size();
-    deltas_.clear();
-    deltas_.resize(pages);
+    if (deltas_.size() < pages) {
+      deltas_.reserve(pages);  // may throw: nothing changed yet
+      while (deltas_.size() < pages) deltas_.emplace_back().reserve_dense();
+    }
+    merged_ = pages;
     r.pages = pages;
     if (pages == 0) {
       cuts_.assign({std::size_t{0}, std::size_t{0}});  // a commit of topology edits alone applies nothing
       return;
     }
     const bool parallel = batch_.size() >= opts_.parallel_min_changes && sched_.concurrency() > 1;
-    cuts_ = batch_.split(parallel ? sched_.concurrency() * work_items_per_thread : 1);
+    batch_.split_into(parallel ? sched_.concurrency() * work_items_per_thread : 1, cuts_);
     run_ranges([&](std::size_t w) {
-      for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) deltas_[k] = batch_.merge_partition(k);
+      for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) batch_.merge_partition_into(k, deltas_[k]);
     });
   }
 
@@ -375,7 +382,7 @@ private:
   // and applies them.
   void apply_and_log(tick_report& r)
   {
-    if (deltas_.empty() && topology_.empty()) return;
+    if (merged_ == 0 && topology_.empty()) return;
     r.epoch = log_and_apply();
     batch_.clear();  // only now: a failed commit leaves the changes for the next tick
   }
@@ -385,12 +392,13 @@ private:
   mmsb::epoch log_and_apply()
   {
     const auto& topo = graph_.topology();
-    for (const auto& d : deltas_) {
+    const span<const delta_type> merged{deltas_.data(), merged_};
+    for (const auto& d : merged) {
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
     }
     const mmsb::epoch e = store_.commit(
-      deltas_,
+      merged,
       [&](auto& table, span<const delta_type> ds, mmsb::epoch at) {
         run_ranges([&](std::size_t w) {
           for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
@@ -426,7 +434,8 @@ private:
   std::uint32_t next_producer_ = 0;
   std::vector<item_type> scratch_;
   delta_batch<Semiring, Layout> batch_;
-  std::vector<delta_type> deltas_;
+  std::vector<delta_type> deltas_;                   // merged deltas in [0, merged_); the rest kept for reuse
+  std::size_t merged_ = 0;
   std::vector<std::size_t> cuts_;
   std::uint64_t ticks_since_checkpoint_ = 0;
   tick_stats stats_;

@@ -50,7 +50,11 @@ class tick_stats {
 public:
   static constexpr std::size_t window = 1024;
 
-  void record(const tick_report& r)
+  tick_stats()
+  {
+    for (auto& s : samples_) s.reserve(window);  // recording never allocates
+  }
+  void record(const tick_report& r) noexcept
   {
     for (std::size_t p = 0; p < tick_phase_count; ++p) {
       auto& s = samples_[p];

@@ -89,13 +89,20 @@ public:
 
   // Sorts by (page, key, slot) and partitions by page. Two changes with the same page, slot and
   // key have no defined order, so they are refused: mmsb::error (invalid_argument) naming them,
-  // with the batch left as it was.
+  // with the batch left as it was. Its working space is kept, so a batch reused at a steady size
+  // seals without allocating.
   void seal()
   {
     if (sealed_) return;
-    std::vector<std::uint32_t> perm = order();
-    for (std::size_t k = 1; k < perm.size(); ++k) {
-      const auto a = perm[k - 1], b = perm[k];
+    const std::size_t n = size();
+    // Grow every scratch buffer first, so an allocation failure leaves the batch as it was.
+    perm_.resize(n);
+    reserve_for(pages_, n);
+    reserve_for(bounds_, n + 1);
+    reserve_for(alt_page_, n); reserve_for(alt_slot_, n); reserve_for(alt_value_, n); reserve_for(alt_op_, n); reserve_for(alt_key_, n);
+    order();
+    for (std::size_t k = 1; k < n; ++k) {
+      const auto a = perm_[k - 1], b = perm_[k];
       if (page_[a] == page_[b] && slot_[a] == slot_[b] && key_[a] == key_[b])
         throw error(errc::invalid_argument,
                     "batch: two changes to page " + std::to_string(page_[a].value()) + " slot " +
@@ -103,28 +110,16 @@ public:
                       ", producer " + std::to_string(key_[a].producer.value()) + ", sequence " +
                       std::to_string(key_[a].sequence.value()) + "), so their order is undefined");
     }
-    // Build everything aside first, so an allocation failure leaves the batch as it was.
-    auto page = gather(page_, perm);
-    auto slot = gather(slot_, perm);
-    auto value = gather(value_, perm);
-    auto op = gather(op_, perm);
-    auto key = gather(key_, perm);
-    std::vector<page_id> pages;
-    std::vector<std::size_t> bounds;
-    for (std::size_t k = 0; k < page.size(); ++k) {
-      if (k == 0 || page[k] != page[k - 1]) {
-        pages.push_back(page[k]);
-        bounds.push_back(k);
+    gather(page_, alt_page_); gather(slot_, alt_slot_); gather(value_, alt_value_); gather(op_, alt_op_); gather(key_, alt_key_);
+    pages_.clear();
+    bounds_.clear();
+    for (std::size_t k = 0; k < n; ++k) {
+      if (k == 0 || page_[k] != page_[k - 1]) {
+        pages_.push_back(page_[k]);
+        bounds_.push_back(k);
       }
     }
-    bounds.push_back(page.size());
-    page_ = std::move(page);
-    slot_ = std::move(slot);
-    value_ = std::move(value);
-    op_ = std::move(op);
-    key_ = std::move(key);
-    pages_ = std::move(pages);
-    bounds_ = std::move(bounds);
+    bounds_.push_back(n);
     sealed_ = true;
   }
 
@@ -134,10 +129,18 @@ public:
   [[nodiscard]] span<const page_id> pages() const noexcept { return {pages_.data(), pages_.size()}; }
   [[nodiscard]] delta<Semiring, Layout> merge_partition(std::size_t k) const
   {
+    delta<Semiring, Layout> out;
+    merge_partition_into(k, out);
+    return out;
+  }
+  // The same into `out`, reusing its storage (no allocation once out has held deltas this big).
+  // Safe to call for distinct k from several threads at once.
+  void merge_partition_into(std::size_t k, delta<Semiring, Layout>& out) const
+  {
     MMSB_EXPECTS(sealed_ && k + 1 < bounds_.size());
     const std::size_t first = bounds_[k], n = bounds_[k + 1] - bounds_[k];
-    // Few changes (the usual case in a tick): fold them straight into the sparse delta a builder
-    // would produce, without its page-sized scratch. Slot order, key order within a slot.
+    // Few changes (the usual case in a tick): fold them straight into the sparse delta, without
+    // a page-sized scratch. Slot order, key order within a slot.
     if (n <= small_partition && prefer_sparse(n, Layout::extent)) {
       std::uint32_t idx[small_partition];
       for (std::size_t i = 0; i < n; ++i) {  // insertion sort by slot: stable, so key order stays
@@ -148,8 +151,8 @@ public:
         }
         idx[j] = static_cast<std::uint32_t>(i);
       }
-      sparse_delta<Semiring, Layout> out(pages_[k]);
-      out.reserve(n);
+      auto& s = out.reuse_sparse(pages_[k]);
+      s.reserve(small_partition);  // once per kept delta: any small partition fits after it
       for (std::size_t i = 0; i < n;) {
         const std::size_t at = first + idx[i];
         delta_element<value_type> e{op_[at] == delta_op::assign, static_cast<value_type>(value_[at])};
@@ -158,59 +161,71 @@ public:
           const std::size_t b = first + idx[j];
           e = merge_element<Semiring>(e, {op_[b] == delta_op::assign, static_cast<value_type>(value_[b])});
         }
-        out.push_back(slot_[at], e.assign ? delta_op::assign : delta_op::accumulate, e.value);
+        s.push_back_unchecked(slot_[at], e.assign ? delta_op::assign : delta_op::accumulate, e.value);
         i = j;
       }
-      return delta<Semiring, Layout>(std::move(out));
+      return;
     }
-    delta_builder<Semiring, Layout> b(pages_[k]);
-    for (std::size_t i = bounds_[k]; i < bounds_[k + 1]; ++i)
-      b.put(slot_[i], op_[i], static_cast<value_type>(value_[i]));
-    return b.build();
+    // Many changes: fold them, in key order, into a dense delta; re-encode sparse if few slots
+    // turned out to change (a page's kept sparse storage takes it).
+    auto& d = out.reuse_dense(pages_[k]);
+    for (std::size_t i = first; i < first + n; ++i)
+      d.put_unchecked(slot_[i], {op_[i] == delta_op::assign, static_cast<value_type>(value_[i])});
+    if (prefer_sparse(d.count(), Layout::extent)) {
+      auto& s = out.reuse_sparse(pages_[k]);
+      to_sparse_into(d, s);
+    }
   }
 
   // Splits the partitions into at most `workers` contiguous ranges [first, last) of roughly equal
   // change counts. The split affects only who does the work, never the result.
   [[nodiscard]] std::vector<std::size_t> split(std::size_t workers) const
   {
+    std::vector<std::size_t> cuts;
+    split_into(workers, cuts);
+    return cuts;
+  }
+  // The same into `cuts` (its storage reused).
+  void split_into(std::size_t workers, std::vector<std::size_t>& cuts) const
+  {
     MMSB_EXPECTS(sealed_ && workers > 0);
-    std::vector<std::size_t> cuts{0};
+    cuts.assign(1, 0);
     const std::size_t per = (size() + workers - 1) / workers;
     for (std::size_t k = 0; k < pages_.size(); ++k)
       if (bounds_[k + 1] >= per * cuts.size() && cuts.size() < workers) cuts.push_back(k + 1);
     if (cuts.back() != pages_.size()) cuts.push_back(pages_.size());
-    return cuts;
   }
 
 private:
   static constexpr std::size_t small_partition = 64;
 
-  // The permutation that sorts by (page, key, slot). Changes usually arrive grouped by producer,
-  // each producer's in key order, so a stable counting sort by page (when page ids are dense
-  // enough) leaves most pages' runs already in key order; only a run that is not gets sorted.
-  // O(n + pages) in that common case instead of O(n log n) indirect comparisons.
-  std::vector<std::uint32_t> order() const
+  // The permutation that sorts by (page, key, slot), into perm_ (sized by the caller). Changes
+  // usually arrive grouped by producer, each producer's in key order, so a stable counting sort
+  // by page (when page ids are dense enough) leaves most pages' runs already in key order; only
+  // a run that is not gets sorted. O(n + pages) in that common case instead of O(n log n)
+  // indirect comparisons. May allocate the page histogram (before anything changes).
+  void order()
   {
     const std::size_t n = size();
-    std::vector<std::uint32_t> perm(n);
     std::uint32_t max_page = 0;
     for (const auto p : page_) max_page = std::max(max_page, p.value());
     const auto by_key = [this](std::uint32_t a, std::uint32_t b) { return less(a, b); };
     if (n == 0 || std::size_t{max_page} > 4 * n + 1024) {
-      std::iota(perm.begin(), perm.end(), 0u);
-      std::sort(perm.begin(), perm.end(), by_key);
-      return perm;
+      std::iota(perm_.begin(), perm_.end(), 0u);
+      std::sort(perm_.begin(), perm_.end(), by_key);
+      return;
     }
-    std::vector<std::uint32_t> start(std::size_t{max_page} + 2, 0);
-    for (const auto p : page_) ++start[std::size_t{p.value()} + 1];
-    for (std::size_t k = 1; k < start.size(); ++k) start[k] += start[k - 1];
-    std::vector<std::uint32_t> next(start.begin(), start.end() - 1);
-    for (std::uint32_t i = 0; i < n; ++i) perm[next[page_[i].value()]++] = i;
-    for (std::size_t p = 0; p + 1 < start.size(); ++p) {
-      const auto first = perm.begin() + start[p], last = perm.begin() + start[p + 1];
-      if (!std::is_sorted(first, last, by_key)) std::sort(first, last, by_key);
+    start_.assign(std::size_t{max_page} + 2, 0);
+    for (const auto p : page_) ++start_[std::size_t{p.value()} + 1];
+    for (std::size_t k = 1; k < start_.size(); ++k) start_[k] += start_[k - 1];
+    for (std::uint32_t i = 0; i < n; ++i) perm_[start_[page_[i].value()]++] = i;
+    // start_[p] is now the end of page p's run, and the end of page p - 1's is its start.
+    std::uint32_t begin = 0;
+    for (std::size_t p = 0; p + 1 < start_.size(); ++p) {
+      const auto first = perm_.begin() + begin, last = perm_.begin() + start_[p];
+      if (last - first > 1 && !std::is_sorted(first, last, by_key)) std::sort(first, last, by_key);
+      begin = start_[p];
     }
-    return perm;
   }
   bool less(std::uint32_t a, std::uint32_t b) const noexcept
   {
@@ -218,13 +233,13 @@ private:
     if (key_[a] != key_[b]) return key_[a] < key_[b];
     return slot_[a] < slot_[b];
   }
+  // col = col permuted by perm_, through alt (same size after; the two swap storage).
   template <class T>
-  static std::vector<T> gather(const std::vector<T>& col, const std::vector<std::uint32_t>& perm)
+  void gather(std::vector<T>& col, std::vector<T>& alt) const noexcept
   {
-    std::vector<T> out;
-    out.reserve(col.size());
-    for (const auto i : perm) out.push_back(col[i]);
-    return out;
+    alt.resize(col.size());  // capacity reserved by seal(): no allocation
+    for (std::size_t k = 0; k < perm_.size(); ++k) alt[k] = col[perm_[k]];
+    col.swap(alt);
   }
   std::vector<page_id> page_;
   std::vector<std::uint32_t> slot_;
@@ -233,6 +248,13 @@ private:
   std::vector<order_key> key_;
   std::vector<page_id> pages_;       // after seal: distinct pages
   std::vector<std::size_t> bounds_;  // after seal: partition k is [bounds_[k], bounds_[k + 1])
+  // seal()'s working space, kept between seals.
+  std::vector<std::uint32_t> perm_, start_;
+  std::vector<page_id> alt_page_;
+  std::vector<std::uint32_t> alt_slot_;
+  std::vector<value_storage> alt_value_;
+  std::vector<delta_op> alt_op_;
+  std::vector<order_key> alt_key_;
   bool sealed_ = true;
 };
 

@@ -17,7 +17,6 @@
 #include <cstdint>
 #include <memory>
 #include <utility>
-#include <variant>
 
 namespace mmsb {
 
@@ -29,17 +28,26 @@ enum class delta_encoding : std::uint8_t { dense = 1, sparse = 2 };
   return count * 16 <= extent;
 }
 
+// The same change in the sparse encoding, into `out` (cleared first; its storage reused).
+template <class Semiring, class Layout>
+void to_sparse_into(const dense_delta<Semiring, Layout>& d, sparse_delta<Semiring, Layout>& out)
+{
+  out.clear();
+  out.retarget(d.target());
+  out.reserve(d.count());
+  for (std::size_t w = 0; w < dense_delta<Semiring, Layout>::words; ++w)
+    for (word_t bits = d.mask_words()[w]; bits != 0; bits &= bits - 1) {
+      const auto i = static_cast<std::uint32_t>(w * word_bits + static_cast<std::size_t>(countr_zero(bits)));
+      out.push_back_unchecked(i, d.is_assign(i) ? delta_op::assign : delta_op::accumulate, d.value(i));
+    }
+}
+
 // The same change in the sparse encoding.
 template <class Semiring, class Layout>
 [[nodiscard]] sparse_delta<Semiring, Layout> to_sparse(const dense_delta<Semiring, Layout>& d)
 {
-  sparse_delta<Semiring, Layout> s(d.target());
-  s.reserve(d.count());
-  for (std::size_t w = 0; w < dense_delta<Semiring, Layout>::words; ++w)
-    for (word_t bits = d.mask_words()[w]; bits != 0; bits &= bits - 1) {
-      const auto i = static_cast<std::uint32_t>(w * word_bits + static_cast<std::size_t>(countr_zero(bits)));
-      s.push_back(i, d.is_assign(i) ? delta_op::assign : delta_op::accumulate, d.value(i));
-    }
+  sparse_delta<Semiring, Layout> s;
+  to_sparse_into(d, s);
   return s;
 }
 
@@ -50,32 +58,39 @@ public:
   using sparse_type = sparse_delta<Semiring, Layout>;
   using value_type = typename Layout::value_type;
 
-  delta() : rep_(sparse_type{}) {}
-  delta(sparse_type s) : rep_(std::move(s)) {}  // NOLINT: implicit by design
+  delta() = default;
+  delta(sparse_type s) : sparse_(std::move(s)) {}  // NOLINT: implicit by design
   // Dense deltas are large (a full page of payload): held on the heap so delta stays cheap to move.
-  delta(const dense_type& d) : rep_(std::make_unique<dense_type>(d)) {}  // NOLINT
-  delta(const delta& other) : rep_(copy(other.rep_)) {}
+  delta(const dense_type& d) : dense_(std::make_unique<dense_type>(d)), encoding_(delta_encoding::dense) {}  // NOLINT
+  explicit delta(std::unique_ptr<dense_type> d) : dense_(std::move(d)), encoding_(delta_encoding::dense) {}
+  delta(const delta& other) : encoding_(other.encoding_)
+  {
+    if (other.as_sparse()) sparse_ = other.sparse_;
+    else dense_ = std::make_unique<dense_type>(*other.dense_);
+  }
   // A moved-from delta is an empty sparse delta (no change), still safe to use.
-  delta(delta&& other) noexcept : rep_(std::move(other.rep_)) { other.rep_.template emplace<0>(); }
+  delta(delta&& other) noexcept
+    : sparse_(std::move(other.sparse_)), dense_(std::move(other.dense_)), encoding_(std::exchange(other.encoding_, delta_encoding::sparse))
+  {
+    other.sparse_ = sparse_type{};
+  }
   delta& operator=(const delta& other)
   {
-    if (this != &other) rep_ = copy(other.rep_);
+    if (this != &other) *this = delta(other);
     return *this;
   }
   delta& operator=(delta&& other) noexcept
   {
     if (this != &other) {
-      rep_ = std::move(other.rep_);
-      other.rep_.template emplace<0>();
+      sparse_ = std::move(other.sparse_);
+      dense_ = std::move(other.dense_);
+      encoding_ = std::exchange(other.encoding_, delta_encoding::sparse);
+      other.sparse_ = sparse_type{};
     }
     return *this;
   }
-  explicit delta(std::unique_ptr<dense_type> d) : rep_(std::move(d)) {}
 
-  [[nodiscard]] delta_encoding encoding() const noexcept
-  {
-    return rep_.index() == 0 ? delta_encoding::sparse : delta_encoding::dense;
-  }
+  [[nodiscard]] delta_encoding encoding() const noexcept { return encoding_; }
   [[nodiscard]] page_id target() const noexcept
   {
     return visit([](const auto& d) { return d.target(); });
@@ -84,12 +99,8 @@ public:
   {
     return visit([](const auto& d) { return d.count(); });
   }
-  [[nodiscard]] const sparse_type* as_sparse() const noexcept { return std::get_if<0>(&rep_); }
-  [[nodiscard]] const dense_type* as_dense() const noexcept
-  {
-    const auto* p = std::get_if<1>(&rep_);
-    return p ? p->get() : nullptr;
-  }
+  [[nodiscard]] const sparse_type* as_sparse() const noexcept { return encoding_ == delta_encoding::sparse ? &sparse_ : nullptr; }
+  [[nodiscard]] const dense_type* as_dense() const noexcept { return encoding_ == delta_encoding::dense ? dense_.get() : nullptr; }
 
   // Calls f with the sparse_delta or dense_delta this holds.
   template <class F>
@@ -97,6 +108,33 @@ public:
   {
     if (const auto* s = as_sparse()) return f(*s);
     return f(*as_dense());
+  }
+
+  // Reuse in place (a hot loop's way to rebuild a delta without allocating once warm): makes
+  // this an empty delta to `target` in the chosen encoding and returns it to be filled. The
+  // other encoding's storage is kept for a later reuse; only a dense page the first time, or a
+  // sparse list past its capacity, allocates. Throws std::bad_alloc with this unchanged.
+  sparse_type& reuse_sparse(page_id target) noexcept
+  {
+    sparse_.clear();
+    sparse_.retarget(target);
+    encoding_ = delta_encoding::sparse;
+    return sparse_;
+  }
+  // Allocates the dense encoding's storage now (if not yet), so no later reuse_dense does.
+  void reserve_dense()
+  {
+    if (!dense_) dense_ = std::make_unique<dense_type>(target());
+  }
+  dense_type& reuse_dense(page_id target)
+  {
+    if (!dense_) dense_ = std::make_unique<dense_type>(target);
+    else {
+      dense_->clear();
+      dense_->retarget(target);
+    }
+    encoding_ = delta_encoding::dense;
+    return *dense_;
   }
 
   // The same change in the dense encoding.
@@ -109,13 +147,9 @@ public:
   }
 
 private:
-  using rep_type = std::variant<sparse_type, std::unique_ptr<dense_type>>;
-  static rep_type copy(const rep_type& r)
-  {
-    if (const auto* s = std::get_if<0>(&r)) return *s;
-    return std::make_unique<dense_type>(*std::get<1>(r));
-  }
-  rep_type rep_;
+  sparse_type sparse_{};                 // the sparse encoding, or kept storage
+  std::unique_ptr<dense_type> dense_;    // the dense encoding, or kept storage (or none)
+  delta_encoding encoding_ = delta_encoding::sparse;
 };
 
 template <class Semiring, class Layout>

@@ -3,6 +3,7 @@
 // slots change (see delta.hpp). Validated on construction, so apply never re-checks.
 #pragma once
 
+#include <mmsb/config/assert.hpp>
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
@@ -74,6 +75,15 @@ public:
       throw error(errc::invalid_argument, where() + "entry " + std::to_string(entries_.size()) + " has an unknown op");
     entries_.push_back({index, op, v});
   }
+  // The same without the checks, for callers that produce valid entries by construction
+  // (ascending, in range, a known op); capacity must have been reserved.
+  void push_back_unchecked(std::uint32_t index, delta_op op, value_type v) noexcept
+  {
+    MMSB_EXPECTS(index < extent && (entries_.empty() || entries_.back().index < index) && entries_.size() < entries_.capacity());
+    entries_.push_back({index, op, v});
+  }
+  // Back to no change (same target), keeping the capacity.
+  void clear() noexcept { entries_.clear(); }
 
   [[nodiscard]] page_id target() const noexcept { return target_; }
   void retarget(page_id target) noexcept { target_ = target; }

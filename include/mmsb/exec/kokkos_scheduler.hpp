@@ -88,8 +88,10 @@ public:
     std::exception_ptr first;
     std::atomic<bool> failed{false};
     std::mutex m;
+    // Kokkos takes the label as a std::string: one short enough for its in-place buffer keeps a
+    // dispatch free of heap allocations (a tick must not allocate).
     Kokkos::parallel_for(
-      "mmsb::kokkos_scheduler::run", Kokkos::RangePolicy<space, Kokkos::IndexType<std::int64_t>>(space_, 0, static_cast<std::int64_t>(n)),
+      "mmsb::run", Kokkos::RangePolicy<space, Kokkos::IndexType<std::int64_t>>(space_, 0, static_cast<std::int64_t>(n)),
       [&](std::int64_t i) {
         if (failed.load(std::memory_order_relaxed)) return;
         try {

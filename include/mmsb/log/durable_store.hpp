@@ -109,10 +109,10 @@ public:
   }
 
   // Logs `deltas` (one per page, any order) as one commit at the next epoch and applies them;
-  // returns the epoch. Throws mmsb::error with memory, files and `deltas` as before (so the same
+  // returns the epoch. Throws mmsb::error with memory and files as before (so the same
   // commit can be retried): unknown page (unknown_page, naming it), I/O failure (io_error or
   // no_space; after a failed fsync every later commit rethrows that error).
-  mmsb::epoch commit(std::vector<delta_type>& deltas)
+  mmsb::epoch commit(span<const delta_type> deltas)
   {
     return commit(deltas, [](page_table_type& t, span<const delta_type> ds, mmsb::epoch at) {
       for (const auto& d : ds) {
@@ -126,7 +126,7 @@ public:
   // its page and stamp the page with the epoch (the bus does it in parallel).
   // `structure`, if not empty, is logged with the commit, uninterpreted (see the top comment).
   template <class ApplyAll>
-  mmsb::epoch commit(std::vector<delta_type>& deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
+  mmsb::epoch commit(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
   {
     std::unique_lock lock(mutex_);
     for (const auto& d : deltas)
@@ -266,44 +266,40 @@ public:
 private:
   // Write-ahead: encodes deltas (plus empty ones for pages created since the last commit, so
   // recovery creates them) into one commit record, appends it, and only then applies. If the
-  // append throws, nothing in memory changes; `deltas` regains its original length either way.
+  // append throws, nothing in memory changes. A commit that creates no page allocates nothing
+  // once the payload buffer has grown to its size.
   template <class ApplyAll>
-  mmsb::epoch log_and_apply(std::vector<delta_type>& deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
+  mmsb::epoch log_and_apply(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
   {
-    const std::size_t given = deltas.size();
+    std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
     if (!pending_pages_.empty()) {
       std::vector<std::uint32_t> named;
-      named.reserve(given);
+      named.reserve(deltas.size());
       for (const auto& d : deltas) named.push_back(d.target().value());
       std::sort(named.begin(), named.end());
-      deltas.reserve(given + pending_pages_.size());
       for (const auto id : pending_pages_)
-        if (!std::binary_search(named.begin(), named.end(), id)) deltas.emplace_back(sparse_delta<Semiring, Layout>(page_id{id}));
+        if (!std::binary_search(named.begin(), named.end(), id)) fresh.push_back(id);
     }
     const mmsb::epoch e = epoch_.next();
-    try {
-      payload_.clear();
-      detail::begin_commit_payload(payload_, deltas.size());
-      for (const auto& d : deltas) {
-        if (const value_type* init = initial_of(d.target().value())) {
-          // A page created at a value other than zero(): the log carries "every slot := initial,
-          // then d" as one delta (the merge law), so recovery, which creates pages at zero(),
-          // reaches the same bytes. Live, the page already holds the initial value.
-          delta_builder<Semiring, Layout> b(d.target());
-          for (std::size_t i = 0; i < Layout::extent; ++i) b.assign(i, *init);
-          detail::append_commit_delta(payload_, merge(b.build(), d));
-          continue;
-        }
-        detail::append_commit_delta(payload_, d);
+    payload_.clear();
+    detail::begin_commit_payload(payload_, deltas.size() + fresh.size());
+    const auto append = [&](const delta_type& d) {
+      if (const value_type* init = initial_of(d.target().value())) {
+        // A page created at a value other than zero(): the log carries "every slot := initial,
+        // then d" as one delta (the merge law), so recovery, which creates pages at zero(),
+        // reaches the same bytes. Live, the page already holds the initial value.
+        delta_builder<Semiring, Layout> b(d.target());
+        for (std::size_t i = 0; i < Layout::extent; ++i) b.assign(i, *init);
+        detail::append_commit_delta(payload_, merge(b.build(), d));
+        return;
       }
-      detail::append_commit_structure(payload_, structure);
-      writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
-    } catch (...) {
-      deltas.resize(given);
-      throw;
-    }
-    deltas.resize(given);
-    apply_all(table_, span<const delta_type>{deltas.data(), deltas.size()}, e);
+      detail::append_commit_delta(payload_, d);
+    };
+    for (const auto& d : deltas) append(d);
+    for (const auto id : fresh) append(delta_type(sparse_delta<Semiring, Layout>(page_id{id})));
+    detail::append_commit_structure(payload_, structure);
+    writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
+    apply_all(table_, deltas, e);
     for (const auto id : pending_pages_) table_.at(page_id{id}).set_epoch(e);
     epoch_ = e;
     pending_pages_.clear();

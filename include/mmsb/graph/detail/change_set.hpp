@@ -18,6 +18,11 @@ template <class T>
   return std::memcmp(&a, &b, sizeof(T)) == 0;
 }
 
+// Items a set reserves when it is first set up: a page of up to this many slots never regrows a
+// set (each slot is in it at most once), so a reused work record allocates nothing in steady
+// state; a larger page's set grows geometrically past it.
+inline constexpr std::size_t set_reserve_slots = 1024;
+
 template <class T>
 struct slot_change {
   std::uint32_t slot;
@@ -31,6 +36,7 @@ public:
   void init(std::size_t extent)
   {
     if (seen_.size() != words_for(extent)) seen_.assign(words_for(extent), 0);
+    items_.reserve(extent < set_reserve_slots ? extent : set_reserve_slots);
   }
   [[nodiscard]] bool contains(std::uint32_t slot) const noexcept { return test_bit(seen_.data(), slot); }
   // Records slot with its value before the wave; false (and nothing recorded) if already there.
@@ -81,6 +87,7 @@ public:
   void init(std::size_t extent)
   {
     if (seen_.size() != words_for(extent)) seen_.assign(words_for(extent), 0);
+    items_.reserve(extent < set_reserve_slots ? extent : set_reserve_slots);
   }
   bool add(std::uint32_t slot)
   {
