@@ -12,7 +12,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstring>
+#include <mmsb/log/memory_file_system.hpp>
 #include <string>
 
 using namespace mmsb;
@@ -23,12 +25,42 @@ using scenario = test::bus_scenario;
 template <class Sched>
 using scenario_bus = basic_bus<scenario::semiring, scenario::layout, host_heap, Sched>;
 
+struct outcome {
+  std::uint64_t hash = 0;
+  std::vector<std::byte> log;  // every file of the store, name and bytes, in listing order
+};
+
+// Every file of a store's log and checkpoint directories: name, then bytes, in name order.
+std::vector<std::byte> files_of(file_system& fs, const std::string& store)
+{
+  std::vector<std::byte> out;
+  for (const std::string& dir : {store + "/log", store + "/checkpoints"}) {
+    if (!fs.exists(dir)) continue;
+    auto names = fs.list(dir);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) {
+      for (const char c : name) out.push_back(static_cast<std::byte>(c));
+      const auto h = fs.open(dir + "/" + name, open_mode::read);
+      std::vector<std::byte> bytes(fs.size(h));
+      std::size_t at = 0;
+      while (at < bytes.size()) at += fs.read(h, at, {bytes.data() + at, bytes.size() - at});
+      fs.close(h);
+      out.insert(out.end(), bytes.begin(), bytes.end());
+    }
+  }
+  return out;
+}
+
 template <class Sched>
-std::uint64_t scenario_hash()
+outcome scenario_run()
 {
   scenario sc;
+  memory_file_system fs;
   bus_options o;
+  o.fs = &fs;
   o.parallel_min_changes = 0;  // every tick on the scheduler, however small
+  outcome out;
+  {
   scenario_bus<Sched> b(o);
   sc.run(b);
   const auto want = sc.reference();
@@ -37,7 +69,11 @@ std::uint64_t scenario_hash()
       INFO(Sched::name << " page " << v << " slot " << i);
       REQUIRE(b.value(page_id{v}).get(i) == want[v][i]);
     }
-  return b.hash().value;
+  out.hash = b.hash().value;
+  }
+  out.log = files_of(fs, o.dir);
+  REQUIRE(!out.log.empty());
+  return out;
 }
 } // namespace
 
@@ -49,14 +85,20 @@ static_assert(scheduler<kokkos_scheduler<Kokkos::Cuda>>);
 template class mmsb::basic_bus<scenario::semiring, scenario::layout, host_heap, kokkos_scheduler<Kokkos::Cuda>>;
 #endif
 
-TEST_CASE("bus on Kokkos: the same hash as the serial scheduler", "[exec][bus][kokkos]")
+// Run at OMP_NUM_THREADS=1 and 2 (tests/meson.build), so the log and the state are the same
+// bytes at every thread count.
+TEST_CASE("bus on Kokkos: the same state hash and the same log bytes as the serial scheduler", "[exec][bus][kokkos]")
 {
-  const auto serial_hash = scenario_hash<serial>();
-  const auto kokkos_serial = scenario_hash<kokkos_scheduler<Kokkos::Serial>>();
-  const auto kokkos_openmp = scenario_hash<kokkos_scheduler<Kokkos::OpenMP>>();
+  const auto serial_run = scenario_run<serial>();
+  const auto kokkos_serial = scenario_run<kokkos_scheduler<Kokkos::Serial>>();
+  const auto kokkos_openmp = scenario_run<kokkos_scheduler<Kokkos::OpenMP>>();
   INFO("OpenMP concurrency " << kokkos_scheduler<Kokkos::OpenMP>{}.concurrency());
-  CHECK(kokkos_serial == serial_hash);
-  CHECK(kokkos_openmp == serial_hash);
+  CHECK(kokkos_serial.hash == serial_run.hash);
+  CHECK(kokkos_openmp.hash == serial_run.hash);
+  INFO("log bytes: serial " << serial_run.log.size() << ", Kokkos Serial " << kokkos_serial.log.size() << ", Kokkos OpenMP "
+                            << kokkos_openmp.log.size());
+  CHECK(kokkos_serial.log == serial_run.log);
+  CHECK(kokkos_openmp.log == serial_run.log);
   CHECK(Kokkos::is_initialized());
 }
 
