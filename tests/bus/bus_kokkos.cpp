@@ -9,6 +9,7 @@
 #include <mmsb/kokkos.hpp>
 
 #include "../support/bus_scenario.hpp"
+#include "../support/store_files.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -30,27 +31,6 @@ struct outcome {
   std::vector<std::byte> log;  // every file of the store, name and bytes, in listing order
 };
 
-// Every file of a store's log and checkpoint directories: name, then bytes, in name order.
-std::vector<std::byte> files_of(file_system& fs, const std::string& store)
-{
-  std::vector<std::byte> out;
-  for (const std::string& dir : {store + "/log", store + "/checkpoints"}) {
-    if (!fs.exists(dir)) continue;
-    auto names = fs.list(dir);
-    std::sort(names.begin(), names.end());
-    for (const auto& name : names) {
-      for (const char c : name) out.push_back(static_cast<std::byte>(c));
-      const auto h = fs.open(dir + "/" + name, open_mode::read);
-      std::vector<std::byte> bytes(fs.size(h));
-      std::size_t at = 0;
-      while (at < bytes.size()) at += fs.read(h, at, {bytes.data() + at, bytes.size() - at});
-      fs.close(h);
-      out.insert(out.end(), bytes.begin(), bytes.end());
-    }
-  }
-  return out;
-}
-
 template <class Sched>
 outcome scenario_run()
 {
@@ -71,7 +51,7 @@ outcome scenario_run()
     }
   out.hash = b.hash().value;
   }
-  out.log = files_of(fs, o.dir);
+  out.log = test::store_files(fs, o.dir);
   REQUIRE(!out.log.empty());
   return out;
 }

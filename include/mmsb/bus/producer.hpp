@@ -12,7 +12,9 @@
 
 #include <mmsb/config/assert.hpp>
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/bits.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/exec/ingest.hpp>
 
@@ -44,6 +46,7 @@ public:
     if (this != &other) {
       close();
       ch_ = std::move(other.ch_);
+      combined_ = std::move(other.combined_);
       epoch_ = other.epoch_;
       sequence_ = other.sequence_;
     }
@@ -73,23 +76,31 @@ public:
   void push(const delta<Semiring, Layout>& d)
   {
     MMSB_EXPECTS(ch_ != nullptr);
-    const std::uint64_t seq = sequence_++;
-    const auto page = d.target();
-    const auto send = [&](const sparse_delta<Semiring, Layout>& s) {
-      constexpr std::size_t chunk = 64;
-      detail::ingest_item<value_type> buf[chunk];
-      std::size_t n = 0;
-      for (const auto& e : s.entries()) {
-        buf[n++] = item(page, e.index, e.op, e.value, seq);
-        if (n == chunk) {
-          (void)ch_->ring.push_bulk({buf, n});
-          n = 0;
-        }
+    d.visit([&](const auto& enc) { send(enc, sequence_++); });
+  }
+  // Every delta of ds, in order, with producer-side combining: a run of consecutive deltas to
+  // the same page is merged here, through the merge law, into one delta under one sequence
+  // number before it enters the ring. The bus folds a page's changes in key order and nothing
+  // of this producer's falls between the run's keys, so the state and the log are exactly those
+  // of pushing them one by one; the ring carries fewer changes. Allocates only the first time a
+  // run is combined (a page-sized scratch kept for the next).
+  void push(span<const delta<Semiring, Layout>> ds)
+  {
+    MMSB_EXPECTS(ch_ != nullptr);
+    for (std::size_t i = 0; i < ds.size();) {
+      std::size_t j = i + 1;
+      while (j < ds.size() && ds[j].target() == ds[i].target()) ++j;
+      if (j == i + 1) {
+        push(ds[i]);
+      } else {
+        if (!combined_) combined_ = std::make_unique<dense_delta<Semiring, Layout>>(ds[i].target());
+        combined_->clear();
+        combined_->retarget(ds[i].target());
+        for (std::size_t k = i; k < j; ++k) ds[k].visit([&](const auto& enc) { detail::merge_encoded_into(*combined_, enc); });
+        send(*combined_, sequence_++);
       }
-      if (n) (void)ch_->ring.push_bulk({buf, n});
-    };
-    if (const auto* s = d.as_sparse()) send(*s);
-    else send(to_sparse(*d.as_dense()));
+      i = j;
+    }
   }
 
   // Errors the bus sent back since the last call (unknown pages), oldest first; none for a
@@ -102,6 +113,39 @@ public:
   }
 
 private:
+  // d's slots into the ring under one sequence number, in chunks.
+  void send(const sparse_delta<Semiring, Layout>& d, std::uint64_t seq)
+  {
+    chunked([&](auto&& emit) {
+      for (const auto& e : d.entries()) emit(e.index, e.op, e.value);
+    }, d.target(), seq);
+  }
+  void send(const dense_delta<Semiring, Layout>& d, std::uint64_t seq)
+  {
+    chunked([&](auto&& emit) {
+      for (std::size_t w = 0; w < dense_delta<Semiring, Layout>::words; ++w)
+        for (word_t bits = d.mask_words()[w]; bits != 0; bits &= bits - 1) {
+          const auto i = static_cast<std::uint32_t>(w * word_bits + static_cast<std::size_t>(countr_zero(bits)));
+          emit(i, d.is_assign(i) ? delta_op::assign : delta_op::accumulate, d.value(i));
+        }
+    }, d.target(), seq);
+  }
+  template <class ForEach>
+  void chunked(ForEach&& for_each, page_id page, std::uint64_t seq)
+  {
+    constexpr std::size_t chunk = 64;
+    detail::ingest_item<value_type> buf[chunk];
+    std::size_t n = 0;
+    for_each([&](std::uint32_t slot, delta_op op, value_type v) {
+      buf[n++] = item(page, slot, op, v, seq);
+      if (n == chunk) {
+        (void)ch_->ring.push_bulk({buf, n});
+        n = 0;
+      }
+    });
+    if (n) (void)ch_->ring.push_bulk({buf, n});
+  }
+
   detail::ingest_item<value_type> item(page_id p, std::size_t slot, delta_op op, value_type v, std::uint64_t seq) const
   {
     MMSB_EXPECTS(ch_ != nullptr);
@@ -118,6 +162,7 @@ private:
   }
 
   std::shared_ptr<channel_type> ch_;
+  std::unique_ptr<dense_delta<Semiring, Layout>> combined_;  // push(span)'s scratch
   std::uint64_t epoch_ = 0;
   std::uint64_t sequence_ = 0;
 };
