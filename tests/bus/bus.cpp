@@ -314,3 +314,13 @@ TEST_CASE("bus: producer-side combining gives the state and the log of pushing o
   CHECK(log_combined == log_one);
   CHECK(!log_one.empty());
 }
+
+TEST_CASE("bus: a producer refuses a slot past the extent and an unknown op at once, queueing nothing", "[exec][bus]")
+{
+  float_bus b;
+  const page_id p = b.create_page();
+  auto prod = b.make_producer();
+  CHECK_THROWS_WITH(prod.put(p, scenario::layout::extent, delta_op::accumulate, 1.0f), Catch::Contains("out of range") && Catch::Contains("page 0"));
+  CHECK_THROWS_WITH(prod.put(p, 3, static_cast<delta_op>(9), 1.0f), Catch::Contains("unknown op 9") && Catch::Contains("slot 3"));
+  CHECK(b.tick().changes == 0);
+}

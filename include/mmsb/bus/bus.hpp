@@ -343,7 +343,8 @@ private:
         ++r.rejected;
         return;
       }
-      batch_.push(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch.id, sequence_no{it.sequence}});
+      // The producer checked the slot and the op; drain reserved the room.
+      batch_.push_unchecked(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch.id, sequence_no{it.sequence}});
       ++r.changes;
     });
     draining_.clear();

@@ -60,8 +60,8 @@ public:
   [[nodiscard]] mmsb::epoch current_epoch() const noexcept { return mmsb::epoch{epoch_}; }
 
   // Queue one change; blocks while the ring is full (it spins briefly, then sleeps until the
-  // tick drains). Throws mmsb::error (out_of_range) naming page and slot for a slot past the
-  // extent, with nothing queued.
+  // tick drains). Throws mmsb::error naming page and slot for a slot past the extent
+  // (out_of_range) or an unknown op (invalid_argument), with nothing queued.
   void accumulate(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::accumulate, v); }
   void assign(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::assign, v); }
   void put(page_id p, std::size_t slot, delta_op op, value_type v) { (void)ch_->ring.push(item(p, slot, op, v, sequence_++)); }
@@ -153,6 +153,10 @@ private:
       throw error(errc::out_of_range, "producer " + std::to_string(ch_->id.value()) + ": page " + std::to_string(p.value()) +
                                         " slot " + std::to_string(slot) + " is out of range (pages hold " +
                                         std::to_string(Layout::extent) + " slots)");
+    if (op != delta_op::accumulate && op != delta_op::assign)
+      throw error(errc::invalid_argument, "producer " + std::to_string(ch_->id.value()) + ": page " + std::to_string(p.value()) +
+                                            " slot " + std::to_string(slot) + ": unknown op " +
+                                            std::to_string(static_cast<unsigned>(op)));
     return {p.value(), static_cast<std::uint32_t>(slot), epoch_, seq, v, op};
   }
   void close() noexcept

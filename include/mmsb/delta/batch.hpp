@@ -50,6 +50,20 @@ public:
     sealed_ = false;
   }
 
+  // The same for a caller that has checked the change already (slot < extent, a known op) and
+  // reserved room for it (reserve()): no checks, no allocation. The bus's ingest uses it.
+  void push_unchecked(page_id page, std::uint32_t slot, delta_op op, value_type v, order_key key) noexcept
+  {
+    MMSB_EXPECTS(slot < Layout::extent && (op == delta_op::accumulate || op == delta_op::assign) && size() < page_.capacity() &&
+                 size() < key_.capacity());
+    page_.push_back(page);
+    slot_.push_back(slot);
+    value_.push_back(static_cast<value_storage>(v));
+    op_.push_back(op);
+    key_.push_back(key);
+    sealed_ = false;
+  }
+
   // Appends every change of d under one key (all or nothing: capacity is reserved first).
   void push(const delta<Semiring, Layout>& d, order_key key)
   {
@@ -101,16 +115,16 @@ public:
     reserve_for(bounds_, n + 1);
     reserve_for(alt_page_, n); reserve_for(alt_slot_, n); reserve_for(alt_value_, n); reserve_for(alt_op_, n); reserve_for(alt_key_, n);
     order();
-    for (std::size_t k = 1; k < n; ++k) {
-      const auto a = perm_[k - 1], b = perm_[k];
-      if (page_[a] == page_[b] && slot_[a] == slot_[b] && key_[a] == key_[b])
-        throw error(errc::invalid_argument,
-                    "batch: two changes to page " + std::to_string(page_[a].value()) + " slot " +
-                      std::to_string(slot_[a]) + " share the order key (epoch " + std::to_string(key_[a].epoch.value()) +
-                      ", producer " + std::to_string(key_[a].producer.value()) + ", sequence " +
-                      std::to_string(key_[a].sequence.value()) + "), so their order is undefined");
-    }
     gather(page_, alt_page_); gather(slot_, alt_slot_); gather(value_, alt_value_); gather(op_, alt_op_); gather(key_, alt_key_);
+    for (std::size_t k = 1; k < n; ++k) {  // sorted: equal (page, slot, key) would be adjacent
+      if (alt_page_[k - 1] == alt_page_[k] && alt_slot_[k - 1] == alt_slot_[k] && alt_key_[k - 1] == alt_key_[k])
+        throw error(errc::invalid_argument,
+                    "batch: two changes to page " + std::to_string(alt_page_[k].value()) + " slot " +
+                      std::to_string(alt_slot_[k]) + " share the order key (epoch " + std::to_string(alt_key_[k].epoch.value()) +
+                      ", producer " + std::to_string(alt_key_[k].producer.value()) + ", sequence " +
+                      std::to_string(alt_key_[k].sequence.value()) + "), so their order is undefined");
+    }
+    page_.swap(alt_page_); slot_.swap(alt_slot_); value_.swap(alt_value_); op_.swap(alt_op_); key_.swap(alt_key_);
     pages_.clear();
     bounds_.clear();
     for (std::size_t k = 0; k < n; ++k) {
@@ -220,10 +234,18 @@ private:
     for (std::size_t k = 1; k < start_.size(); ++k) start_[k] += start_[k - 1];
     for (std::uint32_t i = 0; i < n; ++i) perm_[start_[page_[i].value()]++] = i;
     // start_[p] is now the end of page p's run, and the end of page p - 1's is its start.
+    const auto in_page = [this](std::uint32_t a, std::uint32_t b) {  // same page: (key, slot)
+      if (key_[a] != key_[b]) return key_[a] < key_[b];
+      return slot_[a] < slot_[b];
+    };
     std::uint32_t begin = 0;
     for (std::size_t p = 0; p + 1 < start_.size(); ++p) {
       const auto first = perm_.begin() + begin, last = perm_.begin() + start_[p];
-      if (last - first > 1 && !std::is_sorted(first, last, by_key)) std::sort(first, last, by_key);
+      for (auto it = first + (first != last); it < last; ++it)
+        if (in_page(*it, *(it - 1))) {
+          std::sort(first, last, in_page);
+          break;
+        }
       begin = start_[p];
     }
   }
@@ -233,13 +255,12 @@ private:
     if (key_[a] != key_[b]) return key_[a] < key_[b];
     return slot_[a] < slot_[b];
   }
-  // col = col permuted by perm_, through alt (same size after; the two swap storage).
+  // alt = col permuted by perm_ (alt's capacity reserved by seal(): no allocation).
   template <class T>
-  void gather(std::vector<T>& col, std::vector<T>& alt) const noexcept
+  void gather(const std::vector<T>& col, std::vector<T>& alt) const noexcept
   {
-    alt.resize(col.size());  // capacity reserved by seal(): no allocation
+    alt.resize(col.size());
     for (std::size_t k = 0; k < perm_.size(); ++k) alt[k] = col[perm_[k]];
-    col.swap(alt);
   }
   std::vector<page_id> page_;
   std::vector<std::uint32_t> slot_;
