@@ -278,8 +278,8 @@ public:
     lap(tick_phase::merge);
     apply_and_log(r);
     lap(tick_phase::apply_log);
-    const auto res = budget.unbounded() ? graph_.propagate()
-                                        : graph_.propagate(propagate_budget{std::chrono::steady_clock::now() + budget.propagate});
+    const propagate_budget pb = budget.unbounded() ? propagate_budget{} : propagate_budget{std::chrono::steady_clock::now() + budget.propagate};
+    const auto res = parallel_ ? graph_.propagate(pb, sched_) : graph_.propagate(pb);
     r.propagation_complete = res.complete;
     r.frontier = res.frontier;
     lap(tick_phase::propagate);
@@ -368,12 +368,13 @@ private:
     }
     merged_ = pages;
     r.pages = pages;
+    parallel_ = false;
     if (pages == 0) {
       cuts_.assign({std::size_t{0}, std::size_t{0}});  // a commit of topology edits alone applies nothing
       return;
     }
-    const bool parallel = batch_.size() >= opts_.parallel_min_changes && sched_.concurrency() > 1;
-    batch_.split_into(parallel ? sched_.concurrency() * work_items_per_thread : 1, cuts_);
+    parallel_ = batch_.size() >= opts_.parallel_min_changes && sched_.concurrency() > 1;
+    batch_.split_into(parallel_ ? sched_.concurrency() * work_items_per_thread : 1, cuts_);
     run_ranges([&](std::size_t w) {
       for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) batch_.merge_partition_into(k, deltas_[k]);
     });
@@ -437,6 +438,7 @@ private:
   delta_batch<Semiring, Layout> batch_;
   std::vector<delta_type> deltas_;                   // merged deltas in [0, merged_); the rest kept for reuse
   std::size_t merged_ = 0;
+  bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
   std::vector<std::size_t> cuts_;
   std::uint64_t ticks_since_checkpoint_ = 0;
   tick_stats stats_;

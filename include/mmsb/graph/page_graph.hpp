@@ -269,6 +269,14 @@ public:
   // (not_converged) if a region hits its bound, or whatever a kernel throws; values are then
   // as before the call and the work stays queued.
   propagate_result propagate(const propagate_budget& budget = {}) { return wave_.propagate(budget); }
+  // The same, with the plain matrix pages of each level computed on a scheduler policy
+  // (concurrency(), run(n, f)): identical values, queue order and results at any thread count
+  // (graph/wave.hpp, "Parallel by level").
+  template <class Sched>
+  propagate_result propagate(const propagate_budget& budget, const Sched& sched)
+  {
+    return wave_.propagate(budget, sched);
+  }
 
   // Recomputes every value from the bases, ignoring what is queued.
   void recompute_all() { wave_.recompute_all(); }

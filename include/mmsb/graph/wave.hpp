@@ -19,12 +19,22 @@
 //   recompute   (anything else, e.g. + over floats)       recompute the rows a change reaches,
 //               in one fixed order, so the result is bitwise reproducible
 // Kernel edges rerun the kernel when any source changed, and the changed slots go on.
+//
+// Parallel by level: propagate(budget, sched) computes the plain matrix pages of one level (no
+// kernel, no region) on the scheduler, ranges of the level's queue in parallel, each range with
+// its own scratch. Pages of one level never read each other (every edge goes up a level), each
+// writes only its own value and work record, and what a page computes does not depend on which
+// thread computes it; publishing (queueing successors, counting) then runs on the calling thread
+// in queue order. So the values, the queue order and every later byte are those of the serial
+// engine at any thread count. The budget is checked between levels on that path.
 #pragma once
 
 #include <mmsb/graph/detail/graph_state.hpp>
 #include <mmsb/graph/region_solver.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <type_traits>
@@ -75,20 +85,20 @@ class wave_engine {
 public:
   static constexpr propagation_strategy strategy = propagation_strategy_v<Semiring>;
 
-  wave_engine(state& g, region_solver<Semiring, Layout, Allocator>& regions) : g_(g), regions_(regions)
-  {
-    acc_.assign(extent, stored(traits::zero()));
-    acc_rows_.init(extent);
-  }
+  wave_engine(state& g, region_solver<Semiring, Layout, Allocator>& regions) : g_(g), regions_(regions) { main_.init(); }
 
   void grow(std::size_t n) { queued_.resize(n, 0); }
   [[nodiscard]] bool idle() const noexcept { return !active_ && g_.pending_nodes.empty(); }
 
-  propagate_result propagate(const propagate_budget& budget)
+  propagate_result propagate(const propagate_budget& budget) { return propagate(budget, inline_runner{}); }
+  // The same with the plain pages of each level computed on `sched` (a scheduler policy:
+  // concurrency(), run(n, f)).
+  template <class Sched>
+  propagate_result propagate(const propagate_budget& budget, const Sched& sched)
   {
     propagate_result res;
     while (active_ || seal()) {
-      if (!run(budget, res)) {
+      if (!run(budget, res, sched)) {
         res.complete = false;
         return res;
       }
@@ -104,7 +114,7 @@ public:
   {
     if (!active_) return;
     propagate_result res;
-    run({}, res);
+    run({}, res, inline_runner{});
   }
 
   // Drops what is queued and recomputes every derived page from the bases.
@@ -123,9 +133,44 @@ public:
   }
 
 private:
+  // The serial engine's runner: one range, on the calling thread.
+  struct inline_runner {
+    [[nodiscard]] static constexpr std::size_t concurrency() noexcept { return 1; }
+    template <class F>
+    void run(std::size_t n, F&& f) const
+    {
+      for (std::size_t i = 0; i < n; ++i) f(i);
+    }
+  };
+  // One worker's scratch for a page: the accumulated contribution per row, and which rows.
+  struct scratch {
+    std::vector<stored_type> acc;
+    slot_set rows;
+    void init()
+    {
+      if (acc.size() == extent) return;
+      acc.assign(extent, stored(traits::zero()));
+      rows.init(extent);
+    }
+    void reset() noexcept
+    {
+      for (const auto i : rows.items()) acc[i] = stored(traits::zero());
+      rows.clear();
+    }
+  };
+  // A level is computed in parallel when it holds at least this many plain pages.
+  static constexpr std::size_t parallel_min_nodes = 8;
+
   bool seal();
   void finish();
-  bool run(const propagate_budget& budget, propagate_result& res);
+  template <class Sched>
+  bool run(const propagate_budget& budget, propagate_result& res, const Sched& sched);
+  template <class Sched>
+  void run_level_parallel(const Sched& sched, propagate_result& res);
+  [[nodiscard]] bool plain(std::uint32_t v) const
+  {
+    return g_.topo.region_of(v) == graph_topology::none && g_.kernel_into(v) == graph_topology::none;
+  }
   void enqueue(std::uint32_t v);
   void enqueue_successors(std::uint32_t v)
   {
@@ -134,9 +179,23 @@ private:
       if (!g_.topo.same_unit(v, d)) enqueue(d);
     }
   }
-  void process_node(std::uint32_t v, propagate_result& res);
+  // Computes v's new values into its shadow page and work record (touches nothing else).
+  void compute_node(std::uint32_t v, scratch& sc);
+  void process_node(std::uint32_t v, propagate_result& res)
+  {
+    compute_node(v, main_);
+    publish(v, g_.wave(v), res);
+  }
   void run_kernel(std::uint32_t v, work& w);
-  void publish(std::uint32_t v, work& w, propagate_result& res);
+  // Cuts off slots that changed back (per page, safe in parallel), then, on the calling thread,
+  // counts and queues v's successors.
+  void retain_changed(std::uint32_t v, work& w);
+  void publish(std::uint32_t v, work& w, propagate_result& res)
+  {
+    retain_changed(v, w);
+    publish_retained(v, w, res);
+  }
+  void publish_retained(std::uint32_t v, work& w, propagate_result& res);
   void rollback(std::size_t from_cursor, std::size_t from_pos);
 
   state& g_;
@@ -146,9 +205,9 @@ private:
   std::vector<std::uint8_t> queued_;
   std::size_t cursor_ = 0, pos_ = 0;
   bool active_ = false;
-  // Scratch for one node: the accumulated contribution per row, and which rows it touched.
-  std::vector<stored_type> acc_;
-  slot_set acc_rows_;
+  scratch main_;                           // the calling thread's
+  std::vector<scratch> workers_;           // one per parallel range, kept
+  std::vector<std::size_t> cuts_;          // a parallel level's ranges
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
 };
 
@@ -219,13 +278,18 @@ void wave_engine<Semiring, Layout, Allocator>::enqueue(std::uint32_t v)
 }
 
 template <class Semiring, layout Layout, page_allocator Allocator>
-void wave_engine<Semiring, Layout, Allocator>::publish(std::uint32_t v, work& w, propagate_result& res)
+void wave_engine<Semiring, Layout, Allocator>::retain_changed(std::uint32_t v, work& w)
 {
   const page_type& x = g_.shadow_page(v);
   w.changes.retain([&](auto& c) {
     c.after = x.get(c.slot);
     return !bit_equal(c.before, c.after);  // changed, then changed back: cut off
   });
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::publish_retained(std::uint32_t v, work& w, propagate_result& res)
+{
   const std::size_t kept = w.changes.size();
   res.changed_slots += kept;
   w.done = true;
@@ -233,23 +297,23 @@ void wave_engine<Semiring, Layout, Allocator>::publish(std::uint32_t v, work& w,
 }
 
 template <class Semiring, layout Layout, page_allocator Allocator>
-void wave_engine<Semiring, Layout, Allocator>::process_node(std::uint32_t v, propagate_result& res)
+void wave_engine<Semiring, Layout, Allocator>::compute_node(std::uint32_t v, scratch& sc)
 {
   const auto& topo = g_.topo;
-  work& w = g_.wave(v);
+  work& w = *g_.pool[g_.wave_of[v]];  // created when v was queued
   if (g_.kernel_into(v) != graph_topology::none) {
     bool run = w.full;
     for (const auto u : topo.at(topo.in(v).front()).srcs)
       run = run || (g_.wave_of[u] != graph_topology::none && !g_.pool[g_.wave_of[u]]->changes.empty());
     if (run) run_kernel(v, w);
-    publish(v, w, res);
     return;
   }
   if (w.full) {  // every row is recomputed: nothing incremental to do
     g_.recompute_every_row(v, w);
-    publish(v, w, res);
     return;
   }
+  auto& acc_ = sc.acc;
+  auto& acc_rows_ = sc.rows;
   page_type& x = g_.shadow_page(v);
   // One changed slot j with weight wt reaching row i; `before`/`after` are j's values.
   const auto reach = [&](std::uint32_t i, value_type wt, value_type before, value_type after, bool identity) {
@@ -289,7 +353,6 @@ void wave_engine<Semiring, Layout, Allocator>::process_node(std::uint32_t v, pro
     acc_[i] = stored(traits::zero());
   }
   acc_rows_.clear();
-  publish(v, w, res);
 }
 
 template <class Semiring, layout Layout, page_allocator Allocator>
@@ -315,8 +378,8 @@ void wave_engine<Semiring, Layout, Allocator>::run_kernel(std::uint32_t v, work&
 template <class Semiring, layout Layout, page_allocator Allocator>
 void wave_engine<Semiring, Layout, Allocator>::rollback(std::size_t from_cursor, std::size_t from_pos)
 {
-  for (const auto i : acc_rows_.items()) acc_[i] = stored(traits::zero());
-  acc_rows_.clear();
+  main_.reset();
+  for (auto& sc : workers_) sc.reset();
   const auto undo = [&](std::uint32_t m) {
     work& w = g_.wave(m);
     page_type& x = g_.shadow_page(m);
@@ -335,7 +398,8 @@ void wave_engine<Semiring, Layout, Allocator>::rollback(std::size_t from_cursor,
 
 // Runs the sealed wave on from where it stopped; false if the budget ran out first.
 template <class Semiring, layout Layout, page_allocator Allocator>
-bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budget, propagate_result& res)
+template <class Sched>
+bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budget, propagate_result& res, const Sched& sched)
 {
   processed_.clear();
   const std::size_t c0 = cursor_, p0 = pos_;
@@ -349,6 +413,10 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
       if (res.units > 0 && budget.expired()) {
         for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
         return false;
+      }
+      if (sched.concurrency() > 1 && buckets_[cursor_].size() - pos_ >= parallel_min_nodes) {
+        run_level_parallel(sched, res);
+        continue;
       }
       const auto v = buckets_[cursor_][pos_++];
       processed_.push_back(v);
@@ -366,6 +434,44 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
   }
   finish();
   return true;
+}
+
+// The rest of the current level: its plain pages computed in parallel ranges, then every unit
+// published (regions and kernel pages computed first) in queue order on this thread. Nothing
+// here may queue into this level (successors are a level up), so the level is fixed meanwhile.
+template <class Semiring, layout Layout, page_allocator Allocator>
+template <class Sched>
+void wave_engine<Semiring, Layout, Allocator>::run_level_parallel(const Sched& sched, propagate_result& res)
+{
+  const auto& level = buckets_[cursor_];
+  const std::size_t first = pos_, n = level.size() - pos_;
+  const std::size_t ranges = std::min(sched.concurrency(), n);
+  if (workers_.size() < ranges) workers_.resize(ranges);
+  for (std::size_t r = 0; r < ranges; ++r) workers_[r].init();
+  cuts_.resize(ranges + 1);
+  for (std::size_t r = 0; r <= ranges; ++r) cuts_[r] = first + n * r / ranges;
+  processed_.insert(processed_.end(), level.begin() + static_cast<std::ptrdiff_t>(first), level.end());
+  pos_ = level.size();  // the whole rest of the level is in processed_ (rollback undoes it all)
+  sched.run(ranges, [&](std::size_t r) {
+    for (std::size_t k = cuts_[r]; k < cuts_[r + 1]; ++k) {
+      const auto v = level[k];
+      if (!plain(v)) continue;
+      compute_node(v, workers_[r]);
+      retain_changed(v, *g_.pool[g_.wave_of[v]]);
+    }
+  });
+  for (std::size_t k = first; k < level.size(); ++k) {
+    const auto v = level[k];
+    if (plain(v)) {
+      publish_retained(v, *g_.pool[g_.wave_of[v]], res);
+    } else if (g_.topo.region_of(v) == graph_topology::none) {
+      process_node(v, res);
+    } else {
+      res.region_rounds += regions_.solve(v);
+      for (const auto m : g_.topo.region_at(g_.topo.region_of(v)).members) publish(m, g_.wave(m), res);
+    }
+    ++res.units;
+  }
 }
 
 } // namespace detail
