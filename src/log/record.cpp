@@ -3,7 +3,13 @@
 
 #include <mmsb/core/alignment.hpp>
 
+// The one-shot xxh3 functions inlined here (xxHash's own switch, local to this file), so the
+// 32-byte header hash compiles for its fixed length and short payloads take no library call:
+// per record, the checksum is most of what the log adds to a bare write or read.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
+
+#include <cstring>
 
 #include <string>
 
@@ -15,13 +21,10 @@ std::uint64_t detail::record_checksum(const std::byte* header, span<const std::b
   return XXH3_64bits_withSeed(payload.empty() ? static_cast<const void*>(header) : payload.data(), payload.size(), seed);
 }
 
-void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
-                   std::uint8_t flags, std::uint32_t raw_bytes, std::uint32_t max_bytes)
+void detail::encode_record_into(std::byte* out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
+                                std::uint8_t flags, std::uint32_t raw_bytes) noexcept
 {
-  if (payload.size() > max_bytes)
-    throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
-                                       std::to_string(max_bytes) + " bytes");
-  std::byte h[record_header_bytes];
+  std::byte* h = out;
   detail::store_le(h + 0, record_magic, 4);
   detail::store_le(h + 4, payload.size(), 4);
   h[8] = static_cast<std::byte>(type);
@@ -30,10 +33,21 @@ void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e,
   detail::store_le(h + 12, (flags & record_flag_compressed) ? raw_bytes : payload.size(), 4);
   detail::store_le(h + 16, e.value(), 8);
   detail::store_le(h + 24, txn.value(), 8);
-  detail::store_le(h + 32, detail::record_checksum(h, payload), 8);
-  reserve_for(out, out.size() + record_header_bytes + payload.size());
-  out.insert(out.end(), h, h + record_header_bytes);
-  out.insert(out.end(), payload.begin(), payload.end());
+  if (!payload.empty()) std::memcpy(out + record_header_bytes, payload.data(), payload.size());
+  // Over the copy, which is hot in cache, rather than the caller's bytes: what is checked is what is written.
+  detail::store_le(h + 32, detail::record_checksum(h, span<const std::byte>(out + record_header_bytes, payload.size())), 8);
+}
+
+void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
+                   std::uint8_t flags, std::uint32_t raw_bytes, std::uint32_t max_bytes)
+{
+  if (payload.size() > max_bytes)
+    throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
+                                       std::to_string(max_bytes) + " bytes");
+  const std::size_t at = out.size();
+  reserve_for(out, at + record_header_bytes + payload.size());
+  out.resize(at + record_header_bytes + payload.size());
+  detail::encode_record_into(out.data() + at, type, e, txn, payload, flags, raw_bytes);
 }
 
 record_fault parse_record_header(span<const std::byte> bytes, record_header& out, std::uint32_t max_bytes) noexcept
