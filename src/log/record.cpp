@@ -9,16 +9,24 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include <bit>
 #include <cstring>
 
 #include <string>
 
 namespace mmsb {
 
-std::uint64_t detail::record_checksum(const std::byte* header, span<const std::byte> payload) noexcept
+namespace {
+inline std::uint64_t checksum(const std::byte* header, const std::byte* payload, std::size_t n) noexcept
 {
   const XXH64_hash_t seed = XXH3_64bits(header, 32);
-  return XXH3_64bits_withSeed(payload.empty() ? static_cast<const void*>(header) : payload.data(), payload.size(), seed);
+  return XXH3_64bits_withSeed(n == 0 ? static_cast<const void*>(header) : payload, n, seed);
+}
+} // namespace
+
+std::uint64_t detail::record_checksum(const std::byte* header, span<const std::byte> payload) noexcept
+{
+  return checksum(header, payload.data(), payload.size());
 }
 
 void detail::encode_record_into(std::byte* out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
@@ -35,7 +43,7 @@ void detail::encode_record_into(std::byte* out, record_type type, mmsb::epoch e,
   detail::store_le(h + 24, txn.value(), 8);
   if (!payload.empty()) std::memcpy(out + record_header_bytes, payload.data(), payload.size());
   // Over the copy, which is hot in cache, rather than the caller's bytes: what is checked is what is written.
-  detail::store_le(h + 32, detail::record_checksum(h, span<const std::byte>(out + record_header_bytes, payload.size())), 8);
+  detail::store_le(h + 32, checksum(h, out + record_header_bytes, payload.size()), 8);
 }
 
 void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
@@ -50,34 +58,52 @@ void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e,
   detail::encode_record_into(out.data() + at, type, e, txn, payload, flags, raw_bytes);
 }
 
-record_fault parse_record_header(span<const std::byte> bytes, record_header& out, std::uint32_t max_bytes) noexcept
+namespace {
+// Little-endian loads of the fixed-width header fields (one load each on a little-endian host).
+template <class T>
+T load(const std::byte* p) noexcept
 {
-  if (bytes.size() < record_header_bytes) return record_fault::short_header;
-  const std::byte* h = bytes.data();
-  if (detail::load_le(h, 4) != record_magic) return record_fault::bad_magic;
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  if constexpr (std::endian::native == std::endian::big) v = static_cast<T>(detail::load_le(p, sizeof(T)));
+  return v;
+}
+
+// The header checks, inlined into both public entry points (check_record runs once per record
+// on replay).
+inline record_fault parse_header(const std::byte* h, std::size_t available, record_header& out, std::uint32_t max_bytes) noexcept
+{
+  if (available < record_header_bytes) return record_fault::short_header;
+  if (load<std::uint32_t>(h) != record_magic) return record_fault::bad_magic;
   const auto type = static_cast<std::uint8_t>(h[8]);
   const auto flags = static_cast<std::uint8_t>(h[9]);
-  if (!detail::known_type(type) || (flags & ~record_flag_compressed) != 0 || detail::load_le(h + 10, 2) != 0)
+  if (!detail::known_type(type) || (flags & ~record_flag_compressed) != 0 || load<std::uint16_t>(h + 10) != 0)
     return record_fault::bad_field;
   out.type = static_cast<record_type>(type);
   out.flags = flags;
-  out.payload_bytes = static_cast<std::uint32_t>(detail::load_le(h + 4, 4));
-  out.raw_bytes = static_cast<std::uint32_t>(detail::load_le(h + 12, 4));
-  out.epoch = mmsb::epoch{detail::load_le(h + 16, 8)};
-  out.txn = txn_id{detail::load_le(h + 24, 8)};
-  out.checksum = detail::load_le(h + 32, 8);
+  out.payload_bytes = load<std::uint32_t>(h + 4);
+  out.raw_bytes = load<std::uint32_t>(h + 12);
+  out.epoch = mmsb::epoch{load<std::uint64_t>(h + 16)};
+  out.txn = txn_id{load<std::uint64_t>(h + 24)};
+  out.checksum = load<std::uint64_t>(h + 32);
   if (out.payload_bytes > max_bytes || out.raw_bytes > max_bytes) return record_fault::too_large;
   if (!(flags & record_flag_compressed) && out.raw_bytes != out.payload_bytes) return record_fault::bad_field;
   return record_fault::none;
+}
+} // namespace
+
+record_fault parse_record_header(span<const std::byte> bytes, record_header& out, std::uint32_t max_bytes) noexcept
+{
+  return parse_header(bytes.data(), bytes.size(), out, max_bytes);
 }
 
 record_fault check_record(span<const std::byte> bytes, record_header& header, span<const std::byte>& payload,
                           std::uint32_t max_bytes) noexcept
 {
-  if (const auto f = parse_record_header(bytes, header, max_bytes); f != record_fault::none) return f;
+  if (const auto f = parse_header(bytes.data(), bytes.size(), header, max_bytes); f != record_fault::none) return f;
   if (bytes.size() - record_header_bytes < header.payload_bytes) return record_fault::short_payload;
   payload = bytes.subspan(record_header_bytes, header.payload_bytes);
-  if (detail::record_checksum(bytes.data(), payload) != header.checksum) return record_fault::bad_checksum;
+  if (checksum(bytes.data(), payload.data(), payload.size()) != header.checksum) return record_fault::bad_checksum;
   return record_fault::none;
 }
 
