@@ -17,6 +17,22 @@
 namespace mmsb {
 
 namespace {
+// Little-endian fixed-width fields: one load or store each on a little-endian host.
+template <class T>
+T load(const std::byte* p) noexcept
+{
+  if constexpr (std::endian::native == std::endian::big) return static_cast<T>(detail::load_le(p, sizeof(T)));
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+template <class T>
+void store(std::byte* p, T v) noexcept
+{
+  if constexpr (std::endian::native == std::endian::big) detail::store_le(p, v, sizeof(T));
+  else std::memcpy(p, &v, sizeof(T));
+}
+
 inline std::uint64_t checksum(const std::byte* header, const std::byte* payload, std::size_t n) noexcept
 {
   const XXH64_hash_t seed = XXH3_64bits(header, 32);
@@ -33,17 +49,17 @@ void detail::encode_record_into(std::byte* out, record_type type, mmsb::epoch e,
                                 std::uint8_t flags, std::uint32_t raw_bytes) noexcept
 {
   std::byte* h = out;
-  detail::store_le(h + 0, record_magic, 4);
-  detail::store_le(h + 4, payload.size(), 4);
+  store<std::uint32_t>(h + 0, record_magic);
+  store<std::uint32_t>(h + 4, static_cast<std::uint32_t>(payload.size()));
   h[8] = static_cast<std::byte>(type);
   h[9] = static_cast<std::byte>(flags);
-  detail::store_le(h + 10, 0, 2);
-  detail::store_le(h + 12, (flags & record_flag_compressed) ? raw_bytes : payload.size(), 4);
-  detail::store_le(h + 16, e.value(), 8);
-  detail::store_le(h + 24, txn.value(), 8);
+  store<std::uint16_t>(h + 10, 0);
+  store<std::uint32_t>(h + 12, (flags & record_flag_compressed) ? raw_bytes : static_cast<std::uint32_t>(payload.size()));
+  store<std::uint64_t>(h + 16, e.value());
+  store<std::uint64_t>(h + 24, txn.value());
   if (!payload.empty()) std::memcpy(out + record_header_bytes, payload.data(), payload.size());
   // Over the copy, which is hot in cache, rather than the caller's bytes: what is checked is what is written.
-  detail::store_le(h + 32, checksum(h, out + record_header_bytes, payload.size()), 8);
+  store<std::uint64_t>(h + 32, checksum(h, out + record_header_bytes, payload.size()));
 }
 
 void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
@@ -59,16 +75,6 @@ void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e,
 }
 
 namespace {
-// Little-endian loads of the fixed-width header fields (one load each on a little-endian host).
-template <class T>
-T load(const std::byte* p) noexcept
-{
-  T v;
-  std::memcpy(&v, p, sizeof(T));
-  if constexpr (std::endian::native == std::endian::big) v = static_cast<T>(detail::load_le(p, sizeof(T)));
-  return v;
-}
-
 // The header checks, inlined into both public entry points (check_record runs once per record
 // on replay).
 inline record_fault parse_header(const std::byte* h, std::size_t available, record_header& out, std::uint32_t max_bytes) noexcept
