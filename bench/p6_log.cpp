@@ -25,7 +25,8 @@
 // compaction runs during a timed run: what is timed is the WAL and the memtable insert.
 //
 // Replay: the whole 64 B log written by mmsb (warm: in the page cache, as after a restart
-// without a reboot) read back with read_log (checksums checked), each payload copied into
+// without a reboot) read back with read_log (every checksum checked; on posix_file_system each
+// segment is mapped and walked in place, log/log_reader.hpp), each payload copied into
 // 4 KiB pages (record k lands in slot k mod 64 of page (k / 64) mod 1024). Time is per record:
 // one iteration per record, the whole replay timed as the first one (manual time).
 //   raw_read     pread of the same segment files into a reused buffer (the page-cache limit)

@@ -16,8 +16,9 @@
 //
 // A "64 B delta": one mmsb::delta<plus_times<double>, dense<double, 256>> to one page, sparse,
 // with 4 distinct slots (ascending), each an accumulate of an 8-byte double. Its log encoding
-// (mmsb::encoded_size) is exactly 68 B: the 16 B delta header plus 4 × (u32 slot, u8 op, f64
-// value). The program checks that size at start-up and memcpy moves 68 B per delta.
+// (mmsb::encoded_size) is exactly 64 B: the 16 B delta header plus 4 u32 slots and 4 f64 values
+// (codec version 2; all accumulates, so no op section). The program checks that size at start-up
+// and memcpy moves 64 B per delta.
 //
 // The bus: plus_times<double> over dense pages of 256 doubles (2 KiB), 4096 pages. The last
 // 1/8 (512 pages) are derived pages: each has one matrix edge from a distinct source page, a
@@ -61,7 +62,7 @@
 //                ticks as they come) on every scheduler: every base and derived value must equal
 //                a plain reference (whole numbers and weights of ±1, 2, 0.5 keep every sum
 //                exact, so any tick boundaries give the same bits), and the hashes must agree.
-//   memcpy       the destination holds the source bytes; every delta encodes to 68 B.
+//   memcpy       the destination holds the source bytes; every delta encodes to 64 B.
 //
 // MMSB_BENCH_P9_SMALL=1 shrinks everything (256 pages, 2048 deltas per batch) for the smoke test.
 #include <mmsb/delta/codec.hpp>
@@ -112,7 +113,7 @@ using L = mmsb::dense<double, 256>;
 using delta_t = mmsb::delta<S, L>;
 
 constexpr std::size_t slots_per_delta = 4;
-constexpr std::size_t delta_bytes = 68;         // encoded_size of one such delta, checked before timing
+constexpr std::size_t delta_bytes = 64;         // encoded_size of one such delta, checked before timing
 constexpr std::size_t checkpoint_every = 8;     // batches between (untimed) checkpoints
 constexpr std::size_t matrices = 8;
 constexpr std::size_t entries_per_row = 2;

@@ -1,4 +1,5 @@
-// The file-system seam (include/mmsb/log/file_system.hpp): error reporting and write_all.
+// The file-system seam (include/mmsb/log/file_system.hpp): error reporting, write_all, the
+// default (absent) mapping and file_view.
 #include <mmsb/log/file_system.hpp>
 
 #include <cerrno>
@@ -21,6 +22,47 @@ void file_system::write_all(handle h, span<const std::byte> bytes)
     if (n == 0) throw_fs_error("write", "handle " + std::to_string(h), EIO, "(no progress)");
     bytes = bytes.subspan(n);
   }
+}
+
+span<const std::byte> file_system::map(handle) { return {}; }
+
+void file_system::unmap(span<const std::byte>) noexcept {}
+
+void file_view::release() noexcept
+{
+  if (fs_ && mapped_.data()) fs_->unmap(mapped_);
+  mapped_ = {};
+  bytes_ = {};
+  fs_ = nullptr;
+}
+
+void file_view::load(file_system& fs, const std::string& path)
+{
+  release();
+  const auto h = fs.open(path, open_mode::read);
+  try {
+    if (const auto m = fs.map(h); m.data() != nullptr) {
+      fs_ = &fs;
+      mapped_ = m;
+      bytes_ = m;
+    } else {
+      // Sized without zero-filling what was already there: read() overwrites it.
+      const std::size_t n = static_cast<std::size_t>(fs.size(h));
+      if (buffer_.size() < n) buffer_.resize(n);
+      std::size_t got = 0;
+      while (got < n) {
+        const std::size_t r = fs.read(h, got, span<std::byte>(buffer_.data() + got, n - got));
+        if (r == 0) break;
+        got += r;
+      }
+      bytes_ = span<const std::byte>(buffer_.data(), got);
+    }
+  } catch (...) {
+    fs.close(h);
+    release();
+    throw;
+  }
+  fs.close(h);
 }
 
 } // namespace mmsb

@@ -3,6 +3,7 @@
 
 #include <mmsb/log/compression.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -89,21 +90,24 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
                                        std::to_string(options_.max_record_bytes) + " bytes");
   if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
     roll();
-  const std::size_t before = pending_.size();
-  if (options_.compress && payload.size() >= options_.compress_min_bytes &&
-      detail::compress_payload(payload, compressed_)) {
-    encode_record(pending_, type, e, txn, compressed_, record_flag_compressed, static_cast<std::uint32_t>(payload.size()),
-                  options_.max_record_bytes);
-  } else {
-    encode_record(pending_, type, e, txn, payload, 0, 0, options_.max_record_bytes);
+  // Framed straight into the write buffer: one copy of the payload, checksummed where it lands.
+  span<const std::byte> body = payload;
+  std::uint8_t flags = 0;
+  if (options_.compress && payload.size() >= options_.compress_min_bytes && detail::compress_payload(payload, compressed_)) {
+    body = span<const std::byte>(compressed_.data(), compressed_.size());
+    flags = record_flag_compressed;
   }
-  const std::size_t record_bytes = pending_.size() - before;
-  const bool must_write = options_.durability == durability::per_commit || pending_.size() >= options_.buffer_bytes;
+  const std::size_t before = pending_bytes_;
+  const std::size_t record_bytes = record_header_bytes + body.size();
+  detail::encode_record_into(pending_space(record_bytes), type, e, txn, body, flags,
+                             static_cast<std::uint32_t>(payload.size()));
+  pending_bytes_ += record_bytes;
+  const bool must_write = options_.durability == durability::per_commit || pending_bytes_ >= options_.buffer_bytes;
   if (must_write) {
     try {
       flush();
     } catch (...) {
-      pending_.resize(before);  // this record failed; the earlier buffered ones stay buffered
+      pending_bytes_ = before;  // this record failed; the earlier buffered ones stay buffered
       throw;
     }
   }
@@ -155,18 +159,23 @@ void log_writer::check_usable() const
 void log_writer::open_segment()
 {
   const std::string path = dir_ + "/" + segment_name(next_segment_);
-  pending_.clear();
-  encode_record(pending_, record_type::segment, mmsb::epoch{}, txn_id{}, shape_, 0, 0, options_.max_record_bytes);
+  if (shape_.size() > options_.max_record_bytes)
+    throw error(errc::size_mismatch, "log record of " + std::to_string(shape_.size()) + " bytes exceeds the limit of " +
+                                       std::to_string(options_.max_record_bytes) + " bytes");
+  pending_bytes_ = 0;
+  detail::encode_record_into(pending_space(record_header_bytes + shape_.size()), record_type::segment, mmsb::epoch{},
+                             txn_id{}, shape_);
+  pending_bytes_ = record_header_bytes + shape_.size();
   handle_ = fs_->open(path, open_mode::create_new);
   ++next_segment_;
   segment_size_ = 0;
   flushed_ = 0;
   sync_parent_ = true;  // the new name must reach the directory before records in it count
   try {
-    segment_size_ = pending_.size();
+    segment_size_ = pending_bytes_;
     flush();
   } catch (...) {
-    pending_.clear();
+    pending_bytes_ = 0;
     // Leave no headless segment behind (best effort; recovery also tolerates one).
     fs_->close(handle_);
     handle_ = -1;
@@ -201,9 +210,9 @@ void log_writer::roll()
 
 void log_writer::flush()
 {
-  if (pending_.empty()) return;
+  if (pending_bytes_ == 0) return;
   try {
-    fs_->write_all(handle_, pending_);
+    fs_->write_all(handle_, span<const std::byte>(pending_.data(), pending_bytes_));
   } catch (...) {
     const auto original = std::current_exception();
     try {
@@ -213,7 +222,14 @@ void log_writer::flush()
     }
     std::rethrow_exception(original);
   }
-  flushed_ += pending_.size();
-  pending_.clear();
+  flushed_ += pending_bytes_;
+  pending_bytes_ = 0;
+}
+
+std::byte* log_writer::pending_space(std::size_t n)
+{
+  if (pending_.size() - pending_bytes_ < n)  // once per session, or for a record past the buffer
+    pending_.resize(std::max({pending_bytes_ + n, 2 * pending_.size(), options_.buffer_bytes + std::size_t{4096}}));
+  return pending_.data() + pending_bytes_;
 }
 } // namespace mmsb

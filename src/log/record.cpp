@@ -3,16 +3,63 @@
 
 #include <mmsb/core/alignment.hpp>
 
+// The one-shot xxh3 functions inlined here (xxHash's own switch, local to this file), so the
+// 32-byte header hash compiles for its fixed length and short payloads take no library call:
+// per record, the checksum is most of what the log adds to a bare write or read.
+#define XXH_INLINE_ALL
 #include <xxhash.h>
+
+#include <bit>
+#include <cstring>
 
 #include <string>
 
 namespace mmsb {
 
-std::uint64_t detail::record_checksum(const std::byte* header, span<const std::byte> payload) noexcept
+namespace {
+// Little-endian fixed-width fields: one load or store each on a little-endian host.
+template <class T>
+T load(const std::byte* p) noexcept
+{
+  if constexpr (std::endian::native == std::endian::big) return static_cast<T>(detail::load_le(p, sizeof(T)));
+  T v;
+  std::memcpy(&v, p, sizeof(T));
+  return v;
+}
+template <class T>
+void store(std::byte* p, T v) noexcept
+{
+  if constexpr (std::endian::native == std::endian::big) detail::store_le(p, v, sizeof(T));
+  else std::memcpy(p, &v, sizeof(T));
+}
+
+inline std::uint64_t checksum(const std::byte* header, const std::byte* payload, std::size_t n) noexcept
 {
   const XXH64_hash_t seed = XXH3_64bits(header, 32);
-  return XXH3_64bits_withSeed(payload.empty() ? static_cast<const void*>(header) : payload.data(), payload.size(), seed);
+  return XXH3_64bits_withSeed(n == 0 ? static_cast<const void*>(header) : payload, n, seed);
+}
+} // namespace
+
+std::uint64_t detail::record_checksum(const std::byte* header, span<const std::byte> payload) noexcept
+{
+  return checksum(header, payload.data(), payload.size());
+}
+
+void detail::encode_record_into(std::byte* out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
+                                std::uint8_t flags, std::uint32_t raw_bytes) noexcept
+{
+  std::byte* h = out;
+  store<std::uint32_t>(h + 0, record_magic);
+  store<std::uint32_t>(h + 4, static_cast<std::uint32_t>(payload.size()));
+  h[8] = static_cast<std::byte>(type);
+  h[9] = static_cast<std::byte>(flags);
+  store<std::uint16_t>(h + 10, 0);
+  store<std::uint32_t>(h + 12, (flags & record_flag_compressed) ? raw_bytes : static_cast<std::uint32_t>(payload.size()));
+  store<std::uint64_t>(h + 16, e.value());
+  store<std::uint64_t>(h + 24, txn.value());
+  if (!payload.empty()) std::memcpy(out + record_header_bytes, payload.data(), payload.size());
+  // Over the copy, which is hot in cache, rather than the caller's bytes: what is checked is what is written.
+  store<std::uint64_t>(h + 32, checksum(h, out + record_header_bytes, payload.size()));
 }
 
 void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
@@ -21,49 +68,48 @@ void encode_record(std::vector<std::byte>& out, record_type type, mmsb::epoch e,
   if (payload.size() > max_bytes)
     throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
                                        std::to_string(max_bytes) + " bytes");
-  std::byte h[record_header_bytes];
-  detail::store_le(h + 0, record_magic, 4);
-  detail::store_le(h + 4, payload.size(), 4);
-  h[8] = static_cast<std::byte>(type);
-  h[9] = static_cast<std::byte>(flags);
-  detail::store_le(h + 10, 0, 2);
-  detail::store_le(h + 12, (flags & record_flag_compressed) ? raw_bytes : payload.size(), 4);
-  detail::store_le(h + 16, e.value(), 8);
-  detail::store_le(h + 24, txn.value(), 8);
-  detail::store_le(h + 32, detail::record_checksum(h, payload), 8);
-  reserve_for(out, out.size() + record_header_bytes + payload.size());
-  out.insert(out.end(), h, h + record_header_bytes);
-  out.insert(out.end(), payload.begin(), payload.end());
+  const std::size_t at = out.size();
+  reserve_for(out, at + record_header_bytes + payload.size());
+  out.resize(at + record_header_bytes + payload.size());
+  detail::encode_record_into(out.data() + at, type, e, txn, payload, flags, raw_bytes);
 }
 
-record_fault parse_record_header(span<const std::byte> bytes, record_header& out, std::uint32_t max_bytes) noexcept
+namespace {
+// The header checks, inlined into both public entry points (check_record runs once per record
+// on replay).
+inline record_fault parse_header(const std::byte* h, std::size_t available, record_header& out, std::uint32_t max_bytes) noexcept
 {
-  if (bytes.size() < record_header_bytes) return record_fault::short_header;
-  const std::byte* h = bytes.data();
-  if (detail::load_le(h, 4) != record_magic) return record_fault::bad_magic;
+  if (available < record_header_bytes) return record_fault::short_header;
+  if (load<std::uint32_t>(h) != record_magic) return record_fault::bad_magic;
   const auto type = static_cast<std::uint8_t>(h[8]);
   const auto flags = static_cast<std::uint8_t>(h[9]);
-  if (!detail::known_type(type) || (flags & ~record_flag_compressed) != 0 || detail::load_le(h + 10, 2) != 0)
+  if (!detail::known_type(type) || (flags & ~record_flag_compressed) != 0 || load<std::uint16_t>(h + 10) != 0)
     return record_fault::bad_field;
   out.type = static_cast<record_type>(type);
   out.flags = flags;
-  out.payload_bytes = static_cast<std::uint32_t>(detail::load_le(h + 4, 4));
-  out.raw_bytes = static_cast<std::uint32_t>(detail::load_le(h + 12, 4));
-  out.epoch = mmsb::epoch{detail::load_le(h + 16, 8)};
-  out.txn = txn_id{detail::load_le(h + 24, 8)};
-  out.checksum = detail::load_le(h + 32, 8);
+  out.payload_bytes = load<std::uint32_t>(h + 4);
+  out.raw_bytes = load<std::uint32_t>(h + 12);
+  out.epoch = mmsb::epoch{load<std::uint64_t>(h + 16)};
+  out.txn = txn_id{load<std::uint64_t>(h + 24)};
+  out.checksum = load<std::uint64_t>(h + 32);
   if (out.payload_bytes > max_bytes || out.raw_bytes > max_bytes) return record_fault::too_large;
   if (!(flags & record_flag_compressed) && out.raw_bytes != out.payload_bytes) return record_fault::bad_field;
   return record_fault::none;
+}
+} // namespace
+
+record_fault parse_record_header(span<const std::byte> bytes, record_header& out, std::uint32_t max_bytes) noexcept
+{
+  return parse_header(bytes.data(), bytes.size(), out, max_bytes);
 }
 
 record_fault check_record(span<const std::byte> bytes, record_header& header, span<const std::byte>& payload,
                           std::uint32_t max_bytes) noexcept
 {
-  if (const auto f = parse_record_header(bytes, header, max_bytes); f != record_fault::none) return f;
+  if (const auto f = parse_header(bytes.data(), bytes.size(), header, max_bytes); f != record_fault::none) return f;
   if (bytes.size() - record_header_bytes < header.payload_bytes) return record_fault::short_payload;
   payload = bytes.subspan(record_header_bytes, header.payload_bytes);
-  if (detail::record_checksum(bytes.data(), payload) != header.checksum) return record_fault::bad_checksum;
+  if (checksum(bytes.data(), payload.data(), payload.size()) != header.checksum) return record_fault::bad_checksum;
   return record_fault::none;
 }
 

@@ -24,7 +24,7 @@ TEMPLATE_LIST_TEST_CASE("encode then decode gives the same delta", "[codec]", te
       const auto bytes = encode(form);
       REQUIRE(bytes.size() == encoded_size(form));
       const auto back = decode<S, L>(bytes);
-      REQUIRE(back.encoding() == form.encoding());
+      REQUIRE(back.encoding() == wire_encoding_of(form));  // sparse on the wire exactly when smaller
       REQUIRE(back.target() == form.target());
       REQUIRE(back.to_dense() == form.to_dense());
       REQUIRE(encode(back) == bytes);  // canonical: one delta, one byte string
@@ -38,11 +38,65 @@ TEST_CASE("the wire form is little-endian and stable (golden bytes)")
   using L = dense<std::int32_t, 64>;
   sparse_delta<S, L> s(page_id{0x01020304});
   s.push_back(5, delta_op::assign, -2);
+  s.push_back(9, delta_op::accumulate, 3);
   const auto bytes = encode(delta<S, L>(s));
-  const std::vector<unsigned> expected{1, 1, 2, 4, 64, 0, 0, 0, 4, 3, 2, 1, 1, 0, 0, 0,  // header
-                                       5, 0, 0, 0, 1, 0xfe, 0xff, 0xff, 0xff};           // slot, op, value
+  const std::vector<unsigned> expected{2, 1, 4, 4, 64, 0, 0, 0, 4, 3, 2, 1, 2, 0, 0, 0,  // header (version 2, mixed ops)
+                                       5, 0, 0, 0, 9, 0, 0, 0,                          // slot column
+                                       0xfe, 0xff, 0xff, 0xff, 3, 0, 0, 0,              // value column
+                                       0x01};                                           // assign bits
   REQUIRE(bytes.size() == expected.size());
   for (std::size_t i = 0; i < bytes.size(); ++i) CHECK(static_cast<unsigned>(bytes[i]) == expected[i]);
+  // All accumulate (encoding 2) or all assign (3): no op section at all.
+  sparse_delta<S, L> a(page_id{1});
+  a.push_back(5, delta_op::accumulate, -2);
+  const auto acc = encode(delta<S, L>(a));
+  REQUIRE(acc.size() == 16 + 8);
+  CHECK(static_cast<unsigned>(acc[2]) == 2);
+}
+
+TEST_CASE("version 1 bytes (interleaved sparse entries) still decode")
+{
+  using S = plus_times<std::int32_t>;
+  using L = dense<std::int32_t, 64>;
+  const std::vector<unsigned> v1{1, 1, 2, 4, 64, 0, 0, 0, 4, 3, 2, 1, 2, 0, 0, 0,  // header
+                                 5, 0, 0, 0, 1, 0xfe, 0xff, 0xff, 0xff,             // slot, op, value
+                                 9, 0, 0, 0, 0, 3, 0, 0, 0};
+  std::vector<std::byte> bytes;
+  for (const unsigned b : v1) bytes.push_back(static_cast<std::byte>(b));
+  const auto d = decode<S, L>(bytes);
+  REQUIRE(d.as_sparse());
+  CHECK(d.target() == page_id{0x01020304});
+  REQUIRE(d.count() == 2);
+  CHECK(d.as_sparse()->entries()[0] == sparse_entry<std::int32_t>{5, delta_op::assign, -2});
+  CHECK(d.as_sparse()->entries()[1] == sparse_entry<std::int32_t>{9, delta_op::accumulate, 3});
+  CHECK(encode(d).front() == std::byte{2});  // re-encoded in the current version
+}
+
+TEMPLATE_LIST_TEST_CASE("a delta goes on the wire sparse exactly when that is smaller, within 1.1x of its changed slots",
+                        "[codec]", test::all_combos)
+{
+  using S = typename TestType::semiring;
+  using L = typename TestType::layout;
+  using V = std::conditional_t<std::is_same_v<typename L::value_type, bool>, std::uint8_t, typename L::value_type>;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 23);
+  const std::size_t dense_bytes = 16 + 2 * words_for(L::extent) * 8 +
+                                  (L::kind == layout_kind::bits ? words_for(L::extent) * 8 : L::extent * sizeof(V));
+  for (int round = 0; round < 40; ++round) {
+    const auto d = test::random_delta<S, L>(page_id{3}, rng, round % 3 == 0 ? 0 : 30);
+    for (const auto& form : {d, delta<S, L>(d.to_dense())}) {
+      const auto bytes = encode(form);
+      const std::size_t slots = 16 + form.count() * (4 + sizeof(V));  // header + the changed slots' own bytes
+      const bool sparse = bytes[2] != std::byte{1};
+      if (sparse) {
+        CHECK(bytes.size() < dense_bytes);
+        CHECK(static_cast<double>(bytes.size()) <= 1.1 * static_cast<double>(slots));
+      } else {
+        CHECK(bytes.size() == dense_bytes);
+        CHECK(dense_bytes <= slots + (form.count() + 7) / 8);  // sparse would not have been smaller
+      }
+    }
+  }
 }
 
 TEST_CASE("a delta built for another layout, size or value type is refused, naming the page and both shapes")
@@ -106,11 +160,13 @@ TEST_CASE("unknown version, unknown encoding and non-canonical dense bits are na
   using S = plus_times<std::int32_t>;
   using L = dense<std::int32_t, 64>;
   dense_delta<S, L> dd(page_id{2});
-  dd.accumulate(1, 5);
+  for (std::size_t i = 0; i < 40; ++i)
+    if (i != 2 && i != 7) dd.accumulate(i, 5);  // 38 of 64 slots: smaller dense than sparse
   const auto good = encode(delta<S, L>(dd));
+  REQUIRE(good[2] == std::byte{1});
   auto v = good;
   v[0] = std::byte{9};
-  CHECK_THROWS_WITH((decode<S, L>(v)), "delta for page 2: codec version 9 (this build reads version 1)");
+  CHECK_THROWS_WITH((decode<S, L>(v)), "delta for page 2: codec version 9 (this build reads versions 1 to 2)");
   auto e = good;
   e[2] = std::byte{5};
   CHECK_THROWS_WITH((decode<S, L>(e)), "delta for page 2: unknown encoding 5");
@@ -120,4 +176,21 @@ TEST_CASE("unknown version, unknown encoding and non-canonical dense bits are na
   auto p = good;
   p[16 + 16 + 4 * 7] = std::byte{1};  // payload in unmasked slot 7
   CHECK_THROWS_WITH((decode<S, L>(p)), "delta for page 2: slot 7 has a payload but is not masked");
+}
+
+TEST_CASE("a mixed-op section that is not canonical is refused")
+{
+  using S = plus_times<std::int32_t>;
+  using L = dense<std::int32_t, 64>;
+  sparse_delta<S, L> s(page_id{4});
+  s.push_back(1, delta_op::assign, 1);
+  s.push_back(2, delta_op::accumulate, 2);
+  const auto good = encode(delta<S, L>(s));
+  REQUIRE(good[2] == std::byte{4});
+  auto all = good;
+  all.back() = std::byte{3};  // both assign: should have been encoding 3
+  CHECK_THROWS_WITH((decode<S, L>(all)), Catch::Contains("mixed-op section holds 2 assigns of 2 entries"));
+  auto spare = good;
+  spare.back() = std::byte{0x05};  // a bit past the last entry
+  CHECK_THROWS_WITH((decode<S, L>(spare)), Catch::Contains("bits past the last entry"));
 }

@@ -4,6 +4,7 @@
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
 #include <mmsb/log/memory_file_system.hpp>
+#include <mmsb/log/posix_file_system.hpp>
 
 #include "../support/random.hpp"
 
@@ -11,8 +12,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
+
+#include <stdlib.h>
 
 using namespace mmsb;
 
@@ -439,4 +444,122 @@ TEST_CASE("durability none: buffered records across segment rolls survive sync()
   fs.crash(crash_mode::drop, 1);  // only what sync() made durable is left
   const auto r = read_and_check(fs, written, recovery_mode::strict);
   CHECK(r.records == 120);
+}
+
+namespace {
+struct temp_dir {
+  std::string path;
+  temp_dir()
+  {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "mmsb-log-XXXXXX").string();
+    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir()
+  {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+};
+
+// Everything read_log hands over, and its report, as one comparable string.
+std::string replay_transcript(file_system& fs, const std::string& dir, recovery_mode mode)
+{
+  std::string out;
+  const auto report = read_log(fs, dir, shape, mode, [&](const record_header& h, span<const std::byte> p) {
+    out += std::to_string(h.epoch.value()) + ":" + std::to_string(static_cast<int>(h.type)) + ":";
+    out.append(reinterpret_cast<const char*>(p.data()), p.size());
+    out += '|';
+  });
+  return out + "#" + report.describe() + "#" + std::to_string(report.end.segment) + "/" + std::to_string(report.end.offset);
+}
+} // namespace
+
+TEST_CASE("replay through a mapped segment and through the read fallback gives the same records and report")
+{
+  temp_dir tmp;
+  const std::string dir = tmp.path + "/log";
+  posix_file_system disk;
+  log_options opts;
+  opts.segment_bytes = 4096;
+  opts.durability = durability::none;
+  std::mt19937_64 rng(7);
+  {
+    log_writer w(disk, dir, shape, {}, opts);
+    for (std::uint64_t e = 1; e <= 300; ++e) {
+      const auto p = payload_for(e, rng);
+      w.append(record_type::commit, epoch{e}, txn_id{e}, p);
+    }
+  }
+  REQUIRE(disk.list(dir).size() > 3);
+  {
+    file_view v;
+    v.load(disk, dir + "/" + disk.list(dir).front());
+    CHECK(v.mapped());
+    faulty_file_system reading(disk);
+    file_view r;
+    r.load(reading, dir + "/" + disk.list(dir).front());
+    CHECK(!r.mapped());
+    CHECK(std::equal(v.bytes().begin(), v.bytes().end(), r.bytes().begin(), r.bytes().end()));
+  }
+  faulty_file_system fallback(disk);  // maps nothing: every segment through read()
+  const std::string mapped = replay_transcript(disk, dir, recovery_mode::strict);
+  CHECK(mapped == replay_transcript(fallback, dir, recovery_mode::strict));
+  CHECK(fallback.count(fs_op::read) > 0);
+  CHECK(mapped.find("300 records in") != std::string::npos);
+}
+
+TEST_CASE("a corrupt record in a mapped segment is detected with the same error as on the read path")
+{
+  temp_dir tmp;
+  const std::string dir = tmp.path + "/log";
+  posix_file_system disk;
+  log_options opts;
+  opts.segment_bytes = 4096;
+  opts.durability = durability::none;
+  std::mt19937_64 rng(8);
+  {
+    log_writer w(disk, dir, shape, {}, opts);
+    for (std::uint64_t e = 1; e <= 100; ++e) {
+      const auto p = payload_for(e, rng);
+      w.append(record_type::commit, epoch{e}, txn_id{e}, p);
+    }
+  }
+  const auto names = disk.list(dir);
+  REQUIRE(names.size() > 2);
+  const std::string seg = dir + "/" + names[1];  // a middle segment: later ones are valid
+  std::string bytes;
+  {
+    file_view v;
+    v.load(disk, seg);
+    bytes.assign(reinterpret_cast<const char*>(v.bytes().data()), v.bytes().size());
+  }
+  const std::size_t at = bytes.size() / 2;  // inside some record after the segment's head
+  {
+    const auto h = disk.open(seg, open_mode::truncate);
+    bytes[at] = static_cast<char>(bytes[at] ^ 0x10);
+    disk.write_all(h, span<const std::byte>(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+    disk.close(h);
+  }
+  faulty_file_system fallback(disk);
+  std::string mapped_error, read_error;
+  try {
+    (void)read_log(disk, dir, shape, recovery_mode::strict, [](const record_header&, span<const std::byte>) {});
+  } catch (const error& e) {
+    CHECK(e.code() == errc::corrupt);
+    mapped_error = e.what();
+  }
+  try {
+    (void)read_log(fallback, dir, shape, recovery_mode::strict, [](const record_header&, span<const std::byte>) {});
+  } catch (const error& e) {
+    read_error = e.what();
+  }
+  CHECK(mapped_error.find("log corruption at " + seg + " offset ") == 0);
+  CHECK(mapped_error == read_error);
+  // Point in time: the same prefix, the same damage (segment, offset, mid-log) either way.
+  const std::string mapped = replay_transcript(disk, dir, recovery_mode::point_in_time);
+  CHECK(mapped.find("CORRUPTION at " + seg) != std::string::npos);
+  CHECK(mapped == replay_transcript(fallback, dir, recovery_mode::point_in_time));
 }

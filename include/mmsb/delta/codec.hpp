@@ -3,10 +3,22 @@
 // bytes. decode() checks everything before it allocates or returns, and names the page and the
 // sizes when a delta was built for another layout.
 //
-//   u8 version (1) | u8 layout_kind | u8 encoding | u8 value_size | u32 extent | u32 page | u32 count
-//   dense:  mask words, assign words (u64 each, words_for(extent) of each), payload
-//           (bits layout: words_for(extent) u64; otherwise extent values)
-//   sparse: count × (u32 slot | u8 op | value)
+//   u8 version (2) | u8 layout_kind | u8 encoding | u8 value_size | u32 extent | u32 page | u32 count
+//   encoding 1, dense:  mask words, assign words (u64 each, words_for(extent) of each), payload
+//                       (bits layout: words_for(extent) u64; otherwise extent values)
+//   encoding 2, 3, 4, sparse, in columns: count u32 slots (ascending), then count values; the ops
+//                       are all accumulate (2), all assign (3), or mixed (4: then ceil(count/8)
+//                       bytes of assign bits, bit k of byte k/8 for entry k)
+//
+// The encoder picks the wire encoding by size, whatever the delta's in-memory encoding: sparse
+// exactly when it is smaller than dense. A sparse body is then at most the changed slots' own
+// bytes (a u32 slot and a value each) plus one bit per slot when the ops are mixed, so a merged
+// delta that touched a few slots of a large page costs what those slots cost. Columns are copied
+// in bulk (memcpy on a little-endian host), never field by field through a vector.
+//
+// Version 1 (written before 2026-12) is still read: its sparse body is count × (u32 slot | u8 op
+// | value) under encoding 2, its dense body is version 2's. The encoding is canonical: one change
+// has one version-2 byte string, and encode(decode(bytes)) == bytes for every version-2 input.
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -26,20 +38,31 @@
 
 namespace mmsb {
 
-inline constexpr std::uint8_t delta_codec_version = 1;
+inline constexpr std::uint8_t delta_codec_version = 2;
+inline constexpr std::uint8_t delta_codec_oldest_version = 1;  // the oldest version decode() reads
 inline constexpr std::size_t delta_header_bytes = 16;
 
 namespace detail {
 
+// The encoding byte (version 2; version 1 has dense = 1 and its interleaved sparse = 2).
+enum class wire_encoding : std::uint8_t { dense = 1, sparse_accumulate = 2, sparse_assign = 3, sparse_mixed = 4 };
+
 template <class T>
-void put_le(std::vector<std::byte>& out, T v)
+void write_le(std::byte* out, T v) noexcept
 {
   unsigned char b[sizeof(T)];
   std::memcpy(b, &v, sizeof(T));
   if constexpr (std::endian::native == std::endian::big)
     for (std::size_t i = 0; i < sizeof(T) / 2; ++i) std::swap(b[i], b[sizeof(T) - 1 - i]);
-  const auto* p = reinterpret_cast<const std::byte*>(b);
-  out.insert(out.end(), p, p + sizeof(T));
+  std::memcpy(out, b, sizeof(T));
+}
+
+template <class T>
+void put_le(std::vector<std::byte>& out, T v)
+{
+  std::byte b[sizeof(T)];
+  write_le(b, v);
+  out.insert(out.end(), b, b + sizeof(T));
 }
 
 template <class T>
@@ -58,6 +81,19 @@ T get_le(const std::byte* in) noexcept
 template <class T>
 using wire_t = std::conditional_t<std::is_same_v<T, bool>, std::uint8_t, T>;
 
+// n values of T written as little-endian Wire: one memcpy when the bytes already are the wire
+// bytes (little-endian host, same width; a bool is the byte 0 or 1), else value by value.
+template <class Wire, class T>
+void store_column(std::byte* out, const T* src, std::size_t n) noexcept
+{
+  if constexpr (std::endian::native == std::endian::little && sizeof(T) == sizeof(Wire) &&
+                (std::is_same_v<T, Wire> || std::is_same_v<T, bool>)) {
+    if (n != 0) std::memcpy(out, src, n * sizeof(Wire));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) write_le<Wire>(out + i * sizeof(Wire), static_cast<Wire>(src[i]));
+  }
+}
+
 template <class T>
 constexpr bool require_wire_value() noexcept
 {
@@ -73,48 +109,138 @@ constexpr std::size_t dense_payload_bytes() noexcept
   if constexpr (Layout::kind == layout_kind::bits) return words_for(Layout::extent) * sizeof(word_t);
   else return Layout::extent * sizeof(wire_t<typename Layout::value_type>);
 }
+
+template <class Layout>
+constexpr std::size_t dense_wire_bytes() noexcept
+{
+  return delta_header_bytes + 2 * words_for(Layout::extent) * sizeof(word_t) + dense_payload_bytes<Layout>();
+}
+
+// What encode() writes for a delta: the wire encoding, the slot count and the total size.
+struct wire_plan {
+  wire_encoding encoding = wire_encoding::dense;
+  std::size_t count = 0;
+  std::size_t bytes = 0;
+};
+
+template <class Layout>
+constexpr std::size_t sparse_wire_bytes(std::size_t count, bool mixed) noexcept
+{
+  return delta_header_bytes + count * (4 + sizeof(wire_t<typename Layout::value_type>)) + (mixed ? (count + 7) / 8 : 0);
+}
+
+template <class Semiring, class Layout>
+wire_plan plan_wire(const delta<Semiring, Layout>& d) noexcept
+{
+  std::size_t count = 0, assigns = 0;
+  if (const auto* s = d.as_sparse()) {
+    count = s->count();
+    for (const auto& e : s->entries()) assigns += e.op == delta_op::assign;
+  } else {
+    const auto& dd = *d.as_dense();
+    for (std::size_t w = 0; w < words_for(Layout::extent); ++w) {
+      count += static_cast<std::size_t>(std::popcount(dd.mask_words()[w]));
+      assigns += static_cast<std::size_t>(std::popcount(dd.assign_words()[w]));
+    }
+  }
+  const bool mixed = assigns != 0 && assigns != count;
+  const std::size_t sparse = sparse_wire_bytes<Layout>(count, mixed);
+  if (sparse < dense_wire_bytes<Layout>())
+    return {mixed ? wire_encoding::sparse_mixed : assigns != 0 ? wire_encoding::sparse_assign : wire_encoding::sparse_accumulate,
+            count, sparse};
+  return {wire_encoding::dense, count, dense_wire_bytes<Layout>()};
+}
+
+// The wire bytes of a delta into out[0, plan.bytes), which the caller zeroed.
+template <class Semiring, class Layout>
+void encode_into(const delta<Semiring, Layout>& d, const wire_plan& plan, std::byte* out) noexcept
+{
+  using T = typename Layout::value_type;
+  using V = wire_t<T>;
+  constexpr std::size_t words = words_for(Layout::extent);
+  out[0] = std::byte{delta_codec_version};
+  out[1] = static_cast<std::byte>(Layout::kind);
+  out[2] = static_cast<std::byte>(plan.encoding);
+  out[3] = static_cast<std::byte>(sizeof(V));
+  write_le<std::uint32_t>(out + 4, static_cast<std::uint32_t>(Layout::extent));
+  write_le<std::uint32_t>(out + 8, d.target().value());
+  write_le<std::uint32_t>(out + 12, static_cast<std::uint32_t>(plan.count));
+  std::byte* body = out + delta_header_bytes;
+  const auto set_bit = [](std::byte* bits, std::size_t i) { bits[i / 8] |= static_cast<std::byte>(1u << (i % 8)); };
+
+  if (plan.encoding != wire_encoding::dense) {
+    std::byte* slots = body;
+    std::byte* values = slots + plan.count * 4;
+    std::byte* ops = values + plan.count * sizeof(V);
+    const bool mixed = plan.encoding == wire_encoding::sparse_mixed;
+    std::size_t k = 0;
+    const auto put = [&](std::uint32_t slot, T value, bool assign) {
+      write_le<std::uint32_t>(slots + k * 4, slot);
+      write_le<V>(values + k * sizeof(V), static_cast<V>(value));
+      if (mixed && assign) set_bit(ops, k);
+      ++k;
+    };
+    if (const auto* s = d.as_sparse()) {
+      for (const auto& e : s->entries()) put(e.index, e.value, e.op == delta_op::assign);
+    } else {
+      const auto& dd = *d.as_dense();
+      for (std::size_t w = 0; w < words; ++w)
+        for (word_t bits = dd.mask_words()[w]; bits != 0; bits &= bits - 1) {
+          const std::size_t i = w * word_bits + static_cast<std::size_t>(countr_zero(bits));
+          put(static_cast<std::uint32_t>(i), dd.value(i), dd.is_assign(i));
+        }
+    }
+    return;
+  }
+  std::byte* mask = body;
+  std::byte* assign = mask + words * sizeof(word_t);
+  std::byte* payload = assign + words * sizeof(word_t);
+  if (const auto* dd = d.as_dense()) {
+    store_column<word_t>(mask, dd->mask_words(), words);
+    store_column<word_t>(assign, dd->assign_words(), words);
+    if constexpr (Layout::kind == layout_kind::bits) store_column<word_t>(payload, Layout::data(dd->payload()), words);
+    else store_column<V>(payload, Layout::data(dd->payload()), Layout::extent);
+    return;
+  }
+  // A sparse delta that is cheaper dense (most slots changed): bit i of a little-endian word array
+  // is bit i % 8 of byte i / 8.
+  for (const auto& e : d.as_sparse()->entries()) {
+    set_bit(mask, e.index);
+    if (e.op == delta_op::assign) set_bit(assign, e.index);
+    if constexpr (Layout::kind == layout_kind::bits) {
+      if (e.value) set_bit(payload, e.index);
+    } else {
+      write_le<V>(payload + std::size_t{e.index} * sizeof(V), static_cast<V>(e.value));
+    }
+  }
+}
 } // namespace detail
 
 // The encoded size of a delta, without encoding it.
 template <class Semiring, class Layout>
 [[nodiscard]] std::size_t encoded_size(const delta<Semiring, Layout>& d) noexcept
 {
-  using V = detail::wire_t<typename Layout::value_type>;
-  if (d.as_sparse()) return delta_header_bytes + d.count() * (4 + 1 + sizeof(V));
-  return delta_header_bytes + 2 * words_for(Layout::extent) * sizeof(word_t) + detail::dense_payload_bytes<Layout>();
+  return detail::plan_wire(d).bytes;
 }
 
-// Appends the wire form of d to out.
+// The wire encoding encode() picks for d: sparse exactly when that is smaller.
 template <class Semiring, class Layout>
-void encode(const delta<Semiring, Layout>& d, std::vector<std::byte>& out)
+[[nodiscard]] delta_encoding wire_encoding_of(const delta<Semiring, Layout>& d) noexcept
+{
+  return detail::plan_wire(d).encoding == detail::wire_encoding::dense ? delta_encoding::dense : delta_encoding::sparse;
+}
+
+// Appends the wire form of d to out; returns its size. On failure (allocation) out is unchanged.
+template <class Semiring, class Layout>
+std::size_t encode(const delta<Semiring, Layout>& d, std::vector<std::byte>& out)
 {
   static_assert(detail::require_wire_value<typename Layout::value_type>());
-  using V = detail::wire_t<typename Layout::value_type>;
-  reserve_for(out, out.size() + encoded_size(d));
-  out.push_back(std::byte{delta_codec_version});
-  out.push_back(static_cast<std::byte>(Layout::kind));
-  out.push_back(static_cast<std::byte>(d.encoding()));
-  out.push_back(static_cast<std::byte>(sizeof(V)));
-  detail::put_le<std::uint32_t>(out, static_cast<std::uint32_t>(Layout::extent));
-  detail::put_le<std::uint32_t>(out, d.target().value());
-  detail::put_le<std::uint32_t>(out, static_cast<std::uint32_t>(d.count()));
-  if (const auto* s = d.as_sparse()) {
-    for (const auto& e : s->entries()) {
-      detail::put_le<std::uint32_t>(out, e.index);
-      out.push_back(static_cast<std::byte>(e.op));
-      detail::put_le<V>(out, static_cast<V>(e.value));
-    }
-    return;
-  }
-  const auto& dd = *d.as_dense();
-  constexpr std::size_t words = words_for(Layout::extent);
-  for (std::size_t w = 0; w < words; ++w) detail::put_le<word_t>(out, dd.mask_words()[w]);
-  for (std::size_t w = 0; w < words; ++w) detail::put_le<word_t>(out, dd.assign_words()[w]);
-  if constexpr (Layout::kind == layout_kind::bits) {
-    for (std::size_t w = 0; w < words; ++w) detail::put_le<word_t>(out, Layout::data(dd.payload())[w]);
-  } else {
-    for (std::size_t i = 0; i < Layout::extent; ++i) detail::put_le<V>(out, static_cast<V>(dd.value(i)));
-  }
+  const auto plan = detail::plan_wire(d);
+  const std::size_t at = out.size();
+  reserve_for(out, at + plan.bytes);
+  out.resize(at + plan.bytes);  // zeroed: the bitmaps are or-ed in
+  detail::encode_into(d, plan, out.data() + at);
+  return plan.bytes;
 }
 
 template <class Semiring, class Layout>
@@ -125,16 +251,18 @@ template <class Semiring, class Layout>
   return out;
 }
 
-// Decodes one delta from exactly `bytes`. Throws mmsb::error, with nothing allocated beyond the
-// checks, when the bytes are short or long (size_mismatch), built for another layout, extent or
-// value size (size_mismatch, naming the page and both shapes), of an unknown version or encoding
-// (bad_format), or not canonical: slots out of order, assign bits outside the mask, payload
-// outside the mask (invalid_argument).
+// Decodes one delta from exactly `bytes` (version 1 or 2). Throws mmsb::error, with nothing
+// allocated beyond the checks, when the bytes are short or long (size_mismatch), built for
+// another layout, extent or value size (size_mismatch, naming the page and both shapes), of an
+// unknown version or encoding (bad_format), or not canonical: slots out of order, assign bits
+// outside the mask, payload outside the mask, an op section that does not match its encoding
+// (invalid_argument). A sparse wire form decodes to a sparse_delta, a dense one to a dense_delta.
 template <class Semiring, class Layout>
 [[nodiscard]] delta<Semiring, Layout> decode(span<const std::byte> bytes)
 {
   static_assert(detail::require_wire_value<typename Layout::value_type>());
-  using V = detail::wire_t<typename Layout::value_type>;
+  using T = typename Layout::value_type;
+  using V = detail::wire_t<T>;
   constexpr std::size_t words = words_for(Layout::extent);
   if (bytes.data() == nullptr && !bytes.empty()) throw error(errc::invalid_argument, "delta decode: null buffer");
   if (bytes.size() < delta_header_bytes)
@@ -148,53 +276,90 @@ template <class Semiring, class Layout>
   const auto extent = detail::get_le<std::uint32_t>(p + 4);
   const page_id target{detail::get_le<std::uint32_t>(p + 8)};
   const auto count = detail::get_le<std::uint32_t>(p + 12);
-  const std::string where = "delta for page " + std::to_string(target.value());
-  if (version != delta_codec_version)
-    throw error(errc::bad_format, where + ": codec version " + std::to_string(version) + " (this build reads version " +
+  const auto where = [&] { return "delta for page " + std::to_string(target.value()); };
+  if (version < delta_codec_oldest_version || version > delta_codec_version)
+    throw error(errc::bad_format, where() + ": codec version " + std::to_string(version) + " (this build reads versions " +
+                                    std::to_string(delta_codec_oldest_version) + " to " +
                                     std::to_string(delta_codec_version) + ")");
   if (kind != static_cast<std::uint8_t>(Layout::kind) || extent != Layout::extent || value_size != sizeof(V))
-    throw error(errc::size_mismatch, where + " was built for " + std::to_string(extent) + " slots of " +
+    throw error(errc::size_mismatch, where() + " was built for " + std::to_string(extent) + " slots of " +
                                        std::to_string(value_size) + " bytes (layout kind " + std::to_string(kind) +
                                        "); these pages have " + std::to_string(Layout::extent) + " slots of " +
                                        std::to_string(sizeof(V)) + " bytes (layout kind " +
                                        std::to_string(static_cast<int>(Layout::kind)) + ")");
   if (count > Layout::extent)
-    throw error(errc::invalid_argument, where + ": " + std::to_string(count) + " changed slots in a page of " +
+    throw error(errc::invalid_argument, where() + ": " + std::to_string(count) + " changed slots in a page of " +
                                           std::to_string(Layout::extent));
   const std::byte* body = p + delta_header_bytes;
   const std::size_t body_bytes = bytes.size() - delta_header_bytes;
+  const auto check_bool = [&](V v, std::size_t k) {
+    if constexpr (std::is_same_v<T, bool>) {
+      if (v > 1) throw error(errc::invalid_argument, where() + ": entry " + std::to_string(k) + " holds a boolean other than 0 or 1");
+    }
+  };
+  const auto wrong_body = [&](const char* what, std::size_t expected) {
+    return error(errc::size_mismatch, where() + ": " + what + " body of " + std::to_string(body_bytes) + " bytes, expected " +
+                                        std::to_string(expected) + " for " + std::to_string(count) + " entries");
+  };
 
-  if (encoding == static_cast<std::uint8_t>(delta_encoding::sparse)) {
+  if (version == 1 && encoding == static_cast<std::uint8_t>(delta_encoding::sparse)) {
     constexpr std::size_t entry = 4 + 1 + sizeof(V);
-    if (body_bytes != std::size_t{count} * entry)
-      throw error(errc::size_mismatch, where + ": sparse body of " + std::to_string(body_bytes) + " bytes, expected " +
-                                         std::to_string(std::size_t{count} * entry) + " for " + std::to_string(count) + " entries");
+    if (body_bytes != std::size_t{count} * entry) throw wrong_body("sparse", std::size_t{count} * entry);
     sparse_delta<Semiring, Layout> s(target);
     s.reserve(count);
     for (std::size_t k = 0; k < count; ++k, body += entry) {
       const auto op = static_cast<std::uint8_t>(body[4]);
-      if (op > 1) throw error(errc::invalid_argument, where + ": entry " + std::to_string(k) + " has an unknown op");
-      if constexpr (std::is_same_v<typename Layout::value_type, bool>) {
-        if (detail::get_le<V>(body + 5) > 1)
-          throw error(errc::invalid_argument, where + ": entry " + std::to_string(k) + " holds a boolean other than 0 or 1");
-      }
-      s.push_back(detail::get_le<std::uint32_t>(body), static_cast<delta_op>(op),
-                  static_cast<typename Layout::value_type>(detail::get_le<V>(body + 5)));
+      if (op > 1) throw error(errc::invalid_argument, where() + ": entry " + std::to_string(k) + " has an unknown op");
+      const V v = detail::get_le<V>(body + 5);
+      check_bool(v, k);
+      s.push_back(detail::get_le<std::uint32_t>(body), static_cast<delta_op>(op), static_cast<T>(v));
+    }
+    return s;
+  }
+  if (version == 2 && encoding >= static_cast<std::uint8_t>(detail::wire_encoding::sparse_accumulate) &&
+      encoding <= static_cast<std::uint8_t>(detail::wire_encoding::sparse_mixed)) {
+    const auto enc = static_cast<detail::wire_encoding>(encoding);
+    const bool mixed = enc == detail::wire_encoding::sparse_mixed;
+    const std::size_t expected = std::size_t{count} * (4 + sizeof(V)) + (mixed ? (std::size_t{count} + 7) / 8 : 0);
+    if (body_bytes != expected) throw wrong_body("sparse", expected);
+    const std::byte* slots = body;
+    const std::byte* values = slots + std::size_t{count} * 4;
+    const std::byte* ops = values + std::size_t{count} * sizeof(V);
+    std::size_t assigns = 0;
+    if (mixed) {
+      for (std::size_t b = 0; b < (std::size_t{count} + 7) / 8; ++b)
+        assigns += static_cast<std::size_t>(std::popcount(static_cast<unsigned>(ops[b])));
+      const unsigned spare = count % 8 == 0 ? 0u : static_cast<unsigned>(ops[count / 8]) >> (count % 8);
+      if (assigns == 0 || assigns == count || spare != 0)
+        throw error(errc::invalid_argument, where() + ": mixed-op section holds " + std::to_string(assigns) + " assigns of " +
+                                              std::to_string(count) + " entries" + (spare ? " and bits past the last entry" : ""));
+    } else if (enc == detail::wire_encoding::sparse_assign && count == 0) {
+      throw error(errc::invalid_argument, where() + ": an empty delta encoded as all-assign");
+    }
+    sparse_delta<Semiring, Layout> s(target);
+    s.reserve(count);
+    for (std::size_t k = 0; k < count; ++k) {
+      const bool assign = mixed ? ((static_cast<unsigned>(ops[k / 8]) >> (k % 8)) & 1u) != 0
+                                : enc == detail::wire_encoding::sparse_assign;
+      const V v = detail::get_le<V>(values + k * sizeof(V));
+      check_bool(v, k);
+      s.push_back(detail::get_le<std::uint32_t>(slots + k * 4), assign ? delta_op::assign : delta_op::accumulate,
+                  static_cast<T>(v));
     }
     return s;
   }
   if (encoding != static_cast<std::uint8_t>(delta_encoding::dense))
-    throw error(errc::bad_format, where + ": unknown encoding " + std::to_string(encoding));
+    throw error(errc::bad_format, where() + ": unknown encoding " + std::to_string(encoding));
   const std::size_t expected = 2 * words * sizeof(word_t) + detail::dense_payload_bytes<Layout>();
   if (body_bytes != expected)
     throw error(errc::size_mismatch,
-                where + ": dense body of " + std::to_string(body_bytes) + " bytes, expected " + std::to_string(expected));
+                where() + ": dense body of " + std::to_string(body_bytes) + " bytes, expected " + std::to_string(expected));
   dense_delta<Semiring, Layout> d(target);
   constexpr word_t tail = Layout::extent % word_bits == 0 ? ~word_t{0} : (word_t{1} << (Layout::extent % word_bits)) - 1;
   for (std::size_t w = 0; w < words; ++w) {
     const word_t m = detail::get_le<word_t>(body + w * 8), a = detail::get_le<word_t>(body + (words + w) * 8);
     if ((a & ~m) != 0 || (w + 1 == words && (m & ~tail) != 0))
-      throw error(errc::invalid_argument, where + ": assign or mask bits outside the page's masked slots (word " +
+      throw error(errc::invalid_argument, where() + ": assign or mask bits outside the page's masked slots (word " +
                                             std::to_string(w) + ")");
     d.mask_words()[w] = m;
     d.assign_words()[w] = a;
@@ -204,7 +369,7 @@ template <class Semiring, class Layout>
     for (std::size_t w = 0; w < words; ++w) {
       const word_t v = detail::get_le<word_t>(payload + w * 8);
       if ((v & ~d.mask_words()[w]) != 0)
-        throw error(errc::invalid_argument, where + ": payload bits outside the mask (word " + std::to_string(w) + ")");
+        throw error(errc::invalid_argument, where() + ": payload bits outside the mask (word " + std::to_string(w) + ")");
       Layout::data(d.payload())[w] = v;
     }
   } else {
@@ -213,17 +378,17 @@ template <class Semiring, class Layout>
       if (!d.contains(i)) {
         const V zero{};
         if (std::memcmp(&v, &zero, sizeof(V)) != 0)
-          throw error(errc::invalid_argument, where + ": slot " + std::to_string(i) + " has a payload but is not masked");
+          throw error(errc::invalid_argument, where() + ": slot " + std::to_string(i) + " has a payload but is not masked");
         continue;
       }
-      if constexpr (std::is_same_v<typename Layout::value_type, bool>) {
-        if (v > 1) throw error(errc::invalid_argument, where + ": slot " + std::to_string(i) + " holds boolean " + std::to_string(v));
+      if constexpr (std::is_same_v<T, bool>) {
+        if (v > 1) throw error(errc::invalid_argument, where() + ": slot " + std::to_string(i) + " holds boolean " + std::to_string(v));
       }
-      Layout::store(d.payload(), i, static_cast<typename Layout::value_type>(v));
+      Layout::store(d.payload(), i, static_cast<T>(v));
     }
   }
   if (d.count() != count)
-    throw error(errc::invalid_argument, where + ": header says " + std::to_string(count) + " changed slots, the mask has " +
+    throw error(errc::invalid_argument, where() + ": header says " + std::to_string(count) + " changed slots, the mask has " +
                                           std::to_string(d.count()));
   return d;
 }

@@ -1,7 +1,8 @@
 // The payload of a commit record (record_type::commit): one committed epoch's deltas and,
 // optionally, bytes the log does not interpret (the bus's topology edits: its "structure").
 //
-//   u32 n, then n × (u32 length, the delta's wire encoding: delta/codec.hpp)
+//   u32 n, then n × (u32 length, the delta's wire encoding: delta/codec.hpp, version 2 written,
+//   versions 1 and 2 read; a delta is logged sparse exactly when that is smaller than dense)
 //   optional structure section: u32 tag "STRC", u32 length, the bytes
 //
 // A commit without a structure section is byte for byte the format before the section existed.
@@ -33,11 +34,20 @@ inline void store_u32(std::vector<std::byte>& out, std::uint32_t v)
 // Starts a payload of n deltas (out is cleared by the caller).
 inline void begin_commit_payload(std::vector<std::byte>& out, std::size_t n) { store_u32(out, static_cast<std::uint32_t>(n)); }
 
+// One delta: its length, then its wire form (sparse when that is smaller: delta/codec.hpp), encoded
+// in place after the length, which is filled in afterwards (the size is computed once).
 template <class Semiring, class Layout>
 void append_commit_delta(std::vector<std::byte>& out, const delta<Semiring, Layout>& d)
 {
-  store_u32(out, static_cast<std::uint32_t>(encoded_size(d)));
-  encode(d, out);
+  const std::size_t at = out.size();
+  store_u32(out, 0);
+  try {
+    const std::size_t n = encode(d, out);  // may reallocate: the length is stored after
+    store_le(out.data() + at, n, 4);
+  } catch (...) {
+    out.resize(at);
+    throw;
+  }
 }
 
 // The structure section, after the deltas; nothing when `structure` is empty.

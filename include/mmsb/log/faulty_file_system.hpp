@@ -18,6 +18,9 @@
 //   injected() is how many calls were failed. A fault loop arms call n = 1, 2, ... and stops at
 //   the first n where injected() stays 0. size() and exists() have no class: they pass through.
 // Injected errors read "write /t/log: No space left on device (errno 28) [injected]".
+// map() is not forwarded (file_system's default: nothing mapped), so a reader takes its read()
+// fallback and every byte it sees passes the read faults; it is also how tests run the log
+// reader's fallback path over a posix_file_system.
 //
 // Compiled into libmmsb (src/log/faulty_file_system.cpp).
 #pragma once

@@ -84,9 +84,43 @@ public:
   virtual void make_dir(const std::string& dir) = 0;
   virtual bool exists(const std::string& path) = 0;
 
+  // A read-only view of the whole file, for readers that walk it in place (log replay), or an
+  // empty span when this file system does not map (the default: memory_ and faulty_file_system,
+  // so every byte they hand out goes through read() and its faults), when the mapping fails, or
+  // for an empty file. The view outlives the handle and stays valid until unmap(view). The file
+  // must not shrink while it is mapped (with posix_file_system a reader would fault on the lost
+  // pages); the log only truncates its active segment, under the store's exclusive lock.
+  virtual span<const std::byte> map(handle h);
+  virtual void unmap(span<const std::byte> view) noexcept;
+
   // Writes all of bytes, looping over short writes. Throws on failure; bytes already written
   // before the failure stay written (the caller's framing detects a torn record).
   void write_all(handle h, span<const std::byte> bytes);
+};
+
+// A whole file's bytes, read-only, for walking in place: mapped where the file system maps
+// (file_system::map), else read into a buffer that the object keeps and reuses for the next
+// file it loads. Either way the bytes are the same; the caller checks them once, where they lie.
+class file_view {
+public:
+  file_view() = default;
+  file_view(const file_view&) = delete;
+  file_view& operator=(const file_view&) = delete;
+  ~file_view() { release(); }
+
+  // Opens path, maps or reads all of it, and closes the handle. Throws mmsb::error as open(),
+  // size() and read() do, with the previous view released.
+  void load(file_system& fs, const std::string& path);
+  [[nodiscard]] span<const std::byte> bytes() const noexcept { return bytes_; }
+  [[nodiscard]] bool mapped() const noexcept { return mapped_.data() != nullptr; }
+  // Unmaps (or forgets) the current file; the read buffer's memory is kept for reuse.
+  void release() noexcept;
+
+private:
+  file_system* fs_ = nullptr;
+  span<const std::byte> mapped_{};
+  std::vector<std::byte> buffer_;
+  span<const std::byte> bytes_{};
 };
 
 } // namespace mmsb

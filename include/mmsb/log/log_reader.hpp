@@ -12,6 +12,13 @@
 // quotes them (printable ASCII as is, other bytes as \xNN), and since the bus's descriptor is
 // text (mmsb/bus/shape.hpp) that reads as words.
 // Nothing is ever written: recovery reads, and the next log_writer starts a new segment.
+//
+// Each segment is walked in place: mapped read-only where the file system maps
+// (file_system::map: posix_file_system does), else read into one buffer reused across segments
+// (memory_ and faulty_file_system, so injected read faults still reach recovery). Either way
+// each record's checksum is computed once, over the bytes where they lie, and the callback gets
+// a view of its payload (valid only during the call). Results, damage reports and error messages
+// are the same on both paths.
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -89,16 +96,12 @@ struct segment_head {
   log_resume resume;
 };
 
-// Checks a segment's first record against the shape and reads its resume point.
-inline segment_head read_segment_head(span<const std::byte> bytes, span<const std::byte> shape, const std::string& path,
-                                      std::uint32_t max_record_bytes)
+// A segment's first record, already checked (h, payload), against the shape: its resume point.
+inline segment_head segment_head_of(const record_header& h, span<const std::byte> payload, span<const std::byte> shape,
+                                    const std::string& path)
 {
   segment_head out;
-  record_header h;
-  span<const std::byte> payload;
-  if (check_record(bytes, h, payload, max_record_bytes) != record_fault::none || h.type != record_type::segment ||
-      payload.size() < segment_trailer_bytes)
-    return out;
+  if (h.type != record_type::segment || payload.size() < segment_trailer_bytes) return out;
   // A valid segment record holding another shape (of any length) is a foreign log, not damage.
   const auto found = payload.first(payload.size() - segment_trailer_bytes);
   if (!std::equal(found.begin(), found.end(), shape.begin(), shape.end()))
@@ -109,6 +112,16 @@ inline segment_head read_segment_head(span<const std::byte> bytes, span<const st
   out.resume.segment = load_le(t + 1, 8);
   out.resume.offset = load_le(t + 9, 8);
   return out;
+}
+
+// Checks a segment's first record against the shape and reads its resume point.
+inline segment_head read_segment_head(span<const std::byte> bytes, span<const std::byte> shape, const std::string& path,
+                                      std::uint32_t max_record_bytes)
+{
+  record_header h;
+  span<const std::byte> payload;
+  if (check_record(bytes, h, payload, max_record_bytes) != record_fault::none) return {};
+  return segment_head_of(h, payload, shape, path);
 }
 
 inline std::vector<std::byte> read_file(file_system& fs, const std::string& path)
@@ -175,22 +188,25 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
   mmsb::epoch previous{};
   bool have_previous = false;
   std::vector<std::byte> raw;  // decompressed payloads
+  file_view view;              // the segment: mapped where fs maps, else read into its buffer
+  file_view later;             // a later segment, when damage needs a look past it
   for (std::size_t k = 0; k < indices.size(); ++k) {
     const std::string path = dir + "/" + segment_name(indices[k]);
     std::size_t resume_at = 0;  // set when this segment's damage turns out to be abandoned
-    const auto bytes = detail::read_file(fs, path);
+    view.load(fs, path);
+    const span<const std::byte> bytes = view.bytes();
     ++report.segments;
     std::size_t off = 0;
     // An empty segment is one whose creation reached the disk but whose first record did not.
     record_fault fault = bytes.empty() ? record_fault::short_header : record_fault::none;
+    // Each record is checked once, where it lies (in the mapping), and handed over as a view.
     while (fault == record_fault::none && off < bytes.size()) {
       record_header h;
       span<const std::byte> payload;
-      const auto rest = span<const std::byte>(bytes.data() + off, bytes.size() - off);
-      fault = check_record(rest, h, payload, max_record_bytes);
+      fault = check_record(bytes.subspan(off), h, payload, max_record_bytes);
       if (fault == record_fault::none) {
         if (off == 0) {
-          if (!detail::read_segment_head(bytes, shape, path, max_record_bytes).ok) fault = record_fault::bad_segment;
+          if (!detail::segment_head_of(h, payload, shape, path).ok) fault = record_fault::bad_segment;
         } else if (h.type == record_type::segment) {
           fault = record_fault::bad_segment;
         } else if (have_previous && h.type == record_type::commit && h.epoch != previous.next()) {
@@ -226,13 +242,13 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
     // valid record. Then skip to it.
     for (std::size_t j = k + 1; j < indices.size(); ++j) {
       const std::string later_path = dir + "/" + segment_name(indices[j]);
-      const auto later = detail::read_file(fs, later_path);
-      const auto head = detail::read_segment_head(later, shape, later_path, max_record_bytes);
+      later.load(fs, later_path);
+      const auto head = detail::read_segment_head(later.bytes(), shape, later_path, max_record_bytes);
       if (head.ok) {
         if (head.resume.valid && head.resume.segment == indices[k] && head.resume.offset == off) resume_at = j;
         break;
       }
-      if (find_next_record(later, 0, max_record_bytes) < later.size()) break;  // valid records: not abandoned
+      if (find_next_record(later.bytes(), 0, max_record_bytes) < later.bytes().size()) break;  // valid records: not abandoned
     }
     if (resume_at != 0) {
       k = resume_at - 1;  // the loop's ++k lands on the resuming segment
@@ -246,9 +262,9 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
     d.dropped_bytes = bytes.size() - off;
     d.mid_log = find_next_record(bytes, off + 1, max_record_bytes) < bytes.size();
     for (std::size_t j = k + 1; j < indices.size(); ++j) {
-      const auto later = detail::read_file(fs, dir + "/" + segment_name(indices[j]));
-      d.dropped_bytes += later.size();
-      if (!d.mid_log && find_next_record(later, 0, max_record_bytes) < later.size()) d.mid_log = true;
+      later.load(fs, dir + "/" + segment_name(indices[j]));
+      d.dropped_bytes += later.bytes().size();
+      if (!d.mid_log && find_next_record(later.bytes(), 0, max_record_bytes) < later.bytes().size()) d.mid_log = true;
     }
     report.damage = d;
     if (mode == recovery_mode::strict)

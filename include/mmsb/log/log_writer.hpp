@@ -127,7 +127,12 @@ private:
   bool created_dir_ = false;
   mmsb::epoch last_commit_{};
   std::chrono::steady_clock::time_point first_unsynced_{};
-  std::vector<std::byte> pending_;       // encoded records not yet written
+  // Room for n more bytes at the end of the buffered records (grows the buffer, geometrically,
+  // only when they do not fit); throws std::bad_alloc with nothing changed.
+  std::byte* pending_space(std::size_t n);
+
+  std::vector<std::byte> pending_;       // the write buffer: [0, pending_bytes_) holds encoded records not yet written
+  std::size_t pending_bytes_ = 0;
   std::uint64_t flushed_ = 0;            // bytes of the active segment written to the file
   std::vector<file_system::handle> older_unsynced_;  // rolled segments still to sync (durability none)
   std::vector<std::byte> compressed_;

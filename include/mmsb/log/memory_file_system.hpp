@@ -6,6 +6,8 @@
 // '/'-separated, relative paths are taken from the root ("a/b" is "/a/b"), empty and "."
 // components are ignored and ".." is lexical. A handle refers to the node, not the name, so an
 // open file that is renamed or removed stays usable, as in POSIX. Every call takes one mutex.
+// map() is not offered (file_system's default): readers copy through read(), so no view into a
+// file outlives the mutex.
 // - Each file keeps its durable content (as of its last sync()) beside its current content.
 //   Writes only append, so the current content shares a prefix with the durable one: its length
 //   is the durable length, lowered by any truncate() since the sync. The rest is unsynced.

@@ -8,6 +8,8 @@
 // - make_dir() of an existing directory succeeds (of an existing non-directory: EEXIST).
 // - sync_dir() ignores EINVAL from fsync on a directory (file systems that cannot sync one, as
 //   PostgreSQL does); exists() is false for ENOENT and ENOTDIR and throws for other errors.
+// - map() maps the whole file read-only (mmap), so the log reader checks records where they lie;
+//   the mapping outlives the handle until unmap().
 // - A handle this object did not open (or already closed) fails with EBADF and never reaches the
 //   kernel, so a stale handle cannot touch a descriptor that was reused meanwhile.
 // Error messages read "write /path/to/file: No space left on device (errno 28)".
@@ -47,6 +49,10 @@ public:
   std::vector<std::string> list(const std::string& dir) override;
   void make_dir(const std::string& dir) override;
   bool exists(const std::string& path) override;
+  // mmap(PROT_READ, MAP_SHARED | MAP_POPULATE) of the whole file; empty if that fails (see
+  // file_system::map).
+  span<const std::byte> map(handle h) override;
+  void unmap(span<const std::byte> view) noexcept override;
 
 private:
   struct state;  // the open handles and their paths

@@ -70,6 +70,11 @@ inline std::uint64_t load_le(const std::byte* in, std::size_t n) noexcept
 // one-shot functions (no streaming state to allocate or to size at compile time).
 [[nodiscard]] std::uint64_t record_checksum(const std::byte* header, span<const std::byte> payload) noexcept;
 inline bool known_type(std::uint8_t t) noexcept { return t >= 1 && t <= 5; }
+
+// Writes one framed record (header, then payload) to out[0, record_header_bytes + payload.size()),
+// which the caller sized; the caller also checked the payload against its limit.
+void encode_record_into(std::byte* out, record_type type, mmsb::epoch e, txn_id txn, span<const std::byte> payload,
+                        std::uint8_t flags = 0, std::uint32_t raw_bytes = 0) noexcept;
 } // namespace detail
 
 // Appends one framed record to out. Throws mmsb::error (size_mismatch) if the payload exceeds
