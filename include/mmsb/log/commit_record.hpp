@@ -9,12 +9,14 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/alignment.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/log/record.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -49,6 +51,47 @@ void append_commit_delta(std::vector<std::byte>& out, const delta<Semiring, Layo
     throw;
   }
 }
+
+// Appends deltas (each as length + wire form, as append_commit_delta does) in `ranges` parts:
+// run(ranges, f) calls f(r) for every part r, on whatever threads it likes. Each part plans its
+// deltas' encodings, the offsets are summed on this thread, then each part writes its own
+// bytes, so the payload is byte for byte the serial one at any thread count. The scratch is
+// kept: once it has grown, encoding allocates nothing beyond `out`'s growth.
+class commit_encoder {
+public:
+  template <class Semiring, class Layout, class Run>
+  void append(std::vector<std::byte>& out, span<const delta<Semiring, Layout>> ds, std::size_t ranges, Run&& run)
+  {
+    const std::size_t n = ds.size();
+    ranges = n == 0 ? 1 : std::min(std::max<std::size_t>(ranges, 1), n);
+    plans_.resize(n);
+    starts_.resize(ranges + 1);
+    const auto first = [&](std::size_t r) { return n * r / ranges; };
+    run(ranges, [&](std::size_t r) {
+      for (std::size_t k = first(r); k < first(r + 1); ++k) plans_[k] = plan_wire(ds[k]);
+    });
+    std::size_t at = out.size();
+    for (std::size_t r = 0; r < ranges; ++r) {
+      starts_[r] = at;
+      for (std::size_t k = first(r); k < first(r + 1); ++k) at += 4 + plans_[k].bytes;
+    }
+    starts_[ranges] = at;
+    reserve_for(out, at);
+    out.resize(at);  // zeroed: encode_into or-s the bitmaps in
+    run(ranges, [&](std::size_t r) {
+      std::byte* p = out.data() + starts_[r];
+      for (std::size_t k = first(r); k < first(r + 1); ++k) {
+        store_le(p, plans_[k].bytes, 4);
+        encode_into(ds[k], plans_[k], p + 4);
+        p += 4 + plans_[k].bytes;
+      }
+    });
+  }
+
+private:
+  std::vector<wire_plan> plans_;
+  std::vector<std::size_t> starts_;
+};
 
 // The structure section, after the deltas; nothing when `structure` is empty.
 inline void append_commit_structure(std::vector<std::byte>& out, span<const std::byte> structure)
