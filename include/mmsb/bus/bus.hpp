@@ -202,6 +202,7 @@ public:
     deltas_.clear();  // a transaction's deltas are built anew anyway
     tx.deltas_into(deltas_);
     merged_ = deltas_.size();
+    parallel_ = false;
     if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
     cuts_.assign({std::size_t{0}, merged_});
     const mmsb::epoch e = log_and_apply();
@@ -399,18 +400,18 @@ private:
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
     }
-    const mmsb::epoch e = store_.commit(
-      merged,
-      [&](auto& table, span<const delta_type> ds, mmsb::epoch at) {
-        run_ranges([&](std::size_t w) {
-          for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
-            page_type& p = table.at(ds[k].target());
-            apply(p, ds[k]);
-            p.set_epoch(at);
-          }
-        });
-      },
-      topology_.bytes());
+    const auto apply_all = [&](auto& table, span<const delta_type> ds, mmsb::epoch at) {
+      run_ranges([&](std::size_t w) {
+        for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
+          page_type& p = table.at(ds[k].target());
+          apply(p, ds[k]);
+          p.set_epoch(at);
+        }
+      });
+    };
+    // The encoding in parts on the scheduler too, on a parallel tick.
+    const mmsb::epoch e = parallel_ ? store_.commit(merged, apply_all, topology_.bytes(), sched_)
+                                    : store_.commit(merged, apply_all, topology_.bytes(), serial{});
     topology_.clear();  // logged
     return e;
   }

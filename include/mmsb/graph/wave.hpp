@@ -29,6 +29,7 @@
 // engine at any thread count. The budget is checked between levels on that path.
 #pragma once
 
+#include <mmsb/core/scheduler.hpp>
 #include <mmsb/graph/detail/graph_state.hpp>
 #include <mmsb/graph/region_solver.hpp>
 
@@ -90,7 +91,7 @@ public:
   void grow(std::size_t n) { queued_.resize(n, 0); }
   [[nodiscard]] bool idle() const noexcept { return !active_ && g_.pending_nodes.empty(); }
 
-  propagate_result propagate(const propagate_budget& budget) { return propagate(budget, inline_runner{}); }
+  propagate_result propagate(const propagate_budget& budget) { return propagate(budget, serial{}); }
   // The same with the plain pages of each level computed on `sched` (a scheduler policy:
   // concurrency(), run(n, f)).
   template <class Sched>
@@ -114,7 +115,7 @@ public:
   {
     if (!active_) return;
     propagate_result res;
-    run({}, res, inline_runner{});
+    run({}, res, serial{});
   }
 
   // Drops what is queued and recomputes every derived page from the bases.
@@ -133,15 +134,6 @@ public:
   }
 
 private:
-  // The serial engine's runner: one range, on the calling thread.
-  struct inline_runner {
-    [[nodiscard]] static constexpr std::size_t concurrency() noexcept { return 1; }
-    template <class F>
-    void run(std::size_t n, F&& f) const
-    {
-      for (std::size_t i = 0; i < n; ++i) f(i);
-    }
-  };
   // One worker's scratch for a page: the accumulated contribution per row, and which rows.
   struct scratch {
     std::vector<stored_type> acc;

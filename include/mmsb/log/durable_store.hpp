@@ -33,6 +33,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/scheduler.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
@@ -125,14 +126,17 @@ public:
   // The same, applying through apply_all(pages, deltas, epoch), which must apply every delta to
   // its page and stamp the page with the epoch (the bus does it in parallel).
   // `structure`, if not empty, is logged with the commit, uninterpreted (see the top comment).
-  template <class ApplyAll>
-  mmsb::epoch commit(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
+  // Encoding runs on `sched` (a scheduler policy) in parts, with the same bytes at any thread
+  // count (log/commit_record.hpp, commit_encoder).
+  template <class ApplyAll, class Sched = serial>
+  mmsb::epoch commit(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {},
+                     const Sched& sched = Sched{})
   {
     std::unique_lock lock(mutex_);
     for (const auto& d : deltas)
       if (!table_.contains(d.target()))
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
-    return log_and_apply(deltas, apply_all, structure);
+    return log_and_apply(deltas, apply_all, structure, sched);
   }
 
   // The structure recovery found, in order: the loaded checkpoint's, then every retained
@@ -268,8 +272,9 @@ private:
   // recovery creates them) into one commit record, appends it, and only then applies. If the
   // append throws, nothing in memory changes. A commit that creates no page allocates nothing
   // once the payload buffer has grown to its size.
-  template <class ApplyAll>
-  mmsb::epoch log_and_apply(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {})
+  template <class ApplyAll, class Sched = serial>
+  mmsb::epoch log_and_apply(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {},
+                            const Sched& sched = Sched{})
   {
     std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
     if (!pending_pages_.empty()) {
@@ -295,8 +300,13 @@ private:
       }
       detail::append_commit_delta(payload_, d);
     };
-    for (const auto& d : deltas) append(d);
-    for (const auto id : fresh) append(delta_type(sparse_delta<Semiring, Layout>(page_id{id})));
+    if (fresh.empty() && pending_initial_.empty()) {  // the steady state: in parts on the scheduler
+      const std::size_t parts = sched.concurrency() > 1 ? sched.concurrency() * 4 : 1;
+      encoder_.append(payload_, deltas, parts, [&](std::size_t n, auto&& f) { sched.run(n, f); });
+    } else {
+      for (const auto& d : deltas) append(d);
+      for (const auto id : fresh) append(delta_type(sparse_delta<Semiring, Layout>(page_id{id})));
+    }
     detail::append_commit_structure(payload_, structure);
     writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
     apply_all(table_, deltas, e);
@@ -406,6 +416,7 @@ private:
   std::vector<std::uint32_t> pending_pages_;  // created since the last commit
   std::vector<std::pair<std::uint32_t, value_type>> pending_initial_;  // of those, not at zero()
   std::vector<std::byte> payload_;            // the commit record being encoded, reused
+  detail::commit_encoder encoder_;            // its parallel encoder's scratch, reused
   std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
   mutable std::shared_mutex mutex_;
 };
