@@ -72,7 +72,13 @@ public:
   checkpoint_file(file_system& fs, std::string dir, span<const std::byte> shape, mmsb::epoch e)
     : fs_(&fs), dir_(std::move(dir)), final_path_(dir_ + "/" + checkpoint_name(e)), tmp_(final_path_ + ".tmp"), epoch_(e)
   {
-    if (!fs_->exists(dir_)) fs_->make_dir(dir_);
+    if (!fs_->exists(dir_)) {
+      // The directory's own entry must survive a power loss too, or a crash after the log was
+      // truncated would lose the checkpoint with its directory.
+      fs_->make_dir(dir_);
+      const auto slash = dir_.find_last_of('/');
+      fs_->sync_dir(slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : dir_.substr(0, slash));
+    }
     buf_.reserve(flush_bytes + (std::size_t{1} << 16));
     encode_record(buf_, record_type::segment, mmsb::epoch{}, txn_id{}, shape);
     handle_ = fs_->open(tmp_, open_mode::truncate);

@@ -92,7 +92,10 @@ public:
   durable_store(file_system& fs, std::string dir, std::vector<std::byte> shape, store_options options = {})
     : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
   {
-    if (!fs_->exists(dir_)) fs_->make_dir(dir_);
+    if (!fs_->exists(dir_)) {
+      fs_->make_dir(dir_);
+      fs_->sync_dir(parent_of(dir_));  // the store's own entry survives a power loss
+    }
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
     writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
   }
