@@ -1,6 +1,6 @@
 // P6 checkpoint stall (docs/benchmarks.md): how long a tick waits while checkpoints are written.
 //
-//   P6/checkpoint_stall/<N>_pages/<mmsb|blocking>
+//   P6/checkpoint_stall/<N>_pages/<mmsb|blocking|no_checkpoint>
 //
 // A durable_store<plus_times<float>, dense<float, 1024>> (4 KiB pages) on posix_file_system,
 // durability none (so the log's own fsyncs do not hide the checkpoint's), runs a commit loop at a
@@ -11,14 +11,15 @@
 //             the ticks go on (copy-on-write of the pages a tick changes first); if one is still
 //             in flight the request waits for a later tick, as the bus does.
 //   blocking  checkpoint(): the old behaviour, the tick holds the store until the file is durable.
+//   no_checkpoint  the same ticks without checkpoints: the floor this machine's scheduling sets.
 // A tick's latency runs from its scheduled start (not from when the loop got to it) to the end
 // of its commit and checkpoint call, so ticks delayed behind a stalled one count their wait
 // (no coordinated omission). The case's time is the p99 of those latencies over one run of
 // 10 000 ticks (1 s, about 10 checkpoints), reported as manual time, so bench/report's table
-// shows p99 and the ratio blocking / mmsb. Counters: p50_tick_ns, p99_tick_ns, max_tick_ns,
+// shows p99 and the ratios blocking / mmsb and no_checkpoint / mmsb. Counters: p50_tick_ns, p99_tick_ns, max_tick_ns,
 // checkpoints (written in the run), preserved_pages (copies the ticks made).
 //
-// Checks (both contenders, untimed): after the run one more checkpoint is started, the state
+// Checks (every contender, untimed): after the run one more checkpoint is started, the state
 // hash is taken at its epoch, ticks go on, and the checkpoint loaded back with load_checkpoint
 // must hold that hash; the page count must be the store's.
 //
@@ -43,6 +44,7 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -53,7 +55,6 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr std::size_t deltas_per_tick = 32;
 constexpr std::size_t slots_per_delta = 16;
-constexpr auto tick_period = std::chrono::microseconds(100);
 constexpr std::size_t checkpoint_every = 1000;  // ticks
 
 std::string temp_root;
@@ -85,6 +86,12 @@ std::size_t env_or(const char* name, std::size_t fallback)
 }
 std::size_t pages() { static const std::size_t n = env_or("MMSB_BENCH_P6_STALL_PAGES", small() ? 64 : 4096); return n; }
 std::size_t ticks() { static const std::size_t n = env_or("MMSB_BENCH_P6_STALL_TICKS", small() ? 2500 : 10000); return n; }
+
+std::chrono::microseconds tick_period()
+{
+  static const auto p = std::chrono::microseconds(env_or("MMSB_BENCH_P6_STALL_PERIOD_US", 100));
+  return p;
+}
 
 std::vector<std::byte> shape() { return std::vector<std::byte>(16, std::byte{0x6c}); }
 
@@ -129,14 +136,18 @@ void verify(const std::string& dir, mmsb::epoch at, mmsb::state_hash expect, std
   if (seen != n) fail("checkpoint holds " + std::to_string(seen) + " pages, expected " + std::to_string(n));
 }
 
-void bm_stall(benchmark::State& state, bool background)
+enum class how { background, blocking, none };
+
+void bm_stall(benchmark::State& state, how mode)
 {
   static std::uint64_t counter = 0;
   const std::size_t n_pages = pages(), n_ticks = ticks();
   std::vector<double> latency_ns;
+  std::vector<double> service_ns;  // from the tick's actual start: the stall itself
   latency_ns.reserve(n_ticks);
+  service_ns.reserve(n_ticks);
   std::uint64_t written = 0, preserved = 0;
-  double p50 = 0, p99 = 0, worst = 0;
+  double p50 = 0, p99 = 0, worst = 0, service_p99 = 0, service_max = 0;
   for (auto _ : state) {
     const std::string dir = temp_root + "/stall-" + std::to_string(counter++);
     fsys::create_directories(dir);
@@ -150,15 +161,17 @@ void bm_stall(benchmark::State& state, bool background)
       std::mt19937_64 rng(42);
       std::vector<store::delta_type> ds;
       latency_ns.clear();
+      service_ns.clear();
       std::size_t since = 0;
       const auto start = clock_type::now();
       for (std::size_t t = 0; t < n_ticks; ++t) {
         next_deltas(rng, ds, n_pages);
-        const auto due = start + t * tick_period;
+        const auto due = start + t * tick_period();
         while (clock_type::now() < due) std::this_thread::yield();  // paced, and the core is shared
+        const auto began = clock_type::now();
         (void)s.commit(ds);
-        if (++since >= checkpoint_every) {
-          if (!background) {
+        if (mode != how::none && ++since >= checkpoint_every) {
+          if (mode == how::blocking) {
             s.checkpoint();
             since = 0;
             ++written;
@@ -167,14 +180,16 @@ void bm_stall(benchmark::State& state, bool background)
             ++written;
           }
         }
-        latency_ns.push_back(std::chrono::duration<double, std::nano>(clock_type::now() - due).count());
+        const auto end = clock_type::now();
+        latency_ns.push_back(std::chrono::duration<double, std::nano>(end - due).count());
+        service_ns.push_back(std::chrono::duration<double, std::nano>(end - began).count());
       }
       s.wait_checkpoint();
       preserved = s.checkpoint_preserved_pages();
       // The check: a checkpoint started now equals the state at its epoch after later ticks.
       const mmsb::epoch at = s.current_epoch();
       const mmsb::state_hash expect = s.hash();
-      if (background) (void)s.begin_checkpoint();
+      if (mode == how::background) (void)s.begin_checkpoint();
       else s.checkpoint();
       for (std::size_t t = 0; t < 20; ++t) {
         next_deltas(rng, ds, n_pages);
@@ -188,6 +203,9 @@ void bm_stall(benchmark::State& state, bool background)
     p50 = at(0.50);
     p99 = at(0.99);
     worst = latency_ns.back();
+    std::sort(service_ns.begin(), service_ns.end());
+    service_p99 = service_ns[std::min(service_ns.size() - 1, static_cast<std::size_t>(0.99 * static_cast<double>(service_ns.size())))];
+    service_max = service_ns.back();
     state.SetIterationTime(p99 * 1e-9);
     std::error_code ec;
     fsys::remove_all(dir, ec);
@@ -195,6 +213,8 @@ void bm_stall(benchmark::State& state, bool background)
   state.counters["p50_tick_ns"] = p50;
   state.counters["p99_tick_ns"] = p99;
   state.counters["max_tick_ns"] = worst;
+  state.counters["p99_service_ns"] = service_p99;
+  state.counters["max_service_ns"] = service_max;
   state.counters["checkpoints"] = static_cast<double>(written);
   state.counters["preserved_pages"] = static_cast<double>(preserved);
 }
@@ -202,9 +222,9 @@ void bm_stall(benchmark::State& state, bool background)
 void register_all()
 {
   const std::string base = "P6/checkpoint_stall/" + std::to_string(pages()) + "_pages/";
-  for (const bool background : {true, false})
-    benchmark::RegisterBenchmark((base + (background ? "mmsb" : "blocking")).c_str(),
-                                 [background](benchmark::State& st) { bm_stall(st, background); })
+  const std::pair<how, const char*> modes[] = {{how::background, "mmsb"}, {how::blocking, "blocking"}, {how::none, "no_checkpoint"}};
+  for (const auto& [mode, name] : modes)
+    benchmark::RegisterBenchmark((base + name).c_str(), [mode = mode](benchmark::State& st) { bm_stall(st, mode); })
       ->Iterations(1)
       ->UseManualTime()
       ->Unit(benchmark::kMicrosecond);

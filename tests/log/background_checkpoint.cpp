@@ -152,13 +152,6 @@ bool same_bits(const std::vector<page<lay>>& a, const std::vector<page<lay>>& b)
   return true;
 }
 
-std::size_t segments(file_system& fs, const std::string& dir)
-{
-  std::size_t n = 0;
-  std::uint64_t index = 0;
-  for (const auto& name : fs.list(dir + "/log")) n += parse_segment_name(name, index);
-  return n;
-}
 } // namespace
 
 TEST_CASE("a background checkpoint equals its epoch bit for bit while commits change every page")
@@ -173,8 +166,10 @@ TEST_CASE("a background checkpoint equals its epoch bit for bit while commits ch
   constexpr std::uint32_t pages = 600;  // 2.4 MiB: more than one flush
   state_hash final_hash;
   store::snapshot_type at_epoch;
+  store_options small_segments;
+  small_segments.log.segment_bytes = 64 << 10;  // the log rolls often: truncation has work to do
   {
-    store s(fs, "/db", shape);
+    store s(fs, "/db", shape, small_segments);
     create_pages(s, pages);
     for (std::uint64_t k = 0; k < 20; ++k) commit_k(s, pages, k);
     REQUIRE(s.begin_checkpoint());
@@ -199,14 +194,16 @@ TEST_CASE("a background checkpoint equals its epoch bit for bit while commits ch
     CHECK(same_bits(back, at_epoch.pages));
     // The audit of that epoch reads the same bytes.
     CHECK(same_bits(s.snapshot_at(at_epoch.epoch).pages, at_epoch.pages));
-    // The log before the checkpoint is gone, the commits after it stay.
-    CHECK(segments(mem, "/db") == 1);
-    CHECK_THROWS_AS(s.snapshot_at(epoch{at_epoch.epoch.value() - 1}), error);
+    // The segments before the one active at the epoch are gone; the commits after it stay.
+    CHECK_THROWS_WITH(s.for_each_commit([](epoch, span<const store::delta_type>) {}), Catch::Contains("a checkpoint removed"));
+    std::uint64_t commits_after = 0;
+    s.for_each_commit([&](epoch, span<const store::delta_type>) { ++commits_after; }, at_epoch.epoch);
+    CHECK(commits_after == 11);
     final_hash = s.hash();
     CHECK(s.begin_checkpoint());  // the next one starts
     s.wait_checkpoint();
   }
-  store again(mem, "/db", shape);  // recovery from the checkpoint and the log after it
+  store again(mem, "/db", shape, small_segments);  // recovery from the checkpoint and the log after it
   CHECK(again.hash() == final_hash);
   CHECK(again.current_epoch() == epoch{at_epoch.epoch.value() + 11});
 }
@@ -267,7 +264,6 @@ TEST_CASE("a failed background write surfaces once, naming the checkpoint; recov
     s.checkpoint();
     fs.arm([&](fs_op, std::uint64_t n) { return n == 1; });  // hold the thread before its first call
     for (std::uint64_t k = 5; k < 10; ++k) commit_k(s, pages, k);
-    const std::size_t segments_before = segments(mem, "/db");
     REQUIRE(s.begin_checkpoint());
     fs.wait_reached();
     faulty.fail_nth(op, 1, EIO);  // the thread's next call of op (the owner does no I/O until it is done)
@@ -282,7 +278,9 @@ TEST_CASE("a failed background write surfaces once, naming the checkpoint; recov
     }
     CHECK_FALSE(s.checkpoint_in_flight());
     CHECK_NOTHROW(s.wait_checkpoint());  // once
-    CHECK(segments(mem, "/db") == segments_before + 1);  // nothing removed
+    // Unpublished (a failed directory fsync comes after the rename: the file is there, not durable).
+    if (op != fs_op::sync_dir) CHECK_FALSE(mem.exists("/db/checkpoints/" + checkpoint_name(epoch{11})));
+    CHECK(mem.exists("/db/checkpoints/" + checkpoint_name(epoch{6})));  // the previous one stays
     for (std::uint64_t k = 10; k < 13; ++k) commit_k(s, pages, k);  // the store works on
     expect = s.hash();
   }
@@ -291,7 +289,7 @@ TEST_CASE("a failed background write surfaces once, naming the checkpoint; recov
   CHECK(again.current_epoch() == epoch{14});
   CHECK(again.begin_checkpoint());
   again.wait_checkpoint();
-  CHECK(segments(mem, "/db") == 1);
+  CHECK(mem.exists("/db/checkpoints/" + checkpoint_name(epoch{14})));
 }
 
 TEST_CASE("destroying a store with a checkpoint in flight finishes it cleanly")

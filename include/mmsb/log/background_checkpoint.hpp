@@ -9,15 +9,18 @@
 //   preserve()  (owner, before it writes a page, under its exclusive lock) copies the page once
 //               if the thread has not taken it yet: its bytes are still those at e, because every
 //               write since e went through preserve() first.
-//   the thread  walks ids in ascending order, a few pages at a time under capture_mutex_: a page
-//               a commit preserved is taken from its copy, any other is copied from the live page
-//               (no commit can be writing it: that commit would have preserved it first). It
-//               encodes and streams them to the temp file outside the lock, so a commit waits at
-//               most one small chunk copy. Then it fsyncs, and publishes (rename, directory fsync,
-//               pruning) and finally calls on_durable() under files_mutex, the lock that readers
+//   the thread  walks ids in ascending order and claims each page with one atomic state per page
+//               (untaken → copying → taken, or untaken → preserving → preserved by a commit): it
+//               copies a page it claimed into a one-page scratch and encodes it from there, and
+//               takes a preserved page from the commit's copy. A commit never waits for the thread
+//               except on the one page it is copying right now (a 4 KiB memcpy); no lock is
+//               shared, so a thread descheduled mid-walk stalls nobody. The records stream to the
+//               temp file (checkpoint_file); then it fsyncs, publishes (rename, directory fsync,
+//               pruning) and finally calls on_durable(), under files_mutex, the lock that readers
 //               of the files take, so no reader sees a file vanish mid-read.
-// Memory: one copy of only the pages written while the checkpoint is in flight, plus ~1 MiB of
-// encoding buffer, never a copy of the whole state.
+// Memory: one copy of only the pages written while the checkpoint is in flight (kept in a pool
+// for the next checkpoint), plus ~1 MiB of encoding buffer, never a copy of the whole state
+// unless the commits change every page before the thread reaches it.
 //
 // Errors: a failure in the thread is kept and rethrown, once, by the next wait() (the owner's next
 // checkpoint call), as mmsb::error naming the checkpoint's path. The unpublished temp file is
@@ -92,14 +95,16 @@ public:
   void start(job j, std::vector<const page_type*>&& frozen)
   {
     if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
-    {
-      std::lock_guard capture(capture_mutex_);
-      live_ = std::move(frozen);
-      taken_.assign(live_.size(), 0);
-      copies_.clear();
-      copies_.resize(live_.size());
-      capturing_.store(true, std::memory_order_release);
+    const std::size_t n = frozen.size();
+    if (n > state_capacity_) {
+      state_ = std::make_unique<std::atomic<std::uint8_t>[]>(n);
+      state_capacity_ = n;
     }
+    for (std::size_t i = 0; i < n; ++i) state_[i].store(untaken, std::memory_order_relaxed);
+    copies_.assign(n, nullptr);
+    pool_used_ = 0;
+    live_ = std::move(frozen);
+    capturing_.store(true, std::memory_order_release);
     {
       std::lock_guard lock(state_mutex_);
       job_ = std::move(j);
@@ -115,15 +120,26 @@ public:
   void preserve(const Range& items, IdOf&& id_of)
   {
     if (!capturing_.load(std::memory_order_acquire)) return;
-    std::lock_guard capture(capture_mutex_);
     for (const auto& x : items) {
       const std::uint32_t id = id_of(x).value();
-      if (id >= live_.size() || !live_[id] || taken_[id] || copies_[id]) continue;
-      try {
-        copies_[id] = std::make_unique<page_type>(*live_[id]);
-      } catch (const std::bad_alloc&) {
-        throw error(errc::out_of_memory, "checkpoint: no memory to keep page " + std::to_string(id) +
-                                           " at epoch " + std::to_string(job_epoch_.load()) + " while it is written");
+      if (id >= live_.size() || !live_[id]) continue;
+      std::uint8_t s = untaken;
+      if (state_[id].compare_exchange_strong(s, preserving, std::memory_order_acq_rel)) {
+        try {
+          page_type* c = pool_page();
+          *c = *live_[id];
+          copies_[id] = c;
+        } catch (const std::bad_alloc&) {
+          state_[id].store(untaken, std::memory_order_release);  // the thread copies it instead
+          throw error(errc::out_of_memory, "checkpoint: no memory to keep page " + std::to_string(id) +
+                                             " at epoch " + std::to_string(job_epoch_.load()) + " while it is written");
+        }
+        state_[id].store(preserved, std::memory_order_release);
+        continue;
+      }
+      while (s == copying) {  // the thread is copying this very page: one memcpy
+        std::this_thread::yield();
+        s = state_[id].load(std::memory_order_acquire);
       }
     }
   }
@@ -144,8 +160,6 @@ public:
   [[nodiscard]] std::uint64_t preserved_pages() const noexcept { return preserved_.load(std::memory_order_relaxed); }
 
 private:
-  static constexpr std::size_t chunk_pages = (std::size_t{32} << 10) / sizeof(page_type) ? (std::size_t{32} << 10) / sizeof(page_type) : 1;
-
   void run()
   {
     for (;;) {
@@ -181,49 +195,33 @@ private:
     }
   }
 
-  void end_capture()
-  {
-    std::lock_guard capture(capture_mutex_);
-    capturing_.store(false, std::memory_order_release);
-    copies_.clear();  // release the copies now, not at the next checkpoint
-    live_.clear();
-  }
+  // The copies are all taken by now; live_ and copies_ stay (the owner may still be reading
+  // them) until the next start().
+  void end_capture() { capturing_.store(false, std::memory_order_release); }
 
   void write(const job& j)
   {
     checkpoint_file file(*j.fs, j.dir, j.shape, j.epoch);
-    std::vector<page_type> scratch;
-    std::vector<std::unique_ptr<page_type>> kept;
-    scratch.reserve(chunk_pages);
-    kept.reserve(chunk_pages);
-    std::vector<const page_type*> order;  // this chunk's pages, ascending ids
-    order.reserve(chunk_pages);
-    std::size_t bound = 0;
-    {
-      std::lock_guard capture(capture_mutex_);
-      bound = live_.size();
-    }
-    for (std::size_t first = 0; first < bound; first += chunk_pages) {
-      scratch.clear();
-      kept.clear();
-      order.clear();
-      {
-        std::lock_guard capture(capture_mutex_);
-        const std::size_t last = std::min(bound, first + chunk_pages);
-        for (std::size_t id = first; id < last; ++id) {
-          if (!live_[id]) continue;
-          taken_[id] = 1;
-          if (copies_[id]) {
-            kept.push_back(std::move(copies_[id]));
-            order.push_back(kept.back().get());
-          } else {
-            scratch.push_back(*live_[id]);  // capacity reserved: no reallocation, pointers hold
-            order.push_back(&scratch.back());
-          }
+    page_type scratch;
+    const std::size_t bound = live_.size();
+    for (std::size_t id = 0; id < bound; ++id) {
+      const page_type* p = live_[id];
+      if (!p) continue;
+      for (;;) {
+        std::uint8_t s = untaken;
+        if (state_[id].compare_exchange_strong(s, copying, std::memory_order_acq_rel)) {
+          scratch = *p;
+          state_[id].store(taken, std::memory_order_release);
+          file.add(scratch);
+          break;
         }
+        if (s == preserved) {
+          file.add(*copies_[id]);
+          preserved_.fetch_add(1, std::memory_order_relaxed);
+          break;
+        }
+        std::this_thread::yield();  // a commit is copying it
       }
-      for (const page_type* p : order) file.add(*p);
-      preserved_.fetch_add(kept.size(), std::memory_order_relaxed);
     }
     end_capture();
     file.finish(j.structure);
@@ -232,12 +230,30 @@ private:
     if (j.on_durable) j.on_durable();
   }
 
-  // Owner and thread: the frozen table and who took which page.
-  std::mutex capture_mutex_;
+  static constexpr std::uint8_t untaken = 0, copying = 1, taken = 2, preserving = 3, preserved = 4;
+
+  // Owner and thread: the frozen table (set by start() while the thread is idle), and who took
+  // which page.
   std::atomic<bool> capturing_{false};
   std::vector<const page_type*> live_;
-  std::vector<std::uint8_t> taken_;
-  std::vector<std::unique_ptr<page_type>> copies_;
+  std::unique_ptr<std::atomic<std::uint8_t>[]> state_;
+  std::size_t state_capacity_ = 0;
+  std::vector<page_type*> copies_;  // into pool_
+  // The preserved copies, in blocks the owner allocates as it needs them and reuses from one
+  // checkpoint to the next (so a tick's copy is a memcpy into memory already touched, not a
+  // malloc and page faults): it keeps the most pages any checkpoint needed.
+  static constexpr std::size_t pool_block_pages = 64;
+  std::vector<std::unique_ptr<page_type[]>> pool_;
+  std::size_t pool_used_ = 0;
+  page_type* pool_page()
+  {
+    const std::size_t block = pool_used_ / pool_block_pages;
+    if (block == pool_.size()) {
+      pool_.reserve(pool_.size() + 1);
+      pool_.push_back(std::make_unique<page_type[]>(pool_block_pages));
+    }
+    return &pool_[block][pool_used_++ % pool_block_pages];
+  }
   std::atomic<std::uint64_t> job_epoch_{0};
   std::atomic<std::uint64_t> preserved_{0};
 

@@ -17,7 +17,9 @@
 //                 wait_checkpoint() waits and rethrows a failure of the background write, once
 //                 (begin_checkpoint and checkpoint rethrow it too); the destructor waits, silently.
 //                 Old segments go only after the checkpoint is durable, and the files readers
-//                 need never vanish under an audit (snapshot_at, for_each_commit).
+//                 need never vanish under an audit (snapshot_at, for_each_commit). No I/O on the
+//                 caller's thread: the log is not rolled, so the writer's active segment (with
+//                 the commits just before the epoch) stays until a later checkpoint.
 //
 // Structure: a commit (and a checkpoint) may carry bytes the store does not interpret, what the
 // pages mean beyond their bytes (the bus logs its topology edits there). The store logs them
@@ -173,12 +175,14 @@ public:
   {
     std::unique_lock lock(mutex_);
     background_.wait();
-    start_checkpoint(structure);
+    start_checkpoint(structure, true);
     background_.wait();
   }
 
-  // The same in the background: returns once the epoch is frozen (no page bytes copied), and
-  // the store's thread writes it while commits go on. Returns false, starting nothing, while
+  // The same in the background: returns once the epoch is frozen (no page bytes copied, no
+  // I/O), and the store's thread writes it while commits go on. Once it is durable it removes
+  // the segments before the writer's active one (the active one stays: it holds the commits
+  // just before the epoch, which recovery skips). Returns false, starting nothing, while
   // another is in flight (the request coalesces into it). Rethrows, once, the failure of a
   // finished background checkpoint not yet reported, starting nothing.
   bool begin_checkpoint(span<const std::byte> structure = {})
@@ -186,7 +190,7 @@ public:
     std::unique_lock lock(mutex_);
     if (background_.busy()) return false;
     background_.wait();
-    start_checkpoint(structure);
+    start_checkpoint(structure, false);
     return true;
   }
 
@@ -340,10 +344,14 @@ private:
 
   // Under the exclusive lock, with no checkpoint in flight: freezes the committed state at
   // epoch_ (the pointers of its pages; pages created since the last commit are not part of it,
-  // the next commit names them) and a fresh log segment, then hands both to the thread. The new
+  // the next commit names them) and hands it to the thread. Once the checkpoint is durable, the
+  // segments before the writer's active one go: with `roll`, the writer first starts a fresh
+  // segment, so every older one is covered (the blocking checkpoint: its sync is I/O on the
+  // caller's thread); without, the active segment (commits before and after the epoch, the
+  // ones before skipped on recovery) stays until a later checkpoint finds it rolled. The new
   // writer comes before the old one goes: if it cannot start its segment, the store keeps the
   // writer it had (and every segment) and nothing starts.
-  void start_checkpoint(span<const std::byte> structure)
+  void start_checkpoint(span<const std::byte> structure, bool roll)
   {
     std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
     for (std::uint32_t id = 0; id < frozen.size(); ++id) frozen[id] = table_.find(page_id{id});
@@ -356,15 +364,16 @@ private:
     j.epoch = epoch_;
     j.structure.assign(structure.begin(), structure.end());
     j.files_mutex = &files_mutex_;
-    // Everything the old writer holds reaches the file first (its segments stay the truth until
-    // the checkpoint is durable, and a newer segment must never be synced before them).
-    writer_->sync();
-    auto next = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
-    const std::string& active = next->segment_path();
+    if (roll) {
+      // Everything the old writer holds reaches the file first: a newer segment must never be
+      // synced before an older one.
+      writer_->sync();
+      writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
+    }
+    const std::string active = writer_->segment_path();
     std::uint64_t first_kept = 0;
     (void)parse_segment_name(active.substr(active.rfind('/') + 1), first_kept);
     j.on_durable = [this, first_kept] { remove_segments_below(first_kept); };
-    writer_ = std::move(next);
     background_.start(std::move(j), std::move(frozen));
   }
 
