@@ -119,8 +119,11 @@ void fill(store& s, std::size_t n)
     mmsb::delta_builder<store::semiring_type, layout> b(mmsb::page_id{static_cast<std::uint32_t>(p)});
     for (std::size_t slot = p % 5; slot < layout::extent; slot += 3) b.accumulate(slot, static_cast<float>(p + slot));
     ds.push_back(b.build());
+    if (ds.size() == 2048 || p + 1 == n) {  // a commit record stays under the 64 MiB limit
+      (void)s.commit(ds);
+      ds.clear();
+    }
   }
-  (void)s.commit(ds);
 }
 
 // The newest checkpoint must hold `expect` (its state hash) and every page.
