@@ -195,7 +195,7 @@ private:
       end_capture();
       {
         std::lock_guard lock(state_mutex_);
-        error_ = failure;
+        error_ = std::move(failure);  // no reference stays here: the owner alone releases it
         busy_ = false;
       }
       idle_.notify_all();

@@ -7,8 +7,8 @@
 //   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
 //                 durable removes the log segments it covers. Blocking: returns once it is durable.
 //   begin_checkpoint()
-//                 the same in the background (background_checkpoint.hpp): freezes the epoch (page
-//                 pointers, and a fresh log segment) under the lock, then returns; a thread owned
+//                 the same in the background (background_checkpoint.hpp): freezes the epoch (the page
+//                 pointers) under the lock, then returns; a thread owned
 //                 by the store writes it while commits go on, copying a page only when a commit is
 //                 about to change one it has not written yet (copy-on-write). The file equals the
 //                 state at its epoch bit for bit. One at a time: while one is in flight,
