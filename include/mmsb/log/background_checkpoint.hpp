@@ -46,6 +46,7 @@
 #include <new>
 #include <shared_mutex>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -88,7 +89,7 @@ public:
     std::function<void()> on_durable;           // after publish (the log truncation)
   };
 
-  // True from start() until the thread has finished (and wait() has not yet been called).
+  // True from start() until the thread has finished writing (its error, if any, waits for wait()).
   [[nodiscard]] bool busy() const
   {
     std::lock_guard lock(state_mutex_);
@@ -96,18 +97,25 @@ public:
   }
 
   // Starts writing `j` for the pages `frozen` (indexed by id; nullptr: not in the checkpoint).
-  // Requires !busy(). Call under the owner's exclusive lock. Throws (with nothing started) only
-  // if the thread cannot be created or memory runs out.
+  // Requires !busy(). Call under the owner's exclusive lock. Throws mmsb::error (with nothing
+  // started) only if the thread cannot be created (io_error) or memory runs out (out_of_memory).
   void start(job j, std::vector<const page_type*>&& frozen)
   {
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
     const std::size_t n = frozen.size();
-    if (n > state_capacity_) {
-      state_ = std::make_unique<std::atomic<std::uint8_t>[]>(n);
-      state_capacity_ = n;
+    try {
+      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      if (n > state_capacity_) {
+        state_ = std::make_unique<std::atomic<std::uint8_t>[]>(n);
+        state_capacity_ = n;
+      }
+      copies_.assign(n, nullptr);
+    } catch (const std::bad_alloc&) {
+      throw error(errc::out_of_memory, "checkpoint at epoch " + std::to_string(j.epoch.value()) + ": no memory for the state of " +
+                                         std::to_string(n) + " pages");
+    } catch (const std::system_error& e) {
+      throw error(errc::io_error, "checkpoint at epoch " + std::to_string(j.epoch.value()) + ": cannot start its thread: " + e.what());
     }
     for (std::size_t i = 0; i < n; ++i) state_[i].store(untaken, std::memory_order_relaxed);
-    copies_.assign(n, nullptr);
     pool_used_ = 0;
     live_ = std::move(frozen);
     capturing_.store(true, std::memory_order_release);
