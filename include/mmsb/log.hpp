@@ -2,6 +2,7 @@
 // the log writer and reader (recovery), checkpoints, and the durable store (transactions).
 #pragma once
 
+#include <mmsb/log/background_checkpoint.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/durable_store.hpp>

@@ -230,6 +230,7 @@ TEST_CASE("bus: state survives reopening the store; checkpoints are taken on sch
     }
     hash = b.hash().value;
     CHECK(b.current_epoch() == epoch{7});
+    b.wait_checkpoint();  // the tick's checkpoints are written in the background
     CHECK(!fs.list("/bus/checkpoints").empty());
   }
   basic_bus<S, L> reopened(o);

@@ -147,6 +147,29 @@ TEST_CASE("a failed publish leaves the previous checkpoint in force and no temp 
   }
 }
 
+TEST_CASE("a checkpoint larger than the writer's buffer streams in pieces; a failure in the middle leaves no temp file")
+{
+  std::mt19937_64 rng(5);
+  memory_file_system mem;
+  faulty_file_system fs(mem);
+  const auto big = random_pages(rng, 5000);  // ~1.5 MiB of records: at least two writes
+  write_checkpoint<lay>(fs, "/ckpt", shape, epoch{10}, big);
+  CHECK(fs.count(fs_op::write) >= 2);
+  std::vector<page<lay>> back;
+  auto r = load(mem, back);
+  REQUIRE(r.loaded);
+  CHECK(r.loaded->pages == big.size());
+  CHECK(hash_of(back) == hash_of(big));
+  fs.reset();
+  fs.fail_nth(fs_op::write, 2, EIO);  // the second piece
+  CHECK_THROWS_AS(write_checkpoint<lay>(fs, "/ckpt", shape, epoch{20}, random_pages(rng, 5000)), error);
+  fs.reset();
+  CHECK(mem.list("/ckpt") == std::vector<std::string>{checkpoint_name(epoch{10})});
+  r = load(mem, back);
+  REQUIRE(r.loaded);
+  CHECK(r.loaded->epoch == epoch{10});
+}
+
 TEST_CASE("power loss: a published checkpoint survives; one interrupted before its directory sync may not, and then the previous one loads")
 {
   std::mt19937_64 rng(5);

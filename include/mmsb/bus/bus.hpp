@@ -221,6 +221,16 @@ public:
     (void)commit(none);  // logs and propagates pending topology edits (a no-op without them)
     store_.checkpoint(detail::write_topology(graph_).bytes());
   }
+  // The tick's way: the same, written by the store's thread while ticks go on; false, starting
+  // nothing, while one is in flight. wait_checkpoint() waits, rethrowing its failure.
+  bool begin_checkpoint()
+  {
+    if (store_.checkpoint_in_flight()) return false;
+    transaction_type none;
+    (void)commit(none);
+    return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
+  }
+  void wait_checkpoint() { store_.wait_checkpoint(); }
 
   // The state hash (every page's value, derived pages included, as hash()) at a past epoch the
   // retained files cover: pages and topology rebuilt from the newest checkpoint at or before it
@@ -284,10 +294,8 @@ public:
     r.propagation_complete = res.complete;
     r.frontier = res.frontier;
     lap(tick_phase::propagate);
-    if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every) {
-      checkpoint();
-      ticks_since_checkpoint_ = 0;
-    }
+    if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every && begin_checkpoint())
+      ticks_since_checkpoint_ = 0;  // else due again next tick
     lap(tick_phase::maintain);
     stats_.record(r);
     return r;

@@ -5,7 +5,8 @@
 //   merge       order by (page, epoch, producer, sequence) and merge one delta per page
 //   apply_log   log the merged deltas as one commit (write-ahead), then apply them in parallel
 //   propagate   carry the changes through the page graph, within the budget if one is given
-//   maintain    checkpoint every `checkpoint_every` ticks
+//   maintain    begin a background checkpoint every `checkpoint_every` ticks (retried next tick
+//               while one is still in flight)
 #pragma once
 
 #include <algorithm>

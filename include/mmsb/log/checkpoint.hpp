@@ -7,6 +7,7 @@
 //   checkpoint record   epoch = the checkpoint's epoch; payload = u64 page count + u64 state hash
 //
 // Publishing is atomic: write `<name>.tmp`, fsync it, rename it into place, fsync the directory.
+// checkpoint_file streams the file (~1 MiB at a time), so writing one needs no copy of the whole.
 // Only then does the checkpoint count, and only then may the log before it be truncated. The
 // newest `keep` checkpoints stay (default 2: the previous one is the fallback).
 //
@@ -30,6 +31,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mmsb {
@@ -55,6 +57,105 @@ namespace mmsb {
   return true;
 }
 
+// Streams one checkpoint into `<dir>/<name>.tmp` and publishes it, in steps a background
+// writer can take apart (durable_store writes the file off the tick and publishes under a lock
+// that audits also take):
+//   add(page)     pages in ascending id order; buffered, written out every ~1 MiB
+//   finish()      the optional structure record and the end record; fsync; close. The temp file
+//                 is complete and durable, but does not count yet.
+//   publish(keep) rename into place, fsync the directory (the checkpoint counts from here), then
+//                 remove all but the newest `keep` checkpoints.
+// Any step throws mmsb::error on failure; destroying an unpublished writer closes and removes
+// the temp file (best effort), so the previous checkpoints are untouched.
+class checkpoint_file {
+public:
+  checkpoint_file(file_system& fs, std::string dir, span<const std::byte> shape, mmsb::epoch e)
+    : fs_(&fs), dir_(std::move(dir)), final_path_(dir_ + "/" + checkpoint_name(e)), tmp_(final_path_ + ".tmp"), epoch_(e)
+  {
+    if (!fs_->exists(dir_)) {
+      // The directory's own entry must survive a power loss too, or a crash after the log was
+      // truncated would lose the checkpoint with its directory.
+      fs_->make_dir(dir_);
+      const auto slash = dir_.find_last_of('/');
+      fs_->sync_dir(slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : dir_.substr(0, slash));
+    }
+    buf_.reserve(flush_bytes + (std::size_t{1} << 16));
+    encode_record(buf_, record_type::segment, mmsb::epoch{}, txn_id{}, shape);
+    handle_ = fs_->open(tmp_, open_mode::truncate);
+  }
+  checkpoint_file(const checkpoint_file&) = delete;
+  checkpoint_file& operator=(const checkpoint_file&) = delete;
+  ~checkpoint_file()
+  {
+    if (handle_ >= 0) fs_->close(handle_);
+    if (!published_) {
+      try { fs_->remove(tmp_); } catch (...) {}
+    }
+  }
+
+  template <class Layout>
+  void add(const page<Layout>& p)
+  {
+    const auto bytes = p.payload_bytes();
+    payload_.resize(4 + bytes.size());
+    detail::store_le(payload_.data(), p.id().value(), 4);
+    std::memcpy(payload_.data() + 4, bytes.data(), bytes.size());
+    encode_record(buf_, record_type::page, p.epoch(), txn_id{}, payload_);
+    hash_into(hasher_, p);
+    ++count_;
+    if (buf_.size() >= flush_bytes) flush();
+  }
+
+  void finish(span<const std::byte> structure = {})
+  {
+    if (!structure.empty()) encode_record(buf_, record_type::structure, epoch_, txn_id{}, structure);
+    std::byte tail[16];
+    detail::store_le(tail, count_, 8);
+    detail::store_le(tail + 8, hasher_.digest().value, 8);
+    encode_record(buf_, record_type::checkpoint, epoch_, txn_id{}, span<const std::byte>(tail, 16));
+    flush();
+    fs_->sync(handle_);
+    const auto h = handle_;
+    handle_ = -1;
+    fs_->close(h);
+  }
+
+  void publish(std::size_t keep = 2)
+  {
+    fs_->rename(tmp_, final_path_);
+    published_ = true;  // the temp name is gone either way once rename returned
+    fs_->sync_dir(dir_);  // durable from here on
+    std::vector<mmsb::epoch> all;
+    for (const auto& name : fs_->list(dir_)) {
+      mmsb::epoch ce;
+      if (parse_checkpoint_name(name, ce)) all.push_back(ce);
+    }
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i + keep < all.size(); ++i) fs_->remove(dir_ + "/" + checkpoint_name(all[i]));
+    if (all.size() > keep) fs_->sync_dir(dir_);
+  }
+
+  [[nodiscard]] const std::string& path() const noexcept { return final_path_; }
+  [[nodiscard]] std::uint64_t pages() const noexcept { return count_; }
+
+private:
+  static constexpr std::size_t flush_bytes = std::size_t{1} << 20;
+  void flush()
+  {
+    fs_->write_all(handle_, buf_);
+    buf_.clear();
+  }
+
+  file_system* fs_;
+  std::string dir_, final_path_, tmp_;
+  mmsb::epoch epoch_;
+  file_system::handle handle_ = -1;
+  bool published_ = false;
+  std::vector<std::byte> buf_, payload_;
+  state_hasher hasher_;
+  std::uint64_t count_ = 0;
+};
+
 // Writes and publishes a checkpoint of `pages` (a range of page<Layout>, in ascending id order)
 // at epoch e, with `structure` (if not empty) as its structure record. Throws mmsb::error on any
 // failure; then the previous checkpoints are untouched and the temp file is removed (best
@@ -63,54 +164,10 @@ template <class Layout, class Pages>
 void write_checkpoint(file_system& fs, const std::string& dir, span<const std::byte> shape, mmsb::epoch e,
                       const Pages& pages, std::size_t keep = 2, span<const std::byte> structure = {})
 {
-  if (!fs.exists(dir)) fs.make_dir(dir);
-  const std::string final_path = dir + "/" + checkpoint_name(e), tmp = final_path + ".tmp";
-  std::vector<std::byte> buf;
-  encode_record(buf, record_type::segment, mmsb::epoch{}, txn_id{}, shape);
-  state_hasher hasher;
-  std::uint64_t count = 0;
-  std::vector<std::byte> payload;
-  for (const page<Layout>& p : pages) {
-    const auto bytes = p.payload_bytes();
-    payload.resize(4 + bytes.size());
-    detail::store_le(payload.data(), p.id().value(), 4);
-    std::memcpy(payload.data() + 4, bytes.data(), bytes.size());
-    encode_record(buf, record_type::page, p.epoch(), txn_id{}, payload);
-    hash_into(hasher, p);
-    ++count;
-  }
-  if (!structure.empty()) encode_record(buf, record_type::structure, e, txn_id{}, structure);
-  std::byte tail[16];
-  detail::store_le(tail, count, 8);
-  detail::store_le(tail + 8, hasher.digest().value, 8);
-  encode_record(buf, record_type::checkpoint, e, txn_id{}, span<const std::byte>(tail, 16));
-
-  const auto h = fs.open(tmp, open_mode::truncate);
-  try {
-    fs.write_all(h, buf);
-    fs.sync(h);
-  } catch (...) {
-    fs.close(h);
-    try { fs.remove(tmp); } catch (...) {}
-    throw;
-  }
-  fs.close(h);
-  try {
-    fs.rename(tmp, final_path);
-  } catch (...) {
-    try { fs.remove(tmp); } catch (...) {}
-    throw;
-  }
-  fs.sync_dir(dir);  // durable from here on
-
-  std::vector<mmsb::epoch> all;
-  for (const auto& name : fs.list(dir)) {
-    mmsb::epoch ce;
-    if (parse_checkpoint_name(name, ce)) all.push_back(ce);
-  }
-  std::sort(all.begin(), all.end());
-  for (std::size_t i = 0; i + keep < all.size(); ++i) fs.remove(dir + "/" + checkpoint_name(all[i]));
-  if (all.size() > keep) fs.sync_dir(dir);
+  checkpoint_file file(fs, dir, shape, e);
+  for (const page<Layout>& p : pages) file.add(p);
+  file.finish(structure);
+  file.publish(keep);
 }
 
 struct checkpoint_info {

@@ -5,7 +5,21 @@
 //                 (durable per the log's policy), then applies the deltas to the pages at the
 //                 next epoch. Write-ahead: if the append fails, nothing in memory changes.
 //   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
-//                 durable removes the log segments it covers.
+//                 durable removes the log segments it covers. Blocking: returns once it is durable.
+//   begin_checkpoint()
+//                 the same in the background (background_checkpoint.hpp): freezes the epoch (the page
+//                 pointers) under the lock, then returns; a thread owned
+//                 by the store writes it while commits go on, copying a page only when a commit is
+//                 about to change one it has not written yet (copy-on-write). The file equals the
+//                 state at its epoch bit for bit. One at a time: while one is in flight,
+//                 begin_checkpoint() starts nothing and returns false (the request coalesces into
+//                 the in-flight one; ask again later), and checkpoint() waits for it first.
+//                 wait_checkpoint() waits and rethrows a failure of the background write, once
+//                 (begin_checkpoint and checkpoint rethrow it too); the destructor waits, silently.
+//                 Old segments go only after the checkpoint is durable, and the files readers
+//                 need never vanish under an audit (snapshot_at, for_each_commit). No I/O on the
+//                 caller's thread: the log is not rolled, so the writer's active segment (with
+//                 the commits just before the epoch) stays until a later checkpoint.
 //
 // Structure: a commit (and a checkpoint) may carry bytes the store does not interpret, what the
 // pages mean beyond their bytes (the bus logs its topology edits there). The store logs them
@@ -38,6 +52,7 @@
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/delta/fill.hpp>
+#include <mmsb/log/background_checkpoint.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/file_system.hpp>
@@ -80,7 +95,10 @@ public:
   durable_store(file_system& fs, std::string dir, std::vector<std::byte> shape, store_options options = {})
     : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
   {
-    if (!fs_->exists(dir_)) fs_->make_dir(dir_);
+    if (!fs_->exists(dir_)) {
+      fs_->make_dir(dir_);
+      fs_->sync_dir(parent_of(dir_));  // the store's own entry survives a power loss
+    }
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
     writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
   }
@@ -153,32 +171,41 @@ public:
 
   // Writes a checkpoint at the current epoch, holding `structure` (everything the structure of
   // the commits up to it amounts to); once it is durable, removes the log segments it covers
-  // (the writer starts a new segment first, so every older one is covered).
+  // (the writer starts a new segment first, so every older one is covered). Blocking: waits for
+  // an in-flight background checkpoint first (rethrowing its failure, without starting), then
+  // writes this one before returning. Throws mmsb::error; the previous checkpoints and the log
+  // stay as they were, so recovery is unaffected.
   void checkpoint(span<const std::byte> structure = {})
   {
     std::unique_lock lock(mutex_);
-    // The committed state at epoch_: pages created since the last commit are not part of it
-    // (the next commit names them; an audit of epoch_ must not see them).
-    std::vector<std::uint32_t> pending(pending_pages_);
-    std::sort(pending.begin(), pending.end());
-    std::vector<page_type> pages;
-    table_.for_each([&](const page_type& p) {
-      if (!std::binary_search(pending.begin(), pending.end(), p.id().value())) pages.push_back(p);
-    });
-    write_checkpoint<Layout>(*fs_, ckpt_dir(), shape_, epoch_, pages, 2, structure);
-    // Durable: the log before it may go. Start a fresh segment so all older ones are covered.
-    std::vector<std::string> old = fs_->list(log_dir());
-    log_resume resume{true, 0, 0, epoch_};
-    // The new writer before the old one goes: if it cannot start its segment, the store keeps
-    // the writer it had (and every segment) instead of being left without one.
-    writer_->sync();
-    auto next = std::make_unique<log_writer>(*fs_, log_dir(), shape_, resume, options_.log);
-    writer_ = std::move(next);
-    std::uint64_t index = 0;
-    for (const auto& name : old)
-      if (parse_segment_name(name, index)) fs_->remove(log_dir() + "/" + name);
-    fs_->sync_dir(log_dir());
+    background_.wait();
+    start_checkpoint(structure, true);
+    background_.wait();
   }
+
+  // The same in the background: returns once the epoch is frozen (no page bytes copied, no
+  // I/O), and the store's thread writes it while commits go on. Once it is durable it removes
+  // the segments before the writer's active one (the active one stays: it holds the commits
+  // just before the epoch, which recovery skips). Returns false, starting nothing, while
+  // another is in flight (the request coalesces into it). Rethrows, once, the failure of a
+  // finished background checkpoint not yet reported, starting nothing.
+  bool begin_checkpoint(span<const std::byte> structure = {})
+  {
+    std::unique_lock lock(mutex_);
+    if (background_.busy()) return false;
+    background_.wait();
+    start_checkpoint(structure, false);
+    return true;
+  }
+
+  // Waits for the in-flight background checkpoint, if any, to be durable (and the log it covers
+  // removed); rethrows its failure, once, as mmsb::error naming the checkpoint's path.
+  void wait_checkpoint() { background_.wait(); }
+
+  [[nodiscard]] bool checkpoint_in_flight() const { return background_.busy(); }
+
+  // Pages commits copied because a background checkpoint had not written them yet, in total.
+  [[nodiscard]] std::uint64_t checkpoint_preserved_pages() const noexcept { return background_.preserved_pages(); }
 
   [[nodiscard]] mmsb::epoch current_epoch() const
   {
@@ -247,6 +274,7 @@ public:
   void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
   {
     std::shared_lock lock(mutex_);
+    std::shared_lock files(files_mutex_);  // no checkpoint thread removes a segment under us
     std::vector<delta_type> deltas;
     span<const std::byte> structure;
     mmsb::epoch last = after;
@@ -286,6 +314,9 @@ private:
         if (!std::binary_search(named.begin(), named.end(), id)) fresh.push_back(id);
     }
     const mmsb::epoch e = epoch_.next();
+    // Copy-on-write for an in-flight checkpoint: keep the epoch's bytes of every page this
+    // commit writes (before the append, so a failure here leaves nothing half done).
+    background_.preserve(deltas, [](const delta_type& d) { return d.target(); });
     payload_.clear();
     detail::begin_commit_payload(payload_, deltas.size() + fresh.size());
     const auto append = [&](const delta_type& d) {
@@ -315,6 +346,55 @@ private:
     pending_pages_.clear();
     pending_initial_.clear();
     return e;
+  }
+
+  // Under the exclusive lock, with no checkpoint in flight: freezes the committed state at
+  // epoch_ (the pointers of its pages; pages created since the last commit are not part of it,
+  // the next commit names them) and hands it to the thread. Once the checkpoint is durable, the
+  // segments before the writer's active one go: with `roll`, the writer first starts a fresh
+  // segment, so every older one is covered (the blocking checkpoint: its sync is I/O on the
+  // caller's thread); without, the active segment (commits before and after the epoch, the
+  // ones before skipped on recovery) stays until a later checkpoint finds it rolled. The new
+  // writer comes before the old one goes: if it cannot start its segment, the store keeps the
+  // writer it had (and every segment) and nothing starts.
+  void start_checkpoint(span<const std::byte> structure, bool roll)
+  {
+    std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
+    for (std::uint32_t id = 0; id < frozen.size(); ++id) frozen[id] = table_.find(page_id{id});
+    for (const auto id : pending_pages_)
+      if (id < frozen.size()) frozen[id] = nullptr;
+    typename background_checkpoint<Layout>::job j;
+    j.fs = fs_;
+    j.dir = ckpt_dir();
+    j.shape = shape_;
+    j.epoch = epoch_;
+    j.structure.assign(structure.begin(), structure.end());
+    j.files_mutex = &files_mutex_;
+    if (roll) {
+      // Everything the old writer holds reaches the file first: a newer segment must never be
+      // synced before an older one.
+      writer_->sync();
+      writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
+    }
+    const std::string active = writer_->segment_path();
+    std::uint64_t first_kept = 0;
+    (void)parse_segment_name(active.substr(active.rfind('/') + 1), first_kept);
+    j.on_durable = [this, first_kept] { remove_segments_below(first_kept); };
+    background_.start(std::move(j), std::move(frozen));
+  }
+
+  // The checkpoint is durable: the segments before the one the writer started at its epoch hold
+  // only commits it covers. Runs on the checkpoint thread, under files_mutex_.
+  void remove_segments_below(std::uint64_t first_kept)
+  {
+    std::uint64_t index = 0;
+    bool removed = false;
+    for (const auto& name : fs_->list(log_dir()))
+      if (parse_segment_name(name, index) && index < first_kept) {
+        fs_->remove(log_dir() + "/" + name);
+        removed = true;
+      }
+    if (removed) fs_->sync_dir(log_dir());
   }
 
   // The initial value of a page created since the last commit at something other than zero().
@@ -392,6 +472,7 @@ private:
   void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
     std::shared_lock lock(mutex_);
+    std::shared_lock files(files_mutex_);  // no checkpoint thread removes a file under us
     page_table<Layout, Allocator> replica;
     if (target.value() == 0) {  // genesis: before the first commit, nothing
       f(replica);
@@ -419,6 +500,11 @@ private:
   detail::commit_encoder encoder_;            // its parallel encoder's scratch, reused
   std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
   mutable std::shared_mutex mutex_;
+  // Held shared by whoever reads the log or checkpoint files, exclusively by the checkpoint
+  // thread while it publishes and removes files. Taken after mutex_, never before it.
+  mutable std::shared_mutex files_mutex_;
+  // Last: destroyed first, so its thread has finished before anything it uses goes.
+  background_checkpoint<Layout> background_;
 };
 
 } // namespace mmsb
