@@ -111,7 +111,7 @@ TEST_CASE("spsc_ring: FIFO, full and empty", "[exec][spsc_ring]")
   CHECK_FALSE(r.push(100));  // fail: at once, nothing changed
   CHECK(r.size_approx() == 8);
   CHECK(drain(r) == iota(0, 8));
-  // Many laps through a small ring: positions keep growing while slots are reused.
+  // Many laps through a small ring: stamps from old laps must never look fresh.
   for (std::uint64_t lap = 0; lap < 1000; ++lap) {
     REQUIRE(r.try_push(lap * 3));
     REQUIRE(r.try_push(lap * 3 + 1));
