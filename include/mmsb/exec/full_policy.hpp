@@ -16,9 +16,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <new>
 #include <string>
 #include <thread>
+#include <type_traits>
 
 namespace mmsb {
 
@@ -129,6 +131,24 @@ private:
   std::atomic<std::uint32_t> epoch_{0};
   std::atomic<std::uint32_t> sleepers_{0};
 };
+
+// Moving an item into and out of a slot: as a T (copy construction, copy assignment), not as
+// bytes, where T allows. A memcpy of a wide T reads its source in 16-byte pieces, and when the
+// caller has just written one field of it (v.seq = i; push(v)) that read cannot be forwarded
+// from the store buffer and stalls: 64 B items went through a ring 2.5x slower that way,
+// even on one thread. A T that cannot be copied as a T (deleted copy members) falls back to bytes.
+template <class T>
+inline void put_item(void* slot, const T& v) noexcept
+{
+  if constexpr (std::is_copy_constructible_v<T>) ::new (slot) T(v);
+  else std::memcpy(slot, static_cast<const void*>(&v), sizeof(T));
+}
+template <class T>
+inline void get_item(T& out, const void* slot) noexcept
+{
+  if constexpr (std::is_copy_assignable_v<T>) out = *std::launder(static_cast<const T*>(slot));
+  else std::memcpy(static_cast<void*>(&out), slot, sizeof(T));
+}
 
 // Capacity must be a power of two (positions map to slots with a mask) in [min, max].
 inline void check_capacity(const char* ring, std::size_t capacity, std::size_t min, std::size_t max)

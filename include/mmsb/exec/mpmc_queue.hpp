@@ -94,7 +94,7 @@ public:
     }
     for (std::size_t i = 0; i < n; ++i) {
       cell& c = cells_[(pos + i) & mask_];
-      std::memcpy(c.bytes, static_cast<const void*>(&items[i]), sizeof(T));
+      detail::rings::put_item(c.bytes, items[i]);
       c.seq.store(pos + i + 1, std::memory_order_release);
     }
     if constexpr (Empty == empty_policy::block) data_.notify();
@@ -156,7 +156,7 @@ public:
     }
     for (std::size_t i = 0; i < n; ++i) {
       cell& c = cells_[(pos + i) & mask_];
-      std::memcpy(static_cast<void*>(&out[i]), c.bytes, sizeof(T));
+      detail::rings::get_item(out[i], c.bytes);
       c.seq.store(pos + i + mask_ + 1, std::memory_order_release);
     }
     if constexpr (Policy == full_policy::block) space_.notify();

@@ -19,10 +19,11 @@
 //
 // Why stamps rather than the classic cached-index ring (each side publishing its index and
 // caching the other's, as Rigtorp's SPSCQueue and ReaderWriterQueue do): on the 2-core VM that
-// ring, built and measured side by side in one P4 run (2026-12-05, 15 interleaved repetitions),
-// took 1.2-1.4x as long per item at 8 B and 1.4x at 64 B as this one: with one item per call a
-// consumer that keeps up re-reads the producer's index line for nearly every item, where here it
-// reads only lines that carry data.
+// ring, built and measured side by side in one P4 run (2026-12-05, 2-core VM, 15 interleaved
+// repetitions, both copying items as T), took 1.1-2x as long per item at 8 B and 1.2x at 64 B as
+// this one: with one item per call a consumer that keeps up re-reads the producer's index line
+// for nearly every item, where here it reads only lines that carry data. Items are copied as T,
+// not as bytes (detail::rings::put_item / get_item say why).
 //
 //   read-only line   [slots_, mask_]
 //   producer line    [tail_ (position of the next push), head_cache_]
@@ -164,7 +165,7 @@ public:
   {
     const std::size_t h = next_;
     if (h == ready_end_ && !find_ready(h)) return false;
-    std::memcpy(static_cast<void*>(&out), slots_[h & mask_].bytes, sizeof(T));
+    detail::rings::get_item(out, slots_[h & mask_].bytes);
     next_ = h + 1;
     head_.store(h + 1, std::memory_order_release);
     wake_producer();
@@ -181,7 +182,7 @@ public:
     }
     const std::size_t n = std::min(ready_end_ - h, out.size());
     for (std::size_t i = 0; i < n; ++i)
-      std::memcpy(static_cast<void*>(&out[i]), slots_[(h + i) & mask_].bytes, sizeof(T));
+      detail::rings::get_item(out[i], slots_[(h + i) & mask_].bytes);
     next_ = h + n;
     head_.store(h + n, std::memory_order_release);
     wake_producer();
@@ -255,7 +256,7 @@ private:
   void put(std::size_t position, const T& v) noexcept
   {
     slot& s = slots_[position & mask_];
-    std::memcpy(s.bytes, static_cast<const void*>(&v), sizeof(T));
+    detail::rings::put_item(s.bytes, v);
     s.stamp.store(stamp_of(position), std::memory_order_release);
   }
 
