@@ -75,6 +75,14 @@ inline void relax() noexcept
 // whose partner was descheduled burnt its whole time slice, so on the 2-core VM with another job
 // running the default run (50 M items, 9 repetitions) went past 25 minutes; an unloaded run never
 // gets past the pauses, so its figures are the same.
+//
+// A waiter that has napped for stall_limit without its try succeeding stops the case, which is
+// then reported as skipped instead of hanging the report: moodycamel's ConcurrentQueue in
+// mpmc_2p2c (try_enqueue with tokens, its preallocated blocks only, 2 CPUs) was seen to report
+// full to one producer while both consumers found it empty, for more than 10 minutes.
+std::atomic<bool> stalled{false};
+constexpr auto stall_limit = std::chrono::seconds(10);
+
 class backoff {
 public:
   void pause() noexcept
@@ -86,6 +94,9 @@ public:
       ++n_;
       std::this_thread::yield();
     } else {
+      const auto now = clock_type::now();
+      if (nap_us_ == 1) napping_since_ = now;
+      else if (now - napping_since_ > stall_limit) stalled.store(true, std::memory_order_relaxed);
       std::this_thread::sleep_for(std::chrono::microseconds(nap_us_));
       nap_us_ = std::min<unsigned>(nap_us_ * 2, 100);
     }
@@ -95,12 +106,25 @@ public:
 private:
   unsigned n_ = 0;
   unsigned nap_us_ = 1;
+  clock_type::time_point napping_since_{};
 };
+// Waits until ready() holds; false when the case stalled (the caller then runs out its loop
+// without waiting and the case is reported as skipped).
 template <class Ready>
-inline void wait_until(Ready&& ready) noexcept
+inline bool wait_until(Ready&& ready) noexcept
 {
   backoff b;
-  while (!ready()) b.pause();
+  while (!ready()) {
+    if (stalled.load(std::memory_order_relaxed)) return false;
+    b.pause();
+  }
+  return true;
+}
+inline bool check_stall(benchmark::State& state)
+{
+  if (!stalled.exchange(false)) return false;
+  state.SkipWithError("stalled: a waiter made no progress for 10 s");
+  return true;
 }
 
 // The first two CPUs this process may run on (-1 when there are fewer), or MMSB_BENCH_P4_CPUS=a,b
@@ -207,6 +231,7 @@ void spsc(benchmark::State& state)
     }
     consumer.join();
     const auto t1 = clock_type::now();
+    if (check_stall(state)) break;
     if (errors) state.SkipWithError("items arrived out of order");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(n));
   }
@@ -247,6 +272,7 @@ void pingpong(benchmark::State& state)
     }
     const auto t1 = clock_type::now();
     echo.join();
+    if (check_stall(state)) break;
     if (errors) state.SkipWithError("items came back wrong");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(n));
   }
@@ -283,6 +309,7 @@ void cacheline_rtt(benchmark::State& state)
     }
     const auto t1 = clock_type::now();
     echo.join();
+    if (check_stall(state)) break;
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(n));
   }
   state.counters["round_trips"] = static_cast<double>(n);
@@ -347,7 +374,7 @@ void mpmc(benchmark::State& state)
           backoff b;
           for (std::uint64_t i = 0; i < per_producer; i += Bulk) {
             for (std::size_t k = 0; k < Bulk; ++k) run[k] = (std::uint64_t{p} << 56) | (i + k);
-            for (std::size_t done = 0; done < Bulk;) {
+            for (std::size_t done = 0; done < Bulk && !stalled.load(std::memory_order_relaxed);) {
               const std::size_t m = prod.push_bulk(run.data() + done, Bulk - done);
               if (m == 0) b.pause();
               else b.reset();
@@ -365,7 +392,7 @@ void mpmc(benchmark::State& state)
         backoff b;
         ready.fetch_add(1);
         wait_until([&] { return ready.load() >= static_cast<int>(producers + consumers) + 1; });
-        while (consumed.load(std::memory_order_relaxed) < total) {
+        while (consumed.load(std::memory_order_relaxed) < total && !stalled.load(std::memory_order_relaxed)) {
           std::size_t m = 0;
           if constexpr (Bulk == 1) m = cons.pop(buf[0]) ? 1 : 0;
           else m = cons.pop_bulk(buf.data(), Bulk);
@@ -389,6 +416,7 @@ void mpmc(benchmark::State& state)
     ready.fetch_add(1);
     for (auto& t : threads) t.join();
     const auto t1 = clock_type::now();
+    if (check_stall(state)) break;
     if (errors.load() || consumed.load() != total) state.SkipWithError("items lost, duplicated or out of order");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(total));
   }
