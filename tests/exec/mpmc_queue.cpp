@@ -1,8 +1,9 @@
 // mpmc_queue: capacity errors that name the size; FIFO, full and empty; bulk push and pop at the
 // edges (empty spans, partial runs, wraparound); each full policy's behaviour; consumers waiting
 // on an empty queue that park and wake when items arrive, and a producer parked on a full one that
-// wakes when it is drained, without burning a core; and an oversubscribed stress (6 producers, 3 consumers on 2 cores) checking exactly-once delivery and
-// per-producer FIFO order at every consumer, which ThreadSanitizer must pass.
+// wakes when it is drained, without burning a core; and an oversubscribed stress (6 producers,
+// 3 consumers on 2 cores) checking exactly-once delivery and per-producer FIFO order at every
+// consumer, which ThreadSanitizer must pass.
 #include <mmsb/exec/mpmc_queue.hpp>
 
 #include "../support/random.hpp"

@@ -18,9 +18,9 @@
 // run's last stamp) and publishes head_ once.
 //
 // Why stamps rather than the classic cached-index ring (each side publishing its index and
-// caching the other's, as Rigtorp's SPSCQueue and ReaderWriterQueue do): on the 2-core VM that
-// ring, built and measured side by side in one P4 run (2026-12-05, 2-core VM, 15 interleaved
-// repetitions, both copying items as T), took 1.1-2x as long per item at 8 B and 1.2x at 64 B as
+// caching the other's, as Rigtorp's SPSCQueue and ReaderWriterQueue do): that ring, built and
+// measured side by side in one P4 run (2026-12-05, the 2-core VM, 15 interleaved repetitions,
+// both copying items as T), took 1.1-2x as long per item at 8 B and 1.2x at 64 B as
 // this one: with one item per call a consumer that keeps up re-reads the producer's index line
 // for nearly every item, where here it reads only lines that carry data. Items are copied as T,
 // not as bytes (detail::rings::put_item / get_item say why).
@@ -35,8 +35,8 @@
 // by the other side) or naps (spin / poll: nobody pays to wake it); see full_policy.hpp.
 //
 // Contracts: exactly one producer thread calls push*/try_push* and exactly one consumer thread
-// calls pop*/try_pop* at a time (they may change between calls if the hand-over synchronizes). Nothing
-// allocates after construction, and nothing but the constructor throws.
+// calls pop*/try_pop* at a time (they may change between calls if the hand-over synchronizes).
+// Nothing allocates after construction, and nothing but the constructor throws.
 #pragma once
 
 #include <mmsb/config/assert.hpp>
