@@ -15,9 +15,10 @@
 // steady_clock and reported through SetIterationTime(elapsed / items) on a single iteration, so
 // the real_time bench/report reads is the time per item. Every contender runs the same harness:
 // the same ring capacity (8192 slots; ConcurrentQueue preallocates twice that, as its blocks are
-// per producer), non-blocking try-push / try-pop calls retried with a pause, the two SPSC and
+// per producer), non-blocking try-push / try-pop calls retried until they succeed, the two SPSC and
 // pingpong threads pinned to two different CPUs (MPMC threads are left to the scheduler: 4 threads,
-// 2 CPUs here), and consumers that check every item's sequence number.
+// 2 CPUs here), consumers that check every item's sequence number, and one way to wait when a
+// try fails (backoff below: pause, then yield, then nap), so that a run finishes on shared cores.
 // GCC 12 reports a false -Wstringop-overflow inside libstdc++'s atomic load once
 // ConcurrentQueue::enqueue_bulk is inlined here; the warning is issued at <atomic>'s location,
 // so it is silenced before the first include for this benchmark file only.
@@ -67,6 +68,63 @@ inline void relax() noexcept
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
 #endif
+}
+
+// How every contender's threads wait (the same harness for all): pause a few dozen times, then
+// yield the time slice a few times, then nap 1, 2, 4, ... up to 100 us. With pauses alone a side
+// whose partner was descheduled burnt its whole time slice, so on the 2-core VM with another job
+// running the default run (50 M items, 9 repetitions) went past 25 minutes; an unloaded run never
+// gets past the pauses, so its figures are the same.
+//
+// A waiter that has napped for stall_limit without its try succeeding stops the case, which is
+// then reported as skipped instead of hanging the report: moodycamel's ConcurrentQueue in
+// mpmc_2p2c (try_enqueue with tokens, its preallocated blocks only, 2 CPUs) was seen to report
+// full to one producer while both consumers found it empty, for more than 10 minutes.
+std::atomic<bool> stalled{false};
+constexpr auto stall_limit = std::chrono::seconds(10);
+
+class backoff {
+public:
+  void pause() noexcept
+  {
+    if (n_ < 64) {
+      ++n_;
+      relax();
+    } else if (n_ < 80) {
+      ++n_;
+      std::this_thread::yield();
+    } else {
+      const auto now = clock_type::now();
+      if (nap_us_ == 1) napping_since_ = now;
+      else if (now - napping_since_ > stall_limit) stalled.store(true, std::memory_order_relaxed);
+      std::this_thread::sleep_for(std::chrono::microseconds(nap_us_));
+      nap_us_ = std::min<unsigned>(nap_us_ * 2, 100);
+    }
+  }
+  void reset() noexcept { n_ = 0, nap_us_ = 1; }
+
+private:
+  unsigned n_ = 0;
+  unsigned nap_us_ = 1;
+  clock_type::time_point napping_since_{};
+};
+// Waits until ready() holds; false when the case stalled (the caller then runs out its loop
+// without waiting and the case is reported as skipped).
+template <class Ready>
+inline bool wait_until(Ready&& ready) noexcept
+{
+  backoff b;
+  while (!ready()) {
+    if (stalled.load(std::memory_order_relaxed)) return false;
+    b.pause();
+  }
+  return true;
+}
+inline bool check_stall(benchmark::State& state)
+{
+  if (!stalled.exchange(false)) return false;
+  state.SkipWithError("stalled: a waiter made no progress for 10 s");
+  return true;
 }
 
 // The first two CPUs this process may run on (-1 when there are fewer), or MMSB_BENCH_P4_CPUS=a,b
@@ -160,19 +218,20 @@ void spsc(benchmark::State& state)
       go.store(true);
       T v{};
       for (std::uint64_t i = 0; i < n; ++i) {
-        while (!q->pop(v)) relax();
+        wait_until([&] { return q->pop(v); });
         errors += v.seq != i;
       }
     });
-    while (!go.load()) relax();
+    wait_until([&] { return go.load(); });
     const auto t0 = clock_type::now();
     T v{};
     for (std::uint64_t i = 0; i < n; ++i) {
       v.seq = i;
-      while (!q->push(v)) relax();
+      wait_until([&] { return q->push(v); });
     }
     consumer.join();
     const auto t1 = clock_type::now();
+    if (check_stall(state)) break;
     if (errors) state.SkipWithError("items arrived out of order");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(n));
   }
@@ -197,22 +256,23 @@ void pingpong(benchmark::State& state)
       go.store(true);
       T v{};
       for (std::uint64_t i = 0; i < n; ++i) {
-        while (!there->pop(v)) relax();
-        while (!back->push(v)) relax();
+        wait_until([&] { return there->pop(v); });
+        wait_until([&] { return back->push(v); });
       }
     });
-    while (!go.load()) relax();
+    wait_until([&] { return go.load(); });
     std::uint64_t errors = 0;
     const auto t0 = clock_type::now();
     T v{};
     for (std::uint64_t i = 0; i < n; ++i) {
       v.seq = i;
-      while (!there->push(v)) relax();
-      while (!back->pop(v)) relax();
+      wait_until([&] { return there->push(v); });
+      wait_until([&] { return back->pop(v); });
       errors += v.seq != i;
     }
     const auto t1 = clock_type::now();
     echo.join();
+    if (check_stall(state)) break;
     if (errors) state.SkipWithError("items came back wrong");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(n));
   }
@@ -237,18 +297,19 @@ void cacheline_rtt(benchmark::State& state)
       pin_to(cpus[1]);
       go.store(true);
       for (std::uint64_t i = 1; i <= n; ++i) {
-        while (flag->v.load(std::memory_order_acquire) != 2 * i - 1) relax();
+        wait_until([&] { return flag->v.load(std::memory_order_acquire) == 2 * i - 1; });
         flag->v.store(2 * i, std::memory_order_release);
       }
     });
-    while (!go.load()) relax();
+    wait_until([&] { return go.load(); });
     const auto t0 = clock_type::now();
     for (std::uint64_t i = 1; i <= n; ++i) {
       flag->v.store(2 * i - 1, std::memory_order_release);
-      while (flag->v.load(std::memory_order_acquire) != 2 * i) relax();
+      wait_until([&] { return flag->v.load(std::memory_order_acquire) == 2 * i; });
     }
     const auto t1 = clock_type::now();
     echo.join();
+    if (check_stall(state)) break;
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(n));
   }
   state.counters["round_trips"] = static_cast<double>(n);
@@ -304,17 +365,19 @@ void mpmc(benchmark::State& state)
       threads.emplace_back([&, p] {
         typename Queue::producer prod{*q};
         ready.fetch_add(1);
-        while (ready.load() < static_cast<int>(producers + consumers) + 1) relax();
+        wait_until([&] { return ready.load() >= static_cast<int>(producers + consumers) + 1; });
         if constexpr (Bulk == 1) {
           for (std::uint64_t i = 0; i < per_producer; ++i)
-            while (!prod.push((std::uint64_t{p} << 56) | i)) relax();
+            wait_until([&] { return prod.push((std::uint64_t{p} << 56) | i); });
         } else {
           std::array<mpmc_item, Bulk> run;
+          backoff b;
           for (std::uint64_t i = 0; i < per_producer; i += Bulk) {
             for (std::size_t k = 0; k < Bulk; ++k) run[k] = (std::uint64_t{p} << 56) | (i + k);
-            for (std::size_t done = 0; done < Bulk;) {
+            for (std::size_t done = 0; done < Bulk && !stalled.load(std::memory_order_relaxed);) {
               const std::size_t m = prod.push_bulk(run.data() + done, Bulk - done);
-              if (m == 0) relax();
+              if (m == 0) b.pause();
+              else b.reset();
               done += m;
             }
           }
@@ -326,9 +389,10 @@ void mpmc(benchmark::State& state)
         std::array<std::uint64_t, producers> next{};
         std::array<mpmc_item, Bulk> buf;
         std::uint64_t local = 0, bad = 0;
+        backoff b;
         ready.fetch_add(1);
-        while (ready.load() < static_cast<int>(producers + consumers) + 1) relax();
-        while (consumed.load(std::memory_order_relaxed) < total) {
+        wait_until([&] { return ready.load() >= static_cast<int>(producers + consumers) + 1; });
+        while (consumed.load(std::memory_order_relaxed) < total && !stalled.load(std::memory_order_relaxed)) {
           std::size_t m = 0;
           if constexpr (Bulk == 1) m = cons.pop(buf[0]) ? 1 : 0;
           else m = cons.pop_bulk(buf.data(), Bulk);
@@ -341,16 +405,18 @@ void mpmc(benchmark::State& state)
           if (m == 0 || local >= 4096) {
             if (local) consumed.fetch_add(local, std::memory_order_relaxed);
             local = 0;
-            if (m == 0) relax();
+            if (m == 0) b.pause();
           }
+          if (m != 0) b.reset();
         }
         errors.fetch_add(bad);
       });
-    while (ready.load() < static_cast<int>(producers + consumers)) relax();
+    wait_until([&] { return ready.load() >= static_cast<int>(producers + consumers); });
     const auto t0 = clock_type::now();
     ready.fetch_add(1);
     for (auto& t : threads) t.join();
     const auto t1 = clock_type::now();
+    if (check_stall(state)) break;
     if (errors.load() || consumed.load() != total) state.SkipWithError("items lost, duplicated or out of order");
     state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(total));
   }

@@ -1,13 +1,19 @@
 // spsc_ring: capacity errors that name the size; FIFO, full and empty; bulk push and pop at the
-// edges (empty spans, partial runs, wraparound); each full policy's behaviour; items that are
-// not default-constructible or span cache lines; and an oversubscribed stress (several rings,
-// one producer and one consumer each, more threads than cores) checking exactly-once delivery in
-// order, which ThreadSanitizer must pass.
+// edges (empty spans, partial runs when nearly full or nearly empty, wraparound); each full
+// policy's behaviour; waiting sides that park (a consumer parked on an empty ring wakes when an
+// item arrives, a producer parked on a full one when it is drained, both without burning a core);
+// items that are not default-constructible or span cache lines; bulk runs in order between two
+// threads that both park; and an oversubscribed stress (several rings, one producer and one
+// consumer each, more threads than cores) checking exactly-once delivery in order, which
+// ThreadSanitizer must pass.
 #include <mmsb/exec/spsc_ring.hpp>
 
 #include "../support/random.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <pthread.h>
+#include <time.h>
 
 #include <array>
 #include <atomic>
@@ -27,6 +33,17 @@ namespace {
 using fail_t = std::integral_constant<full_policy, full_policy::fail>;
 using spin_t = std::integral_constant<full_policy, full_policy::spin>;
 using block_t = std::integral_constant<full_policy, full_policy::block>;
+using poll_t = std::integral_constant<empty_policy, empty_policy::poll>;
+using eblock_t = std::integral_constant<empty_policy, empty_policy::block>;
+
+// CPU time a thread has used so far: a parked (or napping) waiter uses almost none.
+double cpu_seconds(std::thread& t)
+{
+  clockid_t id;
+  timespec ts{};
+  if (pthread_getcpuclockid(t.native_handle(), &id) != 0 || clock_gettime(id, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 // Trivially copyable, not default-constructible, larger than a cache line.
 struct wide {
@@ -147,6 +164,118 @@ TEST_CASE("spsc_ring: bulk push and pop at the edges", "[exec][spsc_ring]")
       CHECK(std::vector<std::uint64_t>(out.begin(), out.begin() + 8) == iota(105, 8));
     }
   }
+}
+
+TEST_CASE("spsc_ring: partial bulk runs when nearly full or nearly empty", "[exec][spsc_ring]")
+{
+  spsc_ring<std::uint64_t, full_policy::fail> r(16);
+  std::vector<std::uint64_t> out(32, 0);
+  REQUIRE(r.try_push_bulk(iota(0, 14)) == 14);                 // two slots left
+  CHECK(r.try_push_bulk(iota(14, 5)) == 2);                    // nearly full: the prefix that fits
+  CHECK(r.try_push(99) == false);
+  CHECK(r.pop_bulk(span<std::uint64_t>(out.data(), 13)) == 13);  // three left: nearly empty
+  CHECK(r.pop_bulk(out) == 3);                                 // a wide pop takes what is there
+  CHECK(std::vector<std::uint64_t>(out.begin(), out.begin() + 3) == iota(13, 3));
+  CHECK(r.pop_bulk(out) == 0);
+  // The producer's cached view of the consumer is stale here (it last saw the ring full); a bulk
+  // push must look again and take the whole ring, across the wrap.
+  CHECK(r.try_push_bulk(iota(100, 20)) == 16);
+  CHECK(r.pop_bulk(out) == 16);
+  CHECK(std::vector<std::uint64_t>(out.begin(), out.begin() + 16) == iota(100, 16));
+}
+
+TEMPLATE_TEST_CASE("spsc_ring: a consumer waiting on an empty ring parks and wakes when an item arrives",
+                   "[exec][spsc_ring]", poll_t, eblock_t)
+{
+  spsc_ring<std::uint64_t, full_policy::fail, TestType::value> r(8);
+  std::atomic<int> phase{0};
+  std::uint64_t got = 0, got_bulk[4] = {};
+  std::size_t n_bulk = 0;
+  std::thread consumer([&] {
+    phase.store(1);
+    r.pop_wait(got);  // empty: waits
+    phase.store(2);
+    n_bulk = r.pop_bulk_wait(got_bulk);  // empty again: waits, then takes what is there
+    phase.store(3);
+  });
+  while (phase.load() == 0) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(phase.load() == 1);  // still waiting: nothing was pushed
+  const double cpu = cpu_seconds(consumer);
+  CHECK(cpu < 0.05);  // parked or napping, not spinning through the 100 ms
+  REQUIRE(r.try_push(42));
+  while (phase.load() < 2) std::this_thread::yield();
+  CHECK(got == 42);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(phase.load() == 2);
+  REQUIRE(r.try_push_bulk(iota(7, 3)) == 3);
+  consumer.join();
+  CHECK(phase.load() == 3);
+  REQUIRE(n_bulk >= 1);
+  for (std::size_t i = 0; i < n_bulk; ++i) CHECK(got_bulk[i] == 7 + i);
+  CHECK(r.size_approx() == 3 - n_bulk);
+  std::uint64_t none[2] = {};
+  CHECK(r.pop_bulk_wait(span<std::uint64_t>(none, 0)) == 0);  // an empty span never waits
+}
+
+TEST_CASE("spsc_ring: a producer blocked on a full ring parks and wakes when it is drained", "[exec][spsc_ring]")
+{
+  spsc_ring<std::uint64_t, full_policy::block> r(4);
+  REQUIRE(r.push_bulk(iota(0, 4)) == 4);
+  std::atomic<bool> done{false};
+  std::thread producer([&] {
+    r.push(4);  // full: spins, yields, then parks
+    done.store(true);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK_FALSE(done.load());
+  CHECK(cpu_seconds(producer) < 0.05);  // parked, not spinning through the 100 ms
+  std::vector<std::uint64_t> out(8);
+  REQUIRE(r.pop_bulk(out) == 4);  // the drain wakes it
+  producer.join();
+  CHECK(done.load());
+  REQUIRE(r.pop_bulk(out) == 1);
+  CHECK(out[0] == 4);
+}
+
+TEMPLATE_TEST_CASE("spsc_ring: bulk runs between two threads that both park arrive once and in order",
+                   "[exec][spsc_ring]", poll_t, eblock_t)
+{
+  MMSB_TEST_INFO_SEED();
+  constexpr std::uint64_t items = 150'000;
+  spsc_ring<std::uint64_t, full_policy::block, TestType::value> r(256);
+  std::uint64_t short_pushes = 0;  // checked after join: Catch2's assertions are not thread-safe
+  std::thread producer([&] {
+    std::mt19937_64 rng(test::seed());
+    std::vector<std::uint64_t> run;
+    for (std::uint64_t next = 0; next < items;) {
+      const std::size_t len = std::min<std::uint64_t>(1 + rng() % 700, items - next);  // often > capacity
+      run.resize(len);
+      std::iota(run.begin(), run.end(), next);
+      if (len == 1) r.push(run[0]);
+      else short_pushes += r.push_bulk(run) != len;
+      next += len;
+    }
+  });
+  std::mt19937_64 rng(test::seed() + 1);
+  std::vector<std::uint64_t> buf(300);
+  std::uint64_t expect = 0, errors = 0;
+  while (expect < items) {
+    std::size_t n = 0;
+    if (rng() % 4 == 0) {
+      r.pop_wait(buf[0]);
+      n = 1;
+    } else {
+      n = r.pop_bulk_wait(span<std::uint64_t>(buf.data(), 1 + rng() % buf.size()));
+    }
+    for (std::size_t i = 0; i < n; ++i, ++expect) errors += buf[i] != expect;
+    if (rng() % 1024 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));  // the producer parks
+  }
+  producer.join();
+  CHECK(short_pushes == 0);
+  CHECK(errors == 0);
+  CHECK(expect == items);
+  CHECK(r.empty_approx());
 }
 
 TEST_CASE("spsc_ring: items wider than a cache line, not default-constructible", "[exec][spsc_ring]")

@@ -1,5 +1,7 @@
 // mpmc_queue: a bounded multi-producer multi-consumer queue of trivially copyable values (Vyukov's
-// per-cell sequence design), with bulk push and pop and a full_policy for a push that finds it full.
+// per-cell sequence design), with bulk push and pop, a full_policy for a push that finds it full
+// and an empty_policy for a pop_wait that finds it empty (see full_policy.hpp for how both wait:
+// spin briefly, yield, then park or nap).
 //
 // Design. Cell i holds a 64-bit sequence number: i + k * capacity when free for the push at that
 // position, position + 1 once filled. A producer claims position p (enqueue_pos_) with a CAS only
@@ -33,7 +35,7 @@
 
 namespace mmsb {
 
-template <class T, full_policy Policy = full_policy::spin>
+template <class T, full_policy Policy = full_policy::spin, empty_policy Empty = empty_policy::poll>
 class mpmc_queue {
   static_assert(std::is_trivially_copyable_v<T>,
                 "mmsb: mpmc_queue<T> moves items as bytes, so T must be trivially copyable; "
@@ -42,6 +44,7 @@ class mpmc_queue {
 public:
   using value_type = T;
   static constexpr full_policy policy = Policy;
+  static constexpr empty_policy wait_policy = Empty;
   // With one cell, "filled at p" (p + 1) would read as "free for p + 1".
   static constexpr std::size_t min_capacity = 2;
   static constexpr std::size_t max_capacity = std::size_t{1} << 40;
@@ -91,9 +94,10 @@ public:
     }
     for (std::size_t i = 0; i < n; ++i) {
       cell& c = cells_[(pos + i) & mask_];
-      std::memcpy(c.bytes, static_cast<const void*>(&items[i]), sizeof(T));
+      detail::rings::put_item(c.bytes, items[i]);
       c.seq.store(pos + i + 1, std::memory_order_release);
     }
+    if constexpr (Empty == empty_policy::block) data_.notify();
     return n;
   }
 
@@ -152,14 +156,38 @@ public:
     }
     for (std::size_t i = 0; i < n; ++i) {
       cell& c = cells_[(pos + i) & mask_];
-      std::memcpy(static_cast<void*>(&out[i]), c.bytes, sizeof(T));
+      detail::rings::get_item(out[i], c.bytes);
       c.seq.store(pos + i + mask_ + 1, std::memory_order_release);
     }
     if constexpr (Policy == full_policy::block) space_.notify();
     return n;
   }
 
+  // Pops the oldest available item into out, waiting (following Empty) until there is one.
+  void pop_wait(T& out) noexcept { wait_for_items([&] { return try_pop(out); }); }
+
+  // Pops between 1 and out.size() items, waiting (following Empty) until there is at least one;
+  // returns how many. An empty out returns 0 at once.
+  std::size_t pop_bulk_wait(span<T> out) noexcept
+  {
+    std::size_t n = 0;
+    if (!out.empty()) wait_for_items([&] { return (n = pop_bulk(out)) != 0; });
+    return n;
+  }
+
 private:
+  template <class Try>
+  void wait_for_items(Try&& try_once) noexcept
+  {
+    if (try_once()) return;
+    if constexpr (Empty == empty_policy::block) {
+      data_.wait_until(try_once);
+    } else {
+      detail::rings::backoff b;
+      while (!try_once()) b.pause();
+    }
+  }
+
   struct cell {
     std::atomic<std::size_t> seq{0};
     alignas(T) unsigned char bytes[sizeof(T)];
@@ -184,7 +212,9 @@ private:
   alignas(detail::rings::line_bytes) std::atomic<std::size_t> dequeue_pos_{0};
   struct no_waiter {};
   alignas(detail::rings::line_bytes) [[no_unique_address]]
-  std::conditional_t<Policy == full_policy::block, detail::rings::space_waiter, no_waiter> space_;
+  std::conditional_t<Policy == full_policy::block, detail::rings::waiter, no_waiter> space_;
+  alignas(detail::rings::line_bytes) [[no_unique_address]]
+  std::conditional_t<Empty == empty_policy::block, detail::rings::waiter, no_waiter> data_;
 };
 
 } // namespace mmsb
