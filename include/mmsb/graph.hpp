@@ -5,6 +5,7 @@
 #include <mmsb/graph/csr_matrix.hpp>
 #include <mmsb/graph/dot.hpp>
 #include <mmsb/graph/page_graph.hpp>
+#include <mmsb/graph/propagate.hpp>
 #include <mmsb/graph/provenance.hpp>
 #include <mmsb/graph/region_solver.hpp>
 #include <mmsb/graph/scc.hpp>

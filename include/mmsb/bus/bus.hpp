@@ -263,10 +263,7 @@ public:
   // capacity that is not a power of two.
   [[nodiscard]] producer_type make_producer(std::size_t ring_capacity = 0)
   {
-    std::lock_guard lock(channels_mutex_);
-    auto ch = std::make_shared<channel_type>(producer_id{next_producer_++}, ring_capacity ? ring_capacity : opts_.ring_capacity);
-    channels_.push_back(ch);
-    return producer_type(std::move(ch));
+    return producer_type(ingest_.open(ring_capacity ? ring_capacity : opts_.ring_capacity));
   }
 
   // ---- the tick (owner thread) --------------------------------------------------------------
@@ -332,35 +329,14 @@ public:
 
 private:
   using clock = std::chrono::steady_clock;
-  using channel_type = typename producer_type::channel_type;
-  using item_type = detail::ingest_item<value_type>;
 
   // Drains every ring, in producer order, into the batch. A change to a page that does not
   // exist goes back to its producer; a closed producer's channel goes once it is empty.
   void ingest(tick_report& r)
   {
-    {
-      std::lock_guard lock(channels_mutex_);
-      draining_.assign(channels_.begin(), channels_.end());
-    }
-    const auto reserve = [&](std::size_t n) { batch_.reserve(batch_.size() + n); };
-    const bool any_closed = detail::drain(draining_, scratch_, reserve, [&](channel_type& ch, const item_type& it) {
-      if (!store_.pages().contains(page_id{it.page})) {
-        ch.send_error(error(errc::unknown_page, "producer " + std::to_string(ch.id.value()) + ": page " + std::to_string(it.page) +
-                                                  " does not exist (change to slot " + std::to_string(it.slot) + ", epoch " +
-                                                  std::to_string(it.epoch) + ", sequence " + std::to_string(it.sequence) + " dropped)"));
-        ++r.rejected;
-        return;
-      }
-      // The producer checked the slot and the op; drain reserved the room.
-      batch_.push_unchecked(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch.id, sequence_no{it.sequence}});
-      ++r.changes;
-    });
-    draining_.clear();
-    if (any_closed) {
-      std::lock_guard lock(channels_mutex_);
-      std::erase_if(channels_, [](const auto& ch) { return ch->closed.load(std::memory_order_acquire) && ch->ring.empty_approx(); });
-    }
+    const auto d = ingest_.drain_into(batch_, [&](page_id p) { return store_.pages().contains(p); });
+    r.changes += d.changes;
+    r.rejected += d.rejected;
   }
 
   // Orders the batch and merges one delta per page, ranges of pages in parallel. The merged
@@ -439,11 +415,7 @@ private:
   store_type store_;
   graph_type graph_;
   Scheduler sched_;
-  std::mutex channels_mutex_;
-  std::vector<std::shared_ptr<channel_type>> channels_;  // registration order = producer id order
-  std::vector<std::shared_ptr<channel_type>> draining_;  // this tick's copy
-  std::uint32_t next_producer_ = 0;
-  std::vector<item_type> scratch_;
+  detail::ingest_hub<value_type> ingest_;             // every producer's channel
   delta_batch<Semiring, Layout> batch_;
   std::vector<delta_type> deltas_;                   // merged deltas in [0, merged_); the rest kept for reuse
   std::size_t merged_ = 0;

@@ -132,6 +132,18 @@ private:
   std::atomic<std::uint32_t> sleepers_{0};
 };
 
+// The waiter of a side nobody wakes (empty_policy::poll): the same tries, napping instead of
+// parking; notify() has nothing to do.
+struct napper {
+  template <class Try>
+  void wait_until(Try&& try_once) const noexcept
+  {
+    backoff b;
+    while (!try_once()) b.pause();
+  }
+  void notify() const noexcept {}
+};
+
 // Moving an item into and out of a slot: as a T (copy construction, copy assignment), not as
 // bytes, where T allows. A memcpy of a wide T reads its source in 16-byte pieces, and when the
 // caller has just written one field of it (v.seq = i; push(v)) that read cannot be forwarded

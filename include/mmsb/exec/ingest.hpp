@@ -1,7 +1,7 @@
-// The ingestion engine: what one change looks like as it crosses a ring (ingest_item) and the
-// bus side of one producer (ingest_channel: its SPSC ring and the errors sent back to it). The
-// producer handle that fills a channel is in bus/producer.hpp; the tick that drains it, in
-// bus/bus.hpp.
+// The ingestion engine: what one change looks like as it crosses a ring (ingest_item), the bus
+// side of one producer (ingest_channel: its SPSC ring and the errors sent back to it) and of all
+// of them (ingest_hub: registration and the tick's drain into a batch). The producer handle that
+// fills a channel is in bus/producer.hpp; the tick that calls the drain, in bus/bus.hpp.
 #pragma once
 
 #include <mmsb/config/assert.hpp>
@@ -11,6 +11,7 @@
 #include <mmsb/delta/order_key.hpp>
 #include <mmsb/exec/spsc_ring.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -58,26 +59,78 @@ struct ingest_channel {
   std::size_t dropped_errors = 0;
 };
 
-// Drains every channel's ring, in channel order, through scratch (grown to a chunk once):
-// on_chunk(n) before each chunk of n changes, then on_item(channel, item) for each. Returns whether any channel was closed before its
-// last drain (the caller may then drop channels that are closed and empty).
-template <class Channel, class Item, class OnChunk, class OnItem>
-bool drain(const std::vector<std::shared_ptr<Channel>>& channels, std::vector<Item>& scratch, OnChunk&& on_chunk, OnItem&& on_item)
-{
-  constexpr std::size_t chunk = 4096;
-  if (scratch.size() < chunk) scratch.resize(chunk);
-  bool any_closed = false;
-  for (const auto& ch : channels) {
-    const bool closed = ch->closed.load(std::memory_order_acquire);  // before the last drain
-    while (const std::size_t n = ch->ring.pop_bulk({scratch.data(), scratch.size()})) {
-      on_chunk(n);
-      for (std::size_t k = 0; k < n; ++k) on_item(*ch, scratch[k]);
-      if (n < scratch.size()) break;
-    }
-    any_closed = any_closed || closed;
+// The bus side of all its producers: their channels, in registration (= producer id) order, and
+// the drain that empties them into a batch once per tick. open() is thread-safe; drain_into
+// belongs to the one thread that ticks.
+template <class Value>
+class ingest_hub {
+public:
+  using channel_type = ingest_channel<Value>;
+  struct drained {
+    std::size_t changes = 0;   // appended to the batch
+    std::size_t rejected = 0;  // sent back to their producers (unknown page)
+  };
+
+  // A channel with the next producer id and a ring of `capacity` changes. Throws mmsb::error
+  // for a capacity that is not a power of two.
+  std::shared_ptr<channel_type> open(std::size_t capacity)
+  {
+    std::lock_guard lock(mutex_);
+    auto ch = std::make_shared<channel_type>(producer_id{next_id_++}, capacity);
+    channels_.push_back(ch);
+    return ch;
   }
-  return any_closed;
-}
+
+  // Drains every ring, in producer order, into batch (push_unchecked: the producer checked the
+  // slot and the op, and room is reserved a chunk at a time). A change to a page exists(page)
+  // refuses goes back to its producer as an mmsb::error (unknown_page) naming it; a closed
+  // producer's channel goes once it is empty. Allocation-free once the buffers have grown.
+  template <class Batch, class Exists>
+  drained drain_into(Batch& batch, Exists&& exists)
+  {
+    {
+      std::lock_guard lock(mutex_);
+      draining_.assign(channels_.begin(), channels_.end());
+    }
+    constexpr std::size_t chunk = 4096;
+    if (scratch_.size() < chunk) scratch_.resize(chunk);
+    drained out;
+    bool any_closed = false;
+    for (const auto& ch : draining_) {
+      const bool closed = ch->closed.load(std::memory_order_acquire);  // before the last drain
+      while (const std::size_t n = ch->ring.pop_bulk({scratch_.data(), scratch_.size()})) {
+        batch.reserve(batch.size() + n);
+        for (std::size_t k = 0; k < n; ++k) {
+          const auto& it = scratch_[k];
+          if (!exists(page_id{it.page})) {
+            ch->send_error(error(errc::unknown_page, "producer " + std::to_string(ch->id.value()) + ": page " + std::to_string(it.page) +
+                                                       " does not exist (change to slot " + std::to_string(it.slot) + ", epoch " +
+                                                       std::to_string(it.epoch) + ", sequence " + std::to_string(it.sequence) + " dropped)"));
+            ++out.rejected;
+            continue;
+          }
+          batch.push_unchecked(page_id{it.page}, it.slot, it.op, it.value, order_key{mmsb::epoch{it.epoch}, ch->id, sequence_no{it.sequence}});
+          ++out.changes;
+        }
+        if (n < scratch_.size()) break;
+      }
+      any_closed = any_closed || closed;
+    }
+    draining_.clear();
+    if (any_closed) {
+      std::lock_guard lock(mutex_);
+      std::erase_if(channels_, [](const auto& ch) { return ch->closed.load(std::memory_order_acquire) && ch->ring.empty_approx(); });
+    }
+    return out;
+  }
+
+private:
+  std::mutex mutex_;
+  std::vector<std::shared_ptr<channel_type>> channels_;  // registration order = producer id order
+  std::vector<std::shared_ptr<channel_type>> draining_;  // this tick's copy
+  std::vector<ingest_item<Value>> scratch_;
+  std::uint32_t next_id_ = 0;
+};
 
 } // namespace detail
 

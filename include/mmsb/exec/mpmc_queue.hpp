@@ -164,29 +164,18 @@ public:
   }
 
   // Pops the oldest available item into out, waiting (following Empty) until there is one.
-  void pop_wait(T& out) noexcept { wait_for_items([&] { return try_pop(out); }); }
+  void pop_wait(T& out) noexcept { data_.wait_until([&] { return try_pop(out); }); }
 
   // Pops between 1 and out.size() items, waiting (following Empty) until there is at least one;
   // returns how many. An empty out returns 0 at once.
   std::size_t pop_bulk_wait(span<T> out) noexcept
   {
     std::size_t n = 0;
-    if (!out.empty()) wait_for_items([&] { return (n = pop_bulk(out)) != 0; });
+    if (!out.empty()) data_.wait_until([&] { return (n = pop_bulk(out)) != 0; });
     return n;
   }
 
 private:
-  template <class Try>
-  void wait_for_items(Try&& try_once) noexcept
-  {
-    if (try_once()) return;
-    if constexpr (Empty == empty_policy::block) {
-      data_.wait_until(try_once);
-    } else {
-      detail::rings::backoff b;
-      while (!try_once()) b.pause();
-    }
-  }
 
   struct cell {
     std::atomic<std::size_t> seq{0};
@@ -214,7 +203,7 @@ private:
   alignas(detail::rings::line_bytes) [[no_unique_address]]
   std::conditional_t<Policy == full_policy::block, detail::rings::waiter, no_waiter> space_;
   alignas(detail::rings::line_bytes) [[no_unique_address]]
-  std::conditional_t<Empty == empty_policy::block, detail::rings::waiter, no_waiter> data_;
+  std::conditional_t<Empty == empty_policy::block, detail::rings::waiter, detail::rings::napper> data_;
 };
 
 } // namespace mmsb

@@ -190,29 +190,18 @@ public:
   }
 
   // Pops the oldest item into out, waiting (following Empty) until there is one.
-  void pop_wait(T& out) noexcept { wait_for_items([&] { return try_pop(out); }); }
+  void pop_wait(T& out) noexcept { data_.wait_until([&] { return try_pop(out); }); }
 
   // Pops between 1 and out.size() items (whatever is there once one is), waiting (following
   // Empty) until there is at least one; returns how many. An empty out returns 0 at once.
   std::size_t pop_bulk_wait(span<T> out) noexcept
   {
     std::size_t n = 0;
-    if (!out.empty()) wait_for_items([&] { return (n = pop_bulk(out)) != 0; });
+    if (!out.empty()) data_.wait_until([&] { return (n = pop_bulk(out)) != 0; });
     return n;
   }
 
 private:
-  template <class Try>
-  void wait_for_items(Try&& try_once) noexcept
-  {
-    if (try_once()) return;
-    if constexpr (Empty == empty_policy::block) {
-      data_.wait_until(try_once);
-    } else {
-      detail::rings::backoff b;
-      while (!try_once()) b.pause();
-    }
-  }
   // The stamp stores are release and the waiter's fence is seq_cst, so a parked consumer that
   // sees the wake-up sees the items.
   void wake_consumer() noexcept
@@ -276,7 +265,7 @@ private:
   alignas(detail::rings::line_bytes) [[no_unique_address]]
   std::conditional_t<Policy == full_policy::block, detail::rings::waiter, no_waiter> space_;
   alignas(detail::rings::line_bytes) [[no_unique_address]]
-  std::conditional_t<Empty == empty_policy::block, detail::rings::waiter, no_waiter> data_;
+  std::conditional_t<Empty == empty_policy::block, detail::rings::waiter, detail::rings::napper> data_;
 };
 
 } // namespace mmsb

@@ -6,33 +6,23 @@
 //                 next epoch. Write-ahead: if the append fails, nothing in memory changes.
 //   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
 //                 durable removes the log segments it covers. Blocking: returns once it is durable.
-//   begin_checkpoint()
-//                 the same in the background (background_checkpoint.hpp): freezes the epoch (the page
-//                 pointers) under the lock, then returns; a thread owned
-//                 by the store writes it while commits go on, copying a page only when a commit is
-//                 about to change one it has not written yet (copy-on-write). The file equals the
-//                 state at its epoch bit for bit. One at a time: while one is in flight,
-//                 begin_checkpoint() starts nothing and returns false (the request coalesces into
-//                 the in-flight one; ask again later), and checkpoint() waits for it first.
-//                 wait_checkpoint() waits and rethrows a failure of the background write, once
-//                 (begin_checkpoint and checkpoint rethrow it too); the destructor waits, silently.
-//                 Old segments go only after the checkpoint is durable, and the files readers
-//                 need never vanish under an audit (snapshot_at, for_each_commit). No I/O on the
-//                 caller's thread: the log is not rolled, so the writer's active segment (with
-//                 the commits just before the epoch) stays until a later checkpoint.
-//
-// Structure: a commit (and a checkpoint) may carry bytes the store does not interpret, what the
-// pages mean beyond their bytes (the bus logs its topology edits there). The store logs them
-// with the commit's epoch, hands them back in order on recovery (recovered_structure), in
-// history (history_at, for_each_commit) and keeps a checkpoint's with the checkpoint.
-//   open()        recovery: the newest valid checkpoint, then the log after it. Commits at or
-//                 before the checkpoint's epoch are skipped, so no delta is ever applied twice.
+//   begin_checkpoint(), wait_checkpoint()
+//                 the same in the background, copy-on-write by page (background_checkpoint.hpp);
+//                 the member comments below have the contract.
+//   open()        recovery (recovery.hpp): the newest valid checkpoint, then the log after it.
+//                 Commits at or before the checkpoint's epoch are skipped, so no delta is ever
+//                 applied twice.
 //   snapshot_at(e), replay_to(e)
 //                 the state (or its hash) at any epoch the retained log covers, from the newest
 //                 retained checkpoint at or before it (or from empty), for audits.
 //   for_each_commit(f)
 //                 the logged history, commit by commit, to replay on another bus.
 //   snapshot()    a copy of every page at one committed epoch; readers never see part of a commit.
+//
+// Structure: a commit (and a checkpoint) may carry bytes the store does not interpret, what the
+// pages mean beyond their bytes (the bus logs its topology edits there). The store logs them
+// with the commit's epoch, hands them back in order on recovery (recovered_structure), in
+// history (history_at, for_each_commit) and keeps a checkpoint's with the checkpoint.
 //
 // Commits on one store happen one at a time, in call order; that order is the epoch order.
 // Conflicts: accumulates under ⊕ merge; two assigns to one slot resolve deterministically by
@@ -58,6 +48,8 @@
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
+#include <mmsb/log/new_pages.hpp>
+#include <mmsb/log/recovery.hpp>
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/page_table.hpp>
 
@@ -112,18 +104,16 @@ public:
   {
     std::unique_lock lock(mutex_);
     const bool at_zero = bit_equal_value(initial, semiring_traits<Semiring>::zero());
-    reserve_for(pending_pages_, pending_pages_.size() + 1);  // may throw: nothing created yet
-    if (!at_zero) reserve_for(pending_initial_, pending_initial_.size() + 1);
+    pending_.reserve_one(!at_zero);  // may throw: nothing created yet
     const page_id id = table_.create();
     page_type& p = table_.at(id);
-    if (at_zero) fill_zero<Semiring>(p);
-    else {
+    if (at_zero) {
+      fill_zero<Semiring>(p);
+      pending_.add(id.value());
+    } else {
       fill(p, initial);
-      const auto at = std::lower_bound(pending_initial_.begin(), pending_initial_.end(), id.value(),
-                                       [](const auto& entry, std::uint32_t x) { return entry.first < x; });
-      pending_initial_.insert(at, {id.value(), initial});  // capacity reserved above: no throw
+      pending_.add(id.value(), initial);
     }
-    pending_pages_.push_back(id.value());
     return id;
   }
 
@@ -199,7 +189,8 @@ public:
   }
 
   // Waits for the in-flight background checkpoint, if any, to be durable (and the log it covers
-  // removed); rethrows its failure, once, as mmsb::error naming the checkpoint's path.
+  // removed); rethrows its failure, once, as mmsb::error naming the checkpoint's path. (The
+  // destructor waits too, and drops a failure.)
   void wait_checkpoint() { background_.wait(); }
 
   [[nodiscard]] bool checkpoint_in_flight() const { return background_.busy(); }
@@ -305,12 +296,12 @@ private:
                             const Sched& sched = Sched{})
   {
     std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
-    if (!pending_pages_.empty()) {
+    if (!pending_.empty()) {
       std::vector<std::uint32_t> named;
       named.reserve(deltas.size());
       for (const auto& d : deltas) named.push_back(d.target().value());
       std::sort(named.begin(), named.end());
-      for (const auto id : pending_pages_)
+      for (const auto id : pending_.ids())
         if (!std::binary_search(named.begin(), named.end(), id)) fresh.push_back(id);
     }
     const mmsb::epoch e = epoch_.next();
@@ -320,7 +311,7 @@ private:
     payload_.clear();
     detail::begin_commit_payload(payload_, deltas.size() + fresh.size());
     const auto append = [&](const delta_type& d) {
-      if (const value_type* init = initial_of(d.target().value())) {
+      if (const value_type* init = pending_.initial_of(d.target().value())) {
         // A page created at a value other than zero(): the log carries "every slot := initial,
         // then d" as one delta (the merge law), so recovery, which creates pages at zero(),
         // reaches the same bytes. Live, the page already holds the initial value.
@@ -331,7 +322,7 @@ private:
       }
       detail::append_commit_delta(payload_, d);
     };
-    if (fresh.empty() && pending_initial_.empty()) {  // the steady state: in parts on the scheduler
+    if (fresh.empty() && !pending_.any_initial()) {  // the steady state: in parts on the scheduler
       const std::size_t parts = sched.concurrency() > 1 ? sched.concurrency() * 4 : 1;
       encoder_.append(payload_, deltas, parts, [&](std::size_t n, auto&& f) { sched.run(n, f); });
     } else {
@@ -341,10 +332,9 @@ private:
     detail::append_commit_structure(payload_, structure);
     writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
     apply_all(table_, deltas, e);
-    for (const auto id : pending_pages_) table_.at(page_id{id}).set_epoch(e);
+    for (const auto id : pending_.ids()) table_.at(page_id{id}).set_epoch(e);
     epoch_ = e;
-    pending_pages_.clear();
-    pending_initial_.clear();
+    pending_.clear();
     return e;
   }
 
@@ -361,7 +351,7 @@ private:
   {
     std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
     for (std::uint32_t id = 0; id < frozen.size(); ++id) frozen[id] = table_.find(page_id{id});
-    for (const auto id : pending_pages_)
+    for (const auto id : pending_.ids())
       if (id < frozen.size()) frozen[id] = nullptr;
     typename background_checkpoint<Layout>::job j;
     j.fs = fs_;
@@ -397,67 +387,16 @@ private:
     if (removed) fs_->sync_dir(log_dir());
   }
 
-  // The initial value of a page created since the last commit at something other than zero().
-  const value_type* initial_of(std::uint32_t id) const noexcept
-  {
-    // Ascending by id (ids are issued in order): a binary search, so a commit naming many new
-    // pages stays O(n log n).
-    const auto it = std::lower_bound(pending_initial_.begin(), pending_initial_.end(), id,
-                                     [](const auto& entry, std::uint32_t x) { return entry.first < x; });
-    return it != pending_initial_.end() && it->first == id ? &it->second : nullptr;
-  }
-  static bool bit_equal_value(const value_type& a, const value_type& b) noexcept
-  {
-    return std::memcmp(&a, &b, sizeof(value_type)) == 0;
-  }
+  static bool bit_equal_value(const value_type& a, const value_type& b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
 
   std::string log_dir() const { return dir_ + "/log"; }
   std::string ckpt_dir() const { return dir_ + "/checkpoints"; }
 
-  // Loads the newest valid checkpoint (at or before `stop`, if given) and the log after it (up to
-  // `stop`) into `table`; epoch_out is the epoch reached. A log that does not continue right
-  // after the checkpoint (a gap) cannot reproduce the state: out_of_range for a replay target,
-  // corrupt for recovery.
-  recovery_report recover_into(page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out,
-                               mmsb::epoch stop = mmsb::epoch{},
+  // Recovery (log/recovery.hpp) of this store's files into `table`.
+  recovery_report recover_into(page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out, mmsb::epoch stop = mmsb::epoch{},
                                std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
-    const bool bounded = stop.value() != 0;
-    const auto ckpt = load_checkpoint(
-      *fs_, ckpt_dir(), shape_, sizeof(typename Layout::storage_type),
-      [&](page_id id, mmsb::epoch e, span<const std::byte> bytes) {
-        table.create(id);  // every byte is then overwritten
-        auto& p = table.at(id);
-        std::memcpy(&p.storage(), bytes.data(), bytes.size());
-        p.set_epoch(e);
-      },
-      bounded ? stop : mmsb::epoch{~std::uint64_t{0}});
-    epoch_out = ckpt.loaded ? ckpt.loaded->epoch : mmsb::epoch{};
-    if (structure_out && !ckpt.structure.empty()) structure_out->push_back(ckpt.structure);
-    std::vector<delta_type> deltas;  // one commit's, reused
-    span<const std::byte> structure;
-    return read_log(*fs_, log_dir(), shape_, options_.recovery,
-                    [&](const record_header& h, span<const std::byte> payload) {
-                      if (h.type != record_type::commit || (bounded && !(epoch_out < stop))) return;
-                      if (h.epoch != epoch_out.next())
-                        throw error(bounded ? errc::out_of_range : errc::corrupt,
-                                    "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
-                                      " but the state is at epoch " + std::to_string(epoch_out.value()) +
-                                      " (the records between were truncated)");
-                      detail::decode_commit(h.epoch, payload, deltas, structure);
-                      if (structure_out && !structure.empty()) structure_out->emplace_back(structure.begin(), structure.end());
-                      for (const auto& d : deltas) {
-                        if (!table.contains(d.target())) {
-                          table.create(d.target());
-                          fill_zero<Semiring>(table.at(d.target()));  // as create_page
-                        }
-                        page_type& p = table.at(d.target());
-                        apply(p, d);
-                        p.set_epoch(h.epoch);
-                      }
-                      epoch_out = h.epoch;
-                    },
-                    epoch_out);
+    return detail::recover_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, options_.recovery, table, epoch_out, stop, structure_out);
   }
 
   static snapshot_type copy_of(const page_table<Layout, Allocator>& t, mmsb::epoch e)
@@ -494,8 +433,7 @@ private:
   mmsb::epoch epoch_{};
   recovery_report recovery_;
   std::unique_ptr<log_writer> writer_;
-  std::vector<std::uint32_t> pending_pages_;  // created since the last commit
-  std::vector<std::pair<std::uint32_t, value_type>> pending_initial_;  // of those, not at zero()
+  detail::new_pages<value_type> pending_;     // created since the last commit
   std::vector<std::byte> payload_;            // the commit record being encoded, reused
   detail::commit_encoder encoder_;            // its parallel encoder's scratch, reused
   std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
