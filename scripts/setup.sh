@@ -45,7 +45,7 @@ install_packages() {
 # Source packages need deb-src entries. Derive them from this machine's own Debian sources
 # (deb822 or one-line format) so no archive host is ever written into the repository.
 ensure_deb_src() {
-  if apt-cache showsrc trilinos 2>/dev/null | grep -q '^Package: trilinos'; then return 0; fi
+  if apt-cache showsrc trilinos 2>/dev/null | grep '^Package: trilinos' >/dev/null; then return 0; fi
   local d=/etc/apt/sources.list.d
   if [ -f "$d/debian.sources" ]; then
     sed -e 's/^Types: deb$/Types: deb-src/' "$d/debian.sources" | as_root tee "$d/mmsb-deb-src.sources" >/dev/null
