@@ -17,7 +17,7 @@
 namespace mmsb {
 
 // Changes to any pages of one bus, collected until basic_bus::commit logs them as one epoch (see
-// the top of this header). A plain value (one builder per page); not thread-safe.
+// the top of this header). Move-only (one delta builder per page); not thread-safe.
 template <class Semiring, class Layout>
 class transaction {
 public:

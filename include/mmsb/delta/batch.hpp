@@ -148,7 +148,7 @@ public:
 
   // After seal(): the distinct pages, ascending, and the merged delta of partition k.
   [[nodiscard]] span<const page_id> pages() const noexcept { return {pages_.data(), pages_.size()}; }
-  // A new delta holding the merge of partition k's changes, in (key, push) order per slot; requires
+  // A new delta holding the merge of partition k's changes, in key order per slot; requires
   // sealed() and k < pages().size().
   [[nodiscard]] delta<Semiring, Layout> merge_partition(std::size_t k) const
   {

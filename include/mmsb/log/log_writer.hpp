@@ -63,7 +63,7 @@ struct log_options {
 // writer's first segment records it, so a later recovery knows the bytes past it in that segment
 // were abandoned by an earlier recovery (a torn tail), not corrupted afterwards.
 struct log_resume {
-  bool valid = false;  // false: no earlier log (a fresh start); the other fields are then unused
+  bool valid = false;  // false: recovery found no log to continue (a fresh start)
   std::uint64_t segment = 0;  // index of the last segment recovery read
   std::uint64_t offset = 0;   // end of its last valid record
   mmsb::epoch last_commit{};  // epoch of the last valid commit (0: none); the next must follow it

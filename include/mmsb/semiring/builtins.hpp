@@ -75,7 +75,7 @@ struct plus_times {
   MMSB_HD static constexpr T zero() noexcept { return T(0); }
   // 1, the identity of mul
   MMSB_HD static constexpr T one() noexcept { return T(1); }
-  static constexpr bool idempotent_add = false;  // a + a != a
+  static constexpr bool idempotent_add = false;  // a + a is 2a, not a
   static constexpr bool commutative_add = true;  // a + b == b + a
   static constexpr bool has_inverse = true;  // sub() undoes add()
 };
@@ -87,7 +87,7 @@ struct min_plus {
   static constexpr std::string_view name = instantiation_name<detail::min_plus_word, T>;  // e.g. "min_plus<f32>"
   // min(a, b) by `a < b ? a : b`
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_min(a, b); }
-  // a + b; zero() (+inf, or the largest integer) absorbs, so integers never wrap past it
+  // a + b (integers wrap), except that zero() (+inf; the largest integer) absorbs: x ⊗ zero() == zero()
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, true>(a, b); }
   // +inf (the largest value for integers): the identity of add, absorbing under mul
   MMSB_HD static constexpr T zero() noexcept { return detail::top<T>(); }
@@ -106,7 +106,7 @@ struct max_plus {
   static constexpr std::string_view name = instantiation_name<detail::max_plus_word, T>;  // e.g. "max_plus<f32>"
   // max(a, b) by `a > b ? a : b`
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
-  // a + b; zero() (-inf, or the lowest integer) absorbs, so integers never wrap past it
+  // a + b (integers wrap), except that zero() (-inf; the lowest integer) absorbs: x ⊗ zero() == zero()
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, false>(a, b); }
   // -inf (the lowest value for integers): the identity of add, absorbing under mul
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
