@@ -60,6 +60,9 @@
 
 namespace mmsb {
 
+// The assembled bus over pages of Layout under Semiring (see the top of this header): the one write
+// path (producers, transactions, topology edits), logged, applied and propagated. Owned by one
+// thread; only its producers may be used from others.
 template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>, class Allocator = host_heap,
           class Scheduler = serial>
 class basic_bus {
@@ -74,18 +77,18 @@ class basic_bus {
   static_assert(scheduler<Scheduler>, "mmsb: basic_bus<S, L, A, Scheduler>: Scheduler must be a scheduler policy (serial, kokkos_scheduler<Space>)");
 
 public:
-  using semiring_type = Semiring;
-  using layout_type = Layout;
-  using scheduler_type = Scheduler;
-  using value_type = typename Layout::value_type;
-  using page_type = page<Layout>;
-  using delta_type = delta<Semiring, Layout>;
-  using store_type = durable_store<Semiring, Layout, Allocator>;
-  using graph_type = page_graph<Semiring, Layout, Allocator>;
-  using producer_type = producer<Semiring, Layout>;
-  using transaction_type = transaction<Semiring, Layout>;
-  using matrix_type = typename graph_type::matrix_type;
-  using kernel_fn = typename graph_type::kernel_fn;
+  using semiring_type = Semiring;  // the semiring whose ⊕ merges and applies changes
+  using layout_type = Layout;  // the page layout
+  using scheduler_type = Scheduler;  // the scheduler policy the tick's parallel phases run on
+  using value_type = typename Layout::value_type;  // the element type of one slot
+  using page_type = page<Layout>;  // one page
+  using delta_type = delta<Semiring, Layout>;  // one change to one page
+  using store_type = durable_store<Semiring, Layout, Allocator>;  // the durable store holding the base pages and their log
+  using graph_type = page_graph<Semiring, Layout, Allocator>;  // the page graph over the store's pages
+  using producer_type = producer<Semiring, Layout>;  // what make_producer() returns
+  using transaction_type = transaction<Semiring, Layout>;  // what begin() returns
+  using matrix_type = typename graph_type::matrix_type;  // the edge matrix type of add_matrix_edge (a CSR matrix of value_type)
+  using kernel_fn = typename graph_type::kernel_fn;  // the function type of a kernel edge
   // Kernel edges are logged by name; the functions come from here when a store is reopened.
   using kernel_table = std::map<std::string, kernel_fn, std::less<>>;
 
@@ -118,6 +121,7 @@ public:
   // A new page, every slot at the semiring's zero() (or at `initial`), durable with the next
   // commit. Throws mmsb::error (out_of_memory, out_of_range) with nothing created.
   page_id create_page() { return store_.create_page(); }
+  // The same, every slot at `initial` (logged with the page's first commit if not zero()).
   page_id create_page(value_type initial) { return store_.create_page(initial); }
 
   // Topology edits, as page_graph's (graph/page_graph.hpp has the contracts): each throws
@@ -127,6 +131,7 @@ public:
   {
     return add_matrix_edge(src, dst, std::make_shared<const matrix_type>(std::move(a)), row_mask);
   }
+  // The same, sharing one immutable matrix between many edges; a null matrix is refused (named).
   edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
   {
     if (!a) return graph_.add_matrix_edge(src, dst, a, row_mask);  // refused, naming the edge
@@ -151,6 +156,8 @@ public:
       throw;
     }
   }
+  // Re-adds a kernel edge whose function the bus's kernel table already holds under `name` (after
+  // reopening a store); throws mmsb::error (invalid_argument) when no kernel has that name.
   edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
   {
     const auto it = kernels_.find(name);
@@ -160,6 +167,8 @@ public:
     return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
                   [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
   }
+  // Removes a live edge (mmsb::error naming it otherwise, nothing changed); its destination is
+  // recomputed without it at the next tick or commit.
   void remove_edge(edge_id e)
   {
     topology_.logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); });
@@ -176,6 +185,8 @@ public:
     topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
            [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
   }
+  // Declares a fixed-point region: members may depend on each other in cycles and get the least
+  // solution, found in at most max_iterations rounds (idempotent ⊕ required; graph/page_graph.hpp).
   region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
   {
     return topology_.logged([&] { topology_.region(members, max_iterations); },
@@ -185,7 +196,9 @@ public:
   // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
   // Only const: a write through either would bypass the log or the graph.
   [[nodiscard]] const graph_type& graph() const noexcept { return graph_; }
+  // See graph(): the store, read-only (pages, epochs, history, checkpoints).
   [[nodiscard]] const store_type& store() const noexcept { return store_; }
+  // The scheduler the tick's parallel phases run on.
   [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
 
   // ---- transactions (owner thread) ----------------------------------------------------------
@@ -210,6 +223,7 @@ public:
     (void)graph_.propagate();
     return e;
   }
+  // Drops tx's changes without logging anything; tx is empty and reusable after.
   void abort(transaction_type& tx) noexcept { tx.clear(); }
 
   // Writes a checkpoint now, pages and topology (the tick does it every opts.checkpoint_every
@@ -230,6 +244,8 @@ public:
     (void)commit(none);
     return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
   }
+  // Waits for the in-flight background checkpoint (if any); rethrows its failure, once, as
+  // mmsb::error naming the checkpoint's path.
   void wait_checkpoint() { store_.wait_checkpoint(); }
 
   // The state hash (every page's value, derived pages included, as hash()) at a past epoch the
@@ -298,6 +314,7 @@ public:
     return r;
   }
 
+  // Latency statistics of recent ticks, per phase.
   [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
 
   // ---- queries (owner thread) ---------------------------------------------------------------
@@ -306,6 +323,8 @@ public:
   {
     return graph_.provenance(p, depth);
   }
+  // The slots slot `slot` of page p depends on (whole pages through kernel edges), each with its
+  // last committed epoch.
   provenance_result slot_provenance(page_id p, std::size_t slot, std::uint32_t depth = provenance_finder::default_depth)
   {
     return graph_.slot_provenance(p, slot, depth);
@@ -318,6 +337,7 @@ public:
   // ---- reads (owner thread) -----------------------------------------------------------------
   // A page's value: its base, or for a derived page the value propagation computed for it.
   [[nodiscard]] const page_type& value(page_id p) const { return graph_.value(p); }
+  // The epoch of the last commit (tick or transaction); 0 for a new store.
   [[nodiscard]] mmsb::epoch current_epoch() const { return store_.current_epoch(); }
   // The hash of every page's value (derived pages included), in ascending page order.
   [[nodiscard]] state_hash hash() const

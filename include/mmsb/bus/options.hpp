@@ -11,9 +11,12 @@
 
 namespace mmsb {
 
+// How a basic_bus stores, sizes and paces itself (see the top of this header); every field has a
+// working default.
 struct bus_options {
   file_system* fs = nullptr;          // nullptr: an in-memory file system the bus owns (not durable)
-  std::string dir = "mmsb";           // the store's directory on fs
+  // The store's directory on fs (created if missing; its parent must exist).
+  std::string dir = "mmsb";
   store_options store{};              // log durability, recovery mode
   std::size_t ring_capacity = 1 << 14; // changes per producer ring (a power of two)
   std::uint64_t checkpoint_every = 0; // ticks between checkpoints; 0: never

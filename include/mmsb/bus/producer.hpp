@@ -35,12 +35,15 @@ namespace mmsb {
 template <class Semiring, class Layout>
 class producer {
 public:
-  using value_type = typename Layout::value_type;
-  using channel_type = detail::ingest_channel<value_type>;
+  using value_type = typename Layout::value_type;  // the element type of one slot
+  using channel_type = detail::ingest_channel<value_type>;  // the ring and error list shared with the bus's ingest (exec/ingest.hpp)
 
   producer() = default;
+  // A producer writing into ch (basic_bus::make_producer makes these).
   explicit producer(std::shared_ptr<channel_type> ch) : ch_(std::move(ch)) {}
+  // Takes other's ring, epoch and sequence; other is left without a ring (only assign or destroy it).
   producer(producer&&) noexcept = default;
+  // Closes this producer's ring (the bus drains what it holds), then takes other's.
   producer& operator=(producer&& other) noexcept
   {
     if (this != &other) {
@@ -54,16 +57,20 @@ public:
   }
   ~producer() { close(); }
 
+  // This producer's id, the middle of its changes' order keys (0 when it has no ring).
   [[nodiscard]] producer_id id() const noexcept { return ch_ ? ch_->id : producer_id{}; }
   // Changes pushed from now on carry epoch e (a producer's epochs should not decrease).
   void set_epoch(mmsb::epoch e) noexcept { epoch_ = e.value(); }
+  // The epoch its next change carries (set_epoch; 0 until set).
   [[nodiscard]] mmsb::epoch current_epoch() const noexcept { return mmsb::epoch{epoch_}; }
 
   // Queue one change; blocks while the ring is full (it spins briefly, then sleeps until the
   // tick drains). Throws mmsb::error naming page and slot for a slot past the extent
   // (out_of_range) or an unknown op (invalid_argument), with nothing queued.
   void accumulate(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::accumulate, v); }
+  // x ← v at slot `slot` of page p; otherwise as accumulate.
   void assign(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::assign, v); }
+  // accumulate or assign, by op; as accumulate.
   void put(page_id p, std::size_t slot, delta_op op, value_type v) { (void)ch_->ring.push(item(p, slot, op, v, sequence_++)); }
   // The same, but returns false at once (nothing queued, no sequence number used) when full.
   [[nodiscard]] bool try_put(page_id p, std::size_t slot, delta_op op, value_type v)

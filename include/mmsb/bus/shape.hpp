@@ -8,7 +8,7 @@
 //
 // (one line, fields separated by one space, no trailing newline). In order:
 //   mmsb-shape/1   the descriptor format and its version (a change to these rules bumps it)
-//   semiring=      semiring_name_v<S> (mmsb/semiring/name.hpp): printable ASCII, no space or '='
+//   semiring=      `semiring_name_v<S>` (mmsb/semiring/name.hpp): printable ASCII, no space or '='
 //   flags=         the semiring's traits that are true, in this order: idempotent, commutative,
 //                  inverse, selective, exact, bitwise; `none` when none is
 //   layout=        dense | bits | soa/F (F fields of extent/F records each)
@@ -20,7 +20,7 @@
 // shape_descriptor<S, L>() gives the bytes; describe_shape(bytes) renders any shape in words for
 // messages and tools: this format, older ones ("legacy shape 'mmsb-bus/...'", the typeid-based
 // shape of earlier builds, which no build opens any more) and unknown bytes (printable text
-// quoted, other bytes as \xNN). A semiring without a name is refused at compile time.
+// quoted, other bytes as `\xNN`). A semiring without a name is refused at compile time.
 #pragma once
 
 #include <mmsb/core/span.hpp>
@@ -39,6 +39,7 @@
 
 namespace mmsb {
 
+// The descriptor's first word: its format and version ("mmsb-shape/1").
 inline constexpr std::string_view shape_format = "mmsb-shape/1";
 
 namespace detail {

@@ -103,6 +103,7 @@ void apply_to(typename Layout::storage_type& x, const dense_delta<Semiring, Layo
   }
 }
 
+// Applies d to raw storage with no target check. Never throws; device-callable.
 template <class Semiring, class Layout>
 MMSB_HD constexpr void apply_to(typename Layout::storage_type& x, const sparse_delta<Semiring, Layout>& d) noexcept
 {
@@ -119,6 +120,8 @@ void apply(page<Layout>& p, const dense_delta<Semiring, Layout>& d)
   apply_to(p.storage(), d);
 }
 
+// Applies d to p. Throws mmsb::error (invalid_argument) if d targets another page, leaving p as
+// it was. The page's epoch is not changed.
 template <class Semiring, class Layout>
 void apply(page<Layout>& p, const sparse_delta<Semiring, Layout>& d)
 {

@@ -24,10 +24,13 @@
 
 namespace mmsb {
 
+// Changes to many pages of one Layout, as columns; seal() orders and partitions them, then
+// merge_partition(k) gives page k's merged delta. Not thread-safe, except that after seal() several
+// threads may merge distinct partitions at once.
 template <class Semiring, class Layout>
 class delta_batch {
 public:
-  using value_type = typename Layout::value_type;
+  using value_type = typename Layout::value_type;  // the element type of one slot
   // std::vector<bool> is not a column: booleans are stored one byte each.
   using value_storage = std::conditional_t<std::is_same_v<value_type, bool>, std::uint8_t, value_type>;
 
@@ -93,8 +96,11 @@ public:
     sealed_ = false;
   }
 
+  // The number of changes pushed (not pages).
   [[nodiscard]] std::size_t size() const noexcept { return page_.size(); }
+  // True when no change has been pushed.
   [[nodiscard]] bool empty() const noexcept { return page_.empty(); }
+  // Drops every change (keeping capacity); an empty batch counts as sealed.
   void clear() noexcept
   {
     page_.clear(); slot_.clear(); value_.clear(); op_.clear(); key_.clear(); bounds_.clear(); pages_.clear();
@@ -137,10 +143,13 @@ public:
     sealed_ = true;
   }
 
+  // True after seal() until the next push or append (and for an empty or cleared batch).
   [[nodiscard]] bool sealed() const noexcept { return sealed_; }
 
   // After seal(): the distinct pages, ascending, and the merged delta of partition k.
   [[nodiscard]] span<const page_id> pages() const noexcept { return {pages_.data(), pages_.size()}; }
+  // A new delta holding the merge of partition k's changes, in key order per slot; requires
+  // sealed() and k < pages().size().
   [[nodiscard]] delta<Semiring, Layout> merge_partition(std::size_t k) const
   {
     delta<Semiring, Layout> out;

@@ -38,9 +38,9 @@
 
 namespace mmsb {
 
-inline constexpr std::uint8_t delta_codec_version = 2;
+inline constexpr std::uint8_t delta_codec_version = 2;  // the version encode() writes (the header's first byte)
 inline constexpr std::uint8_t delta_codec_oldest_version = 1;  // the oldest version decode() reads
-inline constexpr std::size_t delta_header_bytes = 16;
+inline constexpr std::size_t delta_header_bytes = 16;  // the fixed header: version, layout kind, encoding, value size, extent, page, count
 
 namespace detail {
 
@@ -243,6 +243,7 @@ std::size_t encode(const delta<Semiring, Layout>& d, std::vector<std::byte>& out
   return plan.bytes;
 }
 
+// The wire form of d as a new byte vector (see encode(d, out)).
 template <class Semiring, class Layout>
 [[nodiscard]] std::vector<std::byte> encode(const delta<Semiring, Layout>& d)
 {

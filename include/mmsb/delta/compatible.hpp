@@ -9,6 +9,9 @@
 
 namespace mmsb {
 
+// Fails to compile, with an "mmsb: " message naming the fix, unless Semiring is a semiring, Layout
+// a layout, and the semiring's value_type is the layout's; returns true otherwise. Use it in a
+// static_assert.
 template <class Semiring, class Layout>
 constexpr bool require_compatible() noexcept
 {

@@ -20,6 +20,7 @@
 
 namespace mmsb {
 
+// Which encoding a delta holds: dense_delta (bitmap and full payload) or sparse_delta (entries).
 enum class delta_encoding : std::uint8_t { dense = 1, sparse = 2 };
 
 // True when `count` changed slots out of `extent` are best stored sparse.
@@ -51,18 +52,23 @@ template <class Semiring, class Layout>
   return s;
 }
 
+// A change to one page, in either encoding (sparse held inline, dense on the heap); value
+// semantics (copying copies the change). Not thread-safe.
 template <class Semiring, class Layout>
 class delta {
 public:
-  using dense_type = dense_delta<Semiring, Layout>;
-  using sparse_type = sparse_delta<Semiring, Layout>;
-  using value_type = typename Layout::value_type;
+  using dense_type = dense_delta<Semiring, Layout>;  // the bitmap encoding
+  using sparse_type = sparse_delta<Semiring, Layout>;  // the list encoding
+  using value_type = typename Layout::value_type;  // the element type of one slot
 
   delta() = default;
+  // Holds a sparse change (implicit, so a sparse_delta converts where a delta is expected).
   delta(sparse_type s) : sparse_(std::move(s)) {}  // NOLINT: implicit by design
   // Dense deltas are large (a full page of payload): held on the heap so delta stays cheap to move.
   delta(const dense_type& d) : dense_(std::make_unique<dense_type>(d)), encoding_(delta_encoding::dense) {}  // NOLINT
+  // Takes a dense change already on the heap, without copying it.
   explicit delta(std::unique_ptr<dense_type> d) : dense_(std::move(d)), encoding_(delta_encoding::dense) {}
+  // Copies the change, in the same encoding (allocates a page-sized block for a dense one).
   delta(const delta& other) : encoding_(other.encoding_)
   {
     if (other.as_sparse()) sparse_ = other.sparse_;
@@ -74,11 +80,13 @@ public:
   {
     other.sparse_ = sparse_type{};
   }
+  // Copies other's change into this; on std::bad_alloc this is unchanged.
   delta& operator=(const delta& other)
   {
     if (this != &other) *this = delta(other);
     return *this;
   }
+  // Takes other's change; other becomes an empty sparse delta, as after a move construction.
   delta& operator=(delta&& other) noexcept
   {
     if (this != &other) {
@@ -90,16 +98,21 @@ public:
     return *this;
   }
 
+  // Which encoding it holds.
   [[nodiscard]] delta_encoding encoding() const noexcept { return encoding_; }
+  // The page this change is for.
   [[nodiscard]] page_id target() const noexcept
   {
     return visit([](const auto& d) { return d.target(); });
   }
+  // The number of changed slots.
   [[nodiscard]] std::size_t count() const noexcept
   {
     return visit([](const auto& d) { return d.count(); });
   }
+  // The sparse encoding, or nullptr when it holds the dense one.
   [[nodiscard]] const sparse_type* as_sparse() const noexcept { return encoding_ == delta_encoding::sparse ? &sparse_ : nullptr; }
+  // The dense encoding, or nullptr when it holds the sparse one.
   [[nodiscard]] const dense_type* as_dense() const noexcept { return encoding_ == delta_encoding::dense ? dense_.get() : nullptr; }
 
   // Calls f with the sparse_delta or dense_delta this holds.
@@ -126,6 +139,7 @@ public:
   {
     if (!dense_) dense_ = std::make_unique<dense_type>(target());
   }
+  // As reuse_sparse, in the dense encoding: the first time allocates the page-sized block.
   dense_type& reuse_dense(page_id target)
   {
     if (!dense_) dense_ = std::make_unique<dense_type>(target);
@@ -152,6 +166,7 @@ private:
   delta_encoding encoding_ = delta_encoding::sparse;
 };
 
+// The dense encoding of a delta<Semiring, Layout>: an alias of dense_delta<Semiring, Layout>.
 template <class Semiring, class Layout>
 using dense_type_of = dense_delta<Semiring, Layout>;
 
@@ -202,15 +217,19 @@ template <class Semiring, class Layout>
 template <class Semiring, class Layout>
 class delta_builder {
 public:
-  using value_type = typename Layout::value_type;
+  using value_type = typename Layout::value_type;  // the element type of one slot
 
+  // An empty builder for page `target` (allocates a dense scratch delta: one page of payload).
   explicit delta_builder(page_id target) : scratch_(std::make_unique<dense_delta<Semiring, Layout>>(target)) {}
 
   // Throw mmsb::error (out_of_range) naming the page and slot if i >= extent; nothing changes then.
   delta_builder& accumulate(std::size_t i, value_type v) { scratch_->accumulate(i, v); return *this; }
+  // x ← v at slot i; the same errors as accumulate.
   delta_builder& assign(std::size_t i, value_type v) { scratch_->assign(i, v); return *this; }
+  // accumulate or assign by delta_op; also throws mmsb::error (invalid_argument) for an unknown op.
   delta_builder& put(std::size_t i, delta_op op, value_type v) { scratch_->put(i, op, v); return *this; }
 
+  // The number of distinct slots changed so far.
   [[nodiscard]] std::size_t count() const noexcept { return scratch_->count(); }
 
   // The delta collected so far, by density, leaving the builder as it is.
@@ -226,6 +245,7 @@ public:
     const std::size_t n = scratch_->count();
     return build(prefer_sparse(n, Layout::extent) ? delta_encoding::sparse : delta_encoding::dense);
   }
+  // Builds in the given encoding, whatever the density, and resets the builder to empty.
   [[nodiscard]] delta<Semiring, Layout> build(delta_encoding encoding)
   {
     delta<Semiring, Layout> out = encoding == delta_encoding::dense ? delta<Semiring, Layout>(*scratch_)

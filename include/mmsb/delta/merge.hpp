@@ -62,6 +62,8 @@ void merge_into(dense_delta<Semiring, Layout>& a, const dense_delta<Semiring, La
   }
 }
 
+// dense ∘ dense: a new dense delta. Throws mmsb::error (invalid_argument) naming both pages if
+// they target different pages.
 template <class Semiring, class Layout>
 [[nodiscard]] dense_delta<Semiring, Layout> merge(const dense_delta<Semiring, Layout>& a,
                                                   const dense_delta<Semiring, Layout>& b)

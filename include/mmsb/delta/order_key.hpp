@@ -8,10 +8,12 @@
 
 namespace mmsb {
 
+// The position of one change in a tick's fold order: compared as (epoch, producer, sequence).
 struct order_key {
-  mmsb::epoch epoch{};
-  producer_id producer{};
-  sequence_no sequence{};
+  mmsb::epoch epoch{};  // the producer's epoch when it made the change (producer::set_epoch)
+  producer_id producer{};  // the producer that made it
+  sequence_no sequence{};  // its number in that producer's stream
+  // Lexicographic over (epoch, producer, sequence).
   friend constexpr auto operator<=>(const order_key&, const order_key&) noexcept = default;
 };
 

@@ -37,9 +37,12 @@ void merge_dense_values(detail::builtin_add op, T* out, const T* av, const word_
 // Packed booleans under or (bits<N> with or_and), one u64 word = 64 slots:
 //   x = mask ? (assign ? v : x | v) : x,  and the payload of merge(a, b) into av.
 void apply_or_words(word_t* x, const word_t* mask, const word_t* assign, const word_t* v, std::size_t words) noexcept;
+// The payload of merge(a, b) for packed booleans under or, into av; the result's mask and assign
+// words are the caller's (a | b).
 void merge_or_words(word_t* av, const word_t* amask, const word_t* bv, const word_t* bmask, const word_t* bassign,
                     std::size_t words) noexcept;
 
+// @cond
 #define MMSB_IMPL_SIMD_DECLARE(T)                                                                  \
   template <>                                                                                      \
   void apply_dense<T>(detail::builtin_add, T*, const word_t*, const word_t*, const T*, std::size_t) noexcept; \
@@ -53,12 +56,16 @@ MMSB_IMPL_SIMD_DECLARE(std::int32_t)
 MMSB_IMPL_SIMD_DECLARE(std::int64_t)
 #undef MMSB_IMPL_SIMD_DECLARE
 
+// @endcond
 // The Highway target the dispatcher picks on this CPU, e.g. "AVX3" (AVX-512).
 const char* target_name() noexcept;
 
 // For tests: every compiled target this CPU supports, and a way to force one (0 = undo).
 std::vector<std::int64_t> available_targets();
+// The name of a given Highway target (as available_targets() lists them).
 const char* target_name(std::int64_t target) noexcept;
+// Makes the dispatcher use the given target from now on (0 = back to the best for this CPU).
+// Not thread-safe against concurrent kernel calls; for tests only.
 void force_target(std::int64_t target) noexcept;
 #endif
 

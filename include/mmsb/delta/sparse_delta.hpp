@@ -17,26 +17,31 @@
 
 namespace mmsb {
 
+// One entry of a sparse_delta: slot `index` changes by `op` with `value`.
 template <class T>
 struct sparse_entry {
-  std::uint32_t index;
-  delta_op op;
-  T value;
+  std::uint32_t index;  // the slot, < the layout's extent
+  delta_op op;  // accumulate (x ← x ⊕ value) or assign (x ← value)
+  T value;  // the change's value
+  // Member-wise (values compared with ==).
   friend constexpr bool operator==(const sparse_entry&, const sparse_entry&) noexcept = default;
 };
 
+// The list encoding of a change to one page (see the top of this header). Owns its entries (a
+// std::vector); not thread-safe.
 template <class Semiring, class Layout>
 class sparse_delta {
   static_assert(require_compatible<Semiring, Layout>());
 
 public:
-  using semiring_type = Semiring;
-  using layout_type = Layout;
-  using value_type = typename Layout::value_type;
-  using entry_type = sparse_entry<value_type>;
-  static constexpr std::size_t extent = Layout::extent;
+  using semiring_type = Semiring;  // the semiring whose ⊕ accumulates
+  using layout_type = Layout;  // the page layout it changes
+  using value_type = typename Layout::value_type;  // the element type of one slot
+  using entry_type = sparse_entry<value_type>;  // one entry: index, op, value
+  static constexpr std::size_t extent = Layout::extent;  // the number of slots of the page
 
   sparse_delta() = default;
+  // No change, to page `target`.
   explicit sparse_delta(page_id target) : target_(target) {}
 
   // Validates and copies parallel arrays: same length, no null buffer with a non-zero count,
@@ -85,13 +90,20 @@ public:
   // Back to no change (same target), keeping the capacity.
   void clear() noexcept { entries_.clear(); }
 
+  // The page this change is for.
   [[nodiscard]] page_id target() const noexcept { return target_; }
+  // Points the same change at another page.
   void retarget(page_id target) noexcept { target_ = target; }
+  // The number of entries (changed slots).
   [[nodiscard]] std::size_t count() const noexcept { return entries_.size(); }
+  // True when no slot is changed.
   [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+  // The entries, by strictly ascending index; valid until the delta is next modified.
   [[nodiscard]] span<const entry_type> entries() const noexcept { return {entries_.data(), entries_.size()}; }
+  // Reserves room for n entries (may throw std::bad_alloc, with the delta unchanged).
   void reserve(std::size_t n) { entries_.reserve(n); }
 
+  // Same target and equal entries.
   friend bool operator==(const sparse_delta&, const sparse_delta&) = default;
 
 private:

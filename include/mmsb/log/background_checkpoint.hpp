@@ -59,10 +59,13 @@
 
 namespace mmsb {
 
+// Writes checkpoints of frozen epochs on a thread of its own, copy-on-write (see the top of this
+// header). Owner-driven: start and preserve under the owner's exclusive lock; busy() and wait()
+// from any thread.
 template <class Layout>
 class background_checkpoint {
 public:
-  using page_type = page<Layout>;
+  using page_type = page<Layout>;  // the pages it checkpoints
 
   background_checkpoint() = default;
   background_checkpoint(const background_checkpoint&) = delete;
@@ -78,13 +81,14 @@ public:
     if (thread_.joinable()) thread_.join();
   }
 
+  // One checkpoint to write: where, for which bus and epoch, and what to run once it is durable.
   struct job {
-    file_system* fs = nullptr;
+    file_system* fs = nullptr;  // the file system to write through; must outlive the job
     std::string dir;                  // the checkpoint directory
-    std::vector<std::byte> shape;
-    mmsb::epoch epoch{};
-    std::vector<std::byte> structure;
-    std::size_t keep = 2;
+    std::vector<std::byte> shape;  // the bus shape, written into the segment record
+    mmsb::epoch epoch{};  // the epoch the frozen pages are at
+    std::vector<std::byte> structure;  // the structure record's bytes (empty: none)
+    std::size_t keep = 2;  // how many newest checkpoints to keep after publishing
     std::shared_mutex* files_mutex = nullptr;  // held exclusively while publishing and on_durable
     std::function<void()> on_durable;           // after publish (the log truncation)
   };

@@ -1,5 +1,5 @@
-// Checkpoints: a snapshot of every page at one epoch, in one file `<dir>/ckpt-<epoch hex>.ckpt`
-// made of log records (so every page carries its own checksum):
+// Checkpoints: a snapshot of every page at one epoch, in one file made of log records (so every
+// page carries its own checksum), named `<dir>/ckpt-<epoch hex>.ckpt`:
 //
 //   segment record      the bus shape (a checkpoint of another bus is refused)
 //   page record × N     epoch = the page's epoch; payload = u32 page id + the page's payload bytes
@@ -36,6 +36,7 @@
 
 namespace mmsb {
 
+// The file name of the checkpoint at epoch e: "ckpt-" + 16 lowercase hex digits + ".ckpt".
 [[nodiscard]] inline std::string checkpoint_name(mmsb::epoch e)
 {
   char name[40];
@@ -43,6 +44,7 @@ namespace mmsb {
   return name;
 }
 
+// Parses a checkpoint file name into e; false (e untouched) for any other name.
 [[nodiscard]] inline bool parse_checkpoint_name(const std::string& name, mmsb::epoch& e) noexcept
 {
   if (name.size() != 26 || name.compare(0, 5, "ckpt-") != 0 || name.compare(21, 5, ".ckpt") != 0) return false;
@@ -93,6 +95,8 @@ public:
     }
   }
 
+  // Adds p's record (its epoch, id and payload bytes) to the file and to the state hash; pages must
+  // come in ascending id order. Throws mmsb::error when a flush fails.
   template <class Layout>
   void add(const page<Layout>& p)
   {
@@ -106,6 +110,8 @@ public:
     if (buf_.size() >= flush_bytes) flush();
   }
 
+  // Writes the structure record (if not empty) and the end record (page count, state hash), syncs
+  // and closes the temp file. Throws mmsb::error on failure; the checkpoint does not count yet.
   void finish(span<const std::byte> structure = {})
   {
     if (!structure.empty()) encode_record(buf_, record_type::structure, epoch_, txn_id{}, structure);
@@ -135,7 +141,9 @@ public:
     if (all.size() > keep) fs_->sync_dir(dir_);
   }
 
+  // Where the checkpoint is published: `<dir>/ckpt-<epoch hex>.ckpt`.
   [[nodiscard]] const std::string& path() const noexcept { return final_path_; }
+  // The pages added so far.
   [[nodiscard]] std::uint64_t pages() const noexcept { return count_; }
 
 private:
@@ -170,13 +178,16 @@ void write_checkpoint(file_system& fs, const std::string& dir, span<const std::b
   file.publish(keep);
 }
 
+// A checkpoint that validated: which file, its epoch, page count and state hash.
 struct checkpoint_info {
-  std::string path;
-  mmsb::epoch epoch{};
-  std::uint64_t pages = 0;
-  state_hash hash{};
+  std::string path;  // the checkpoint file
+  mmsb::epoch epoch{};  // the epoch it snapshots
+  std::uint64_t pages = 0;  // the number of pages it holds
+  state_hash hash{};  // the state hash of those pages (ids and payloads)
 };
 
+// What load_checkpoint found: the checkpoint it loaded (if any), the newer ones it rejected, and
+// the loaded one's structure record.
 struct checkpoint_load {
   std::optional<checkpoint_info> loaded;  // none: no valid checkpoint (start from empty state)
   std::vector<std::string> rejected;      // newer checkpoints that failed validation, and why

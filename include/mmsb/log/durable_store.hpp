@@ -67,20 +67,23 @@
 namespace mmsb {
 
 
+// How a durable_store logs (sync policy, segments, compression) and how it treats damage on open.
 struct store_options {
-  log_options log{};
-  recovery_mode recovery = recovery_mode::point_in_time;
+  log_options log{};  // the log writer's options
+  recovery_mode recovery = recovery_mode::point_in_time;  // how recovery treats a damaged log on open
 };
 
 template <class Semiring, class Layout, class Allocator = host_heap>
+// Pages whose every change is a logged transaction (see the top of this header). Thread-safe:
+// commits and checkpoint calls serialize on one lock; reads (hash, snapshot) take it shared.
 class durable_store {
 public:
-  using page_type = page<Layout>;
-  using delta_type = delta<Semiring, Layout>;
-  using page_table_type = page_table<Layout, Allocator>;
-  using semiring_type = Semiring;
-  using layout_type = Layout;
-  using value_type = typename Layout::value_type;
+  using page_type = page<Layout>;  // one page
+  using delta_type = delta<Semiring, Layout>;  // one change to one page
+  using page_table_type = page_table<Layout, Allocator>;  // the in-memory pages
+  using semiring_type = Semiring;  // the semiring whose ⊕ accumulates
+  using layout_type = Layout;  // the page layout
+  using value_type = typename Layout::value_type;  // the element type of one slot
 
   // Opens (or creates) the store in dir: recovery, then a log writer continuing after it.
   // `shape` names the bus (semiring, layout) so another bus's files are refused.
@@ -150,6 +153,7 @@ public:
   // The structure recovery found, in order: the loaded checkpoint's, then every retained
   // commit's after it. The bus replays it once after opening, then releases it.
   [[nodiscard]] const std::vector<std::vector<std::byte>>& recovered_structure() const noexcept { return recovered_structure_; }
+  // Frees recovered_structure() once it has been replayed (never throws).
   void release_recovered_structure() noexcept { std::vector<std::vector<std::byte>>().swap(recovered_structure_); }
 
   // The pages, to read in place.
@@ -193,17 +197,20 @@ public:
   // destructor waits too, and drops a failure.)
   void wait_checkpoint() { background_.wait(); }
 
+  // True while a background checkpoint is being written.
   [[nodiscard]] bool checkpoint_in_flight() const { return background_.busy(); }
 
   // Pages commits copied because a background checkpoint had not written them yet, in total.
   [[nodiscard]] std::uint64_t checkpoint_preserved_pages() const noexcept { return background_.preserved_pages(); }
 
+  // The epoch of the last commit (or the recovered one); 0 for a new store.
   [[nodiscard]] mmsb::epoch current_epoch() const
   {
     std::shared_lock lock(mutex_);
     return epoch_;
   }
 
+  // The state hash of every page (ids and payloads) at the current epoch.
   [[nodiscard]] state_hash hash() const
   {
     std::shared_lock lock(mutex_);
@@ -212,15 +219,17 @@ public:
 
   // Every page at one committed epoch, copied under a shared lock: never part of a commit.
   struct snapshot_type {
-    mmsb::epoch epoch{};
-    std::vector<page_type> pages;
+    mmsb::epoch epoch{};  // the committed epoch the pages are at
+    std::vector<page_type> pages;  // every page, by ascending id
   };
+  // A copy of every page at the current epoch, taken under the shared lock.
   [[nodiscard]] snapshot_type snapshot() const
   {
     std::shared_lock lock(mutex_);
     return copy_of(table_, epoch_);
   }
 
+  // What recovery found when the store was opened: records, where the log ended, damage if any.
   [[nodiscard]] const recovery_report& recovery() const noexcept { return recovery_; }
 
   // Every page at epoch `target`, rebuilt from the newest retained checkpoint at or before it
@@ -235,9 +244,10 @@ public:
 
   // snapshot_at(target) and the structure up to it, in order (the checkpoint's, then each commit's).
   struct history_type {
-    snapshot_type state;
-    std::vector<std::vector<std::byte>> structure;
+    snapshot_type state;  // every page at the target epoch
+    std::vector<std::vector<std::byte>> structure;  // the structure records up to it, in order
   };
+  // snapshot_at(target) with the structure up to it; the same errors as snapshot_at.
   [[nodiscard]] history_type history_at(mmsb::epoch target) const
   {
     history_type h;

@@ -36,20 +36,31 @@
 
 namespace mmsb {
 
+// A file_system that forwards to `inner` and fails, shortens or budgets chosen operation classes
+// (see the top of this header). Safe to call from several threads (one internal mutex).
 class faulty_file_system final : public file_system {
 public:
+  // Wraps inner, which must outlive this; no fault armed.
   explicit faulty_file_system(file_system& inner);
   faulty_file_system(const faulty_file_system&) = delete;
   faulty_file_system& operator=(const faulty_file_system&) = delete;
   ~faulty_file_system() override;
 
+  // Arms the nth call of class op from now (1 = the next) to throw an mmsb::error from errno err;
+  // with sticky, every later call of the class too, until reset(). Replaces an earlier arming of op.
   void fail_nth(fs_op op, std::uint64_t n, int err, bool sticky = false);
+  // Passes at most max_bytes of each write on (0 lifts the cap).
   void short_writes(std::size_t max_bytes);
+  // The bytes written from now on may total at most `bytes`; then writes return short, then throw
+  // errc::no_space.
   void space_budget(std::uint64_t bytes);
+  // The calls of class op seen since construction or reset(), failed ones included.
   [[nodiscard]] std::uint64_t count(fs_op op) const;
+  // How many calls were failed on purpose since construction or reset().
   [[nodiscard]] std::uint64_t injected() const;
   // Lifts every fault, cap and budget and zeroes the counters.
   void reset();
+  // The wrapped file system.
   [[nodiscard]] file_system& inner() noexcept { return inner_; }
 
   handle open(const std::string& path, open_mode mode) override;

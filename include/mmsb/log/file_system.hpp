@@ -27,6 +27,7 @@ namespace mmsb {
 // Operation classes, for fault injection and error messages.
 enum class fs_op : std::uint8_t { open, read, write, sync, truncate, close, rename, remove, sync_dir, list, make_dir };
 
+// The operation's name as messages spell it ("write", "sync_dir", ...).
 [[nodiscard]] constexpr const char* to_string(fs_op op) noexcept
 {
   switch (op) {
@@ -45,6 +46,7 @@ enum class fs_op : std::uint8_t { open, read, write, sync, truncate, close, rena
   return "unknown";
 }
 
+// How open() opens a file.
 enum class open_mode : std::uint8_t {
   read,          // existing file, read only
   append,        // create if missing, writes go to the end
@@ -56,32 +58,41 @@ enum class open_mode : std::uint8_t {
 // (errno 28)", errc::no_space for ENOSPC and EDQUOT, errc::io_error otherwise; `note` is appended.
 [[noreturn]] void throw_fs_error(const char* op, const std::string& path, int err, const char* note = "");
 
+// The abstract file system every persisted byte goes through (see the top of this header). The
+// stock implementations (posix_, memory_, faulty_file_system) are safe to call from several threads.
 class file_system {
 public:
-  using handle = std::int64_t;
+  using handle = std::int64_t;  // an open file, valid from open() until close(); not shared between file systems
 
   virtual ~file_system() = default;
 
+  // Opens path in the given mode and returns its handle; throws mmsb::error naming the path (and
+  // nothing stays open) on failure, e.g. a missing file in read mode.
   virtual handle open(const std::string& path, open_mode mode) = 0;
   // Appends (append/create_new/truncate handles) and returns the bytes written, which may be
   // fewer than asked (a short write); callers loop. Throws on failure, with nothing written.
   virtual std::size_t write(handle h, span<const std::byte> bytes) = 0;
   // Reads up to out.size() bytes at offset; returns how many (0 at end of file).
   virtual std::size_t read(handle h, std::uint64_t offset, span<std::byte> out) = 0;
+  // The file's current length in bytes.
   virtual std::uint64_t size(handle h) = 0;
   // Makes the file's data durable (fdatasync).
   virtual void sync(handle h) = 0;
+  // Cuts (or zero-extends) the file to `length` bytes; requires a writable handle.
   virtual void truncate(handle h, std::uint64_t length) = 0;
   // Never throws: a close error cannot be acted on, and the handle is gone either way.
   virtual void close(handle h) noexcept = 0;
   // Atomic replace of `to` by `from` (POSIX rename semantics).
   virtual void rename(const std::string& from, const std::string& to) = 0;
+  // Removes a file (not a directory); throws mmsb::error if it does not exist.
   virtual void remove(const std::string& path) = 0;
   // Makes the directory's entries (creations, renames, removals) durable.
   virtual void sync_dir(const std::string& dir) = 0;
   // The names (not paths) in a directory, sorted.
   virtual std::vector<std::string> list(const std::string& dir) = 0;
+  // Creates a directory whose parent exists; an existing directory is fine (no error).
   virtual void make_dir(const std::string& dir) = 0;
+  // True when path names an existing file or directory; throws only when it cannot tell.
   virtual bool exists(const std::string& path) = 0;
 
   // A read-only view of the whole file, for readers that walk it in place (log replay), or an
@@ -91,6 +102,7 @@ public:
   // must not shrink while it is mapped (with posix_file_system a reader would fault on the lost
   // pages); the log only truncates its active segment, under the store's exclusive lock.
   virtual span<const std::byte> map(handle h);
+  // Releases a view map() returned; an empty view is ignored. Never throws.
   virtual void unmap(span<const std::byte> view) noexcept;
 
   // Writes all of bytes, looping over short writes. Throws on failure; bytes already written
@@ -111,7 +123,9 @@ public:
   // Opens path, maps or reads all of it, and closes the handle. Throws mmsb::error as open(),
   // size() and read() do, with the previous view released.
   void load(file_system& fs, const std::string& path);
+  // The file's bytes; empty before load() and after release().
   [[nodiscard]] span<const std::byte> bytes() const noexcept { return bytes_; }
+  // True when the bytes are the file system's mapping rather than the object's read buffer.
   [[nodiscard]] bool mapped() const noexcept { return mapped_.data() != nullptr; }
   // Unmaps (or forgets) the current file; the read buffer's memory is kept for reuse.
   void release() noexcept;

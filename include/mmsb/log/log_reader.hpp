@@ -9,7 +9,7 @@
 //
 // A log written for another bus (different shape) is refused in both modes (errc::bad_format);
 // the message names the segment and both shapes. The log treats a shape as opaque bytes: it
-// quotes them (printable ASCII as is, other bytes as \xNN), and since the bus's descriptor is
+// quotes them (printable ASCII as is, other bytes as `\xNN`), and since the bus's descriptor is
 // text (mmsb/bus/shape.hpp) that reads as words.
 // Nothing is ever written: recovery reads, and the next log_writer starts a new segment.
 //
@@ -35,23 +35,28 @@
 
 namespace mmsb {
 
+// How read_log treats damage: point_in_time keeps the valid prefix and reports the damage, strict
+// throws mmsb::error (errc::corrupt). See the top of this header.
 enum class recovery_mode : std::uint8_t { point_in_time, strict };
 
+// Where and why a log stops being valid, as read_log reports it (point_in_time mode).
 struct log_damage {
   std::string segment;          // path of the segment holding the first bad byte
   std::uint64_t offset = 0;     // offset of the first bad byte in that segment
-  record_fault fault = record_fault::none;
+  record_fault fault = record_fault::none;  // why the record there was refused
   bool mid_log = false;         // a valid record follows: corruption, not a torn tail
   std::uint64_t dropped_bytes = 0;  // bytes from the damage to the end of the log
 };
 
+// What read_log found: how much valid log, where it ends, and the first damage if any.
 struct recovery_report {
   log_resume end;                  // where the valid log ends: hand it to the next log_writer
-  std::uint64_t segments = 0;
+  std::uint64_t segments = 0;  // segment files read
   std::uint64_t records = 0;       // valid records handed to the callback (segment records excluded)
-  mmsb::epoch last_epoch{};
-  std::optional<log_damage> damage;
+  mmsb::epoch last_epoch{};  // the epoch of the last valid record (0 when there is none)
+  std::optional<log_damage> damage;  // the first damage; empty when the whole log is valid
 
+  // One line for logs and messages: the counts, the last epoch, and the damage if any.
   [[nodiscard]] std::string describe() const
   {
     std::string s = std::to_string(records) + " records in " + std::to_string(segments) + " segments, last epoch " +

@@ -37,14 +37,17 @@
 
 namespace mmsb {
 
+// When appended records are synced: never by append (none), after group_records records or
+// group_interval (group), or before every append returns (per_commit).
 enum class durability : std::uint8_t { none, group, per_commit };
 
+// How a log_writer syncs, batches, rolls segments and compresses.
 struct log_options {
-  mmsb::durability durability = durability::per_commit;
+  mmsb::durability durability = durability::per_commit;  // the sync policy; per_commit by default
   std::uint32_t group_records = 64;                          // group commit: sync after this many
   std::chrono::microseconds group_interval{1000};           // ... or this long after the first unsynced
   std::uint64_t segment_bytes = std::uint64_t{64} << 20;    // start a new segment past this size
-  std::uint32_t max_record_bytes = default_max_record_bytes;
+  std::uint32_t max_record_bytes = default_max_record_bytes;  // records with a longer payload are refused (mmsb::error, size_mismatch)
   std::size_t buffer_bytes = std::size_t{256} << 10;         // records are written in batches this large
   bool compress = false;                                    // zstd-compress payloads that shrink
   std::uint32_t compress_min_bytes = 256;                   // ... and are at least this large
@@ -60,7 +63,7 @@ struct log_options {
 // writer's first segment records it, so a later recovery knows the bytes past it in that segment
 // were abandoned by an earlier recovery (a torn tail), not corrupted afterwards.
 struct log_resume {
-  bool valid = false;
+  bool valid = false;  // false: recovery found no log to continue (a fresh start)
   std::uint64_t segment = 0;  // index of the last segment recovery read
   std::uint64_t offset = 0;   // end of its last valid record
   mmsb::epoch last_commit{};  // epoch of the last valid commit (0: none); the next must follow it
@@ -73,6 +76,8 @@ inline constexpr std::size_t segment_trailer_bytes = 17;
 // The directory that holds path ("." for a bare name).
 [[nodiscard]] std::string parent_of(const std::string& path);
 
+// The append side of the log (see the top of this header). Owns its active segment's handle; not
+// thread-safe (the durable store serializes its calls).
 class log_writer {
 public:
   // Opens the log in dir (created if missing; its parent must exist) and starts a new segment after the highest existing
@@ -96,10 +101,15 @@ public:
   // Makes every appended record durable. A failure poisons the writer.
   void sync();
 
+  // True after a failed sync or a failed cut-back: every later append and sync rethrows.
   [[nodiscard]] bool poisoned() const noexcept { return poison_ != nullptr; }
+  // The epoch of the last commit appended (or recovered, from the resume point); 0 when none.
   [[nodiscard]] mmsb::epoch last_commit() const noexcept { return last_commit_; }
+  // Records appended since the last sync.
   [[nodiscard]] std::uint64_t unsynced() const noexcept { return unsynced_; }
+  // The log's directory.
   [[nodiscard]] const std::string& directory() const noexcept { return dir_; }
+  // The path of the active segment file.
   [[nodiscard]] std::string segment_path() const { return dir_ + "/" + segment_name(next_segment_ - 1); }
 
 private:

@@ -53,6 +53,8 @@ namespace mmsb {
 // What survives of unsynced writes and directory changes at a simulated power loss.
 enum class crash_mode : std::uint8_t { keep, drop, tear, garble, random };
 
+// An in-memory file_system that can simulate power loss (crash()); see the top of this header.
+// Safe to call from several threads (every call takes one mutex).
 class memory_file_system final : public file_system {
 public:
   memory_file_system();

@@ -28,6 +28,8 @@
 
 namespace mmsb {
 
+// The real file system (POSIX system calls); see the top of this header for its behaviour. Safe
+// to call from several threads.
 class posix_file_system final : public file_system {
 public:
   posix_file_system();

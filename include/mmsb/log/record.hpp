@@ -31,6 +31,7 @@
 
 namespace mmsb {
 
+// What a record holds (the header's type byte).
 enum class record_type : std::uint8_t {
   segment = 1,     // first record of a segment file: payload names the format and the bus shape
   commit = 2,      // one committed transaction: its deltas
@@ -41,18 +42,20 @@ enum class record_type : std::uint8_t {
 };
 
 inline constexpr std::uint32_t record_magic = 0x5242534du;  // "MSBR" little-endian
-inline constexpr std::size_t record_header_bytes = 40;
-inline constexpr std::uint32_t default_max_record_bytes = 64u << 20;
-inline constexpr std::uint8_t record_flag_compressed = 1;
+inline constexpr std::size_t record_header_bytes = 40;  // the fixed header that precedes every payload
+inline constexpr std::uint32_t default_max_record_bytes = 64u << 20;  // the default payload limit (64 MiB); longer records are refused
+inline constexpr std::uint8_t record_flag_compressed = 1;  // flags bit 0: the payload is zstd-compressed
 
+// A record's header, parsed (see the layout at the top of this header); the magic and reserved
+// bytes are checked, not kept.
 struct record_header {
-  record_type type{};
-  std::uint8_t flags = 0;
-  std::uint32_t payload_bytes = 0;
-  std::uint32_t raw_bytes = 0;
-  mmsb::epoch epoch{};
-  txn_id txn{};
-  std::uint64_t checksum = 0;
+  record_type type{};  // what the payload holds
+  std::uint8_t flags = 0;  // record_flag_compressed or 0
+  std::uint32_t payload_bytes = 0;  // the payload's length as stored
+  std::uint32_t raw_bytes = 0;  // the payload's length before compression (= payload_bytes if not compressed)
+  mmsb::epoch epoch{};  // a commit's or checkpoint's epoch; a page record's page epoch
+  txn_id txn{};  // a commit's transaction id; 0 in the other records
+  std::uint64_t checksum = 0;  // xxh3-64 over header and payload, as stored
 };
 
 namespace detail {
@@ -91,6 +94,7 @@ enum class record_fault : std::uint8_t {
   bad_payload, // a compressed payload that does not decompress to its recorded length
 };
 
+// A phrase for messages ("checksum mismatch", ...; "valid" for none).
 [[nodiscard]] constexpr const char* to_string(record_fault f) noexcept
 {
   switch (f) {

@@ -9,22 +9,28 @@
 
 namespace mmsb {
 
+// N contiguous values of a trivially copyable T, cache-line aligned; slot i is values[i].
 template <class T, std::size_t N>
 struct dense {
   static_assert(std::is_trivially_copyable_v<T>, "mmsb: dense<T, N> needs a trivially copyable T");
   static_assert(N > 0, "mmsb: dense<T, N> needs N > 0");
 
-  using value_type = T;
-  static constexpr std::size_t extent = N;
-  static constexpr layout_kind kind = layout_kind::dense;
+  using value_type = T;  // the element type of one slot
+  static constexpr std::size_t extent = N;  // the number of slots, N
+  static constexpr layout_kind kind = layout_kind::dense;  // recorded in log records
 
+  // N values of T, aligned to page_alignment (64 bytes).
   struct alignas(page_alignment) storage_type {
-    T values[N];
+    T values[N];  // slot i is values[i]
   };
 
+  // Slot i; requires i < N.
   MMSB_HD static constexpr T load(const storage_type& s, std::size_t i) noexcept { return s.values[i]; }
+  // Sets slot i to v; requires i < N.
   MMSB_HD static constexpr void store(storage_type& s, std::size_t i, T v) noexcept { s.values[i] = v; }
+  // The N values, contiguous.
   MMSB_HD static constexpr T* data(storage_type& s) noexcept { return s.values; }
+  // The N values, contiguous, read-only.
   MMSB_HD static constexpr const T* data(const storage_type& s) noexcept { return s.values; }
 };
 

@@ -47,38 +47,47 @@ struct first<First, Rest...> {
 };
 } // namespace detail
 
+// N records of Fields, stored column by column: slot f * N + r is field f of record r. Every
+// field has the same value type.
 template <std::size_t N, class... Fields>
 struct soa {
   static_assert(sizeof...(Fields) > 0, "mmsb: soa<N, Fields...> needs at least one field");
   static_assert(N > 0, "mmsb: soa<N, Fields...> needs N > 0");
-  using value_type = detail::field_value_t<typename detail::first<Fields...>::type>;
+  using value_type = detail::field_value_t<typename detail::first<Fields...>::type>;  // the one value type of every field (a tag field's value_type)
   static_assert((std::is_same_v<detail::field_value_t<Fields>, value_type> && ...),
                 "mmsb: soa<N, Fields...> needs fields of one value type (the semiring acts on every slot)");
   static_assert(std::is_trivially_copyable_v<value_type>, "mmsb: soa fields must be trivially copyable");
 
-  static constexpr std::size_t records = N;
-  static constexpr std::size_t fields = sizeof...(Fields);
-  static constexpr std::size_t extent = N * sizeof...(Fields);
-  static constexpr layout_kind kind = layout_kind::soa;
+  static constexpr std::size_t records = N;  // the number of records, N
+  static constexpr std::size_t fields = sizeof...(Fields);  // the number of fields
+  static constexpr std::size_t extent = N * sizeof...(Fields);  // the number of slots, N * fields
+  static constexpr layout_kind kind = layout_kind::soa;  // recorded in log records
 
+  // The columns end to end, aligned to page_alignment (64 bytes).
   struct alignas(page_alignment) storage_type {
-    value_type values[N * sizeof...(Fields)];
+    value_type values[N * sizeof...(Fields)];  // slot f * N + r is field f of record r
   };
 
+  // Slot i (field i / N of record i % N); requires i < extent.
   MMSB_HD static constexpr value_type load(const storage_type& s, std::size_t i) noexcept { return s.values[i]; }
+  // Sets slot i; requires i < extent.
   MMSB_HD static constexpr void store(storage_type& s, std::size_t i, value_type v) noexcept { s.values[i] = v; }
+  // All slots, column after column.
   MMSB_HD static constexpr value_type* data(storage_type& s) noexcept { return s.values; }
+  // All slots, column after column, read-only.
   MMSB_HD static constexpr const value_type* data(const storage_type& s) noexcept { return s.values; }
 
   // The slot of field F (by index) of record r.
   MMSB_HD static constexpr std::size_t slot(std::size_t field, std::size_t record) noexcept { return field * N + record; }
 
+  // Column I (field index I < fields, checked at compile time): the N values of that field.
   template <std::size_t I>
   MMSB_HD static constexpr span<value_type, N> column(storage_type& s) noexcept
   {
     static_assert(I < sizeof...(Fields), "mmsb: soa column index out of range");
     return span<value_type, N>(s.values + I * N, N);
   }
+  // Column I, read-only.
   template <std::size_t I>
   MMSB_HD static constexpr span<const value_type, N> column(const storage_type& s) noexcept
   {
@@ -88,12 +97,14 @@ struct soa {
   // Column by field tag; the tag must appear exactly once in Fields.
   template <class Field>
   static constexpr std::size_t index_of = detail::field_index<Field, Fields...>();
+  // Column of a field tag, which must appear exactly once in Fields (checked at compile time).
   template <class Field>
   MMSB_HD static constexpr span<value_type, N> column(storage_type& s) noexcept
   {
     static_assert(index_of<Field> < sizeof...(Fields), "mmsb: that field tag is not (exactly once) in this soa layout");
     return column<index_of<Field>>(s);
   }
+  // Column of a field tag, read-only.
   template <class Field>
   MMSB_HD static constexpr span<const value_type, N> column(const storage_type& s) noexcept
   {

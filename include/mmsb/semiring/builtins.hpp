@@ -63,77 +63,99 @@ inline constexpr std::string_view max_min_word = "max_min";
 // (+, ×, 0, 1): the ring of counts, sums and linear propagation. Integers wrap (two's complement).
 template <detail::arithmetic_value T>
 struct plus_times {
-  using value_type = T;
+  using value_type = T;  // the element type
   static constexpr std::string_view name = instantiation_name<detail::plus_times_word, T>;  // e.g. "plus_times<f32>"
+  // a + b (integers wrap)
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::wrap_add(a, b); }
+  // a × b (integers wrap)
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::wrap_mul(a, b); }
+  // a - b, the inverse of add (integers wrap)
   MMSB_HD static constexpr T sub(T a, T b) noexcept { return detail::wrap_sub(a, b); }
+  // 0, the identity of add
   MMSB_HD static constexpr T zero() noexcept { return T(0); }
+  // 1, the identity of mul
   MMSB_HD static constexpr T one() noexcept { return T(1); }
-  static constexpr bool idempotent_add = false;
-  static constexpr bool commutative_add = true;
-  static constexpr bool has_inverse = true;
+  static constexpr bool idempotent_add = false;  // a + a is 2a, not a
+  static constexpr bool commutative_add = true;  // a + b == b + a
+  static constexpr bool has_inverse = true;  // sub() undoes add()
 };
 
 // (min, +, +inf, 0): the tropical semiring of shortest paths and distance fields.
 template <detail::arithmetic_value T>
 struct min_plus {
-  using value_type = T;
+  using value_type = T;  // the element type
   static constexpr std::string_view name = instantiation_name<detail::min_plus_word, T>;  // e.g. "min_plus<f32>"
+  // min(a, b) by `a < b ? a : b`
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_min(a, b); }
+  // a + b (integers wrap), except that zero() (+inf; the largest integer) absorbs: x ⊗ zero() == zero()
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, true>(a, b); }
+  // +inf (the largest value for integers): the identity of add, absorbing under mul
   MMSB_HD static constexpr T zero() noexcept { return detail::top<T>(); }
+  // 0, the identity of mul
   MMSB_HD static constexpr T one() noexcept { return T(0); }
-  static constexpr bool idempotent_add = true;
+  static constexpr bool idempotent_add = true;  // min(a, a) == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
-  static constexpr bool commutative_add = true;
-  static constexpr bool has_inverse = false;
+  static constexpr bool commutative_add = true;  // min(a, b) == min(b, a)
+  static constexpr bool has_inverse = false;  // no subtraction
 };
 
 // (max, +, -inf, 0): longest paths, critical paths, best scores.
 template <detail::arithmetic_value T>
 struct max_plus {
-  using value_type = T;
+  using value_type = T;  // the element type
   static constexpr std::string_view name = instantiation_name<detail::max_plus_word, T>;  // e.g. "max_plus<f32>"
+  // max(a, b) by `a > b ? a : b`
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
+  // a + b (integers wrap), except that zero() (-inf; the lowest integer) absorbs: x ⊗ zero() == zero()
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::absorbing_add<T, false>(a, b); }
+  // -inf (the lowest value for integers): the identity of add, absorbing under mul
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
+  // 0, the identity of mul
   MMSB_HD static constexpr T one() noexcept { return T(0); }
-  static constexpr bool idempotent_add = true;
+  static constexpr bool idempotent_add = true;  // max(a, a) == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
-  static constexpr bool commutative_add = true;
-  static constexpr bool has_inverse = false;
+  static constexpr bool commutative_add = true;  // max(a, b) == max(b, a)
+  static constexpr bool has_inverse = false;  // no subtraction
 };
 
 // (max, min, -inf, +inf): widest path / bottleneck capacity.
 template <detail::arithmetic_value T>
 struct max_min {
-  using value_type = T;
+  using value_type = T;  // the element type
   static constexpr std::string_view name = instantiation_name<detail::max_min_word, T>;  // e.g. "max_min<f32>"
+  // max(a, b) by `a > b ? a : b`
   MMSB_HD static constexpr T add(T a, T b) noexcept { return detail::select_max(a, b); }
+  // min(a, b) by `a < b ? a : b`
   MMSB_HD static constexpr T mul(T a, T b) noexcept { return detail::select_min(a, b); }
+  // -inf (the lowest value for integers): the identity of max
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
+  // +inf (the largest value for integers): the identity of min
   MMSB_HD static constexpr T one() noexcept { return detail::top<T>(); }
-  static constexpr bool idempotent_add = true;
+  static constexpr bool idempotent_add = true;  // max(a, a) == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
-  static constexpr bool commutative_add = true;
-  static constexpr bool has_inverse = false;
+  static constexpr bool commutative_add = true;  // max(a, b) == max(b, a)
+  static constexpr bool has_inverse = false;  // no subtraction
 };
 
 // (or, and, false, true): reachability, liveness, dataflow facts. `bitwise` says ⊕ and ⊗ extend
 // lane-wise to 64-bit words (| and &), which is how the bits<N> layout stores them.
 struct or_and {
-  using value_type = bool;
+  using value_type = bool;  // one bool per element (the bits<N> layout packs them 64 to a word)
+  // The durable name (mmsb/bus/shape.hpp).
   static constexpr std::string_view name = "or_and";
+  // a || b
   MMSB_HD static constexpr bool add(bool a, bool b) noexcept { return a || b; }
+  // a && b
   MMSB_HD static constexpr bool mul(bool a, bool b) noexcept { return a && b; }
+  // false, the identity of or
   MMSB_HD static constexpr bool zero() noexcept { return false; }
+  // true, the identity of and
   MMSB_HD static constexpr bool one() noexcept { return true; }
-  static constexpr bool idempotent_add = true;
+  static constexpr bool idempotent_add = true;  // a || a == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
-  static constexpr bool commutative_add = true;
-  static constexpr bool has_inverse = false;
-  static constexpr bool bitwise = true;
+  static constexpr bool commutative_add = true;  // a || b == b || a
+  static constexpr bool has_inverse = false;  // no subtraction
+  static constexpr bool bitwise = true;  // add and mul extend lane-wise to words as | and &
 };
 
 namespace detail {

@@ -31,9 +31,9 @@ enum class semiring_law : std::uint8_t {
   add_associativity,   // add(add(a, b), c) == add(a, add(b, c))
   add_identity_left,   // add(zero, a) == a
   add_identity_right,  // add(a, zero) == a
-  add_commutativity,   // add(a, b) == add(b, a)        only when commutative_add_v<S>
-  add_idempotence,     // add(a, a) == a                only when idempotent_add_v<S>
-  add_inverse,         // sub(add(a, b), b) == a        only when has_inverse_v<S>
+  add_commutativity,   // add(a, b) == add(b, a)        only when `commutative_add_v<S>`
+  add_idempotence,     // add(a, a) == a                only when `idempotent_add_v<S>`
+  add_inverse,         // sub(add(a, b), b) == a        only when `has_inverse_v<S>`
   mul_associativity,   // mul(mul(a, b), c) == mul(a, mul(b, c))
   mul_identity_left,   // mul(one, a) == a
   mul_identity_right,  // mul(a, one) == a
@@ -43,6 +43,7 @@ enum class semiring_law : std::uint8_t {
   annihilation_right,  // mul(a, zero) == zero
 };
 
+// The law's name for messages ("add associativity", ...; "none" for semiring_law::none).
 constexpr std::string_view law_name(semiring_law law) noexcept
 {
   switch (law) {
@@ -64,25 +65,27 @@ constexpr std::string_view law_name(semiring_law law) noexcept
   return "unknown";
 }
 
+// How check_semiring_laws samples: the seed, the pool of values and the float tolerance.
 struct law_check_options {
-  std::uint64_t seed = 0x5eed;
+  std::uint64_t seed = 0x5eed;  // seeds the value pool and the tuple sampling; the same seed gives the same checks
   // Random values added to the pool. Only arithmetic and bool value types are drawn; set 0 when
   // the semiring uses only part of its value type (say ints mod 7) and pass the samples yourself.
   std::size_t random_samples = 48;
   // Pair- and triple-wise laws run on every tuple of the pool while that is at most this many,
   // otherwise on this many tuples drawn at random: the check stays in the milliseconds.
   std::size_t max_pairs = 4096;
-  std::size_t max_triples = 4096;
+  std::size_t max_triples = 4096;  // the same cap for the laws over three values
   // Floating value types only: x and y agree when |x - y| <= abs + rel * max(|x|, |y|). The
   // default 0 means plain ==; abs covers cancellation in a*b + a*c, which rel cannot. Drawn
   // fractions lie on a grid where sums of three are exact but products round, so laws that
   // multiply floats (plus_times) need a tolerance; min_plus, max_plus and max_min do not.
   double rel_tolerance = 0;
-  double abs_tolerance = 0;
+  double abs_tolerance = 0;  // see rel_tolerance
 };
 
+// What check_semiring_laws found: ok, or the first broken law with a counterexample.
 struct law_check_report {
-  bool ok = true;
+  bool ok = true;  // true when every law checked held
   semiring_law law = semiring_law::none; // the first broken law; none when ok
   std::string counterexample;            // the values and both sides of the law; empty when ok
   std::uint64_t seed = 0;                // options.seed: rerun with it to reproduce
@@ -90,11 +93,15 @@ struct law_check_report {
   std::size_t values = 0;                // size of the value pool
   std::string note;                      // why the pool may be too small to mean much, if it is
 
+  // True when every law checked held.
   explicit operator bool() const noexcept { return ok; }
+  // The name of the broken law (law_name(law)); "none" when ok.
   std::string_view law_name() const noexcept { return mmsb::law_name(law); }
+  // Field-wise equality: the same seed gives an equal report.
   bool operator==(const law_check_report&) const = default;
 };
 
+// One line: the verdict, counts and seed, and the note if any (for test failure messages).
 inline std::ostream& operator<<(std::ostream& os, const law_check_report& report)
 {
   if (report.ok)

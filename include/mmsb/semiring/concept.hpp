@@ -1,4 +1,4 @@
-// The semiring policy: the mmsb::semiring concept, the semiring_traits<S> customization point,
+// The semiring policy: the mmsb::semiring concept, the semiring_traits customization point
 // and the capability flags the engine reads with `if constexpr`.
 //
 // A type opts in either through static members:
@@ -56,46 +56,61 @@ struct member_name<S> {
 // diagnostics below can say exactly which piece is missing.
 template <detail::has_value_type_member S>
 struct semiring_traits<S> : detail::member_name<S> {
+  // The semiring's element type, S::value_type.
   using value_type = typename S::value_type;
+  // Shorthand for value_type.
   using T = value_type;
 
+  // ⊕: forwards S::add; present only when S has an add(a, b) convertible to T.
   MMSB_HD static constexpr T add(T a, T b) noexcept
     requires requires(T x) { { S::add(x, x) } -> std::convertible_to<T>; }
   { return S::add(a, b); }
+  // ⊗: forwards S::mul; present only when S has a mul(a, b) convertible to T.
   MMSB_HD static constexpr T mul(T a, T b) noexcept
     requires requires(T x) { { S::mul(x, x) } -> std::convertible_to<T>; }
   { return S::mul(a, b); }
+  // The identity of ⊕ and annihilator of ⊗: forwards S::zero; present only when S has one.
   MMSB_HD static constexpr T zero() noexcept
     requires requires { { S::zero() } -> std::convertible_to<T>; }
   { return S::zero(); }
+  // The identity of ⊗: forwards S::one; present only when S has one.
   MMSB_HD static constexpr T one() noexcept
     requires requires { { S::one() } -> std::convertible_to<T>; }
   { return S::one(); }
+  // The inverse of ⊕ (sub(add(a, b), b) == a): forwards S::sub; present only when S has one.
   MMSB_HD static constexpr T sub(T a, T b) noexcept
     requires requires(T x) { { S::sub(x, x) } -> std::convertible_to<T>; }
   { return S::sub(a, b); }
 
+  // a ⊕ a == a: S::idempotent_add when S gives it, else false.
   static constexpr bool idempotent_add = [] {
     if constexpr (requires { S::idempotent_add; }) return bool(S::idempotent_add); else return false;
   }();
+  // a ⊕ b == b ⊕ a: S::commutative_add when S gives it, else false.
   static constexpr bool commutative_add = [] {
     if constexpr (requires { S::commutative_add; }) return bool(S::commutative_add); else return false;
   }();
+  // ⊕ has an inverse, sub(a, b): S::has_inverse when S gives it, else false.
   static constexpr bool has_inverse = [] {
     if constexpr (requires { S::has_inverse; }) return bool(S::has_inverse); else return false;
   }();
+  // a ⊕ b is always a or b (min, max, or): S::selective_add when S gives it, else false.
   static constexpr bool selective_add = [] {
     if constexpr (requires { S::selective_add; }) return bool(S::selective_add); else return false;
   }();
+  // ⊕ and ⊗ extend lane-wise to 64-bit words (| and &): S::bitwise when S gives it, else false.
   static constexpr bool bitwise = [] {
     if constexpr (requires { S::bitwise; }) return bool(S::bitwise); else return false;
   }();
+  // ⊕ is associative bit for bit: S::exact_add when S gives it, else true unless T is floating
+  // and ⊕ is not idempotent (+ over floats holds the merge law only up to rounding).
   static constexpr bool exact_add = [] {
     if constexpr (requires { S::exact_add; }) return bool(S::exact_add);
     else return !std::is_floating_point_v<T> || idempotent_add;
   }();
 };
 
+// The element type of semiring S: `semiring_traits<S>::value_type`.
 template <class S>
 using semiring_value_t = typename semiring_traits<S>::value_type;
 
@@ -137,10 +152,13 @@ concept semiring = detail::traits_have_add<S> && detail::traits_have_mul<S> &&
     if constexpr (requires { semiring_traits<S>::name; }) return bool(semiring_traits<S>::name);   \
     else return false;                                                                             \
   }()
+// a ⊕ a == a (min, max, or): what monotone propagation and fixed-point regions require.
 template <class S>
 inline constexpr bool idempotent_add_v = MMSB_IMPL_TRAITS_FLAG(idempotent_add);
+// a ⊕ b == b ⊕ a, per `semiring_traits<S>` (false when it leaves the flag out).
 template <class S>
 inline constexpr bool commutative_add_v = MMSB_IMPL_TRAITS_FLAG(commutative_add);
+// ⊕ has an inverse, `semiring_traits<S>::sub` (plus_times); the concept mmsb::ring checks sub exists.
 template <class S>
 inline constexpr bool has_inverse_v = MMSB_IMPL_TRAITS_FLAG(has_inverse);
 // ⊕ selects one of its operands (min, max, or): a value then comes from one term, so a term

@@ -2,14 +2,14 @@
 // descriptor in mmsb/bus/shape.hpp) and messages. Never derived from typeid, whose bytes differ
 // between compilers.
 //
-//   element_name_v<T>   "bool", "i8".."i64", "u8".."u64" (by signedness and width, so `long` and
-//                       `long long` of 64 bits are both "i64"), "f32", "f64"; empty for any
-//                       other type
-//   semiring_name_v<S>  the name a semiring gives itself (see mmsb/semiring/concept.hpp); the
-//                       built-ins are "plus_times<f32>", "min_plus<i64>", "or_and", ...
-//   has_semiring_name<S>  it gives one
-//   joined_name<Parts...> a static string_view of several static string_views, end to end (how
-//                       a template such as min_plus<T> spells its name at compile time)
+//   `element_name_v<T>`      "bool", "i8".."i64", "u8".."u64" (by signedness and width, so
+//                            `long` and `long long` of 64 bits are both "i64"), "f32", "f64";
+//                            empty for any other type
+//   `semiring_name_v<S>`     the name a semiring gives itself (see mmsb/semiring/concept.hpp);
+//                            the built-ins are "plus_times<f32>", "min_plus<i64>", "or_and", ...
+//   `has_semiring_name<S>`   it gives one
+//   `joined_name<Parts...>`  a static string_view of several static string_views, end to end
+//                            (how a template such as min_plus<T> spells its name at compile time)
 #pragma once
 
 #include <mmsb/semiring/concept.hpp>
@@ -67,9 +67,13 @@ inline constexpr std::string_view name_open = "<";
 inline constexpr std::string_view name_close = ">";
 } // namespace detail
 
+// Several static string_views end to end, as one static string_view (compile time; the storage
+// lives as long as the program).
 template <const std::string_view&... Parts>
 inline constexpr std::string_view joined_name{detail::joined_chars<Parts...>.chars, (Parts.size() + ... + 0)};
 
+// The compiler-independent name of element type T ("i32", "f64", "bool", ...); empty for any
+// other type.
 template <class T>
 inline constexpr std::string_view element_name_v = detail::element_name<T>();
 
