@@ -215,8 +215,8 @@ public:
   [[nodiscard]] const page_type& value(page_id p) const { return g_.value(p); }
   // Whether p has (or had) edges into it or a region, so its value is kept apart from its base.
   [[nodiscard]] bool is_derived(page_id p) const noexcept { return p.value() < g_.derived.size() && g_.derived[p.value()]; }
-  // The bases' table, as given to the constructor. Writes through it bypass the graph: note()
-  // them, or use apply(), so propagate() sees them.
+  // The bases' table, as given to the constructor. Writes through it bypass the graph: call
+  // note() before each such write (or use apply() instead) so that propagate() sees it.
   [[nodiscard]] table_type& bases() noexcept { return g_.bases; }
   // The structure (levels, edges, regions), read-only.
   [[nodiscard]] const graph_topology& topology() const noexcept { return g_.topo; }

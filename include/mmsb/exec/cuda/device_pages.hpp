@@ -21,8 +21,9 @@
 namespace mmsb::gpu {
 
 // A fixed number of device-resident pages plus the staging and device buffers a batch crosses
-// in. Owns its device memory; not copyable; not thread-safe. Every failure throws mmsb::error
-// (device_error, out_of_memory, or out_of_range naming the slots) from the Backend.
+// in. Owns its device memory; not copyable; not thread-safe. Failures throw mmsb::error: the
+// Backend's (device_error, out_of_memory), out_of_range for slots outside the set, size_mismatch
+// from hash().
 template <class Semiring, class Layout, class Backend = cuda_runtime_backend>
 class device_pages {
 public:
