@@ -8,6 +8,10 @@
 
 #include <fmt/format.h>
 
+// The three formatters below are kept out of the API reference (doxygen cannot place a
+// specialization declared in namespace fmt); the top comment is their documentation.
+/// @cond
+
 template <class Tag, class Rep>
 struct fmt::formatter<mmsb::strong_id<Tag, Rep>> : fmt::formatter<Rep> {
   template <class FormatContext>
@@ -36,3 +40,5 @@ struct fmt::formatter<mmsb::state_hash> {
     return fmt::format_to(ctx.out(), "{:016x}", h.value);
   }
 };
+
+/// @endcond

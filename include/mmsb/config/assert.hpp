@@ -44,5 +44,9 @@ namespace mmsb::detail {
 #  define MMSB_IMPL_CONTRACT(kind, ...) static_cast<void>(sizeof(static_cast<bool>(__VA_ARGS__)))
 #endif
 
+// Checks a precondition (a caller's obligation); on failure prints "mmsb: precondition failed:
+// EXPR at FILE:LINE" and aborts (traps on device). Off when MMSB_ENABLE_ASSERTIONS is 0.
 #define MMSB_EXPECTS(...) MMSB_IMPL_CONTRACT("precondition", __VA_ARGS__)
+// Checks an internal invariant; on failure prints "mmsb: assertion failed: EXPR at FILE:LINE"
+// and aborts (traps on device). Off when MMSB_ENABLE_ASSERTIONS is 0.
 #define MMSB_ASSERT(...) MMSB_IMPL_CONTRACT("assertion", __VA_ARGS__)

@@ -30,6 +30,8 @@ enum class errc : int {
   state_error = 15,      // an operation not allowed in the object's state (commit after abort)
 };
 
+// The code's short English name ("unknown page", "I/O error"), as error_category().message()
+// gives it; a value outside the enum gets "unknown mmsb error". Usable in constant expressions.
 [[nodiscard]] constexpr std::string_view to_string(errc e) noexcept
 {
   switch (e) {
@@ -68,6 +70,7 @@ inline const std::error_category& error_category() noexcept
   return instance;
 }
 
+// Wraps e as a std::error_code in error_category(); found by ADL, so `std::error_code ec = e;` works.
 inline std::error_code make_error_code(errc e) noexcept
 {
   return {static_cast<int>(e), error_category()};
@@ -77,9 +80,12 @@ inline std::error_code make_error_code(errc e) noexcept
 // code() says which kind of failure it was, for callers that branch on it.
 class error : public std::runtime_error {
 public:
+  // message is what() returns verbatim; it should name the page id, size or path at fault.
   error(errc code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
+  // The kind of failure, for callers that branch on it.
   [[nodiscard]] errc code() const noexcept { return code_; }
+  // code() as a std::error_code in mmsb::error_category().
   [[nodiscard]] std::error_code error_code() const noexcept { return make_error_code(code_); }
 
 private:
@@ -88,5 +94,9 @@ private:
 
 } // namespace mmsb
 
+// Lets an errc convert implicitly to std::error_code (through make_error_code). Kept out of the
+// API reference: doxygen cannot place a specialization declared in namespace std.
+/// @cond
 template <>
 struct std::is_error_code_enum<mmsb::errc> : std::true_type {};
+/// @endcond

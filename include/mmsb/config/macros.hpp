@@ -9,12 +9,15 @@
 // (or include libcu++ before MMSB) to keep them. nvcc builds are unaffected.
 #if !defined(__CUDACC__) && !defined(MMSB_KEEP_CCCL_EXTENDED_TYPES)
 #  ifndef CCCL_DISABLE_FP16_SUPPORT
+// Set by MMSB in host-only builds: libcu++ leaves out its fp16 (__half) support (see above).
 #    define CCCL_DISABLE_FP16_SUPPORT
 #  endif
 #  ifndef CCCL_DISABLE_BF16_SUPPORT
+// Set by MMSB in host-only builds: libcu++ leaves out its bf16 (__nv_bfloat16) support.
 #    define CCCL_DISABLE_BF16_SUPPORT
 #  endif
 #  ifndef CCCL_DISABLE_NVFP8_SUPPORT
+// Set by MMSB in host-only builds: libcu++ leaves out its fp8 support.
 #    define CCCL_DISABLE_NVFP8_SUPPORT
 #  endif
 #endif
@@ -26,8 +29,12 @@
 #  define MMSB_HOST __host__
 #  define MMSB_DEVICE __device__
 #else
+// Marks a function callable from host and device code: __host__ __device__ under nvcc, nothing
+// under a host compiler.
 #  define MMSB_HD
+// Marks a host-only function: __host__ under nvcc, nothing under a host compiler.
 #  define MMSB_HOST
+// Marks a device-only function: __device__ under nvcc, nothing under a host compiler.
 #  define MMSB_DEVICE
 #endif
 
@@ -35,6 +42,7 @@
 #if defined(__CUDA_ARCH__)
 #  define MMSB_IMPL_DEVICE_PASS 1
 #else
+// Internal: 1 while nvcc compiles the device side of a translation unit (__CUDA_ARCH__), else 0.
 #  define MMSB_IMPL_DEVICE_PASS 0
 #endif
 
@@ -43,8 +51,11 @@
 #  define MMSB_LIKELY(x) __builtin_expect(!!(x), 1)
 #  define MMSB_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
+// `inline` that also forces inlining where the compiler supports it (always_inline on GCC/Clang).
 #  define MMSB_FORCEINLINE inline
+// Branch hint: x (a condition) is expected true; __builtin_expect on GCC/Clang, else plain x.
 #  define MMSB_LIKELY(x) (x)
+// Branch hint: x (a condition) is expected false; __builtin_expect on GCC/Clang, else plain x.
 #  define MMSB_UNLIKELY(x) (x)
 #endif
 
@@ -54,6 +65,8 @@
 #  if defined(NDEBUG)
 #    define MMSB_ENABLE_ASSERTIONS 0
 #  else
+// 1 when MMSB_EXPECTS / MMSB_ASSERT are checked (the default without NDEBUG), 0 when compiled
+// out; define it to 0 or 1 before including MMSB to override.
 #    define MMSB_ENABLE_ASSERTIONS 1
 #  endif
 #endif

@@ -6,6 +6,7 @@
 
 namespace mmsb {
 
+// Bytes: every page buffer and allocator block starts at a multiple of this.
 inline constexpr std::size_t page_alignment = 64;
 
 // Grows a vector's capacity to hold `need` elements, at least doubling it, so a sequence of
@@ -16,6 +17,7 @@ void reserve_for(Vector& v, std::size_t need)
   if (v.capacity() < need) v.reserve(need > 2 * v.capacity() ? need : 2 * v.capacity());
 }
 
+// n rounded up to the next multiple of `to` (which must be non-zero); n itself if already one.
 [[nodiscard]] constexpr std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
 
 } // namespace mmsb

@@ -9,30 +9,36 @@
 
 namespace mmsb {
 
-using word_t = std::uint64_t;
-inline constexpr std::size_t word_bits = 64;
+using word_t = std::uint64_t;               // one word of a bit array; bit i lives in word i / 64
+inline constexpr std::size_t word_bits = 64;  // bits per word_t
 
+// Words needed to hold `bits` bits (rounded up).
 [[nodiscard]] MMSB_HD constexpr std::size_t words_for(std::size_t bits) noexcept
 {
   return (bits + word_bits - 1) / word_bits;
 }
 
+// Bit i of the array (bit i % 64 of word i / 64). No bounds check: i must be in range.
 [[nodiscard]] MMSB_HD constexpr bool test_bit(const word_t* words, std::size_t i) noexcept
 {
   return (words[i / word_bits] >> (i % word_bits)) & 1u;
 }
 
+// Sets bit i to 1. No bounds check; not atomic.
 MMSB_HD constexpr void set_bit(word_t* words, std::size_t i) noexcept
 {
   words[i / word_bits] |= word_t{1} << (i % word_bits);
 }
 
+// Sets bit i to 0. No bounds check; not atomic.
 MMSB_HD constexpr void clear_bit(word_t* words, std::size_t i) noexcept
 {
   words[i / word_bits] &= ~(word_t{1} << (i % word_bits));
 }
 
+// Number of set bits in w.
 [[nodiscard]] MMSB_HD constexpr int popcount(word_t w) noexcept { return ::cuda::std::popcount(w); }
+// Index of w's lowest set bit; 64 when w is 0.
 [[nodiscard]] MMSB_HD constexpr int countr_zero(word_t w) noexcept { return ::cuda::std::countr_zero(w); }
 
 // Number of set bits in the first `bits` bits of `words`.

@@ -33,8 +33,11 @@ concept scheduler = std::default_initializable<S> && requires(S& s, const S& cs,
 
 // Everything on the calling thread, in index order.
 struct serial {
+  // Shown in diagnostics and benchmark output.
   static constexpr const char* name = "serial";
+  // Always 1: one item at a time.
   [[nodiscard]] std::size_t concurrency() const noexcept { return 1; }
+  // Calls f(0), f(1), ..., f(n - 1) in order; an exception from f stops the loop and propagates.
   template <class F>
   void run(std::size_t n, F&& f) const
   {

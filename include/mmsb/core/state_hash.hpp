@@ -15,8 +15,10 @@
 
 namespace mmsb {
 
+// The 64-bit hash of a whole state, as state_hasher::digest() gives it; equal states hash equal.
 struct state_hash {
-  std::uint64_t value{0};
+  std::uint64_t value{0};  // the xxh3-64 digest (fmt prints it as 16 hex digits)
+  // Hashes compare by value.
   friend constexpr bool operator==(state_hash, state_hash) noexcept = default;
 };
 
@@ -31,6 +33,8 @@ public:
     XXH3_64bits_reset(state_.get());
   }
 
+  // Adds one page's bytes. Throws errc::invalid_argument, leaving the hash as it was, when id is
+  // not above the last id added or bytes is null with a non-zero size.
   void add(page_id id, span<const std::byte> bytes)
   {
     if (has_last_ && !(last_ < id))
@@ -52,6 +56,7 @@ public:
     has_last_ = true;
   }
 
+  // The hash of the pages added so far; adding more afterwards is allowed.
   [[nodiscard]] state_hash digest() const noexcept { return {XXH3_64bits_digest(state_.get())}; }
 
 private:

@@ -58,6 +58,8 @@ private:
 };
 } // namespace detail
 
+// A scheduler (core/scheduler.hpp) that runs the work items on a Kokkos execution space; Kokkos
+// is initialized on first construction if the user has not (see Ownership above).
 template <class ExecSpace = Kokkos::DefaultHostExecutionSpace>
 class kokkos_scheduler {
   static_assert(Kokkos::is_execution_space<ExecSpace>::value,
@@ -67,6 +69,7 @@ public:
   // The space page work runs on: ExecSpace if it can reach host memory, else the default host space.
   using space = std::conditional_t<Kokkos::SpaceAccessibility<ExecSpace, Kokkos::HostSpace>::accessible, ExecSpace,
                                    Kokkos::DefaultHostExecutionSpace>;
+  // Shown in diagnostics and benchmark output.
   static constexpr const char* name = "kokkos";
 
   kokkos_scheduler()
@@ -75,7 +78,9 @@ public:
     space_ = space{};
   }
 
+  // How many items the space may run at once (its thread count; 1 for Serial).
   [[nodiscard]] std::size_t concurrency() const noexcept { return static_cast<std::size_t>(space_.concurrency()); }
+  // The Kokkos name of the space page work runs on ("Serial", "OpenMP", ...).
   [[nodiscard]] static const char* space_name() noexcept { return space::name(); }
 
   // f(i) for every i in [0, n), in parallel on the space; returns after a fence. Kokkos must not

@@ -35,6 +35,9 @@
 
 namespace mmsb {
 
+// The queue (see the top comment): a fixed power-of-two capacity of T, for any number of
+// producer and consumer threads. Policy: what a push that finds it full does; Empty: how
+// pop_wait waits.
 template <class T, full_policy Policy = full_policy::spin, empty_policy Empty = empty_policy::poll>
 class mpmc_queue {
   static_assert(std::is_trivially_copyable_v<T>,
@@ -42,12 +45,12 @@ class mpmc_queue {
                 "push an index or a pointer to the object instead");
 
 public:
-  using value_type = T;
-  static constexpr full_policy policy = Policy;
-  static constexpr empty_policy wait_policy = Empty;
+  using value_type = T;                               // the item type (trivially copyable)
+  static constexpr full_policy policy = Policy;       // what a push that finds it full does
+  static constexpr empty_policy wait_policy = Empty;  // how pop_wait waits while it is empty
   // With one cell, "filled at p" (p + 1) would read as "free for p + 1".
   static constexpr std::size_t min_capacity = 2;
-  static constexpr std::size_t max_capacity = std::size_t{1} << 40;
+  static constexpr std::size_t max_capacity = std::size_t{1} << 40;  // 2^40 items
 
   // Throws mmsb::error: invalid_argument when capacity is below 2, not a power of two or above
   // max_capacity (the message names it); out_of_memory when the cells cannot be allocated.
@@ -60,6 +63,7 @@ public:
   mpmc_queue(const mpmc_queue&) = delete;
   mpmc_queue& operator=(const mpmc_queue&) = delete;
 
+  // The fixed number of items it holds, as given to the constructor.
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
   // Exact when every thread is quiescent; otherwise a snapshot.
   [[nodiscard]] std::size_t size_approx() const noexcept
@@ -68,6 +72,7 @@ public:
     const std::size_t e = enqueue_pos_.load(std::memory_order_acquire);
     return e > d ? std::min(e - d, capacity()) : 0;
   }
+  // size_approx() == 0, with the same caveat.
   [[nodiscard]] bool empty_approx() const noexcept { return size_approx() == 0; }
 
   // ---- producers -----------------------------------------------------------------------------

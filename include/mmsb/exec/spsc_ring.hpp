@@ -53,6 +53,8 @@
 
 namespace mmsb {
 
+// The ring (see the top comment): a fixed power-of-two capacity of T, for one producer thread
+// and one consumer thread. Policy: what a push finds full does; Empty: how pop_wait waits.
 template <class T, full_policy Policy = full_policy::spin, empty_policy Empty = empty_policy::poll>
 class spsc_ring {
   static_assert(std::is_trivially_copyable_v<T>,
@@ -60,10 +62,10 @@ class spsc_ring {
                 "push an index or a pointer to the object instead");
 
 public:
-  using value_type = T;
-  static constexpr full_policy policy = Policy;
-  static constexpr empty_policy wait_policy = Empty;
-  static constexpr std::size_t max_capacity = std::size_t{1} << 31;
+  using value_type = T;                               // the item type (trivially copyable)
+  static constexpr full_policy policy = Policy;       // what a push that finds it full does
+  static constexpr empty_policy wait_policy = Empty;  // how pop_wait waits while it is empty
+  static constexpr std::size_t max_capacity = std::size_t{1} << 31;  // 2^31: stamps stay 32-bit
 
   // Throws mmsb::error: invalid_argument when capacity is 0, not a power of two or above
   // max_capacity (the message names it); out_of_memory when the slots cannot be allocated.
@@ -75,6 +77,7 @@ public:
   spsc_ring(const spsc_ring&) = delete;
   spsc_ring& operator=(const spsc_ring&) = delete;
 
+  // The fixed number of items it holds, as given to the constructor.
   [[nodiscard]] std::size_t capacity() const noexcept { return mask_ + 1; }
   // Exact when both sides are quiescent; otherwise a snapshot that may be stale by the time it returns.
   [[nodiscard]] std::size_t size_approx() const noexcept
@@ -83,6 +86,7 @@ public:
     const std::size_t t = tail_.load(std::memory_order_acquire);
     return t > h ? std::min(t - h, capacity()) : 0;
   }
+  // size_approx() == 0, with the same caveat.
   [[nodiscard]] bool empty_approx() const noexcept { return size_approx() == 0; }
 
   // ---- producer ------------------------------------------------------------------------------

@@ -19,17 +19,20 @@
 
 namespace mmsb {
 
+// One weight A[row, col] of a matrix edge, as given to csr_matrix::from_entries.
 template <class T>
 struct matrix_entry {
   std::uint32_t row;  // destination slot
   std::uint32_t col;  // source slot
-  T value;
+  T value;            // the weight, ⊗-multiplied with the source slot's value
 };
 
+// An immutable sparse matrix (see the top comment). Built only by from_entries (or filter_rows);
+// the default is 0 × 0. Safe to share read-only between threads and edges.
 template <class T>
 class csr_matrix {
 public:
-  using value_type = T;
+  using value_type = T;  // the weights' type (the semiring's value_type)
   // std::vector<bool> is not an array: boolean weights are stored one byte each.
   using stored_type = std::conditional_t<std::is_same_v<T, bool>, std::uint8_t, T>;
 
@@ -54,8 +57,11 @@ public:
     return m;
   }
 
+  // Number of rows (destination slots).
   [[nodiscard]] std::size_t rows() const noexcept { return rows_; }
+  // Number of columns (source slots).
   [[nodiscard]] std::size_t cols() const noexcept { return cols_; }
+  // Number of stored entries.
   [[nodiscard]] std::size_t nnz() const noexcept { return row_col_.size(); }
 
   // Row i: its source columns (ascending) and weights.
@@ -63,6 +69,7 @@ public:
   {
     return {row_col_.data() + row_ptr_[i], row_ptr_[i + 1] - row_ptr_[i]};
   }
+  // Row i's weights, in the order of row_cols(i). i < rows(), unchecked.
   [[nodiscard]] span<const stored_type> row_values(std::size_t i) const noexcept
   {
     return {row_val_.data() + row_ptr_[i], row_ptr_[i + 1] - row_ptr_[i]};
@@ -72,6 +79,7 @@ public:
   {
     return {col_row_.data() + col_ptr_[j], col_ptr_[j + 1] - col_ptr_[j]};
   }
+  // Column j's weights, in the order of col_rows(j). j < cols(), unchecked.
   [[nodiscard]] span<const stored_type> col_values(std::size_t j) const noexcept
   {
     return {col_val_.data() + col_ptr_[j], col_ptr_[j + 1] - col_ptr_[j]};
@@ -79,11 +87,15 @@ public:
 
   // Raw CSR arrays (row_ptr has rows + 1 entries), for kernels and peers' import.
   [[nodiscard]] span<const std::uint64_t> row_ptr() const noexcept { return {row_ptr_.data(), row_ptr_.size()}; }
+  // CSR column indices (nnz entries; row i's are [row_ptr[i], row_ptr[i + 1])).
   [[nodiscard]] span<const std::uint32_t> col_index() const noexcept { return {row_col_.data(), row_col_.size()}; }
+  // CSR weights, parallel to col_index().
   [[nodiscard]] span<const stored_type> values() const noexcept { return {row_val_.data(), row_val_.size()}; }
   // Raw CSC arrays: the same entries by column (col_ptr has cols + 1 entries).
   [[nodiscard]] span<const std::uint64_t> col_ptr() const noexcept { return {col_ptr_.data(), col_ptr_.size()}; }
+  // CSC row indices (nnz entries; column j's are [col_ptr[j], col_ptr[j + 1])).
   [[nodiscard]] span<const std::uint32_t> row_index() const noexcept { return {col_row_.data(), col_row_.size()}; }
+  // CSC weights, parallel to row_index().
   [[nodiscard]] span<const stored_type> col_major_values() const noexcept { return {col_val_.data(), col_val_.size()}; }
 
   // Every entry, row-major.
@@ -107,6 +119,7 @@ public:
     return from_entries(rows_, cols_, {kept.data(), kept.size()});
   }
 
+  // Heap bytes held by both orders (capacities, not sizes).
   [[nodiscard]] std::size_t memory_bytes() const noexcept
   {
     return (row_ptr_.capacity() + col_ptr_.capacity()) * sizeof(std::uint64_t) +

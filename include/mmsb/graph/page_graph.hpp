@@ -45,6 +45,9 @@
 
 namespace mmsb {
 
+// The page graph facade (see the top comment) over a page_table of bases that it does not own.
+// Not copyable; not thread-safe (the bus drives it from one thread). A refused edit changes no
+// base and no topology.
 template <class Semiring, layout Layout, page_allocator Allocator = host_heap>
 class page_graph {
   static_assert(require_semiring<Semiring>());
@@ -53,15 +56,16 @@ class page_graph {
   using state_type = detail::graph_state<Semiring, Layout, Allocator>;
 
 public:
-  using semiring_type = Semiring;
-  using value_type = typename Layout::value_type;
-  using page_type = page<Layout>;
-  using table_type = page_table<Layout, Allocator>;
-  using matrix_type = csr_matrix<value_type>;
+  using semiring_type = Semiring;                 // the law values combine under
+  using value_type = typename Layout::value_type;  // one slot's value
+  using page_type = page<Layout>;                  // a base or value page
+  using table_type = page_table<Layout, Allocator>;  // the bases' table (and the shadow values')
+  using matrix_type = csr_matrix<value_type>;        // a matrix edge's weights
   // A kernel edge's function: writes every slot of dst from the sources' values. It must be
   // pure (same inputs, same bits); add_kernel_edge runs it twice to check.
   using kernel_fn = typename state_type::kernel_fn;
-  static constexpr std::size_t extent = Layout::extent;
+  static constexpr std::size_t extent = Layout::extent;  // slots per page: matrices are extent × extent
+  // How propagate() recomputes a changed page (chosen from the semiring's traits).
   static constexpr propagation_strategy strategy = propagation_strategy_v<Semiring>;
 
   // The graph reads and writes bases in `bases`, which must outlive it. Shadow values use an
@@ -146,6 +150,8 @@ public:
     return g_.topo.add_removed();
   }
 
+  // Removes a live edge; its destination's affected rows (or whole value) are recomputed by the
+  // next propagate(). Throws mmsb::error (invalid_argument) naming an edge that is not live.
   void remove_edge(edge_id e)
   {
     const auto& t = live_transfer(e);
@@ -204,10 +210,18 @@ public:
   }
 
   // ---- state -------------------------------------------------------------------------------
+  // p's value: its shadow page if derived, else its base (current as of the last propagate()).
+  // Throws mmsb::error (unknown_page) naming p.
   [[nodiscard]] const page_type& value(page_id p) const { return g_.value(p); }
+  // Whether p has (or had) edges into it or a region, so its value is kept apart from its base.
   [[nodiscard]] bool is_derived(page_id p) const noexcept { return p.value() < g_.derived.size() && g_.derived[p.value()]; }
+  // The bases' table, as given to the constructor. Writes through it bypass the graph: call
+  // note() before each such write (or use apply() instead) so that propagate() sees it.
   [[nodiscard]] table_type& bases() noexcept { return g_.bases; }
+  // The structure (levels, edges, regions), read-only.
   [[nodiscard]] const graph_topology& topology() const noexcept { return g_.topo; }
+  // A live matrix edge's weights. Throws mmsb::error (invalid_argument) for an edge not live;
+  // e must be a matrix edge (a kernel edge is not detected here: see kernel_name).
   [[nodiscard]] const matrix_type& matrix(edge_id e) const { return *g_.matrices[live_transfer(e).payload]; }
   // A live kernel edge's name. Throws mmsb::error (invalid_argument) for another edge.
   [[nodiscard]] const std::string& kernel_name(edge_id e) const
@@ -224,6 +238,7 @@ public:
     if (!b) return {};
     return last_writer(b->epoch(), p.value() < g_.stamps.size() ? g_.stamps[p.value()] : writer_stamp{});
   }
+  // True when no budgeted wave is unfinished and no change waits for propagate().
   [[nodiscard]] bool idle() const noexcept { return wave_.idle(); }
 
   // Records the current base value of slot before the caller changes it by another path (a
@@ -237,6 +252,8 @@ public:
     grow(p.value() + 1);
     g_.pend(p.value()).notes.add(static_cast<std::uint32_t>(slot), b.get(slot));
   }
+  // note() for every slot d writes, before the caller applies d by another path. Throws
+  // mmsb::error (unknown_page) for d's target.
   void note(const delta<Semiring, Layout>& d)
   {
     const page_type& b = g_.bases.at(d.target());

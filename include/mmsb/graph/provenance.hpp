@@ -22,8 +22,8 @@ namespace mmsb {
 
 // An explicit writer stamp (page_graph::apply(d, stamp)). Zero means "never stamped".
 struct writer_stamp {
-  mmsb::epoch epoch{};
-  txn_id txn{};
+  mmsb::epoch epoch{};  // the epoch of the write
+  txn_id txn{};         // the transaction that wrote it
 };
 
 // The last writer of a page whose own epoch is page_epoch, given the last explicit stamp.
@@ -33,23 +33,29 @@ struct writer_stamp {
   return {page_epoch, txn_id{page_epoch.value()}};
 }
 
+// One page (or slot) a queried value came from, with its distance and its base's last writer.
 struct ancestor {
+  // The `slot` of a page-level answer, or of a kernel-edge source (kernels read whole pages).
   static constexpr std::uint32_t whole_page = std::numeric_limits<std::uint32_t>::max();
-  page_id page;
+  page_id page;                     // the source page
   std::uint32_t slot = whole_page;  // for element queries: the source slot, or whole_page
   std::uint32_t depth = 0;          // edges between it and the queried page (1 = direct source)
   mmsb::epoch last_epoch{};         // the last write to its base (0: never written)
-  txn_id last_txn{};
+  txn_id last_txn{};                // the transaction of that write (see last_writer)
 };
 
+// A provenance query's answer.
 struct provenance_result {
   std::vector<ancestor> ancestors;  // by depth, then in discovery order
   bool truncated = false;           // the depth limit cut off sources further up
 };
 
+// The provenance engine page_graph owns (see the top comment): answers page- and slot-level
+// queries over a graph_topology, caching per (page, depth). Not thread-safe (queries update the
+// cache and the visit marks).
 class provenance_finder {
 public:
-  static constexpr std::uint32_t default_depth = 32;
+  static constexpr std::uint32_t default_depth = 32;  // edges walked when the caller gives no limit
 
   // Page-level: every page whose value can reach p within `depth` edges.
   template <class Stamp>

@@ -21,27 +21,44 @@
 
 namespace mmsb {
 
+// The tag (kind) of edge_id.
 struct edge_id_tag { static constexpr const char* name = "edge"; };
+// The tag (kind) of region_id.
 struct region_id_tag { static constexpr const char* name = "region"; };
+// (The tags' `name` members, for the API reference: one-line structs leave no room for a comment.)
+/// @var edge_id_tag::name
+/// The word messages print before an edge id's value ("edge 3").
+/// @var region_id_tag::name
+/// The word messages print before a region id's value ("region 1").
+
+// An edge (transfer) of the page graph: its index in add order, never reused (removed edges
+// keep theirs).
 using edge_id = strong_id<edge_id_tag, std::uint32_t>;
+// A fixed-point region of the page graph: its index in add order.
 using region_id = strong_id<region_id_tag, std::uint32_t>;
 
+// What carries a transfer: a matrix (dst ⊕= A ⊗ src) or a kernel function (dst = f(srcs...)).
 enum class edge_kind : std::uint8_t { matrix, kernel };
 
+// The structure engine (see the top comment). Nodes are page-id values; not thread-safe. Node
+// arguments must be below node_bound() (reserve_nodes first); they are not checked.
 class graph_topology {
 public:
+  // "No node / no region / no payload": the largest uint32, never a valid index.
   static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
 
+  // One edge: its sources, its destination and what carries it.
   struct transfer {
-    std::vector<std::uint32_t> srcs;
-    std::uint32_t dst = none;
+    std::vector<std::uint32_t> srcs;  // source nodes (one for a matrix edge)
+    std::uint32_t dst = none;         // the destination node
     std::uint32_t payload = none;  // index of the matrix or kernel that carries it
-    edge_kind kind = edge_kind::matrix;
-    bool live = false;
+    edge_kind kind = edge_kind::matrix;  // matrix or kernel
+    bool live = false;                   // false once removed (or added as removed)
   };
+  // One fixed-point region.
   struct region {
-    std::vector<std::uint32_t> members;
-    std::uint32_t max_iterations = 0;
+    std::vector<std::uint32_t> members;  // its nodes, as given to add_region
+    std::uint32_t max_iterations = 0;    // the solver's round limit (then errc::not_converged)
   };
 
   // Makes room for page ids below n (nodes exist implicitly; the caller checks page existence).
@@ -54,6 +71,7 @@ public:
       out_.resize(n);
     }
   }
+  // Nodes have room below this bound (see reserve_nodes).
   [[nodiscard]] std::size_t node_bound() const noexcept { return level_.size(); }
 
   // Adds a transfer srcs → dst. Throws mmsb::error (cycle) naming the cycle if it would close
@@ -97,6 +115,8 @@ public:
     return edge_id{static_cast<std::uint32_t>(transfers_.size() - 1)};
   }
 
+  // Unlinks a live transfer and marks it removed; levels are not lowered. e must be a live
+  // transfer (unchecked: page_graph checks it).
   void remove(edge_id e)
   {
     transfer& t = transfers_[e.value()];
@@ -187,25 +207,36 @@ public:
 
   // Changes with every structural edit (for caches of derived answers such as provenance).
   [[nodiscard]] std::uint64_t version() const noexcept { return version_; }
+  // v's topological level (see the top comment).
   [[nodiscard]] std::uint32_t level(std::uint32_t v) const noexcept { return level_[v]; }
+  // The region v belongs to, or none.
   [[nodiscard]] std::uint32_t region_of(std::uint32_t v) const noexcept { return region_[v]; }
+  // Region r (r < region_count(), unchecked).
   [[nodiscard]] const region& region_at(std::uint32_t r) const noexcept { return regions_[r]; }
+  // Number of regions added.
   [[nodiscard]] std::size_t region_count() const noexcept { return regions_.size(); }
+  // The live transfers into v, by index; valid until the next edit.
   [[nodiscard]] span<const std::uint32_t> in(std::uint32_t v) const noexcept { return {in_[v].data(), in_[v].size()}; }
+  // The live transfers out of v (each listed once), by index; valid until the next edit.
   [[nodiscard]] span<const std::uint32_t> out(std::uint32_t v) const noexcept { return {out_[v].data(), out_[v].size()}; }
+  // Transfer e, live or removed (e < transfer_count(), unchecked).
   [[nodiscard]] const transfer& at(std::uint32_t e) const noexcept { return transfers_[e]; }
+  // Transfers ever added, removed ones included: every edge id is below this.
   [[nodiscard]] std::size_t transfer_count() const noexcept { return transfers_.size(); }
+  // Whether an edge a → b may be part of a cycle: both in one region (a == b: a is in one).
   [[nodiscard]] bool same_unit(std::uint32_t a, std::uint32_t b) const noexcept
   {
     return a == b ? region_[a] != none : (region_[a] != none && region_[a] == region_[b]);
   }
 
+  // The nodes joined by sep ("3 -> 5 -> 3"), for error messages.
   static std::string path_string(span<const std::uint32_t> nodes, const char* sep = " -> ")
   {
     std::string s;
     for (std::size_t i = 0; i < nodes.size(); ++i) s += (i ? sep : "") + std::to_string(nodes[i]);
     return s;
   }
+  // The nodes joined by " -> ".
   static std::string path_string(std::initializer_list<std::uint32_t> nodes)
   {
     return path_string(span<const std::uint32_t>{nodes.begin(), nodes.size()});

@@ -22,7 +22,8 @@ namespace mmsb {
 
 // What verify() found; empty when every invariant holds.
 struct graph_report {
-  std::vector<std::string> problems;
+  std::vector<std::string> problems;  // one message per violation, naming the pages at fault
+  // True when no problem was found.
   [[nodiscard]] bool ok() const noexcept { return problems.empty(); }
 };
 

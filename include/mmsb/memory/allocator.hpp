@@ -16,17 +16,19 @@
 
 namespace mmsb {
 
+// Where an allocator's blocks live: host heap, a mapped file, device memory, pinned host memory
+// or CUDA managed memory. Stable values.
 enum class memory_space : std::uint8_t { host = 1, mapped = 2, device = 3, pinned = 4, managed = 5 };
 
 // Counters every allocator keeps. Snapshots may be slightly stale under concurrency, never torn
 // per field.
 struct allocator_stats {
-  std::uint64_t live_blocks = 0;
-  std::uint64_t live_bytes = 0;
-  std::uint64_t peak_bytes = 0;
-  std::uint64_t allocations = 0;
-  std::uint64_t frees = 0;
-  std::uint64_t failures = 0;
+  std::uint64_t live_blocks = 0;  // blocks allocated and not yet freed
+  std::uint64_t live_bytes = 0;   // bytes in those blocks
+  std::uint64_t peak_bytes = 0;   // the highest live_bytes seen
+  std::uint64_t allocations = 0;  // successful allocate() calls
+  std::uint64_t frees = 0;        // deallocate() calls with a non-null block
+  std::uint64_t failures = 0;     // allocate() calls refused for lack of memory
   std::uint64_t contended = 0;   // slow-path lock acquisitions that had to wait (pools)
   std::uint64_t reserved_bytes = 0;  // bytes taken from the system, including free blocks in pools
 };

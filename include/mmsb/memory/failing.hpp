@@ -13,11 +13,14 @@
 
 namespace mmsb {
 
+// A page_allocator that forwards to an inner Allocator until an armed failure fires; then
+// allocate throws errc::out_of_memory without touching the inner allocator. Thread-safe arming.
 template <page_allocator Allocator>
 class failing {
 public:
-  static constexpr memory_space space = Allocator::space;
+  static constexpr memory_space space = Allocator::space;  // the inner allocator's space
 
+  // Constructs the inner allocator from args; starts disarmed.
   template <class... Args>
   explicit failing(Args&&... args) : inner_(std::forward<Args>(args)...) {}
 
@@ -27,12 +30,15 @@ public:
     countdown_.store(nth, std::memory_order_relaxed);
     sticky_.store(sticky, std::memory_order_relaxed);
   }
+  // Cancels any armed failure: every later allocation goes to the inner allocator.
   void disarm() noexcept
   {
     countdown_.store(0, std::memory_order_relaxed);
     sticky_.store(false, std::memory_order_relaxed);
   }
 
+  // Throws errc::out_of_memory (naming the size) when the armed failure fires, else the inner
+  // allocator's allocate(bytes).
   void* allocate(std::size_t bytes)
   {
     if (should_fail()) {
@@ -41,14 +47,17 @@ public:
     }
     return inner_.allocate(bytes);
   }
+  // Returns the block to the inner allocator.
   void deallocate(void* p, std::size_t bytes) noexcept { inner_.deallocate(p, bytes); }
 
+  // The inner allocator's stats, with the injected failures added to failures.
   [[nodiscard]] allocator_stats stats() const noexcept
   {
     auto s = inner_.stats();
     s.failures += injected_.load(std::memory_order_relaxed);
     return s;
   }
+  // The wrapped allocator (allocations made through it directly are never failed).
   [[nodiscard]] Allocator& inner() noexcept { return inner_; }
 
 private:

@@ -12,10 +12,14 @@
 
 namespace mmsb {
 
+// The reference page_allocator: each block is its own aligned operator new. Thread-safe (the
+// counters are atomic); keeps no free list, so reserved_bytes equals live_bytes.
 class host_heap {
 public:
-  static constexpr memory_space space = memory_space::host;
+  static constexpr memory_space space = memory_space::host;  // plain host memory
 
+  // A block of `bytes` (a positive multiple of page_alignment, else errc::invalid_argument),
+  // aligned to page_alignment. Throws errc::out_of_memory naming the size; nothing changes then.
   void* allocate(std::size_t bytes)
   {
     if (bytes == 0 || bytes % page_alignment != 0)
@@ -35,6 +39,7 @@ public:
     return p;
   }
 
+  // Frees a block from allocate(); bytes must be the size it was allocated with. Null is a no-op.
   void deallocate(void* p, std::size_t bytes) noexcept
   {
     if (!p) return;
@@ -44,6 +49,7 @@ public:
     live_blocks_.fetch_sub(1, std::memory_order_relaxed);
   }
 
+  // The counters now (relaxed loads: each field whole, the set possibly a little stale).
   [[nodiscard]] allocator_stats stats() const noexcept
   {
     allocator_stats s;

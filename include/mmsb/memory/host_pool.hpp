@@ -74,11 +74,14 @@ concept slab_upstream = requires(U& u, std::size_t bytes, std::size_t alignment,
   { u.deallocate(p, bytes, alignment) } noexcept;
 };
 
+// The default slab_upstream: aligned operator new and delete (nothrow).
 struct aligned_new_upstream {
+  // `bytes` aligned to `alignment`, or nullptr when the system refuses.
   void* allocate(std::size_t bytes, std::size_t alignment) noexcept
   {
     return ::operator new(bytes, std::align_val_t{alignment}, std::nothrow);
   }
+  // Frees p, which allocate returned with this alignment.
   void deallocate(void* p, std::size_t, std::size_t alignment) noexcept
   {
     ::operator delete(p, std::align_val_t{alignment});
@@ -86,14 +89,17 @@ struct aligned_new_upstream {
 };
 static_assert(slab_upstream<aligned_new_upstream>);
 
+// The slab pool (see the top comment): a thread-safe page_allocator whose slabs and large blocks
+// come from Upstream. Not copyable; destroying it returns every slab to the upstream.
 template <slab_upstream Upstream = aligned_new_upstream>
 class basic_host_pool {
 public:
-  static constexpr memory_space space = memory_space::host;
-  static constexpr std::size_t slab_bytes = detail::pool::slab_bytes;
+  static constexpr memory_space space = memory_space::host;            // plain host memory
+  static constexpr std::size_t slab_bytes = detail::pool::slab_bytes;  // 2 MiB per slab
   static constexpr std::size_t max_class_bytes = detail::pool::max_small;  // larger: upstream
 
   basic_host_pool() = default;
+  // A pool taking its slabs from `upstream` (moved in).
   explicit basic_host_pool(Upstream upstream) : upstream_(std::move(upstream)) {}
   basic_host_pool(const basic_host_pool&) = delete;
   basic_host_pool& operator=(const basic_host_pool&) = delete;
@@ -166,6 +172,7 @@ public:
     deallocate_large(ptr, bytes);
   }
 
+  // Sums every thread's counters (exact once users are quiescent; see Stats above).
   [[nodiscard]] allocator_stats stats() const noexcept { return core_.stats(); }
 
   // Slab bytes that are not blocks (metadata and tail), per block, for a request of `bytes`
@@ -182,6 +189,7 @@ public:
     return detail::pool::classes[detail::pool::class_of((bytes + 63) / 64 * 64)].block;
   }
 
+  // The upstream the slabs come from.
   [[nodiscard]] Upstream& upstream() noexcept { return upstream_; }
 
 private:
@@ -315,6 +323,7 @@ private:
   [[no_unique_address]] Upstream upstream_;
 };
 
+// The host pool over aligned operator new: the usual host allocator.
 using host_pool = basic_host_pool<>;
 
 static_assert(page_allocator<host_pool>);

@@ -71,9 +71,10 @@ namespace mmsb {
 template <layout Layout>
 class mapped_file {
 public:
-  using layout_type = Layout;
-  using page_type = page<Layout>;
-  static constexpr memory_space space = memory_space::mapped;
+  using layout_type = Layout;                                   // the pages' layout
+  using page_type = page<Layout>;                               // the page object in each slot
+  static constexpr memory_space space = memory_space::mapped;  // pages live in the mapped file
+  // rw-r--r--: the owner writes, every user's processes may map it as readers.
   static constexpr std::filesystem::perms default_permissions =
     std::filesystem::perms::owner_read | std::filesystem::perms::owner_write | std::filesystem::perms::group_read |
     std::filesystem::perms::others_read;
@@ -96,23 +97,36 @@ public:
     return mapped_file(detail::mapped::writer::open(path, detail::mapped::layout_fields<Layout>(), detail::mapped::ops_for<Layout>));
   }
 
+  // Takes over the file, its mapping and its lock; the moved-from object must only be destroyed.
   mapped_file(mapped_file&&) noexcept = default;
+  // Closes this file (as the destructor does) and takes over the other's.
   mapped_file& operator=(mapped_file&&) noexcept = default;
   ~mapped_file() = default;  // unmaps and closes; neither publishes nor syncs
 
   // A new zeroed page: the next id (one past the highest ever created), or the given one.
+  // Throws mmsb::error naming the path: out_of_memory when every slot is in use, out_of_range
+  // when ids are exhausted; nothing changes then.
   page_id create_page() { return w_.create_page(); }
+  // A new zeroed page with exactly this id (for replay). Throws invalid_argument if it exists,
+  // out_of_memory if every slot is in use; nothing changes then.
   page_id create_page(page_id id) { return w_.create_page(id); }
+  // Frees the page's slot (readers see it gone at the next publish). Throws unknown_page.
   void destroy_page(page_id id) { w_.destroy_page(id); }
 
   // Mutable access marks the page for the next publish(). A reference stays valid until the page
   // is destroyed, but writes through it after a publish() need another mutable access (page_at,
   // find or touch) before the next publish() to be published.
   [[nodiscard]] page_type& page_at(page_id id) { return *cast(w_.page_at(id)); }
+  // The working page, read-only (marks nothing). Throws unknown_page naming the id and path.
   [[nodiscard]] const page_type& page_at(page_id id) const { return *cast(w_.page_at(id)); }
+  // Like page_at (marks the page for the next publish), but nullptr when the id is not live.
   [[nodiscard]] page_type* find(page_id id) { return cast(w_.find(id)); }
+  // The working page read-only, or nullptr when the id is not live.
   [[nodiscard]] const page_type* find(page_id id) const noexcept { return cast(w_.find(id)); }
+  // Marks the page for the next publish() (after writes through an older reference).
+  // Throws unknown_page.
   void touch(page_id id) { (void)page_at(id); }
+  // Whether the id names a live page.
   [[nodiscard]] bool contains(page_id id) const noexcept { return w_.contains(id); }
 
   // Makes every change since the last publish visible to readers at once, as epoch `e`, which
@@ -122,11 +136,17 @@ public:
   // mutating call rethrows the original error; reads keep working.
   void sync() { w_.sync(); }
 
+  // The epoch of the newest published state (0 for a new file).
   [[nodiscard]] mmsb::epoch published() const noexcept { return w_.published(); }
+  // The number of publishes the file has seen (0 for a new file): readers' snapshot generation.
   [[nodiscard]] std::uint64_t generation() const noexcept { return w_.generation(); }
+  // Number of live pages in the working state.
   [[nodiscard]] std::size_t size() const noexcept { return w_.size(); }
+  // Page slots, fixed at create().
   [[nodiscard]] std::uint32_t capacity() const noexcept { return w_.capacity(); }
+  // The file's path, as given to create() or open().
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return w_.path(); }
+  // The live page ids of the working state, ascending.
   [[nodiscard]] std::vector<page_id> ids() const { return w_.ids(); }
   // Hash of the working state (what page_at shows); equals the published state right after publish().
   [[nodiscard]] state_hash hash() const { return w_.hash(); }

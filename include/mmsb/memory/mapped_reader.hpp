@@ -27,18 +27,23 @@ class mapped_reader;
 template <layout Layout>
 class mapped_snapshot {
 public:
-  using page_type = page<Layout>;
+  using page_type = page<Layout>;  // a private copy of one page
 
+  // The epoch the copied generation was published as (0 before the first snapshot).
   [[nodiscard]] mmsb::epoch epoch() const noexcept { return epoch_; }
+  // The copied generation (mapped_file::generation() when it was published).
   [[nodiscard]] std::uint64_t generation() const noexcept { return generation_; }
+  // The copied pages, ascending by id; valid until this snapshot is refilled or destroyed.
   [[nodiscard]] const std::vector<page_type>& pages() const noexcept { return pages_; }
   // How many tries the seqlock needed for this snapshot (1 = no retry).
   [[nodiscard]] std::uint32_t attempts() const noexcept { return attempts_; }
+  // The copied page with this id (binary search), or nullptr when it was not live.
   [[nodiscard]] const page_type* find(page_id id) const noexcept
   {
     const auto it = std::lower_bound(pages_.begin(), pages_.end(), id, [](const page_type& p, page_id x) { return p.id() < x; });
     return it != pages_.end() && it->id() == id ? &*it : nullptr;
   }
+  // The state hash of the copied pages: equal to mapped_file::hash() right after that publish.
   [[nodiscard]] state_hash hash() const
   {
     state_hasher h;
@@ -63,7 +68,8 @@ private:
 template <layout Layout>
 class mapped_reader {
 public:
-  using page_type = page<Layout>;
+  using page_type = page<Layout>;  // the page object a snapshot holds
+  // Seqlock tries before snapshot() gives up with errc::conflict.
   static constexpr std::uint32_t default_max_attempts = 100000;
 
   // Validates the header against Layout (as mapped_file::open does); throws mmsb::error.
@@ -84,6 +90,7 @@ public:
     into.generation_ = got.generation;
     into.attempts_ = got.attempts;
   }
+  // The newest published generation as a new snapshot; throws as the overload above does.
   [[nodiscard]] mapped_snapshot<Layout> snapshot(std::uint32_t max_attempts = default_max_attempts) const
   {
     mapped_snapshot<Layout> s;
@@ -93,7 +100,9 @@ public:
   // The newest published epoch, read under the same protocol.
   [[nodiscard]] mmsb::epoch published() const { return r_.published(default_max_attempts); }
 
+  // The file's page slots (fixed when the writer created it).
   [[nodiscard]] std::uint32_t capacity() const noexcept { return r_.capacity(); }
+  // The file's path, as given to the constructor.
   [[nodiscard]] const std::filesystem::path& path() const noexcept { return r_.path(); }
 
 private:

@@ -28,8 +28,12 @@
 
 namespace mmsb {
 
+// Whether a page_table issues destroyed ids again: never (the default: a destroyed id stays an
+// error forever) or lowest_free (the lowest destroyed id is issued next).
 enum class id_reuse : std::uint8_t { never, lowest_free };
 
+// Owns the pages of one Layout, each in its own block from Allocator (which must be host
+// accessible). Not copyable or movable; not thread-safe (one writer, as the bus arranges).
 template <layout Layout, page_allocator Allocator = host_heap>
 class page_table {
   static_assert(host_accessible(Allocator::space),
@@ -38,12 +42,14 @@ class page_table {
                 "not device memory");
 
 public:
-  using page_type = page<Layout>;
-  using allocator_type = Allocator;
+  using page_type = page<Layout>;  // the page object stored in each block
+  using allocator_type = Allocator;  // where the pages' blocks come from
+  // Bytes of each page's block: sizeof(page_type) rounded up to page_alignment.
   static constexpr std::size_t block_bytes = round_up(sizeof(page_type), page_alignment);
   // The largest id a table issues; the one above it is never valid, so it can mean "none".
   static constexpr std::uint32_t max_id = std::numeric_limits<std::uint32_t>::max() - 1;
 
+  // An empty table with a default-constructed allocator.
   explicit page_table(id_reuse reuse = id_reuse::never) : reuse_(reuse) {}
   // Constructs the table's allocator in place from args (allocators hold atomics: not movable).
   template <class... Args>
@@ -125,6 +131,7 @@ public:
 
   // The page, or mmsb::error (unknown_page) naming the id and why: never issued, or destroyed.
   [[nodiscard]] page_type& at(page_id id) { return *checked(id); }
+  // The page (read-only), or mmsb::error (unknown_page) as above.
   [[nodiscard]] const page_type& at(page_id id) const { return *const_cast<page_table*>(this)->checked(id); }
 
   // The page, or nullptr.
@@ -132,12 +139,15 @@ public:
   {
     return id.value() < entries_.size() ? entries_[id.value()].page : nullptr;
   }
+  // The page (read-only), or nullptr when the id is not live.
   [[nodiscard]] const page_type* find(page_id id) const noexcept
   {
     return id.value() < entries_.size() ? entries_[id.value()].page : nullptr;
   }
+  // Whether the id names a live page.
   [[nodiscard]] bool contains(page_id id) const noexcept { return find(id) != nullptr; }
 
+  // Number of live pages.
   [[nodiscard]] std::size_t size() const noexcept { return live_; }
   // Ids issued so far (live or destroyed): every live id is below this.
   [[nodiscard]] std::size_t id_bound() const noexcept { return entries_.size(); }
@@ -149,6 +159,7 @@ public:
     for (const auto& e : entries_)
       if (e.page) f(static_cast<const page_type&>(*e.page));
   }
+  // Calls f(page) for every live page in ascending id order, with write access.
   template <class F>
   void for_each(F&& f)
   {
@@ -170,7 +181,9 @@ public:
     return entries_.capacity() * sizeof(entry) + free_ids_.capacity() * sizeof(std::uint32_t);
   }
 
+  // The allocator the pages' blocks come from (for its stats, or a test seam's arming).
   [[nodiscard]] Allocator& allocator() noexcept { return alloc_; }
+  // The allocator the pages' blocks come from (read-only).
   [[nodiscard]] const Allocator& allocator() const noexcept { return alloc_; }
 
 private:

@@ -10,9 +10,10 @@
 
 namespace mmsb::gpu {
 
+// What probe_devices() (or a backend's probe()) found.
 struct device_probe {
-  bool available = false;
-  int count = 0;
+  bool available = false;  // a device can be used
+  int count = 0;           // how many CUDA devices the runtime reports (0 when unavailable)
   std::string reason;  // why no device is usable; empty when available
 };
 

@@ -38,19 +38,38 @@
 
 namespace mmsb::gpu {
 
+// The type a sparse entry stores one slot's value as: the layout's value_type, bool as one byte.
 template <class Layout>
 using slot_value_t = std::conditional_t<std::is_same_v<typename Layout::value_type, bool>, std::uint8_t,
                                         typename Layout::value_type>;
 
+// Set in a sparse_slot word when the entry assigns (else it ⊕-merges); the low 31 bits are the slot.
 inline constexpr std::uint32_t sparse_assign_bit = 0x8000'0000u;
 
 // Byte offsets of each section for D dense records and S sparse entries (each 256-aligned).
 template <class Layout>
 struct batch_layout {
-  static constexpr std::size_t words = words_for(Layout::extent);
+  static constexpr std::size_t words = words_for(Layout::extent);  // words per mask or assign bitmap
+  // Number of dense records (D).
   std::size_t dense = 0, sparse = 0;
+  // Byte offset of the dense_page section (each section's offset is from the buffer's start).
   std::size_t dense_page = 0, mask = 0, assign = 0, payload = 0, sparse_page = 0, sparse_slot = 0, sparse_value = 0;
-  std::size_t bytes = 0;
+  std::size_t bytes = 0;  // the whole buffer's size
+  // (The other names declared on the two lines above, for the API reference.)
+  /// @var sparse
+  /// Number of sparse entries (S).
+  /// @var mask
+  /// Byte offset of the mask section.
+  /// @var assign
+  /// Byte offset of the assign section.
+  /// @var payload
+  /// Byte offset of the payload section (first: the widest elements stay aligned).
+  /// @var sparse_page
+  /// Byte offset of the sparse_page section.
+  /// @var sparse_slot
+  /// Byte offset of the sparse_slot section.
+  /// @var sparse_value
+  /// Byte offset of the sparse_value section.
 
   [[nodiscard]] static constexpr batch_layout for_counts(std::size_t d, std::size_t s) noexcept
   {
@@ -74,18 +93,19 @@ struct batch_layout {
 // Pointers to the sections of one batch buffer (device or host memory: the same shape).
 template <class Layout>
 struct batch_view {
-  using storage_type = typename Layout::storage_type;
-  static constexpr std::size_t words = words_for(Layout::extent);
-  const std::uint32_t* dense_page = nullptr;
-  const word_t* mask = nullptr;
-  const word_t* assign = nullptr;
-  const storage_type* payload = nullptr;
-  const std::uint32_t* sparse_page = nullptr;
-  const std::uint32_t* sparse_slot = nullptr;
-  const slot_value_t<Layout>* sparse_value = nullptr;
-  std::uint32_t dense_count = 0;
-  std::uint32_t sparse_count = 0;
+  using storage_type = typename Layout::storage_type;  // one page's payload
+  static constexpr std::size_t words = words_for(Layout::extent);  // words per mask or assign bitmap
+  const std::uint32_t* dense_page = nullptr;           // D resident-set indices
+  const word_t* mask = nullptr;                        // D × words: which slots each record changes
+  const word_t* assign = nullptr;                      // D × words: which of those it assigns
+  const storage_type* payload = nullptr;               // D page images (unmasked slots zero)
+  const std::uint32_t* sparse_page = nullptr;          // S resident-set indices
+  const std::uint32_t* sparse_slot = nullptr;          // S slots, | sparse_assign_bit to assign
+  const slot_value_t<Layout>* sparse_value = nullptr;  // S values
+  std::uint32_t dense_count = 0;                       // D
+  std::uint32_t sparse_count = 0;                      // S
 
+  // The view of a buffer at `base` laid out as l (no copy; base must outlive the view).
   [[nodiscard]] static batch_view of(const void* base, const batch_layout<Layout>& l) noexcept
   {
     const auto* b = static_cast<const unsigned char*>(base);
@@ -106,9 +126,9 @@ struct batch_view {
 // Writable dense records (the output of merge).
 template <class Layout>
 struct dense_records {
-  word_t* mask = nullptr;
-  word_t* assign = nullptr;
-  typename Layout::storage_type* payload = nullptr;
+  word_t* mask = nullptr;                            // records × words
+  word_t* assign = nullptr;                          // records × words
+  typename Layout::storage_type* payload = nullptr;  // records page images
 };
 
 namespace detail {
@@ -213,6 +233,7 @@ MMSB_HD inline void apply_batch_unit(typename Layout::storage_type* pages, const
   }
 }
 
+// Work units in batch b (one thread each in the kernel): D × units per page, plus S.
 template <class Layout>
 [[nodiscard]] MMSB_HD constexpr std::size_t batch_units(const batch_view<Layout>& b) noexcept
 {
@@ -258,6 +279,8 @@ MMSB_HD inline void merge_segment_word(const batch_view<Layout>& in, std::uint32
   out.assign[s * words + w] = a;
 }
 
+// Every segment's merge on the host, word by word with merge_segment_word (the kernel's units).
+// seg holds segments + 1 record indices.
 template <class Semiring, class Layout>
 void merge_segments_host(const batch_view<Layout>& in, const std::uint32_t* seg, std::size_t segments,
                          dense_records<Layout> out) noexcept
@@ -272,11 +295,14 @@ void merge_segments_host(const batch_view<Layout>& in, const std::uint32_t* seg,
 template <class Semiring, class Layout>
 class batch_builder {
 public:
-  using storage_type = typename Layout::storage_type;
-  static constexpr std::size_t words = words_for(Layout::extent);
+  using storage_type = typename Layout::storage_type;  // one page's payload
+  static constexpr std::size_t words = words_for(Layout::extent);  // words per mask or assign bitmap
+  // False for packed booleans (bits<N>): their sparse deltas go in as dense records.
   static constexpr bool sparse_ok = Layout::kind != layout_kind::bits;
 
+  // Adds d as a dense record for resident page `index`. May throw std::bad_alloc.
   void add(std::uint32_t index, const dense_delta<Semiring, Layout>& d) { dense_.push_back({index, &d, nullptr, nullptr}); }
+  // Adds d as sparse entries (a dense record when !sparse_ok). May throw std::bad_alloc.
   void add(std::uint32_t index, const sparse_delta<Semiring, Layout>& d)
   {
     if constexpr (sparse_ok) {
@@ -286,6 +312,7 @@ public:
       dense_.push_back({index, nullptr, &d, nullptr});
     }
   }
+  // Adds d in whichever form it holds.
   void add(std::uint32_t index, const delta<Semiring, Layout>& d)
   {
     if (const auto* s = d.as_sparse()) add(index, *s); else add(index, *d.as_dense());
@@ -293,12 +320,16 @@ public:
   // The whole page replaced by `image` (every slot assigned).
   void add_image(std::uint32_t index, const storage_type& image) { dense_.push_back({index, nullptr, nullptr, &image}); }
 
+  // The buffer layout for what was added so far (its bytes is what write() fills).
   [[nodiscard]] batch_layout<Layout> layout() const noexcept
   {
     return batch_layout<Layout>::for_counts(dense_.size(), sparse_entries_);
   }
+  // Number of deltas and images added.
   [[nodiscard]] std::size_t pages() const noexcept { return dense_.size() + sparse_.size(); }
+  // Whether nothing was added.
   [[nodiscard]] bool empty() const noexcept { return pages() == 0; }
+  // Forgets everything added (keeps the capacity for the next tick).
   void clear() noexcept
   {
     dense_.clear();

@@ -20,11 +20,15 @@
 
 namespace mmsb::gpu {
 
+// A fixed number of device-resident pages plus the staging and device buffers a batch crosses
+// in. Owns its device memory; not copyable; not thread-safe. Failures throw mmsb::error: the
+// Backend's (device_error, out_of_memory), out_of_range for slots outside the set, size_mismatch
+// from hash().
 template <class Semiring, class Layout, class Backend = cuda_runtime_backend>
 class device_pages {
 public:
-  using storage_type = typename Layout::storage_type;
-  using builder_type = batch_builder<Semiring, Layout>;
+  using storage_type = typename Layout::storage_type;    // one page's payload, as on the host
+  using builder_type = batch_builder<Semiring, Layout>;  // what a tick's batch is collected in
 
   // count zeroed pages on the device. Throws (out_of_memory / device_error) with nothing held.
   explicit device_pages(std::size_t count, Backend backend = Backend{}) : backend_(std::move(backend)), count_(count)
@@ -47,9 +51,14 @@ public:
     if (staging_) backend_.host_free(staging_);
   }
 
+  // Number of resident pages, fixed at construction.
   [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  // Bytes of the resident block: size() pages.
   [[nodiscard]] std::size_t bytes() const noexcept { return count_ * sizeof(storage_type); }
+  // The resident block: device memory (host memory under emulated_backend); never dereference
+  // it on the host for a real device.
   [[nodiscard]] storage_type* data() noexcept { return pages_; }
+  // The backend the operations go through (its stream, a test seam's arming).
   [[nodiscard]] Backend& backend() noexcept { return backend_; }
 
   // Copies n pages from host memory into resident slots [first, first + n) and waits.
@@ -83,6 +92,7 @@ public:
     backend_.template apply<Semiring, Layout>(pages_, batch_view<Layout>::of(batch_, l));
     if (wait) backend_.sync();
   }
+  // stage(b), then submit(): the whole tick's device work.
   void apply(const builder_type& b, bool wait = true) { submit(stage(b), wait); }
 
   // Capacity for a batch of `bytes` in both the staging and the device buffer. On failure the old
@@ -105,8 +115,11 @@ public:
     batch_ = static_cast<unsigned char*>(dev);
     capacity_ = want;
   }
+  // The pinned staging buffer (null before the first reserve or stage); moves when it grows.
   [[nodiscard]] const unsigned char* staging() const noexcept { return staging_; }
+  // The pinned staging buffer, writable (for callers that fill a batch in place).
   [[nodiscard]] unsigned char* staging() noexcept { return staging_; }
+  // The device buffer a batch is uploaded into (null before the first reserve or stage).
   [[nodiscard]] const unsigned char* device_batch() const noexcept { return batch_; }
 
   // The state hash over the resident pages, named by ids (ascending, one per resident index),

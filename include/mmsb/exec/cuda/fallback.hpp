@@ -19,6 +19,8 @@ inline std::atomic<unsigned>& fallback_count() noexcept
 // How many times a store fell back in this process (the warning is printed for the first only).
 [[nodiscard]] inline unsigned fallback_events() noexcept { return detail::fallback_count().load(); }
 
+// Counts a fallback and, for the first in the process only, prints "mmsb: warning: GPU path
+// unavailable, continuing on the CPU: REASON" to stderr. Thread-safe.
 inline void warn_fallback(const std::string& reason) noexcept
 {
   if (detail::fallback_count().fetch_add(1) == 0)

@@ -46,22 +46,37 @@
 
 namespace mmsb::gpu {
 
+// How a hybrid_pages routes and how much redo it keeps.
 struct hybrid_options {
   // Batches touching at least this many pages go to the GPU; nullopt: measured at start-up.
   std::optional<std::size_t> crossover;
-  std::size_t redo_budget_bytes = std::size_t{256} << 20;
+  std::size_t redo_budget_bytes = std::size_t{256} << 20;  // redo list size that triggers a trim (256 MiB)
 };
 
+// Counters of what a hybrid_pages did (since construction).
 struct hybrid_stats {
+  // Batches applied on the GPU.
   std::uint64_t gpu_batches = 0, cpu_batches = 0, pages_pulled = 0, pages_pushed = 0, trims = 0;
+  // (The other names declared on the line above, for the API reference.)
+  /// @var cpu_batches
+  /// Batches applied on the CPU (routed there, or after a fallback).
+  /// @var pages_pulled
+  /// Pages downloaded into the host mirror (device_newer pages a CPU batch or a trim needed).
+  /// @var pages_pushed
+  /// Host-newer pages uploaded as whole-page images with a GPU batch.
+  /// @var trims
+  /// Times the redo list was emptied by downloading every device-newer page.
 };
 
+// The hybrid page set (see the top comment): owns a host mirror and, while on_gpu(), a
+// device_pages. Not copyable; not thread-safe. A failed device step never loses a committed
+// batch: the set falls back to the CPU for good.
 template <class Semiring, class Layout, class Backend = cuda_runtime_backend>
 class hybrid_pages {
 public:
-  using storage_type = typename Layout::storage_type;
-  using page_type = page<Layout>;
-  using device_type = device_pages<Semiring, Layout, Backend>;
+  using storage_type = typename Layout::storage_type;           // one page's payload
+  using page_type = page<Layout>;                               // a mirror page
+  using device_type = device_pages<Semiring, Layout, Backend>;  // the device side
 
   // One page per id (strictly ascending), all zero. The device, if any, is probed here.
   explicit hybrid_pages(span<const page_id> ids, hybrid_options options = {}, Backend backend = Backend{})
@@ -89,10 +104,15 @@ public:
     }
   }
 
+  // Whether batches can still go to the GPU: false without a device or after a fallback.
   [[nodiscard]] bool on_gpu() const noexcept { return device_ != nullptr; }
+  // The crossover in use (given in the options or measured at construction).
   [[nodiscard]] const crossover_router& router() const noexcept { return router_; }
+  // The counters so far.
   [[nodiscard]] const hybrid_stats& stats() const noexcept { return stats_; }
+  // Number of pages in the set, fixed at construction.
   [[nodiscard]] std::size_t size() const noexcept { return ids_.size(); }
+  // The device side, or nullptr when !on_gpu().
   [[nodiscard]] device_type* device() noexcept { return device_.get(); }
   // After a fallback: the hash of the state recovered from the mirror and the redo list, before
   // the batch whose step failed was applied on the CPU (tests compare it with the pre-step state).

@@ -23,21 +23,23 @@
 
 namespace mmsb::gpu {
 
+// Commands the ring holds; the host waits for the oldest to finish before reusing its slot.
 inline constexpr std::size_t command_ring_slots = 64;
 
+// One command to the persistent kernel: apply a batch, or stop.
 template <class Layout>
 struct persistent_command {
-  batch_view<Layout> batch;
-  std::uint32_t stop = 0;
+  batch_view<Layout> batch;  // the batch to apply (pinned or device memory the kernel can read)
+  std::uint32_t stop = 0;    // non-zero: the kernel exits (batch ignored)
 };
 
 // Lives in mapped pinned memory. head: commands published (host writes); done: commands finished
 // (the kernel writes). Command c (1-based) is in slot (c - 1) % command_ring_slots.
 template <class Layout>
 struct command_ring {
-  alignas(64) std::uint64_t head;
-  alignas(64) std::uint64_t done;
-  alignas(64) persistent_command<Layout> slot[command_ring_slots];
+  alignas(64) std::uint64_t head;                                   // commands published
+  alignas(64) std::uint64_t done;                                   // commands finished
+  alignas(64) persistent_command<Layout> slot[command_ring_slots];  // the commands
 };
 
 // Device-memory side of the kernel: block 0 alone polls the ring in host memory, copies each
@@ -47,7 +49,7 @@ template <class Layout>
 struct persistent_state {
   unsigned long long finished;  // block completions, all commands
   unsigned long long go;        // commands released to every block
-  persistent_command<Layout> cmd[command_ring_slots];
+  persistent_command<Layout> cmd[command_ring_slots];  // block 0's copies of the commands
 };
 
 // Launches the persistent kernel on `stream` (cooperatively; blocks <= 0 means one per SM, the
@@ -57,10 +59,13 @@ template <class Semiring, class Layout>
 unsigned launch_persistent(typename Layout::storage_type* pages, command_ring<Layout>* ring,
                            persistent_state<Layout>* state, int blocks, cudaStream_t stream);
 
+// Owns one running persistent kernel, its command ring and its state. Not copyable; one host
+// thread submits. Construction throws mmsb::error (device_error) naming the refused CUDA call,
+// with nothing left running; the destructor stops the kernel.
 template <class Semiring, class Layout>
 class persistent_apply {
 public:
-  using storage_type = typename Layout::storage_type;
+  using storage_type = typename Layout::storage_type;  // one page's payload
 
   // Starts the kernel over `pages` (device memory) on `stream`, which it then occupies until stop().
   persistent_apply(storage_type* pages, cudaStream_t stream, int blocks = 0) : stream_(stream)
@@ -93,6 +98,7 @@ public:
     (void)cudaFreeHost(ring_);
   }
 
+  // The number of blocks the kernel runs with.
   [[nodiscard]] unsigned grid() const noexcept { return grid_; }
 
   // Publishes a batch (its view must stay valid until wait(returned number) returns). Blocks

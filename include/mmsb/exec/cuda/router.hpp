@@ -9,11 +9,14 @@
 
 namespace mmsb::gpu {
 
+// The routing rule: a batch of `pages` pages runs on the GPU when pages >= min_gpu_pages.
 struct crossover_router {
+  // A min_gpu_pages no batch reaches: everything on the CPU.
   static constexpr std::size_t never = std::numeric_limits<std::size_t>::max();
 
   std::size_t min_gpu_pages = 1;  // 1: everything on the GPU; never: everything on the CPU
 
+  // Whether a batch touching `pages` pages goes to the GPU.
   [[nodiscard]] constexpr bool to_gpu(std::size_t pages) const noexcept { return pages >= min_gpu_pages; }
 
   // The smallest page count n for which a GPU step (gpu_fixed_ns + n * gpu_ns_per_page) beats the

@@ -15,10 +15,13 @@
 
 namespace mmsb::gpu {
 
+// One captured, instantiated tick (see the top comment). Owns its graph executable; not
+// copyable. Failures throw mmsb::error: unsupported on the legacy stream, device_error naming
+// the CUDA call.
 template <class Semiring, class Layout>
 class tick_graph {
 public:
-  using pages_type = device_pages<Semiring, Layout, cuda_runtime_backend>;
+  using pages_type = device_pages<Semiring, Layout, cuda_runtime_backend>;  // the pages it feeds
 
   // Captures pages.submit(shape, no wait) on the pages' stream. The staging and device batch
   // buffers must already hold shape.bytes (pages.stage or pages.reserve).
@@ -48,6 +51,7 @@ public:
     if (exec_) (void)cudaGraphExecDestroy(exec_);
   }
 
+  // The batch shape captured: every launch uploads shape().bytes and applies those record counts.
   [[nodiscard]] const batch_layout<Layout>& shape() const noexcept { return shape_; }
 
   // One tick: upload + apply, one graph launch. Asynchronous; sync the stream to wait.

@@ -27,18 +27,21 @@
 
 namespace mmsb {
 
+// cuda_device_pool::pool_stats(): the allocator counters plus free-list hits and misses.
 struct device_pool_stats {
   allocator_stats base;       // live (in use), reserved (taken from the device), failures, ...
   std::uint64_t hits = 0;     // allocations served from a free list
   std::uint64_t misses = 0;   // allocations that needed a new slab or a dedicated block
 };
 
+// The pool (see the top comment): a page_allocator of device memory, ordered on one stream.
+// Thread-safe (one mutex); not copyable. Destroying it frees its slabs if nothing is live.
 class cuda_device_pool {
 public:
-  static constexpr memory_space space = memory_space::device;
+  static constexpr memory_space space = memory_space::device;  // device memory: not host-readable
   static constexpr std::size_t block_unit = 4096;              // one 4 KiB page
   static constexpr std::size_t classes = 15;                   // 4 KiB .. 64 MiB
-  static constexpr std::size_t default_slab = std::size_t{2} << 20;
+  static constexpr std::size_t default_slab = std::size_t{2} << 20;  // 2 MiB, or one block if larger
 
   // limit_bytes: the most device memory the pool may reserve (0 = as much as the device gives).
   explicit cuda_device_pool(cudaStream_t stream = nullptr, std::size_t limit_bytes = 0) noexcept
@@ -48,6 +51,7 @@ public:
   cuda_device_pool& operator=(const cuda_device_pool&) = delete;
   ~cuda_device_pool() { release(); }
 
+  // The stream the pool's blocks are ordered on (nullptr: the legacy default stream).
   [[nodiscard]] cudaStream_t stream() const noexcept { return stream_; }
 
   // Throws mmsb::error (out_of_memory) naming the size when the device or the limit refuses;
@@ -115,11 +119,13 @@ public:
       }
   }
 
+  // The allocator counters; reserved_bytes is the device memory taken (slabs and dedicated blocks).
   [[nodiscard]] allocator_stats stats() const noexcept
   {
     std::lock_guard lock(mutex_);
     return base_stats();
   }
+  // stats() plus how many allocations the free lists served (hits) and how many did not (misses).
   [[nodiscard]] device_pool_stats pool_stats() const noexcept
   {
     std::lock_guard lock(mutex_);
@@ -139,6 +145,7 @@ public:
     reserved_ = 0;
   }
 
+  // The block size of class c: 4 KiB << c.
   [[nodiscard]] static constexpr std::size_t class_bytes(std::size_t c) noexcept { return block_unit << c; }
   // The size class serving `bytes` (classes when none does).
   [[nodiscard]] static constexpr std::size_t class_of(std::size_t bytes) noexcept

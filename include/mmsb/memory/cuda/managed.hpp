@@ -19,12 +19,17 @@
 
 namespace mmsb {
 
+// A page_allocator of CUDA managed memory (cudaMallocManaged, attached globally): readable and
+// writable in place by the host and by kernels. Thread-safe (atomic counters).
 class cuda_managed {
 public:
-  static constexpr memory_space space = memory_space::managed;
+  static constexpr memory_space space = memory_space::managed;  // host and device reach it
 
+  // `device`: the GPU that prefetch_to_device() moves blocks to. Allocates nothing yet.
   explicit cuda_managed(int device = 0) noexcept : device_(device) {}
 
+  // A managed block of `bytes`. Throws mmsb::error naming the size: out_of_memory when it exceeds
+  // the device's free memory or the runtime refuses, device_error for other CUDA failures.
   void* allocate(std::size_t bytes)
   {
     std::size_t free_bytes = 0, total = 0;
@@ -49,6 +54,7 @@ public:
     return p;
   }
 
+  // Frees a block from allocate() (bytes as allocated); null is a no-op. cudaFree synchronizes.
   void deallocate(void* p, std::size_t bytes) noexcept
   {
     if (!p) return;
@@ -64,11 +70,14 @@ public:
   {
     prefetch(p, bytes, cudaMemLocation{cudaMemLocationTypeDevice, device_}, stream);
   }
+  // Hint: move [p, p + bytes) back to host memory ahead of use, in stream order; device_error
+  // if it fails, the data unchanged.
   void prefetch_to_host(const void* p, std::size_t bytes, cudaStream_t stream = nullptr) const
   {
     prefetch(p, bytes, cudaMemLocation{cudaMemLocationTypeHost, 0}, stream);
   }
 
+  // The counters now; peak_bytes is not tracked here and reports live_bytes.
   [[nodiscard]] allocator_stats stats() const noexcept
   {
     allocator_stats s;

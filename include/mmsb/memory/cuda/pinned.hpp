@@ -21,7 +21,7 @@ namespace mmsb {
 // callers keep staging buffers for the life of a stream rather than allocating per batch.
 class cuda_pinned {
 public:
-  static constexpr memory_space space = memory_space::pinned;
+  static constexpr memory_space space = memory_space::pinned;  // page-locked host memory
 
   // Throws mmsb::error (out_of_memory, naming the size) if the runtime refuses; stats unchanged
   // except failures.
@@ -40,6 +40,7 @@ public:
     return p;
   }
 
+  // Unpins and frees a block from allocate() (bytes as allocated); null is a no-op.
   void deallocate(void* p, std::size_t bytes) noexcept
   {
     if (!p) return;
@@ -49,6 +50,7 @@ public:
     frees_.fetch_add(1, std::memory_order_relaxed);
   }
 
+  // The counters now (relaxed loads: each field whole, the set possibly a little stale).
   [[nodiscard]] allocator_stats stats() const noexcept
   {
     allocator_stats s;
