@@ -501,6 +501,8 @@ TEST_CASE("bad input: errors name the page, shape or cycle, and nothing changes"
   const edge_id k = g.add_kernel_edge(srcs, d, [](span<const page<L>* const> in, page<L>& o) { o = *in[0]; }, "copy");
   version = g.topology().version();
   fails([&] { g.set_weights(k, m); }, errc::invalid_argument, "is a kernel edge");
+  fails([&] { (void)g.matrix(k); }, errc::invalid_argument, "is a kernel edge");
+  CHECK(g.kernel_name(k) == "copy");
   fails([&] { g.note(a, 4); }, errc::out_of_range, "page 0: slot 4 is out of range");
   fails([&] { (void)g.slot_provenance(c, 7); }, errc::out_of_range, "slot 7 is out of range");
   g.remove_edge(k);

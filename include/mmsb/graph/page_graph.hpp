@@ -220,9 +220,14 @@ public:
   [[nodiscard]] table_type& bases() noexcept { return g_.bases; }
   // The structure (levels, edges, regions), read-only.
   [[nodiscard]] const graph_topology& topology() const noexcept { return g_.topo; }
-  // A live matrix edge's weights. Throws mmsb::error (invalid_argument) for an edge not live;
-  // e must be a matrix edge (a kernel edge is not detected here: see kernel_name).
-  [[nodiscard]] const matrix_type& matrix(edge_id e) const { return *g_.matrices[live_transfer(e).payload]; }
+  // A live matrix edge's weights. Throws mmsb::error (invalid_argument) for an edge not live
+  // or a kernel edge.
+  [[nodiscard]] const matrix_type& matrix(edge_id e) const
+  {
+    const auto& t = live_transfer(e);
+    if (t.kind != edge_kind::matrix) throw error(errc::invalid_argument, "edge " + std::to_string(e.value()) + " is a kernel edge");
+    return *g_.matrices[t.payload];
+  }
   // A live kernel edge's name. Throws mmsb::error (invalid_argument) for another edge.
   [[nodiscard]] const std::string& kernel_name(edge_id e) const
   {
