@@ -11,7 +11,7 @@
 #   MMSB_NO_APT=1   never call apt-get (for machines where the packages are managed otherwise)
 set -euo pipefail
 
-packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev
+packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev doxygen
           libfmt-dev libhwy-dev catch2 libbenchmark-dev libxxhash-dev libzstd-dev
           libgraphblas-dev libmimalloc-dev libjemalloc-dev librocksdb-dev liblmdb-dev
           libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev libpng-dev
