@@ -54,7 +54,11 @@ constexpr std::size_t slots = 16;
 using layout = mmsb::dense<std::int64_t, slots>;
 #if MMSB_CONSUMER_KOKKOS
 using scheduler = mmsb::kokkos_scheduler<Kokkos::OpenMP>;
+#  if MMSB_CONSUMER_OWN_KOKKOS
+constexpr const char* variant = "kokkos_scheduler<Kokkos::OpenMP>, the user's own Kokkos";
+#  else
 constexpr const char* variant = "kokkos_scheduler<Kokkos::OpenMP>";
+#  endif
 #else
 using scheduler = mmsb::serial;
 constexpr const char* variant = "serial";
