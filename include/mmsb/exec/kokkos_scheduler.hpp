@@ -1,5 +1,7 @@
 // kokkos_scheduler<ExecSpace>: the bus's per-page work on a Kokkos execution space. Opt-in
 // (include mmsb/kokkos.hpp, link Kokkos): the rest of MMSB never includes Kokkos headers.
+// Header-only, so any Kokkos 3.4 or newer on the include path serves, whether or not MMSB itself
+// was configured with one (MMSB_ENABLE_KOKKOS says only that); see docs/install.md.
 //
 //   kokkos_scheduler<Kokkos::Serial>   one host thread
 //   kokkos_scheduler<Kokkos::OpenMP>   the OpenMP thread pool (OMP_NUM_THREADS, --kokkos-num-threads)
@@ -14,14 +16,19 @@
 // KOKKOS_* environment variables apply) and finalizes it once, at program exit.
 #pragma once
 
-#include <mmsb/config/config.hpp>
 #include <mmsb/exec/scheduler.hpp>
 
-#if !MMSB_ENABLE_KOKKOS
-#  error "mmsb: this MMSB was configured without Kokkos (-Dkokkos=enabled and a Kokkos install are needed for kokkos_scheduler)"
+#if defined(__has_include)
+#  if !__has_include(<Kokkos_Core.hpp>)
+#    error "mmsb: mmsb/kokkos.hpp needs Kokkos, and Kokkos_Core.hpp is not on the include path. CMake: find_package(mmsb CONFIG REQUIRED COMPONENTS Kokkos) and link mmsb::kokkos, or find_package(Kokkos) and link Kokkos::kokkos; pkg-config: an MMSB built with Kokkos puts its flags in mmsb.pc; otherwise add -I<kokkos>/include -fopenmp (docs/install.md)"
+#  endif
 #endif
 
 #include <Kokkos_Core.hpp>
+
+#if !defined(KOKKOS_VERSION) || KOKKOS_VERSION < 30400
+#  error "mmsb: kokkos_scheduler needs Kokkos 3.4 or newer"
+#endif
 
 #include <atomic>
 #include <cstddef>
