@@ -160,6 +160,14 @@ TEST_CASE("replay reproduces any epoch the retained log covers, and says when it
   CHECK_THROWS_WITH(s.replay_to(epoch{5}), Catch::Contains("records between were truncated") && Catch::Contains("epoch 5 cannot be rebuilt") &&
                                              Catch::Contains("starts at epoch 12") && Catch::Contains("the oldest epoch reachable is 11"));
   CHECK_THROWS_WITH(s.replay_to(epoch{99}), Catch::Contains("past the end of the retained log"));
+  // A second checkpoint removes the log between the two: the first is still reachable, alone.
+  s.checkpoint();  // at epoch 26
+  commit_transfer(s, transfer_for(2, 99));
+  CHECK(s.replay_to(epoch{11}) == at[11]);
+  CHECK_THROWS_WITH(s.replay_to(epoch{12}),
+                    Catch::Equals("replay: epoch 12 cannot be rebuilt: the newest checkpoint at or before it is at epoch 11 but the "
+                                  "retained log resumes at epoch 27 (the records between were truncated); reachable are epoch 11 "
+                                  "(its checkpoint) and every epoch from 26 (a checkpoint the log continues from) on"));
 }
 
 TEST_CASE("snapshot_at gives every page at a past epoch; for_each_commit replays the history onto another store")

@@ -34,8 +34,8 @@ inline std::string unreachable_epoch_message(file_system& fs, const std::string&
   if (state.value() == 0)
     m += "no valid checkpoint at or before it remains and the retained log starts at epoch " + std::to_string(resumes.value());
   else
-    m += "its newest checkpoint is at epoch " + std::to_string(state.value()) + " but the retained log resumes at epoch " +
-         std::to_string(resumes.value());
+    m += "the newest checkpoint at or before it is at epoch " + std::to_string(state.value()) +
+         " but the retained log resumes at epoch " + std::to_string(resumes.value());
   m += " (the records between were truncated); ";
   std::optional<mmsb::epoch> oldest;  // the oldest checkpoint at or after resumes - 1
   try {
@@ -46,8 +46,11 @@ inline std::string unreachable_epoch_message(file_system& fs, const std::string&
       }
   } catch (const error&) {  // an unreadable directory: say less, but still name the epoch asked for
   }
-  if (oldest)
+  const std::string older = state.value() == 0 ? "" : "epoch " + std::to_string(state.value()) + " (its checkpoint) and ";
+  if (oldest && older.empty())
     m += "the oldest epoch reachable is " + std::to_string(oldest->value()) + " (a checkpoint the log continues from)";
+  else if (oldest)
+    m += "reachable are " + older + "every epoch from " + std::to_string(oldest->value()) + " (a checkpoint the log continues from) on";
   else
     m += "no retained checkpoint reaches the log, so no epoch from " + std::to_string(resumes.value() - 1) + " on is reachable";
   return m;
