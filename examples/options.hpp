@@ -17,6 +17,7 @@
 
 #include <mmsb/config/error.hpp>
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdint>
@@ -75,16 +76,16 @@ public:
   // A finite decimal number in [min, max].
   option_parser& real(std::string name, double& target, double min, double max)
   {
-    char range[96];
+    char range[96], expected[96];
     std::snprintf(range, sizeof range, "%g..%g", min, max);
-    const std::string expected = range;
+    std::snprintf(expected, sizeof expected, "%g to %g", min, max);
     specs_.push_back({name, std::string("X (") + range + ")", true, [this, name, &target, min, max, expected](const std::string& v) {
                         char* end = nullptr;
                         errno = 0;
                         const double x = v.empty() ? 0.0 : std::strtod(v.c_str(), &end);
-                        if (v.empty() || *end != '\0' || v.front() == ' ' || errno == ERANGE || !std::isfinite(x))
-                          reject(name, v, "not a number (expected " + expected + ")");
-                        if (!(x >= min && x <= max)) reject(name, v, "out of range (expected " + expected + ")");
+                        if (v.empty() || *end != '\0' || std::isspace(static_cast<unsigned char>(v.front())) || errno == ERANGE || !std::isfinite(x))
+                          reject(name, v, std::string("not a number (expected ") + expected + ")");
+                        if (!(x >= min && x <= max)) reject(name, v, std::string("out of range (expected ") + expected + ")");
                         return [&target, x] { target = x; };
                       }});
     return *this;

@@ -92,7 +92,7 @@ options parse(int argc, char** argv)
   p.parse(argc, argv);
   // Feed f publishes instruments f, f + feeds, ...: each feed needs one at least.
   if (o.feeds > o.instruments)
-    p.reject("--feeds", std::to_string(o.feeds), "more feeds than the " + std::to_string(o.instruments) + " instruments");
+    p.reject("--feeds", std::to_string(o.feeds), "more feeds than instruments (" + std::to_string(o.instruments) + ")");
   if (o.positions == 0) o.positions = 10 * o.instruments;
   if (o.updates == 0) o.updates = std::max<std::uint32_t>(1, o.instruments / 100);
   return o;

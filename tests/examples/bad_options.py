@@ -124,7 +124,7 @@ def run(binary, args, cwd):
 
 
 def main():
-    binaries = {pathlib.Path(b).name: b for b in sys.argv[1:]}
+    binaries = {pathlib.Path(b).name: str(pathlib.Path(b).resolve()) for b in sys.argv[1:]}
     missing = sorted(set(BAD) - set(binaries))
     if missing:
         print('bad_options.py: no binary given for ' + ', '.join(missing))
