@@ -5,13 +5,13 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstddef>
-#include <type_traits>
-
 // BEGIN docs/layouts.md: the layout
 #include <mmsb/config/macros.hpp>
 #include <mmsb/core/alignment.hpp>
 #include <mmsb/page/layout.hpp>
+
+#include <cstddef>
+#include <type_traits>
 
 // z_tile<T, Side>: a Side x Side tile of T in Z order (Morton order). Slot = the bits of x and y
 // interleaved, so every 2 x 2, 4 x 4, ... block is contiguous and a cell's neighbours share a
