@@ -25,8 +25,8 @@ namespace mmsb::detail {
 
 // The message for a replay target the retained files cannot rebuild: the epoch asked for, where
 // the log resumes, and the oldest epoch reachable (the oldest retained checkpoint the log
-// continues from: it and every epoch after it can be rebuilt). Best effort: it only lists the
-// checkpoint directory, and never throws past the error it describes.
+// continues from: it and every epoch after it can be rebuilt). It only lists the checkpoint
+// directory (names, not contents); a directory it cannot list only shortens the message.
 inline std::string unreachable_epoch_message(file_system& fs, const std::string& ckpt_dir, mmsb::epoch asked,
                                              mmsb::epoch state, mmsb::epoch resumes)
 {
