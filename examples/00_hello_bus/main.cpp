@@ -13,9 +13,10 @@
 // Beside its state hash it prints a workload digest, a hash of the changes the producers generated
 // (see workload_digest.hpp): two builds with equal digests ran the same workload.
 //
-// usage: 00_hello_bus [--pages N] [--changes N] [--producers N] [--seed N]
+// usage: 00_hello_bus [--pages N] [--changes N] [--producers N] [--seed N]   (--help: the ranges)
 #include <mmsb/mmsb.hpp>
 
+#include "options.hpp"
 #include "workload_digest.hpp"
 
 #include <chrono>
@@ -44,19 +45,12 @@ struct options {
 options parse(int argc, char** argv)
 {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    const auto next = [&]() -> std::uint64_t {
-      if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", arg.c_str()); std::exit(2); }
-      return std::strtoull(argv[++i], nullptr, 0);
-    };
-    if (arg == "--pages") o.pages = static_cast<std::uint32_t>(next());
-    else if (arg == "--changes") o.changes = next();
-    else if (arg == "--producers") o.producers = static_cast<std::uint32_t>(next());
-    else if (arg == "--seed") o.seed = next();
-    else { std::fprintf(stderr, "usage: 00_hello_bus [--pages N] [--changes N] [--producers N] [--seed N]\n"); std::exit(2); }
-  }
-  if (o.pages == 0 || o.producers == 0) { std::fprintf(stderr, "--pages and --producers must be positive\n"); std::exit(2); }
+  example::option_parser p("00_hello_bus");
+  p.number("--pages", o.pages, 1, 65536)              // 4 KiB each, twice (the reference)
+    .number("--changes", o.changes, 1, 10'000'000)    // ~120 bytes each, all held at once
+    .number("--producers", o.producers, 1, 64)        // threads
+    .number("--seed", o.seed, 0);
+  p.parse(argc, argv);
   return o;
 }
 
@@ -107,11 +101,8 @@ mmsb::state_hash hash_of(const std::vector<page_t>& pages)
   return h.digest();
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int run(const options& o)
 {
-  const options o = parse(argc, argv);
   std::printf("hello_bus: %u pages of %zu floats, %zu changes from %u producer threads, seed %llu\n", o.pages,
               layout::extent, o.changes, o.producers, static_cast<unsigned long long>(o.seed));
 
@@ -173,4 +164,11 @@ int main(int argc, char** argv)
   }
   std::printf("\nOK: merged batch equals the one-at-a-time reference bit for bit\n");
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  return example::guarded_main("00_hello_bus", [&] { return run(parse(argc, argv)); });
 }

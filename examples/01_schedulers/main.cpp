@@ -21,6 +21,7 @@
 #  include <mmsb/kokkos.hpp>
 #endif
 
+#include "options.hpp"
 #include "workload_digest.hpp"
 
 #include <cinttypes>
@@ -46,17 +47,15 @@ struct options {
 options parse(int argc, char** argv)
 {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
-    const long v = std::strtol(argv[++i], nullptr, 10);
-    if (v <= 0) { std::fprintf(stderr, "%s must be positive\n", a.c_str()); std::exit(2); }
-    if (a == "--sensors") o.sensors = static_cast<std::uint32_t>(v);
-    else if (a == "--ticks") o.ticks = static_cast<int>(v);
-    else if (a == "--producers") o.producers = static_cast<std::uint32_t>(v);
-    else if (a == "--per-tick") o.per_tick = static_cast<int>(v);
-    else { std::fprintf(stderr, "usage: 01_schedulers [--sensors N] [--ticks N] [--producers N] [--per-tick N]\n"); std::exit(2); }
-  }
+  // A producer queues its whole tick before the tick drains it, so --per-tick is at most one
+  // ring's capacity (more would wait forever for room).
+  const auto ring = static_cast<std::uint64_t>(mmsb::bus_options{}.ring_capacity);
+  example::option_parser p("01_schedulers");
+  p.number("--sensors", o.sensors, 1, 65536)  // 1 KiB pages
+    .number("--ticks", o.ticks, 1, 100'000)
+    .number("--producers", o.producers, 1, 64)  // threads
+    .number("--per-tick", o.per_tick, 1, ring);
+  p.parse(argc, argv);
   return o;
 }
 
@@ -118,11 +117,8 @@ outcome simulate(const options& o, const char* label)
   return out;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int run(const options& o)
 {
-  const options o = parse(argc, argv);
   std::vector<outcome> runs;
   runs.push_back(simulate<mmsb::serial>(o, "serial"));
 #if MMSB_ENABLE_KOKKOS
@@ -140,4 +136,11 @@ int main(int argc, char** argv)
   std::printf("workload digest %s\n", runs.front().digest.hex().c_str());
   std::printf("state hash      %016" PRIx64 "\n", runs.front().hash);
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  return example::guarded_main("01_schedulers", [&] { return run(parse(argc, argv)); });
 }

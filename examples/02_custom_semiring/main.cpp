@@ -23,6 +23,7 @@
 // usage: 02_custom_semiring [--data-pages N] [--ticks N] [--producers N] [--seed N]
 #include <mmsb/mmsb.hpp>
 
+#include "options.hpp"
 #include "workload_digest.hpp"
 
 #include <cinttypes>
@@ -74,24 +75,17 @@ struct options {
 options parse(int argc, char** argv)
 {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) { std::fprintf(stderr, "%s needs a value\n", a.c_str()); std::exit(2); }
-    const auto v = std::strtoull(argv[++i], nullptr, 10);
-    if (a == "--data-pages" && v > 0) o.data_pages = static_cast<std::uint32_t>(v);
-    else if (a == "--ticks" && v > 0) o.ticks = static_cast<int>(v);
-    else if (a == "--producers" && v > 0) o.producers = static_cast<std::uint32_t>(v);
-    else if (a == "--seed") o.seed = v;
-    else { std::fprintf(stderr, "usage: 02_custom_semiring [--data-pages N] [--ticks N] [--producers N] [--seed N]\n"); std::exit(2); }
-  }
+  example::option_parser p("02_custom_semiring");
+  p.number("--data-pages", o.data_pages, 1, 65536)  // 2 KiB pages
+    .number("--ticks", o.ticks, 1, 100'000)
+    .number("--producers", o.producers, 1, 64)      // threads
+    .number("--seed", o.seed, 0);
+  p.parse(argc, argv);
   return o;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int run(const options& o)
 {
-  const options o = parse(argc, argv);
 
   // 1. The laws.
   const auto good = mmsb::check_semiring_laws<xor_and>({0ull, 1ull, ~0ull, 0x5555555555555555ull, 0xf0f0ull, 42ull});
@@ -173,4 +167,11 @@ int main(int argc, char** argv)
   std::printf("%-22s %s\n", "workload digest", digest.hex().c_str());
   std::printf("%-22s %016" PRIx64 "\n", "state hash", bus.hash().value);
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  return example::guarded_main("02_custom_semiring", [&] { return run(parse(argc, argv)); });
 }

@@ -42,6 +42,7 @@
 // usage: 03_compiler_ir [--functions N] [--blocks N] [--edits N] [--batch N] [--seed N]
 #include <mmsb/mmsb.hpp>
 
+#include "options.hpp"
 #include "workload_digest.hpp"
 
 #include <algorithm>
@@ -76,24 +77,20 @@ struct options {
 
 options parse(int argc, char** argv)
 {
-  const auto usage = [] {
-    std::fprintf(stderr, "usage: 03_compiler_ir [--functions N] [--blocks N (>= 4)] [--edits N] [--batch N (<= 1000)] [--seed N]\n");
-    std::exit(2);
-  };
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) usage();
-    char* end = nullptr;
-    const auto v = std::strtoull(argv[++i], &end, 10);
-    if (*end != '\0') usage();
-    if (a == "--functions" && v > 0 && v <= 100000) o.functions = static_cast<std::uint32_t>(v);
-    else if (a == "--blocks" && v >= 4 && v <= 10000) o.blocks = static_cast<std::uint32_t>(v);
-    else if (a == "--edits" && v > 0 && v <= 1000000) o.edits = static_cast<int>(v);
-    else if (a == "--batch" && v > 0 && v <= 1000) o.batch = static_cast<std::uint32_t>(v);
-    else if (a == "--seed") o.seed = v;
-    else usage();
-  }
+  example::option_parser p("03_compiler_ir");
+  p.number("--functions", o.functions, 1, 100'000)
+    .number("--blocks", o.blocks, 4, 10'000)  // per function, on average
+    .number("--edits", o.edits, 1, 1'000'000)
+    .number("--batch", o.batch, 1, 1000)
+    .number("--seed", o.seed, 0);
+  p.parse(argc, argv);
+  // Each block is two pages and a few edges: bound the program, not just its two factors.
+  constexpr std::uint64_t max_blocks = 1'000'000;
+  if (std::uint64_t{o.functions} * o.blocks > max_blocks)
+    p.reject("--blocks", std::to_string(o.blocks),
+             "with --functions " + std::to_string(o.functions) + " that is " + std::to_string(std::uint64_t{o.functions} * o.blocks) +
+               " blocks; at most " + std::to_string(max_blocks) + " in all");
   return o;
 }
 
@@ -320,11 +317,8 @@ std::string format(const char* fmt, T v)
   return buf;
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int run(const options& o)
 {
-  const options o = parse(argc, argv);
   std::mt19937_64 rng(o.seed);
 
   // 1. The program: functions of o.blocks / 2 .. 3 o.blocks / 2 blocks.
@@ -449,4 +443,11 @@ int main(int argc, char** argv)
   row("workload digest", digest.hex());
   row("state hash", format("%016" PRIx64, bus.hash().value));
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  return example::guarded_main("03_compiler_ir", [&] { return run(parse(argc, argv)); });
 }

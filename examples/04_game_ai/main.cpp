@@ -37,6 +37,7 @@
 //                   [--no-pace] [--map PATH]
 #include <mmsb/mmsb.hpp>
 
+#include "options.hpp"
 #include "workload_digest.hpp"
 
 #ifdef MMSB_EXAMPLE_PNG
@@ -50,6 +51,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
@@ -85,37 +87,26 @@ struct options {
   std::string map = default_map;
 };
 
-[[noreturn]] void usage()
-{
-  std::fprintf(stderr, "usage: 04_game_ai [--size N (multiple of 16, 16..512)] [--agents N] [--ticks N] [--threads N]\n"
-                       "                  [--seed N] [--budget-ms X] [--no-pace] [--map PATH]\n");
-  std::exit(2);
-}
-
 options parse(int argc, char** argv)
 {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--no-pace") { o.pace = false; continue; }
-    if (i + 1 >= argc) usage();
-    const std::string v = argv[++i];
-    char* end = nullptr;
-    const auto n = std::strtoull(v.c_str(), &end, 10);
-    const bool integer = !v.empty() && v[0] != '-' && *end == '\0';
-    if (a == "--map") o.map = v;
-    else if (a == "--budget-ms") {
-      o.budget_ms = std::strtod(v.c_str(), &end);
-      if (*end != '\0' || !(o.budget_ms >= 0 && o.budget_ms < 1e6)) usage();
-    }
-    else if (!integer) usage();
-    else if (a == "--seed") o.seed = n;
-    else if (a == "--size" && n >= tile && n <= 512 && n % tile == 0) o.size = static_cast<int>(n);
-    else if (a == "--agents" && n >= 1 && n <= 1'000'000) o.agents = static_cast<int>(n);
-    else if (a == "--ticks" && n >= 1 && n <= 1'000'000) o.ticks = static_cast<int>(n);
-    else if (a == "--threads" && n >= 1 && n <= 64) o.threads = static_cast<int>(n);
-    else usage();
-  }
+  example::option_parser p("04_game_ai");
+  p.number("--size", o.size, tile, 512)  // cells per side, a multiple of 16 (checked below)
+    .number("--agents", o.agents, 1, 1'000'000)
+    .number("--ticks", o.ticks, 1, 1'000'000)
+    .number("--threads", o.threads, 1, 64)
+    .number("--seed", o.seed, 0)
+    .real("--budget-ms", o.budget_ms, 0, 999'999)
+    .flag("--no-pace", o.pace, false)
+    .text("--map", o.map);
+  p.parse(argc, argv);
+  if (o.size % tile != 0)
+    p.reject("--size", std::to_string(o.size), "not a multiple of " + std::to_string(tile) + " (a field page is a 16 x 16 tile)");
+  // The map is written at the end: a directory that is not there is refused now, not after the run.
+  const auto dir = std::filesystem::path(o.map).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    p.reject("--map", o.map, "no directory " + dir.string() + " to write it in");
   return o;
 }
 
@@ -313,11 +304,8 @@ struct record {
   bool complete;        // propagation finished, so the field is a function of the bases
 };
 
-} // namespace
-
-int main(int argc, char** argv)
+int run(const options& o)
 {
-  const options o = parse(argc, argv);
   std::mt19937_64 rng(o.seed);
   const world w = make_world(o.size, rng);
   const auto cells = static_cast<std::size_t>(w.cells());
@@ -539,4 +527,11 @@ int main(int argc, char** argv)
   row("state hash", buf);
   row("map", map_ok ? o.map : "NOT WRITTEN: " + o.map);
   return mismatches == 0 && map_ok ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  return example::guarded_main("04_game_ai", [&] { return run(parse(argc, argv)); });
 }

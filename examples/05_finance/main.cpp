@@ -33,6 +33,7 @@
 //                   [--updates N] [--feeds N] [--audits N] [--seed N]
 #include <mmsb/mmsb.hpp>
 
+#include "options.hpp"
 #include "workload_digest.hpp"
 
 #include <algorithm>
@@ -75,34 +76,23 @@ struct options {
   std::uint64_t seed = 2026;
 };
 
-[[noreturn]] void usage()
-{
-  std::fprintf(stderr, "usage: 05_finance [--instruments N] [--positions N] [--portfolios N] [--ticks N] [--updates N]\n"
-                       "                  [--feeds N] [--scenarios N] [--audits N] [--seed N]\n");
-  std::exit(2);
-}
-
 options parse(int argc, char** argv)
 {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (i + 1 >= argc) usage();
-    char* end = nullptr;
-    const auto v = std::strtoull(argv[++i], &end, 10);
-    if (*end != '\0') usage();
-    const auto n = static_cast<std::uint32_t>(std::min<unsigned long long>(v, UINT32_MAX));
-    if (a == "--instruments" && n > 0) o.instruments = n;
-    else if (a == "--positions" && n > 0) o.positions = n;
-    else if (a == "--portfolios" && n > 0 && n <= 1024) o.portfolios = n;
-    else if (a == "--ticks" && n > 0) o.ticks = n;
-    else if (a == "--updates" && n > 0) o.updates = n;
-    else if (a == "--feeds" && n > 0 && n <= 64) o.feeds = n;
-    else if (a == "--scenarios" && n > 0 && n < slots) o.scenarios = n;
-    else if (a == "--audits") o.audits = n;
-    else if (a == "--seed") o.seed = v;
-    else usage();
-  }
+  example::option_parser p("05_finance");
+  p.number("--instruments", o.instruments, 1, 1'000'000)
+    .number("--positions", o.positions, 1, 10'000'000)  // default: 10 per instrument
+    .number("--portfolios", o.portfolios, 1, 1024)
+    .number("--ticks", o.ticks, 1, 1'000'000)
+    .number("--updates", o.updates, 1, 1'000'000)      // per tick; default: 1 % of the instruments
+    .number("--feeds", o.feeds, 1, 64)                 // threads
+    .number("--scenarios", o.scenarios, 1, slots - 1)
+    .number("--audits", o.audits, 0, 1000)
+    .number("--seed", o.seed, 0);
+  p.parse(argc, argv);
+  // Feed f publishes instruments f, f + feeds, ...: each feed needs one at least.
+  if (o.feeds > o.instruments)
+    p.reject("--feeds", std::to_string(o.feeds), "more feeds than instruments (" + std::to_string(o.instruments) + ")");
   if (o.positions == 0) o.positions = 10 * o.instruments;
   if (o.updates == 0) o.updates = std::max<std::uint32_t>(1, o.instruments / 100);
   return o;
@@ -332,11 +322,8 @@ report audit(const bus_type& live, const book& b, const options& o, mmsb::epoch 
   return read_report(bus, w, o);
 }
 
-} // namespace
-
-int main(int argc, char** argv)
+int run(const options& o)
 {
-  const options o = parse(argc, argv);
   const book b = make_book(o);
 
   bus_type bus(mmsb::bus_options{.ring_capacity = std::bit_ceil(std::max<std::size_t>(1024, 2 * o.updates))});  // a tick's feed
@@ -457,4 +444,11 @@ int main(int argc, char** argv)
   std::printf("%-34s %16s\n", "workload digest", digest.hex().c_str());
   std::printf("%-34s %16" PRIx64 "\n", "state hash", bus.hash().value);
   return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  return example::guarded_main("05_finance", [&] { return run(parse(argc, argv)); });
 }

@@ -51,7 +51,9 @@ TEST_CASE("bad inputs get a documented error naming the culprit; state and files
      [](store& s, memory_file_system&) { auto tx = mmsb::test::begin_txn(s); tx.accumulate(page_id{9}, 0, 1); (void)mmsb::test::commit_txn(s, tx); }},
     {"a slot past the page", errc::out_of_range, "slot 16 is out of range",
      [](store& s, memory_file_system&) { auto tx = mmsb::test::begin_txn(s); tx.accumulate(page_id{0}, 16, 1); (void)mmsb::test::commit_txn(s, tx); }},
-    {"replay before the retained log", errc::out_of_range, "truncated",
+    {"replay before the retained log", errc::out_of_range,  // names the epoch asked for and the oldest reachable
+     "replay: epoch 1 cannot be rebuilt: no valid checkpoint at or before it remains and the retained log starts at epoch 7 "
+     "(the records between were truncated); the oldest epoch reachable is 6 (a checkpoint the log continues from)",
      [](store& s, memory_file_system&) { (void)s.replay_to(epoch{1}); }},
     {"replay past the end", errc::out_of_range, "past the end of the retained log",
      [](store& s, memory_file_system&) { (void)s.replay_to(epoch{1000}); }},

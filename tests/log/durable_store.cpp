@@ -156,8 +156,18 @@ TEST_CASE("replay reproduces any epoch the retained log covers, and says when it
     at[s.current_epoch().value()] = s.hash();
   }
   for (const auto& [e, h] : at) REQUIRE(s.replay_to(epoch{e}) == h);
-  CHECK_THROWS_WITH(s.replay_to(epoch{5}), Catch::Contains("records between were truncated"));
+  // The refusal names the epoch asked for, where the log resumes and the oldest epoch reachable.
+  CHECK_THROWS_WITH(s.replay_to(epoch{5}), Catch::Contains("records between were truncated") && Catch::Contains("epoch 5 cannot be rebuilt") &&
+                                             Catch::Contains("starts at epoch 12") && Catch::Contains("the oldest epoch reachable is 11"));
   CHECK_THROWS_WITH(s.replay_to(epoch{99}), Catch::Contains("past the end of the retained log"));
+  // A second checkpoint removes the log between the two: the first is still reachable, alone.
+  s.checkpoint();  // at epoch 26
+  commit_transfer(s, transfer_for(2, 99));
+  CHECK(s.replay_to(epoch{11}) == at[11]);
+  CHECK_THROWS_WITH(s.replay_to(epoch{12}),
+                    Catch::Equals("replay: epoch 12 cannot be rebuilt: the newest checkpoint at or before it is at epoch 11 but the "
+                                  "retained log resumes at epoch 27 (the records between were truncated); reachable are epoch 11 "
+                                  "(its checkpoint) and every epoch from 26 (a checkpoint the log continues from) on"));
 }
 
 TEST_CASE("snapshot_at gives every page at a past epoch; for_each_commit replays the history onto another store")
@@ -204,11 +214,14 @@ TEST_CASE("snapshot_at gives every page at a past epoch; for_each_commit replays
   CHECK(tail == s.current_epoch().value() - 15);
   s.checkpoint();
   commit_transfer(s, transfer_for(5, 99));
-  CHECK_THROWS_WITH(s.for_each_commit([](epoch, span<const store::delta_type>) {}), Catch::Contains("a checkpoint removed the commits between"));
+  CHECK_THROWS_WITH(s.for_each_commit([](epoch, span<const store::delta_type>) {}),
+                    Catch::Contains("a checkpoint removed the commits between") && Catch::Contains("the commits after epoch 0 were asked for") &&
+                      Catch::Contains("resumes at epoch 22") && Catch::Contains("the oldest epoch to start from is 21"));
   std::uint64_t after_ckpt = 0;
   s.for_each_commit([&](epoch, span<const store::delta_type>) { ++after_ckpt; }, epoch{21});
   CHECK(after_ckpt == 1);
-  CHECK_THROWS_WITH(s.snapshot_at(epoch{3}), Catch::Contains("records between were truncated"));
+  CHECK_THROWS_WITH(s.snapshot_at(epoch{3}), Catch::Contains("records between were truncated") && Catch::Contains("epoch 3 cannot be rebuilt") &&
+                                               Catch::Contains("the oldest epoch reachable is 21"));
   CHECK(s.snapshot_at(epoch{22}).pages.size() == accounts_pages);
 }
 

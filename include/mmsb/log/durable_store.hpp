@@ -283,9 +283,12 @@ public:
                    [&](const record_header& h, span<const std::byte> payload) {
                      if (h.type != record_type::commit || !(after < h.epoch)) return;
                      if (h.epoch != last.next())
-                       throw error(errc::out_of_range, "history: the retained log continues at epoch " +
-                                                         std::to_string(h.epoch.value()) + " but epoch " +
-                                                         std::to_string(last.next().value()) + " was asked for (a checkpoint removed the commits between)");
+                       throw error(errc::out_of_range,
+                                   "history: the commits after epoch " + std::to_string(after.value()) +
+                                     " were asked for, but the retained log resumes at epoch " + std::to_string(h.epoch.value()) +
+                                     (last == after ? std::string{} : " after epoch " + std::to_string(last.value())) +
+                                     " (a checkpoint removed the commits between); the oldest epoch to start from is " +
+                                     std::to_string(h.epoch.value() - 1));
                      detail::decode_commit(h.epoch, payload, deltas, structure);
                      if constexpr (std::is_invocable_v<F&, mmsb::epoch, span<const delta_type>, span<const std::byte>>)
                        f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()}, structure);

@@ -17,10 +17,44 @@
 
 #include <cstddef>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace mmsb::detail {
+
+// The message for a replay target the retained files cannot rebuild: the epoch asked for, where
+// the log resumes, and the oldest epoch reachable (the oldest retained checkpoint the log
+// continues from: it and every epoch after it can be rebuilt). It only lists the checkpoint
+// directory (names, not contents); a directory it cannot list only shortens the message.
+inline std::string unreachable_epoch_message(file_system& fs, const std::string& ckpt_dir, mmsb::epoch asked,
+                                             mmsb::epoch state, mmsb::epoch resumes)
+{
+  std::string m = "replay: epoch " + std::to_string(asked.value()) + " cannot be rebuilt: ";
+  if (state.value() == 0)
+    m += "no valid checkpoint at or before it remains and the retained log starts at epoch " + std::to_string(resumes.value());
+  else
+    m += "the newest checkpoint at or before it is at epoch " + std::to_string(state.value()) +
+         " but the retained log resumes at epoch " + std::to_string(resumes.value());
+  m += " (the records between were truncated); ";
+  std::optional<mmsb::epoch> oldest;  // the oldest checkpoint at or after resumes - 1
+  try {
+    if (fs.exists(ckpt_dir))
+      for (const auto& name : fs.list(ckpt_dir)) {
+        mmsb::epoch e;
+        if (parse_checkpoint_name(name, e) && e.value() + 1 >= resumes.value() && (!oldest || e < *oldest)) oldest = e;
+      }
+  } catch (const error&) {  // an unreadable directory: say less, but still name the epoch asked for
+  }
+  const std::string older = state.value() == 0 ? "" : "epoch " + std::to_string(state.value()) + " (its checkpoint) and ";
+  if (oldest && older.empty())
+    m += "the oldest epoch reachable is " + std::to_string(oldest->value()) + " (a checkpoint the log continues from)";
+  else if (oldest)
+    m += "reachable are " + older + "every epoch from " + std::to_string(oldest->value()) + " (a checkpoint the log continues from) on";
+  else
+    m += "no retained checkpoint reaches the log, so no epoch from " + std::to_string(resumes.value() - 1) + " on is reachable";
+  return m;
+}
 
 // Loads the newest valid checkpoint (at or before `stop`, if given) and the log after it (up to
 // `stop`) into `table`; epoch_out is the epoch reached. A log that does not continue right
@@ -50,11 +84,13 @@ recovery_report recover_into(file_system& fs, const std::string& log_dir, const 
   return read_log(fs, log_dir, shape, mode,
                   [&](const record_header& h, span<const std::byte> payload) {
                     if (h.type != record_type::commit || (bounded && !(epoch_out < stop))) return;
-                    if (h.epoch != epoch_out.next())
-                      throw error(bounded ? errc::out_of_range : errc::corrupt,
-                                  "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
-                                    " but the state is at epoch " + std::to_string(epoch_out.value()) +
-                                    " (the records between were truncated)");
+                    if (h.epoch != epoch_out.next()) {
+                      if (bounded)
+                        throw error(errc::out_of_range, unreachable_epoch_message(fs, ckpt_dir, stop, epoch_out, h.epoch));
+                      throw error(errc::corrupt, "the retained log continues at epoch " + std::to_string(h.epoch.value()) +
+                                                   " but the state is at epoch " + std::to_string(epoch_out.value()) +
+                                                   " (the records between were truncated)");
+                    }
                     detail::decode_commit(h.epoch, payload, deltas, structure);
                     if (structure_out && !structure.empty()) structure_out->emplace_back(structure.begin(), structure.end());
                     for (const auto& d : deltas) {
