@@ -70,6 +70,10 @@ class basic_bus {
   static_assert(layout<Layout>, "mmsb: basic_bus<S, Layout, ...>: Layout must be a page layout (dense<T, N>, soa<N, ...>, bits<N>)");
   static_assert(std::is_same_v<typename Layout::value_type, semiring_value_t<Semiring>>,
                 "mmsb: basic_bus<S, Layout, ...>: the layout's value_type must be the semiring's value type");
+  static_assert(requires(const typename Layout::storage_type& s) { Layout::data(s); },
+                "mmsb: basic_bus<S, Layout, ...>: a bus logs whole pages and deltas as contiguous bytes, so Layout "
+                "needs static data(storage) giving its slots (or words) contiguously, as dense, bits and soa do "
+                "(see docs/layouts.md)");
   static_assert(page_allocator<Allocator>, "mmsb: basic_bus<S, L, Allocator, ...>: Allocator must be a page allocator (host_heap, host_pool, ...)");
   static_assert(host_accessible(Allocator::space),
                 "mmsb: basic_bus<S, L, Allocator, ...>: this bus runs on the host, and Allocator hands out device "
