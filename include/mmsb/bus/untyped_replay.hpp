@@ -136,7 +136,7 @@ struct rebuilt_state {
                       std::to_string(report.last_epoch.value()));
   }
   if (gap && short_of_target) {
-    std::string msg = (target ? "epoch " + std::to_string(target->value()) : std::string("the latest epoch")) +
+    std::string msg = dir + ": " + (target ? "epoch " + std::to_string(target->value()) : std::string("the latest epoch")) +
                       " cannot be rebuilt: the retained log continues at epoch " + std::to_string(gap->value()) +
                       " but the state is at epoch " + std::to_string(r.epoch.value()) + " (" +
                       (ckpt.loaded && r.epoch == base ? "checkpoint " + ckpt.loaded->path : r.epoch == base ? std::string("no valid checkpoint at or before it") : std::string("after the log's commits")) + ")";
@@ -145,7 +145,7 @@ struct rebuilt_state {
     throw error(errc::out_of_range, msg);
   }
   if (target && r.epoch < *target) {
-    std::string msg = "epoch " + std::to_string(target->value()) + " is beyond the log: the latest recoverable epoch is " +
+    std::string msg = dir + ": epoch " + std::to_string(target->value()) + " is beyond the log: the latest recoverable epoch is " +
                       std::to_string(r.epoch.value());
     for (const auto& n : r.notes) msg += "; " + n;
     throw error(errc::out_of_range, msg);
