@@ -6,7 +6,7 @@
 #   status (2, or 1 for verify's damage) and a one-line message naming the option or path, never
 #   a crash (a status over 128 would be a signal).
 set -uo pipefail
-mmsb=$1 make_store=$2
+mmsb=$(realpath "$1") make_store=$(realpath "$2")  # absolute: the test works in its temp dir
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mmsb-cli.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
