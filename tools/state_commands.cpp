@@ -42,6 +42,11 @@ rebuilt_state rebuild(file_system& fs, const std::string& dir, std::optional<std
   return rebuild_state(fs, dir, e ? std::optional<epoch>(epoch{*e}) : std::nullopt);
 }
 
+std::string shape_words(const shape_info& s)
+{
+  return describe_shape({reinterpret_cast<const std::byte*>(s.text.data()), s.text.size()});
+}
+
 std::string json_notes(const std::vector<std::string>& notes)
 {
   std::string out = "[";
@@ -60,7 +65,7 @@ int replay(file_system& fs, const std::string& dir, std::optional<std::uint64_t>
     std::printf("{\"dir\": %s, \"epoch\": %llu, \"state_hash\": \"%s\", \"pages\": %zu, \"shape\": %s, \"checkpoint\": %s, "
                 "\"checkpoint_epoch\": %llu, \"commits\": %llu, \"topology\": %s, \"notes\": %s",
                 json_string(dir).c_str(), static_cast<ull>(r.epoch.value()), hex(s.hash()).c_str(), s.pages().size(),
-                json_string(describe_shape({reinterpret_cast<const std::byte*>(s.shape().text.data()), s.shape().text.size()})).c_str(),
+                json_string(shape_words(s.shape())).c_str(),
                 r.checkpoint.empty() ? "null" : json_string(r.checkpoint).c_str(), static_cast<ull>(r.checkpoint_epoch.value()),
                 static_cast<ull>(r.commits), r.topology ? "true" : "false", json_notes(r.notes).c_str());
     if (dump) {
@@ -86,7 +91,7 @@ int replay(file_system& fs, const std::string& dir, std::optional<std::uint64_t>
   }
   std::printf("%s at epoch %llu: %s, then %llu commits\n", dir.c_str(), static_cast<ull>(r.epoch.value()), from.c_str(),
               static_cast<ull>(r.commits));
-  std::printf("  shape: %s\n  pages: %zu\n  state hash: %s\n", s.shape().text.c_str(), s.pages().size(), hex(s.hash()).c_str());
+  std::printf("  shape: %s\n  pages: %zu\n  state hash: %s\n", shape_words(s.shape()).c_str(), s.pages().size(), hex(s.hash()).c_str());
   if (r.topology) std::printf("  note: the store has a page graph; derived pages are not recomputed (the hash covers the stored pages)\n");
   for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
   return 0;
