@@ -198,3 +198,30 @@ TEST_CASE("untyped_state::apply_commit: damaged bytes throw and change nothing, 
   CHECK(refused > 1000);
   CHECK(applied > 0);
 }
+
+TEST_CASE("rebuild_state: a store with a page graph is flagged; its stored pages are durable_store's", "[tools][untyped]")
+{
+  using S = mmsb::plus_times<std::int64_t>;
+  using L = mmsb::dense<std::int64_t, 4>;
+  using bus_t = mmsb::basic_bus<S, L>;
+  mmsb::memory_file_system fs;
+  mmsb::bus_options o;
+  o.fs = &fs;
+  o.dir = "g";
+  std::vector<std::byte> base0;
+  {
+    bus_t bus(o);
+    const auto a = bus.create_page(), b = bus.create_page();
+    const mmsb::matrix_entry<std::int64_t> diag[] = {{0, 0, 2}, {1, 1, 2}, {2, 2, 2}, {3, 3, 2}};
+    (void)bus.add_matrix_edge(a, b, bus_t::matrix_type::from_entries(4, 4, diag));
+    auto prod = bus.make_producer();
+    prod.accumulate(a, 1, 5);
+    (void)bus.tick();
+    const auto v = bus.value(a).payload_bytes();
+    base0.assign(v.begin(), v.end());
+  }
+  const auto r = mmsb::rebuild_state(fs, "g", std::nullopt);
+  CHECK(r.topology);
+  CHECK(r.state.pages().at(0).bytes == base0);
+  CHECK(r.state.slot_text(r.state.pages().at(0), 1) == "5");
+}
