@@ -46,6 +46,7 @@ int log_dump(file_system& fs, const std::string& dir, bool json)
   for (const auto& name : fs.list(dir))
     if (parse_segment_name(name, index)) indices.push_back(index);
   if (indices.empty()) throw error(errc::bad_format, dir + ": no log segments");
+  std::sort(indices.begin(), indices.end());
   if (json) std::printf("{\"shape\": %s, \"records\": [", json_string(shape_words).c_str());
   else std::printf("shape: %s\n", shape_words.c_str());
   bool first = true;

@@ -223,6 +223,7 @@ int diff(file_system& fs, const std::string& left, const std::string& right, std
   } else {
     std::printf("left:  %s at epoch %llu, state hash %s\nright: %s at epoch %llu, state hash %s\n", left.c_str(), static_cast<ull>(a.epoch.value()),
                 hex(a.state.hash()).c_str(), right.c_str(), static_cast<ull>(b.epoch.value()), hex(b.state.hash()).c_str());
+    if (a.epoch != b.epoch) std::printf("note: the stores are at different epochs; --epoch E compares one epoch\n");
     std::fputs(out.c_str(), stdout);
     if (equal) std::printf("equal: every page and slot is the same\n");
     else std::printf("%zu pages differ (%zu slots)\n", differing_pages, differing_slots);

@@ -35,6 +35,7 @@
 #include <mmsb/semiring/builtins.hpp>
 #include <mmsb/semiring/name.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstddef>
 #include <cstdint>
@@ -317,12 +318,22 @@ private:
     const std::size_t expected = 2 * words * sizeof(word_t) + (bits ? words * sizeof(word_t) : extent * vsize);
     if (body_bytes != expected) throw wrong(expected);
     const std::byte* payload = body + 2 * words * sizeof(word_t);
+    // As decode() refuses them: mask bits past the extent, and a payload in an unmasked slot.
+    const auto tail_bit = [&](const std::byte* base, std::size_t i) { return ((static_cast<unsigned>(base[i / 8]) >> (i % 8)) & 1u) != 0; };
+    for (std::size_t i = extent; i < words * word_bits; ++i)
+      if (tail_bit(body, i) || tail_bit(body + words * sizeof(word_t), i) || (bits && tail_bit(payload, i)))
+        throw error(errc::invalid_argument, where() + ": assign or mask bits outside the page's masked slots (word " + std::to_string(i / word_bits) + ")");
     std::size_t masked = 0;
     for (std::size_t i = 0; i < extent; ++i) {
       const auto bit = [&](const std::byte* base) { return ((static_cast<unsigned>(base[i / 8]) >> (i % 8)) & 1u) != 0; };
       const bool m = bit(body), a = bit(body + words * sizeof(word_t));
       if (a && !m) throw error(errc::invalid_argument, where() + ": assign bit outside the mask at slot " + std::to_string(i));
-      if (!m) continue;
+      if (!m) {
+        const std::byte* v = bits ? nullptr : payload + i * vsize;
+        if (bits ? bit(payload) : std::any_of(v, v + vsize, [](std::byte b) { return b != std::byte{0}; }))
+          throw error(errc::invalid_argument, where() + ": slot " + std::to_string(i) + " has a payload but is not masked");
+        continue;
+      }
       ++masked;
       if (bits) {
         out.push_back({page, static_cast<std::uint32_t>(i), a, nullptr, bit(payload)});
