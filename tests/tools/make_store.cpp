@@ -6,7 +6,7 @@
 //   DIR/a  plus_times<i64> over dense<i64, 32>: pages 0-2 at zero, page 3 created at 7; 40 ticks,
 //          one accumulate each (and an assign at tick 10), a checkpoint after tick 20
 //   DIR/b  the same ticks without the checkpoint, except tick 30, which adds 1000 to page 1 slot 5
-//          instead of 30 to page 0 slot 30 (so a and b are equal up to epoch 29, and differ after)
+//          instead of 30 to page 1 slot 29 (so a and b are equal up to epoch 29, and differ after)
 //   DIR/c  min_plus<f32> over dense<f32, 5> (20 bytes of slots in a 64-byte page; untouched slots
 //          stay at +inf), 4 ticks
 //   DIR/d  or_and over bits<70>, 3 ticks: sets, an assign of false, bits in both words
