@@ -28,13 +28,14 @@ struct shape_info {
   std::string text;               // the descriptor as stored
   std::string semiring;           // semiring=, e.g. "min_plus<f32>"
   std::string flags;              // flags=, e.g. "idempotent,commutative,selective,exact" or "none"
-  layout_kind layout = layout_kind::dense;
+  layout_kind layout = layout_kind::dense;  // layout=: dense, bits or soa
   std::size_t fields = 1;         // soa/F: F; 1 otherwise
   std::string element;            // element= name, e.g. "f32", "bool", "value(my_semiring)"
   std::size_t element_bytes = 0;  // element= size in bytes
   std::size_t extent = 0;         // slots per page
   std::size_t page_bytes = 0;     // bytes of one page's storage (the checkpoint's page payload)
 
+  // The layout= word as the descriptor spells it: "dense", "bits" or "soa/F".
   [[nodiscard]] std::string layout_word() const
   {
     switch (layout) {
@@ -46,6 +47,8 @@ struct shape_info {
   }
 };
 
+// Parses a stored descriptor (mmsb-shape/1) into its fields. Throws mmsb::error (bad_format)
+// naming `where` (the file it came from) and the field at fault for any other bytes.
 [[nodiscard]] inline shape_info parse_shape(span<const std::byte> bytes, const std::string& where)
 {
   const std::string text(reinterpret_cast<const char*>(bytes.data()), bytes.size());

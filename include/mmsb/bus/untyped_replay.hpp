@@ -84,11 +84,12 @@ inline std::string oldest_reachable(file_system& fs, const std::string& ckpt_dir
 }
 } // namespace detail
 
+// What rebuild_state returns: the pages at an epoch and how they were reached.
 struct rebuilt_state {
-  untyped_state state;
+  untyped_state state;                    // the pages
   mmsb::epoch epoch{};                    // the epoch the pages are at
   std::string checkpoint;                 // the checkpoint it started from; empty: the empty state
-  mmsb::epoch checkpoint_epoch{};
+  mmsb::epoch checkpoint_epoch{};         // that checkpoint's epoch (0 with no checkpoint)
   std::uint64_t commits = 0;              // log commits applied after it
   bool topology = false;                  // the store has a page graph (derived pages not recomputed)
   std::vector<std::string> notes;         // damaged checkpoints skipped, a torn log tail

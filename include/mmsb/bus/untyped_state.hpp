@@ -50,8 +50,8 @@ namespace mmsb {
 // One built-in semiring over one element type, behind function pointers. Slots are
 // `value_bytes` wide in memory and on the wire (a bool is one byte, 0 or 1).
 struct untyped_law {
-  std::string semiring;
-  std::size_t value_bytes = 0;
+  std::string semiring;          // the semiring's name, as in the descriptor
+  std::size_t value_bytes = 0;   // bytes of one slot, in memory and on the wire
   void (*zero)(std::byte* slot) = nullptr;                                   // slot := 0̄
   bool (*valid)(const std::byte* wire) = nullptr;                            // a wire value in the domain
   void (*apply)(std::byte* slot, bool assign, const std::byte* wire) = nullptr;  // x := assign ? v : x ⊕ v
@@ -122,6 +122,8 @@ bool find_family_law(const shape_info& s, untyped_law& out)
 inline constexpr const char* builtin_laws_words =
   "plus_times, min_plus, max_plus, max_min over i8..i64, u8..u64, f32, f64; or_and over bool (dense or bits)";
 
+// The law of a built-in semiring for shape s. Throws mmsb::error: unsupported for any other
+// semiring (naming the shape and builtin_laws_words), bad_format when page= cannot hold the extent.
 [[nodiscard]] inline untyped_law builtin_law(const shape_info& s)
 {
   untyped_law law;
@@ -144,18 +146,25 @@ inline constexpr const char* builtin_laws_words =
   return law;
 }
 
+// Pages of one shape held as bytes, changed through its built-in semiring's law chosen at run
+// time: what a replay builds without the program's types. Not thread-safe.
 class untyped_state {
 public:
+  // One page: the epoch of its last change and its storage bytes.
   struct page_entry {
-    mmsb::epoch epoch{};
+    mmsb::epoch epoch{};  // the epoch of the page's last committed change
     std::vector<std::byte> bytes;  // shape().page_bytes of storage
   };
-  using page_map = std::map<std::uint32_t, page_entry>;
+  using page_map = std::map<std::uint32_t, page_entry>;  // by page id, in id order
 
+  // No pages yet. Throws what builtin_law throws for a shape it cannot interpret.
   explicit untyped_state(shape_info shape) : shape_(std::move(shape)), law_(builtin_law(shape_)) {}
 
+  // The shape every page has.
   [[nodiscard]] const shape_info& shape() const noexcept { return shape_; }
+  // The semiring's law over one slot.
   [[nodiscard]] const untyped_law& law() const noexcept { return law_; }
+  // Every page written so far (a page never written is at zero and absent).
   [[nodiscard]] const page_map& pages() const noexcept { return pages_; }
 
   // A checkpoint's page: its storage bytes as written. Throws (size_mismatch) for another size.
@@ -222,6 +231,8 @@ public:
     return std::memcmp(a.bytes.data() + slot * law_.value_bytes, b.bytes.data() + slot * law_.value_bytes, law_.value_bytes) == 0;
   }
 
+  // The project's state hash over the pages in id order: equal to the typed store's hash for
+  // the same pages.
   [[nodiscard]] state_hash hash() const
   {
     state_hasher h;
