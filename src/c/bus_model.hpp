@@ -114,7 +114,13 @@ private:
     bus_options o;
     o.fs = &fs;
     o.dir = a.dir;
-    o.store.log.durability = (a.flags & MMSB_OPEN_NO_SYNC) ? durability::none : durability::per_commit;
+    if (a.flags & MMSB_OPEN_NO_SYNC) {
+      // Written to the file at every commit, only not fsync'd: a process crash loses nothing,
+      // and replay (hash_at, read_at: they read the files) sees every tick. Buffering in the
+      // writer (the default under durability::none) would hide the latest ticks from replay.
+      o.store.log.durability = durability::none;
+      o.store.log.buffer_bytes = 0;
+    }
     return o;
   }
 

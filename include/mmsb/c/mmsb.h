@@ -85,7 +85,8 @@ typedef enum mmsb_element {
 typedef enum mmsb_op { MMSB_ACCUMULATE = 0, MMSB_ASSIGN = 1 } mmsb_op;
 
 /* mmsb_open flags. */
-#define MMSB_OPEN_NO_SYNC 1u  /* no fsync per tick (faster; a crash may lose the latest ticks) */
+#define MMSB_OPEN_NO_SYNC 1u  /* each tick is written to the file but not fsync'd: faster; a process crash
+                                 * loses nothing, a power loss may lose the latest ticks */
 
 typedef struct mmsb_bus mmsb_bus;
 
