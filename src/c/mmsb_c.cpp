@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <mutex>
 #include <new>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -58,6 +59,8 @@ mmsb_status guarded(const char* fn, F&& f) noexcept
     return fail(c >= 1 && c <= 15 ? static_cast<mmsb_status>(c) : MMSB_E_INTERNAL, fn, e.what());
   } catch (const std::bad_alloc&) {
     return fail(MMSB_E_OUT_OF_MEMORY, fn, "out of memory");
+  } catch (const std::length_error& e) {  // a count too large for a vector
+    return fail(MMSB_E_OUT_OF_MEMORY, fn, std::string("too large: ") + e.what());
   } catch (const std::filesystem::filesystem_error& e) {
     return fail(MMSB_E_IO, fn, e.what());
   } catch (const std::exception& e) {
