@@ -126,10 +126,9 @@ const char* mmsb_version(void) { return MMSB_VERSION_STRING; }
 
 const char* mmsb_last_error(void) { return last_error; }
 
-const char* mmsb_status_name(mmsb_status s)
+const char* mmsb_status_name(int c)
 {
-  if (s == MMSB_E_INTERNAL) return "internal error";
-  const int c = static_cast<int>(s);
+  if (c == MMSB_E_INTERNAL) return "internal error";
   if (c < 0 || c > 15) return "unknown status";
   return mmsb::to_string(static_cast<mmsb::errc>(c)).data();  // static, NUL-terminated literals
 }
@@ -236,14 +235,14 @@ mmsb_status mmsb_page_count(const mmsb_bus* bus, size_t* count)
   });
 }
 
-static mmsb_status check_op(mmsb_op op, const char* fn)
+static mmsb_status check_op(int op, const char* fn)
 {
   if (op != MMSB_ACCUMULATE && op != MMSB_ASSIGN)
-    return fail(MMSB_E_INVALID_ARGUMENT, fn, "unknown op " + std::to_string(static_cast<int>(op)) + " (MMSB_ACCUMULATE or MMSB_ASSIGN)");
+    return fail(MMSB_E_INVALID_ARGUMENT, fn, "unknown op " + std::to_string(op) + " (MMSB_ACCUMULATE or MMSB_ASSIGN)");
   return MMSB_OK;
 }
 
-mmsb_status mmsb_push_sparse(mmsb_bus* bus, uint32_t page, mmsb_op op, const uint32_t* slots, const void* values, size_t count)
+mmsb_status mmsb_push_sparse(mmsb_bus* bus, uint32_t page, int op, const uint32_t* slots, const void* values, size_t count)
 {
   constexpr const char* fn = "mmsb_push_sparse";
   MMSB_IMPL_NEED(bus, fn);
@@ -253,12 +252,12 @@ mmsb_status mmsb_push_sparse(mmsb_bus* bus, uint32_t page, mmsb_op op, const uin
   MMSB_IMPL_NEED(values, fn);
   return guarded(fn, [&] {
     std::lock_guard lock(bus->mutex);
-    bus->impl->push_sparse(page, op, slots, values, count);
+    bus->impl->push_sparse(page, static_cast<mmsb_op>(op), slots, values, count);
     return MMSB_OK;
   });
 }
 
-mmsb_status mmsb_push_dense(mmsb_bus* bus, uint32_t page, mmsb_op op, const uint64_t* mask, size_t mask_words, const void* payload,
+mmsb_status mmsb_push_dense(mmsb_bus* bus, uint32_t page, int op, const uint64_t* mask, size_t mask_words, const void* payload,
                             size_t payload_bytes)
 {
   constexpr const char* fn = "mmsb_push_dense";
@@ -278,7 +277,7 @@ mmsb_status mmsb_push_dense(mmsb_bus* bus, uint32_t page, mmsb_op op, const uint
                                               " bytes; pages of " + std::to_string(extent) + " " + std::to_string(mmsb_element_size(bus)) +
                                               "-byte slots need " + std::to_string(bytes));
     std::lock_guard lock(bus->mutex);
-    bus->impl->push_dense(page, op, mask, payload);
+    bus->impl->push_dense(page, static_cast<mmsb_op>(op), mask, payload);
     return MMSB_OK;
   });
 }

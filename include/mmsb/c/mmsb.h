@@ -81,7 +81,8 @@ typedef enum mmsb_element {
   MMSB_BOOL = 4  /* one byte per slot, 0 or 1 (pushed values: any nonzero byte is 1) */
 } mmsb_element;
 
-/* How a pushed value changes its slot: x <- x (+) v, or x <- v. */
+/* How a pushed value changes its slot: x <- x (+) v, or x <- v. (The push functions take it as an int,
+ * so that any value a caller passes is defined behaviour, and refused unless it is one of these.) */
 typedef enum mmsb_op { MMSB_ACCUMULATE = 0, MMSB_ASSIGN = 1 } mmsb_op;
 
 /* mmsb_open flags. */
@@ -97,8 +98,9 @@ MMSB_C_API const char* mmsb_version(void);
  * thread's next call into this library. Successful calls leave it as it was. */
 MMSB_C_API const char* mmsb_last_error(void);
 
-/* A short name for a status ("ok", "unknown page", ...); never NULL. */
-MMSB_C_API const char* mmsb_status_name(mmsb_status s);
+/* A short name for a status (an mmsb_status; "ok", "unknown page", ...), "unknown status" for any
+ * other value; never NULL. */
+MMSB_C_API const char* mmsb_status_name(int status);
 
 /* The i-th stock instantiation (0-based): its semiring name, element and extent. Returns
  * MMSB_E_OUT_OF_RANGE past the last one (so a loop from 0 lists them all). Null outputs are
@@ -140,14 +142,14 @@ MMSB_C_API mmsb_status mmsb_page_count(const mmsb_bus* bus, size_t* count);
  * before anything is queued: the page must exist (MMSB_E_UNKNOWN_PAGE), each slot be below the
  * extent (MMSB_E_OUT_OF_RANGE naming it), op be one of mmsb_op. count 0 is a no-op (the
  * pointers may then be NULL). */
-MMSB_C_API mmsb_status mmsb_push_sparse(mmsb_bus* bus, uint32_t page, mmsb_op op, const uint32_t* slots, const void* values,
+MMSB_C_API mmsb_status mmsb_push_sparse(mmsb_bus* bus, uint32_t page, int op, const uint32_t* slots, const void* values,
                              size_t count);
 
 /* Queues the changes of a dense delta to page `page`: for every slot i whose bit is set in
  * `mask` (bit i % 64 of mask[i / 64]; (extent + 63) / 64 words, bits past the extent must be 0),
  * slot i takes payload[i] under op. `payload` holds extent elements; unmasked ones are ignored.
  * mask_words and payload_bytes are the buffers' sizes, checked (MMSB_E_SIZE_MISMATCH). */
-MMSB_C_API mmsb_status mmsb_push_dense(mmsb_bus* bus, uint32_t page, mmsb_op op, const uint64_t* mask, size_t mask_words,
+MMSB_C_API mmsb_status mmsb_push_dense(mmsb_bus* bus, uint32_t page, int op, const uint64_t* mask, size_t mask_words,
                             const void* payload, size_t payload_bytes);
 
 /* Commits everything queued since the last tick as one epoch: logged (fsync'd unless
