@@ -115,9 +115,8 @@ private:
     o.fs = &fs;
     o.dir = a.dir;
     if (a.flags & MMSB_OPEN_NO_SYNC) {
-      // Written to the file at every commit, only not fsync'd: a process crash loses nothing,
-      // and replay (hash_at, read_at: they read the files) sees every tick. Buffering in the
-      // writer (the default under durability::none) would hide the latest ticks from replay.
+      // Written to the file at every commit (no writer buffer), only not fsync'd: a process
+      // crash loses nothing; an OS crash or power loss may lose the ticks not yet synced.
       o.store.log.durability = durability::none;
       o.store.log.buffer_bytes = 0;
     }

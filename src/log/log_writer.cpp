@@ -211,6 +211,7 @@ void log_writer::roll()
 void log_writer::flush()
 {
   if (pending_bytes_ == 0) return;
+  check_usable();
   try {
     fs_->write_all(handle_, span<const std::byte>(pending_.data(), pending_bytes_));
   } catch (...) {

@@ -274,6 +274,7 @@ public:
   template <class F>
   void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
   {
+    write_out_buffer();
     std::shared_lock lock(mutex_);
     std::shared_lock files(files_mutex_);  // no checkpoint thread removes a segment under us
     std::vector<delta_type> deltas;
@@ -343,7 +344,10 @@ private:
       for (const auto id : fresh) append(delta_type(sparse_delta<Semiring, Layout>(page_id{id})));
     }
     detail::append_commit_structure(payload_, structure);
-    writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
+    {
+      std::lock_guard w(writer_mutex_);
+      writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
+    }
     apply_all(table_, deltas, e);
     for (const auto id : pending_.ids()) table_.at(page_id{id}).set_epoch(e);
     epoch_ = e;
@@ -376,6 +380,7 @@ private:
     if (roll) {
       // Everything the old writer holds reaches the file first: a newer segment must never be
       // synced before an older one.
+      std::lock_guard w(writer_mutex_);
       writer_->sync();
       writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
     }
@@ -419,10 +424,21 @@ private:
     return s;
   }
 
+  // Writes the log writer's buffer to the file (not synced), so the files hold every commit made
+  // so far: under durability none or group, what reads the files (a replay, the history) must
+  // see the commits still buffered. Takes only writer_mutex_, so a reader already under the read
+  // lock (a replay inside for_each_commit's f) can call it.
+  void write_out_buffer() const
+  {
+    std::lock_guard w(writer_mutex_);
+    if (writer_ && !writer_->poisoned()) writer_->flush();
+  }
+
   // f(the pages at epoch target), rebuilt into a replica under the read lock; see snapshot_at.
   template <class F>
   void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
+    write_out_buffer();
     std::shared_lock lock(mutex_);
     std::shared_lock files(files_mutex_);  // no checkpoint thread removes a file under us
     page_table<Layout, Allocator> replica;
@@ -451,6 +467,9 @@ private:
   detail::commit_encoder encoder_;            // its parallel encoder's scratch, reused
   std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
   mutable std::shared_mutex mutex_;
+  // Guards writer_'s buffer: taken by commits and checkpoints (after mutex_) and alone by
+  // write_out_buffer, never with mutex_ taken after it.
+  mutable std::mutex writer_mutex_;
   // Held shared by whoever reads the log or checkpoint files, exclusively by the checkpoint
   // thread while it publishes and removes files. Taken after mutex_, never before it.
   mutable std::shared_mutex files_mutex_;

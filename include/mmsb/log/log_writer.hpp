@@ -101,6 +101,13 @@ public:
   // Makes every appended record durable. A failure poisons the writer.
   void sync();
 
+  // Writes the buffered records to the file without syncing, so that a reader of the files (a
+  // replay) sees every record appended so far; durability is unchanged (a crash may still lose
+  // what is not synced). On failure, cuts the segment back to what was written before (a record
+  // boundary) and keeps the buffer, so no torn record is followed by a valid one; poisons the
+  // writer if it cannot cut back. Throws mmsb::error.
+  void flush();
+
   // True after a failed sync or a failed cut-back: every later append and sync rethrows.
   [[nodiscard]] bool poisoned() const noexcept { return poison_ != nullptr; }
   // The epoch of the last commit appended (or recovered, from the resume point); 0 when none.
@@ -118,11 +125,6 @@ private:
   void open_segment();
 
   void roll();
-
-  // Writes the buffered records. On failure, cuts the segment back to what was written before
-  // (a record boundary), so no torn record is ever followed by a valid one, and keeps the buffer;
-  // poisons the writer if it cannot cut back.
-  void flush();
 
   file_system* fs_;
   std::string dir_;
