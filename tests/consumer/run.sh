@@ -34,7 +34,7 @@ fi
 
 step "install MMSB into $prefix (lean: no tests, examples, benchmarks; Kokkos $kokkos)"
 setup_args=(--prefix="$prefix" --wrap-mode=nodownload -Dtests=false -Dexamples=false -Dbenchmarks=false
-            -Dcuda=disabled -Dkokkos=$kokkos)
+            -Dcuda=disabled -Dcapi=false -Dkokkos=$kokkos)
 [ "$kokkos" = enabled ] && setup_args+=(-Dcmake_prefix_path="$prefix_path")
 run_logged "$tmp/setup.log" meson setup "$tmp/mmsb-build" "$src" "${setup_args[@]}"
 run_logged "$tmp/install.log" meson install -C "$tmp/mmsb-build"
