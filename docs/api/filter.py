@@ -4,7 +4,7 @@ this turns them into doxygen comments on the fly, so the comments we write are t
   - the header's top comment block becomes the file's documentation (@file);
   - a `//` block directly above a declaration (no blank line between) documents it;
   - a trailing `// ...` after a member or enumerator documents that member (`///<`).
-Other comments (section rules, notes above #include, comments inside function bodies, which
+A C header (.h) gets the same treatment for its /* */ comments. Other comments (section rules, notes above #include, comments inside function bodies, which
 doxygen ignores) pass through unchanged. The filter never changes line numbers."""
 import re
 import sys
@@ -50,13 +50,49 @@ def filter_lines(lines, path):
     return out
 
 
+BLOCK_TRAILING = re.compile(r'^(?P<code>(?:#define\s+\S+.*?|[^"\']*?[;,{]))(?P<sp>\s+)/\*(?!\*)(?P<text>.*)\*/\s*$')
+NOT_DECLARATION = ('#include', '#pragma', '#if', '#endif', '#else', '#elif', '}', '//', '/*')
+
+
+def filter_c_lines(lines, path):
+    """The same for a C header's /* */ comments (mmsb/c/mmsb.h): the top block documents the
+    file, a block directly above a declaration documents it, and a trailing /* text */ documents
+    its member, enumerator or macro."""
+    out = list(lines)
+    n = len(lines)
+    i = 0
+    first = True
+    while i < n:
+        s = lines[i].lstrip()
+        if s.startswith('/*') and not s.startswith('/**'):
+            j = i
+            while j < n and '*/' not in lines[j]:
+                j += 1
+            nxt = lines[j + 1].strip() if j + 1 < n else ''
+            if first:
+                out[i] = lines[i].replace('/*', '/** @file ' + path + ' ', 1)
+            elif nxt and not nxt.startswith(NOT_DECLARATION):
+                out[i] = lines[i].replace('/*', '/**', 1)
+            first = False
+            i = j + 1
+            continue
+        if s:
+            first = False
+        m = BLOCK_TRAILING.match(lines[i])
+        if m:
+            out[i] = m.group('code') + m.group('sp') + '/**<' + m.group('text') + '*/'
+        i += 1
+    return out
+
+
 def main():
     with open(sys.argv[1], encoding='utf-8') as f:
         text = f.read()
     lines = text.split('\n')
     name = sys.argv[1].replace('\\', '/')
     name = name[name.rindex('include/') + len('include/'):] if 'include/' in name else name
-    sys.stdout.write('\n'.join(filter_lines(lines, name)))
+    run = filter_c_lines if name.endswith('.h') else filter_lines
+    sys.stdout.write('\n'.join(run(lines, name)))
 
 
 if __name__ == '__main__':

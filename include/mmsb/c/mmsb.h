@@ -89,6 +89,8 @@ typedef enum mmsb_op { MMSB_ACCUMULATE = 0, MMSB_ASSIGN = 1 } mmsb_op;
 #define MMSB_OPEN_NO_SYNC 1u  /* each tick is written to the file but not fsync'd: faster; a process crash
                                  * loses nothing, a power loss may lose the latest ticks */
 
+/* An open bus: an opaque handle from mmsb_open, released by mmsb_close. Calls on one handle are
+ * serialized, but it belongs to one thread at a time (see the top of this header). */
 typedef struct mmsb_bus mmsb_bus;
 
 /* The library's version, "MAJOR.MINOR.PATCH"; a static string. */
@@ -124,6 +126,7 @@ MMSB_C_API void mmsb_close(mmsb_bus* bus);
 
 /* The instantiation of an open bus. Each returns 0 / NULL for a NULL bus. */
 MMSB_C_API const char* mmsb_semiring(const mmsb_bus* bus);
+/* The element type of its slots. */
 MMSB_C_API mmsb_element mmsb_element_type(const mmsb_bus* bus);
 MMSB_C_API size_t mmsb_element_size(const mmsb_bus* bus);   /* bytes per slot */
 MMSB_C_API uint32_t mmsb_extent(const mmsb_bus* bus);      /* slots per page */
