@@ -130,16 +130,23 @@ int stat(file_system& fs, const std::string& dir, bool json)
       ckpt_bytes += ckpts.back().bytes;
     }
   std::sort(ckpts.begin(), ckpts.end(), [](const ckpt_row& a, const ckpt_row& b) { return a.epoch < b.epoch; });
-  // The epochs a replay reaches: from the oldest valid checkpoint the log continues (or 0 when the
-  // log starts at epoch 1) to the last commit the log holds (or the newest valid checkpoint).
+  // The epochs a replay reaches, as one unbroken range: from the oldest valid checkpoint the log
+  // continues (or 0 when the log starts at epoch 1) to the last commit the log holds. With no
+  // commit in the log, the newest valid checkpoint alone (or 0, the empty state, without one).
   std::optional<std::uint64_t> first, last;
-  if (!first_commit || *first_commit == 1) first = 0;
-  for (const auto& c : ckpts)
-    if (c.check.valid && (!first_commit || *first_commit <= c.epoch + 1)) {
-      if (!first || c.epoch < *first) first = c.epoch;
-      if (!last || c.epoch > *last) last = c.epoch;
-    }
-  if (first_commit && first && report.last_epoch.value() > last.value_or(0)) last = report.last_epoch.value();
+  if (first_commit) {
+    if (*first_commit == 1) first = last = 0;
+    for (const auto& c : ckpts)
+      if (c.check.valid && *first_commit <= c.epoch + 1) {
+        if (!first || c.epoch < *first) first = c.epoch;
+        if (!last || c.epoch > *last) last = c.epoch;
+      }
+    if (first) last = std::max(report.last_epoch.value(), *last);
+  } else {
+    first = last = 0;
+    for (const auto& c : ckpts)
+      if (c.check.valid && c.epoch > *last) first = last = c.epoch;
+  }
   std::vector<std::string> damage;
   if (report.damage)
     damage.push_back(std::string(report.damage->mid_log ? "log corruption" : "torn log tail") + " at " + report.damage->segment +

@@ -50,7 +50,10 @@ def filter_lines(lines, path):
     return out
 
 
-BLOCK_TRAILING = re.compile(r'^(?P<code>(?:#define\s+\S+.*?|[^"\']*?[;,{]))(?P<sp>\s+)/\*(?!\*)(?P<text>.*)\*/\s*$')
+# Code then a one-line /* text */: a macro, a line ending in ; , or {, or an enumerator (the last
+# one has no comma).
+BLOCK_TRAILING = re.compile(r'^(?P<code>(?:#define\s+\S+.*?|[^"\']*?[;,{]|\s*[A-Z][A-Z0-9_]*(?:\s*=\s*[-\w]+)?))'
+                            r'(?P<sp>\s+)/\*(?!\*)(?P<text>.*)\*/\s*$')
 NOT_DECLARATION = ('#include', '#pragma', '#if', '#endif', '#else', '#elif', '}', '//', '/*')
 
 

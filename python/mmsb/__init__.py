@@ -14,9 +14,9 @@ Contracts:
   gives the state back; hash_at(e) and read_at(e, page) replay past epochs.
 - page(i) returns a numpy array over the page's own memory (no copy), read-only (its WRITEABLE
   flag cannot be set). The view keeps the bus's memory alive, so it never dangles, even after
-  close(); but like the C pointer it is a view of live state: after the next tick or checkpoint its
-  contents are those of the page then, not a snapshot. Take page(i) again after each tick (it is
-  cheap), or .copy() it to keep a value.
+  close(). Its contents are guaranteed only until the next tick or checkpoint, as the C pointer's
+  are (mmsb_page_data): take page(i) again after each tick (it is cheap), or .copy() it to keep a
+  value.
 - Bad input raises mmsb.Error (a subclass of ValueError, IndexError, TypeError or OSError as fits)
   naming the problem: a wrong dtype or shape, a page or slot out of range, an unknown semiring, a
   closed bus. Nothing changes when a call fails.
@@ -358,7 +358,8 @@ class Bus:
 
     def page_address(self, page):
         """The address of the page's memory (what page(i) views), for other zero-copy consumers.
-        Valid as page(i)'s view is."""
+        A bare int keeps nothing alive: valid only while the bus is open and until its next tick
+        or checkpoint (mmsb_page_data's contract). Prefer page(i), whose view holds the memory."""
         ptr = self._ptr()
         data = _vp()
         _check(_page_data(ptr, self._page_id(page), ctypes.byref(data)))
@@ -373,17 +374,27 @@ class Bus:
         _check(_state_hash(self._ptr(), ctypes.byref(h)))
         return h.value
 
+    @staticmethod
+    def _epoch(epoch):
+        if isinstance(epoch, bool) or not isinstance(epoch, (int, np.integer)):
+            raise _TypeError(f"epoch must be an integer, not {type(epoch).__name__}")
+        if not 0 <= epoch < 2**64:
+            raise _IndexError(f"epoch {epoch} is out of range (0 to 2**64 - 1)", _E_OUT_OF_RANGE)
+        return int(epoch)
+
     def hash_at(self, epoch):
         """Replay: the state hash at a past epoch the retained files cover."""
+        e = self._epoch(epoch)
         h = _u64()
-        _check(_hash_at(self._ptr(), int(epoch), ctypes.byref(h)))
+        _check(_hash_at(self._ptr(), e, ctypes.byref(h)))
         return h.value
 
     def read_at(self, epoch, page):
         """Replay: a copy of the page as it was at `epoch` (a new, writable array)."""
         ptr = self._ptr()
+        epoch = self._epoch(epoch)
         if isinstance(page, bool) or not isinstance(page, (int, np.integer)) or not 0 <= page < 2**32:
             raise _IndexError(f"page {page!r} is not a page id", _E_UNKNOWN_PAGE)
         out = np.empty(self.extent, dtype=self.dtype)
-        _check(_read_at(ptr, int(epoch), int(page), out.ctypes.data, out.nbytes))
+        _check(_read_at(ptr, epoch, int(page), out.ctypes.data, out.nbytes))
         return out

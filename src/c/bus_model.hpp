@@ -4,7 +4,8 @@
 // Pushed changes wait in the handle (pending_) until tick(), which turns them into one
 // transaction and commits it: one epoch, logged before it is applied. A push that fails leaves
 // pending_ as it was (room is reserved before anything is appended); a tick that fails leaves
-// the changes pending for the next one.
+// the changes pending for the next one. Pages created since the last commit make the next tick
+// (or checkpoint) commit even with nothing queued, so a new page is never lost.
 #pragma once
 
 #include "bus_impl.hpp"
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <bit>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -35,7 +37,9 @@ public:
 
   std::uint32_t create_page(const void* initial) override
   {
-    return (initial ? bus_.create_page(load(initial, 0)) : bus_.create_page()).value();
+    const page_id id = initial ? bus_.create_page(load(initial, 0)) : bus_.create_page();
+    created_ = id;  // logged by the next commit, which tick() and checkpoint() make happen
+    return id.value();
   }
   [[nodiscard]] std::size_t page_count() const override { return bus_.store().pages().size(); }
 
@@ -70,14 +74,19 @@ public:
 
   std::uint64_t tick() override
   {
-    if (pending_.empty()) return bus_.current_epoch().value();
+    if (pending_.empty() && !created_) return bus_.current_epoch().value();
     auto tx = bus_.begin();
     for (const auto& c : pending_) {
       if (c.op == MMSB_ASSIGN) tx.assign(page_id{c.page}, c.slot, c.value);
       else tx.accumulate(page_id{c.page}, c.slot, c.value);
     }
+    // Pages created since the last commit are logged with the next commit, and a commit needs a
+    // change: with nothing queued, slot 0 of the newest page takes the value it has (no value
+    // changes; the epoch advances), so a new page is durable after a tick, as the header says.
+    if (pending_.empty()) tx.assign(*created_, 0, layout_type::load(bus_.value(*created_).storage(), 0));
     const auto e = bus_.commit(tx);  // throws with nothing applied: pending_ stays for the next tick
     pending_.clear();
+    created_.reset();
     return e.value();
   }
   void discard() noexcept override { pending_.clear(); }
@@ -99,7 +108,23 @@ public:
                                         std::to_string(snap.pages.size()) + " pages then)");
     std::memcpy(out, layout_type::data(it->storage()), sizeof(value_type) * N);
   }
-  void checkpoint() override { bus_.checkpoint(); }
+  // A checkpoint holds only committed pages: pages created since the last commit are committed
+  // first (see tick), so they are in it; changes queued but not ticked stay queued.
+  void checkpoint() override
+  {
+    if (created_) {
+      auto queued = std::move(pending_);
+      pending_.clear();
+      try {
+        (void)tick();
+      } catch (...) {
+        pending_ = std::move(queued);
+        throw;
+      }
+      pending_ = std::move(queued);
+    }
+    bus_.checkpoint();
+  }
 
 private:
   struct change {
@@ -146,6 +171,7 @@ private:
   posix_file_system fs_;  // before bus_: the bus's store uses it until destroyed
   bus_type bus_;
   std::vector<change> pending_;
+  std::optional<page_id> created_;  // the newest page created since the last commit, if any
 };
 
 template <class Semiring, std::size_t N>

@@ -9,6 +9,8 @@
 #include <mmsb/log/posix_file_system.hpp>
 
 #include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <exception>
@@ -35,11 +37,6 @@ using mmsb::capi::instance;
 // cannot fail itself (a message longer than the buffer is cut).
 thread_local char last_error[2048] = "";
 
-void set_message(const char* text) noexcept
-{
-  std::snprintf(last_error, sizeof last_error, "%s", text);
-}
-
 mmsb_status fail(mmsb_status s, const char* fn, const char* what) noexcept
 {
   std::snprintf(last_error, sizeof last_error, "%s: %s", fn, what);
@@ -60,7 +57,9 @@ mmsb_status guarded(const char* fn, F&& f) noexcept
   } catch (const std::bad_alloc&) {
     return fail(MMSB_E_OUT_OF_MEMORY, fn, "out of memory");
   } catch (const std::length_error& e) {  // a count too large for a vector
-    return fail(MMSB_E_OUT_OF_MEMORY, fn, std::string("too large: ") + e.what());
+    char text[256];  // no allocation here: this runs where an exception must not escape
+    std::snprintf(text, sizeof text, "too large: %s", e.what());
+    return fail(MMSB_E_OUT_OF_MEMORY, fn, text);
   } catch (const std::filesystem::filesystem_error& e) {
     return fail(MMSB_E_IO, fn, e.what());
   } catch (const std::exception& e) {
@@ -154,8 +153,11 @@ mmsb_status mmsb_open(const char* dir, const char* semiring, uint32_t extent, un
   *out = nullptr;
   MMSB_IMPL_NEED(dir, fn);
   if (*dir == '\0') return fail(MMSB_E_INVALID_ARGUMENT, fn, "dir is empty");
-  if ((flags & ~MMSB_OPEN_NO_SYNC) != 0)
-    return fail(MMSB_E_INVALID_ARGUMENT, fn, "unknown flags " + std::to_string(flags & ~MMSB_OPEN_NO_SYNC) + " (known: MMSB_OPEN_NO_SYNC)");
+  if ((flags & ~MMSB_OPEN_NO_SYNC) != 0) {
+    char text[128];  // outside guarded(): no allocation
+    std::snprintf(text, sizeof text, "unknown flags %u (known: MMSB_OPEN_NO_SYNC)", flags & ~MMSB_OPEN_NO_SYNC);
+    return fail(MMSB_E_INVALID_ARGUMENT, fn, text);
+  }
   return guarded(fn, [&] {
     const std::string path = dir;
     std::string name = semiring ? semiring : "";
@@ -172,7 +174,14 @@ mmsb_status mmsb_open(const char* dir, const char* semiring, uint32_t extent, un
         return fail(MMSB_E_UNSUPPORTED, fn, path + " holds a store of shape " + mmsb::describe_shape(*shape) +
                                               ", which the C ABI does not instantiate (only dense pages)");
       if (semiring == nullptr) name = std::string(mmsb::detail::shape_field(text, "semiring"));
-      if (extent == 0) extent = static_cast<std::uint32_t>(std::stoul(std::string(stored_extent)));
+      if (extent == 0) {
+        std::uint64_t stored = 0;
+        const auto [end, ec] = std::from_chars(stored_extent.data(), stored_extent.data() + stored_extent.size(), stored);
+        if (ec != std::errc{} || end != stored_extent.data() + stored_extent.size() || stored == 0 || stored > UINT32_MAX)
+          return fail(MMSB_E_BAD_FORMAT, fn, path + ": the store's shape has extent=" + std::string(stored_extent) +
+                                               ", not a page extent (1 to 4294967295)");
+        extent = static_cast<std::uint32_t>(stored);
+      }
     }
     const instance& in = find_instance(name, extent);
     std::error_code ec;
@@ -187,14 +196,9 @@ mmsb_status mmsb_open(const char* dir, const char* semiring, uint32_t extent, un
   });
 }
 
-void mmsb_close(mmsb_bus* bus)
-{
-  try {
-    delete bus;
-  } catch (...) {  // a destructor that throws would terminate; record it instead
-    set_message("mmsb_close: an exception while closing (a bug in libmmsb_c: please report it)");
-  }
-}
+// Destructors do not throw (the log writer's syncs what is unsynced, best effort, and swallows a
+// failure), so closing cannot fail.
+void mmsb_close(mmsb_bus* bus) { delete bus; }
 
 const char* mmsb_semiring(const mmsb_bus* bus) { return bus ? bus->semiring.c_str() : nullptr; }
 mmsb_element mmsb_element_type(const mmsb_bus* bus) { return bus ? bus->inst->element : mmsb_element{}; }
@@ -237,8 +241,11 @@ mmsb_status mmsb_page_count(const mmsb_bus* bus, size_t* count)
 
 static mmsb_status check_op(int op, const char* fn)
 {
-  if (op != MMSB_ACCUMULATE && op != MMSB_ASSIGN)
-    return fail(MMSB_E_INVALID_ARGUMENT, fn, "unknown op " + std::to_string(op) + " (MMSB_ACCUMULATE or MMSB_ASSIGN)");
+  if (op != MMSB_ACCUMULATE && op != MMSB_ASSIGN) {
+    char text[96];  // outside guarded(): no allocation
+    std::snprintf(text, sizeof text, "unknown op %d (MMSB_ACCUMULATE or MMSB_ASSIGN)", op);
+    return fail(MMSB_E_INVALID_ARGUMENT, fn, text);
+  }
   return MMSB_OK;
 }
 

@@ -88,7 +88,9 @@ TEMPLATE_LIST_TEST_CASE("rebuild_state: the typed bus's pages, byte for byte, at
   std::size_t compared = 0;
   for (const auto& [e, want] : pages_at) {
     if (e < first_reachable) {
-      CHECK_THROWS_AS(mmsb::rebuild_state(fs, "store", mmsb::epoch{e}), mmsb::error);
+      CHECK_THROWS_WITH(mmsb::rebuild_state(fs, "store", mmsb::epoch{e}),
+                        Catch::Contains("epoch " + std::to_string(e) + " cannot be rebuilt") &&
+                          Catch::Contains("the oldest reachable epoch is " + std::to_string(first_reachable)));
       continue;
     }
     const auto r = mmsb::rebuild_state(fs, "store", mmsb::epoch{e});
@@ -145,11 +147,19 @@ TEST_CASE("rebuild_state: slot text, a custom shape refused by name, malformed s
   }
   for (const std::string bad : {"mmsb-bus/1 whatever", "mmsb-shape/1 semiring=x flags=none layout=dense element=i32 extent=4 page=64",
                                 "mmsb-shape/1 semiring=x flags=none layout=dense element=i32/4 extent=-4 page=64",
-                                "mmsb-shape/1 semiring=x flags=none layout=ring element=i32/4 extent=4 page=64", ""})
+                                "mmsb-shape/1 semiring=x flags=none layout=ring element=i32/4 extent=4 page=64",
+                                // 2^61 + 1 slots of 8 bytes wrap to 8 bytes in 64 bits: refused as a number
+                                "mmsb-shape/1 semiring=plus_times<f64> flags=none layout=dense element=f64/8 extent=2305843009213693953 page=8",
+                                "mmsb-shape/1 semiring=x flags=none layout=dense element=i32/4 extent=4294967296 page=64", ""})
     CHECK_THROWS_AS(mmsb::parse_shape({reinterpret_cast<const std::byte*>(bad.data()), bad.size()}, "x"), mmsb::error);
   // A page= too small for the slots is refused before any page is touched.
   const std::string small = "mmsb-shape/1 semiring=plus_times<i64> flags=none layout=dense element=i64/8 extent=32 page=64";
   CHECK_THROWS_AS(mmsb::untyped_state(mmsb::parse_shape({reinterpret_cast<const std::byte*>(small.data()), small.size()}, "x")), mmsb::error);
+  // The same check cannot overflow for a shape built by hand: 2^61 + 1 slots of 8 bytes in 8 bytes.
+  mmsb::shape_info huge = mmsb::parse_shape({reinterpret_cast<const std::byte*>(small.data()), small.size()}, "x");
+  huge.extent = (std::size_t{1} << 61) + 1;
+  huge.page_bytes = 8;
+  CHECK_THROWS_AS(mmsb::untyped_state(huge), mmsb::error);
   CHECK_THROWS_AS(mmsb::rebuild_state(fs, "nowhere", std::nullopt), mmsb::error);
 }
 
@@ -224,4 +234,26 @@ TEST_CASE("rebuild_state: a store with a page graph is flagged; its stored pages
   CHECK(r.topology);
   CHECK(r.state.pages().at(0).bytes == base0);
   CHECK(r.state.slot_text(r.state.pages().at(0), 1) == "5");
+}
+
+TEST_CASE("rebuild_state: an epoch before the only checkpoint, with no commit after it, names the oldest reachable", "[tools][untyped]")
+{
+  mmsb::memory_file_system fs;
+  mmsb::bus_options o;
+  o.fs = &fs;
+  o.dir = "store";
+  {
+    mmsb::basic_bus<mmsb::plus_times<float>, mmsb::dense<float, 100>> bus(o);
+    const auto p = bus.create_page();
+    auto prod = bus.make_producer();
+    for (int tick = 0; tick < 3; ++tick) {
+      prod.accumulate(p, static_cast<std::size_t>(tick), 1.0f);
+      (void)bus.tick();
+    }
+    bus.checkpoint();  // at epoch 3: the log before it is removed, and nothing follows
+  }
+  CHECK(mmsb::rebuild_state(fs, "store", mmsb::epoch{3}).epoch.value() == 3);
+  CHECK_THROWS_WITH(mmsb::rebuild_state(fs, "store", mmsb::epoch{1}),
+                    Catch::Contains("epoch 1 cannot be rebuilt") && Catch::Contains("the oldest reachable epoch is 3"));
+  CHECK_THROWS_WITH(mmsb::rebuild_state(fs, "store", mmsb::epoch{4}), Catch::Contains("the latest recoverable epoch is 3"));
 }

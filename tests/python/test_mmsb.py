@@ -152,8 +152,12 @@ def test_bad_input(bus):
         bus.push_dense(p, np.zeros(256, dtype=bool), np.zeros(10))
     with pytest.raises(TypeError, match="page must be an integer"):
         bus.page("0")
-    # nothing reached the bus
-    assert bus.tick() == 0
+    with pytest.raises(IndexError, match="epoch -1 is out of range"):
+        bus.hash_at(-1)
+    with pytest.raises(TypeError, match="epoch must be an integer, not float"):
+        bus.read_at(2.7, p)
+    # no change reached the bus: the tick commits only the page's creation
+    assert bus.tick() == 1
     assert not bus.page(p).any()
 
 

@@ -16,6 +16,7 @@
 #include <mmsb/page/layout.hpp>
 
 #include <charconv>
+#include <cstdint>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -56,12 +57,14 @@ struct shape_info {
     return error(errc::bad_format, where + ": " + why + ": " + describe_shape(bytes));
   };
   if (text.rfind(std::string(shape_format) + " ", 0) != 0) throw bad("not an " + std::string(shape_format) + " descriptor");
+  // Every number is at most 2^32 - 1, as in any shape a program can have (extents and sizes are
+  // 32-bit on the wire), so products of two of them cannot overflow a 64-bit size_t.
   const auto number = [&](std::string_view t, const char* field) {
-    std::size_t v = 0;
+    std::uint64_t v = 0;
     const auto r = std::from_chars(t.data(), t.data() + t.size(), v);
-    if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size() || v == 0)
-      throw bad(std::string("field ") + field + " is not a positive number");
-    return v;
+    if (t.empty() || r.ec != std::errc{} || r.ptr != t.data() + t.size() || v == 0 || v > 0xffffffffu)
+      throw bad(std::string("field ") + field + " is not a number from 1 to 4294967295");
+    return static_cast<std::size_t>(v);
   };
   shape_info s;
   s.text = text;

@@ -146,6 +146,14 @@ struct rebuilt_state {
     throw error(errc::out_of_range, msg);
   }
   if (target && r.epoch < *target) {
+    // Before what the files reach, not past it: a valid checkpoint after the target, with no log
+    // left that leads from an older state to it (the log before a checkpoint is removed).
+    const auto newest = load_checkpoint(fs, ckpt_dir, shape_bytes, r.state.shape().page_bytes,
+                                        [](page_id, mmsb::epoch, span<const std::byte>) {}, mmsb::epoch{~std::uint64_t{0}});
+    if (newest.loaded && *target < newest.loaded->epoch)
+      throw error(errc::out_of_range, dir + ": epoch " + std::to_string(target->value()) +
+                                        " cannot be rebuilt: no valid checkpoint at or before it, and the log that led past it was removed; the oldest reachable epoch is " +
+                                        detail::oldest_reachable(fs, ckpt_dir, shape_bytes, r.state.shape().page_bytes, newest.loaded->epoch.next()));
     std::string msg = dir + ": epoch " + std::to_string(target->value()) + " is beyond the log: the latest recoverable epoch is " +
                       std::to_string(r.epoch.value());
     for (const auto& n : r.notes) msg += "; " + n;

@@ -139,10 +139,13 @@ inline constexpr const char* builtin_laws_words =
   if (!found)
     throw error(errc::unsupported, "cannot rebuild state for shape '" + s.text + "': only the built-in semirings (" +
                                      builtin_laws_words + ") can be replayed without the program's types");
-  const std::size_t need = bits ? words_for(s.extent) * sizeof(word_t) : s.extent * s.element_bytes;
-  if (s.page_bytes < need)
+  // Compared by division: an extent read from a file times the slot size must not overflow.
+  const std::size_t slot_bytes = bits ? sizeof(word_t) : law.value_bytes;
+  const std::size_t units = bits ? words_for(s.extent) : s.extent;
+  if (slot_bytes == 0 || units > s.page_bytes / slot_bytes)
     throw error(errc::bad_format, "shape '" + s.text + "': page= " + std::to_string(s.page_bytes) + " bytes cannot hold " +
-                                    std::to_string(s.extent) + " slots (" + std::to_string(need) + " bytes)");
+                                    std::to_string(s.extent) + " slots (" + std::to_string(units) + " x " +
+                                    std::to_string(slot_bytes) + " bytes)");
   return law;
 }
 

@@ -85,9 +85,9 @@ typedef enum mmsb_element {
  * so that any value a caller passes is defined behaviour, and refused unless it is one of these.) */
 typedef enum mmsb_op { MMSB_ACCUMULATE = 0, MMSB_ASSIGN = 1 } mmsb_op;
 
-/* mmsb_open flags. */
-#define MMSB_OPEN_NO_SYNC 1u  /* each tick is written to the file but not fsync'd: faster; a process crash
-                                 * loses nothing, a power loss may lose the latest ticks */
+/* mmsb_open flag: each tick is written to the file but not fsync'd. Faster; a process crash
+ * loses nothing, a power loss may lose the latest ticks. */
+#define MMSB_OPEN_NO_SYNC 1u
 
 /* An open bus: an opaque handle from mmsb_open, released by mmsb_close. Calls on one handle are
  * serialized, but it belongs to one thread at a time (see the top of this header). */
@@ -133,8 +133,8 @@ MMSB_C_API uint32_t mmsb_extent(const mmsb_bus* bus);      /* slots per page */
 
 /* Creates a page with every slot at the semiring's zero, or at *initial (one element of the
  * bus's type) if initial is not NULL; its id goes to *id. Pages are numbered 0, 1, 2, ... in
- * creation order. A new page is in memory at once and durable with the next tick that commits a
- * change (or mmsb_checkpoint). */
+ * creation order. A new page is in memory at once and durable with the next mmsb_tick or
+ * mmsb_checkpoint, which commit it even with nothing queued (an epoch of its own). */
 MMSB_C_API mmsb_status mmsb_create_page(mmsb_bus* bus, const void* initial, uint32_t* id);
 
 /* The number of pages (ids run from 0 to count - 1). */
@@ -157,8 +157,13 @@ MMSB_C_API mmsb_status mmsb_push_dense(mmsb_bus* bus, uint32_t page, int op, con
 
 /* Commits everything queued since the last tick as one epoch: logged (fsync'd unless
  * MMSB_OPEN_NO_SYNC), then applied. *epoch (if not NULL) gets the bus's epoch afterwards. With
- * nothing queued it commits nothing and the epoch stays. On failure (the log's I/O) nothing is
- * applied and the changes stay queued for the next tick. Invalidates page pointers. */
+ * nothing queued and no page created since the last tick it commits nothing and the epoch stays.
+ * On failure nothing is applied and the changes stay queued, but mind the cause:
+ *   MMSB_E_SIZE_MISMATCH: the tick's log record is past the log's record limit (64 MiB); every
+ *     retry fails the same way: mmsb_discard and push the changes over several ticks.
+ *   MMSB_E_IO: a failed write or fsync refuses every later tick (the log may hold the record):
+ *     mmsb_close, reopen, and compare mmsb_epoch with the epoch you expected before pushing again.
+ * Invalidates page pointers. */
 MMSB_C_API mmsb_status mmsb_tick(mmsb_bus* bus, uint64_t* epoch);
 
 /* Drops the changes queued since the last tick. */
@@ -185,8 +190,9 @@ MMSB_C_API mmsb_status mmsb_hash_at(const mmsb_bus* bus, uint64_t epoch, uint64_
 MMSB_C_API mmsb_status mmsb_read_at(const mmsb_bus* bus, uint64_t epoch, uint32_t page, void* out, size_t out_bytes);
 
 /* Writes a checkpoint of every page at the current epoch (durable when it returns), after which
- * the log it covers is removed: epochs before it are no longer reachable by mmsb_hash_at.
- * Invalidates page pointers. */
+ * the log it covers is removed: epochs before it are no longer reachable by mmsb_hash_at. Pages
+ * created since the last tick are committed first (as by mmsb_tick); changes queued and not
+ * ticked stay queued and are not in the checkpoint. Invalidates page pointers. */
 MMSB_C_API mmsb_status mmsb_checkpoint(mmsb_bus* bus);
 
 #ifdef __cplusplus

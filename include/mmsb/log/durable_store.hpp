@@ -426,8 +426,8 @@ private:
 
   // Writes the log writer's buffer to the file (not synced), so the files hold every commit made
   // so far: under durability none or group, what reads the files (a replay, the history) must
-  // see the commits still buffered. Takes only writer_mutex_, so a reader already under the read
-  // lock (a replay inside for_each_commit's f) can call it.
+  // see the commits still buffered. Takes only writer_mutex_ (commits and checkpoints take it
+  // after mutex_; nothing takes mutex_ after it), before the caller takes its read locks.
   void write_out_buffer() const
   {
     std::lock_guard w(writer_mutex_);
