@@ -1,21 +1,28 @@
 // The durable shape descriptor (mmsb/bus/shape.hpp): golden bytes for the built-ins, names given
 // by members and by traits specializations, the words tools print, and a store of another shape
 // refused with both shapes and the path in the message.
+#include <mmsb/bus.hpp>
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/memory_file_system.hpp>
+#include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/page/bits.hpp>
 #include <mmsb/page/dense.hpp>
 #include <mmsb/page/soa.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
+#include "../support/store_files.hpp"
 #include "../support/store_txn.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 using namespace mmsb;
@@ -211,4 +218,125 @@ TEST_CASE("non-printable shape bytes appear as hex in the log's messages")
 {
   CHECK(detail::quoted_shape(std::vector<std::byte>{std::byte{'o'}, std::byte{'k'}, std::byte{0}, std::byte{0x9c},
                                                     std::byte{'\''}}) == "'ok\\x00\\x9c\\''");
+}
+
+// Defect (issue 20): a bus of another shape, opened on an existing store, must never write into
+// it. Every built-in shape below writes a store (log only, and log plus checkpoints); every other
+// shape then opens it, in every recovery mode, through the bus. Each open is refused with
+// bad_format naming the path and both shapes, and the store's files stay byte for byte as they were.
+namespace {
+template <class S, class L>
+struct shape_case {
+  using semiring = S;
+  using layout = L;
+};
+using built_in_shapes = std::tuple<shape_case<plus_times<std::int64_t>, dense<std::int64_t, 64>>,
+                                   shape_case<min_plus<float>, dense<float, 1024>>,
+                                   shape_case<max_plus<double>, soa<256, double, double, double>>,
+                                   shape_case<max_min<std::int32_t>, dense<std::int32_t, 100>>,
+                                   shape_case<or_and, bits<1000>>>;
+
+// Writes a store of case C in dir: pages, commits, and (with checkpoints) two checkpoints with
+// commits between and after them, so the log has several segments.
+template <class C>
+void write_store(file_system& fs, const std::string& dir, bool checkpoints)
+{
+  using S = typename C::semiring;
+  using L = typename C::layout;
+  bus_options o;
+  o.fs = &fs;
+  o.dir = dir;
+  basic_bus<S, L> b(o);
+  const page_id p = b.create_page(), q = b.create_page();
+  for (int k = 0; k < 6; ++k) {
+    auto tx = b.begin();
+    tx.assign(k % 2 ? p : q, static_cast<std::size_t>(k), typename L::value_type{});
+    (void)b.commit(tx);
+    if (checkpoints && (k == 1 || k == 3)) b.checkpoint();
+  }
+}
+
+template <class C>
+std::string shape_text()
+{
+  const auto s = shape_descriptor<typename C::semiring, typename C::layout>();
+  return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
+
+// Opens case C on dir (written by case W) in every recovery mode; each must be refused.
+template <class C, class W>
+void open_refused(file_system& fs, const std::string& dir)
+{
+  using S = typename C::semiring;
+  using L = typename C::layout;
+  for (const auto mode : {recovery_mode::tolerate_torn_tail, recovery_mode::point_in_time, recovery_mode::strict}) {
+    bus_options o;
+    o.fs = &fs;
+    o.dir = dir;
+    o.store.recovery = mode;
+    INFO("opening " << shape_text<C>() << " on a store of " << shape_text<W>() << " (recovery mode " << to_string(mode) << ")");
+    try {
+      basic_bus<S, L> b(o);
+      FAIL("opened: " << b.store().recovery().describe());
+    } catch (const error& e) {
+      const std::string m = e.what();
+      CHECK(e.code() == errc::bad_format);
+      CHECK_THAT(m, Catch::Contains(dir + "/"));
+      CHECK_THAT(m, Catch::Contains("the file holds '" + shape_text<W>() + "'"));
+      CHECK_THAT(m, Catch::Contains("this store expects '" + shape_text<C>() + "'"));
+    }
+  }
+}
+} // namespace
+
+TEST_CASE("every built-in shape is refused on every other's store, in every recovery mode; the files stay byte for byte")
+{
+  char tmpl[] = "/tmp/mmsb-shapes-XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  const std::string root = tmpl;
+  posix_file_system posix;
+  memory_file_system memory;
+  for (const int run : {0, 1, 2, 3}) {
+    const bool checkpoints = run % 2 == 1;
+    file_system& fs = run < 2 ? static_cast<file_system&>(memory) : posix;  // the read path, then the mapped one
+    const std::string base = run < 2 ? "/m" + std::to_string(run) : root + "/" + std::to_string(run);
+    fs.make_dir(base);
+    std::vector<std::vector<std::byte>> before;
+    std::apply(
+      [&](auto... w) {
+        std::size_t i = 0;
+        ((write_store<decltype(w)>(fs, base + "/s" + std::to_string(i), checkpoints),
+          before.push_back(mmsb::test::store_files(fs, base + "/s" + std::to_string(i))), ++i),
+         ...);
+      },
+      built_in_shapes{});
+    std::size_t refused = 0;
+    std::apply(
+      [&](auto... w) {
+        std::size_t wi = 0;
+        (
+          [&](auto wc) {
+            using W = decltype(wc);
+            std::apply(
+              [&](auto... c) {
+                (
+                  [&](auto cc) {
+                    using C = decltype(cc);
+                    if constexpr (!std::is_same_v<C, W>) {
+                      open_refused<C, W>(fs, base + "/s" + std::to_string(wi));
+                      ++refused;
+                    }
+                  }(c),
+                  ...);
+              },
+              built_in_shapes{});
+            CHECK(mmsb::test::store_files(fs, base + "/s" + std::to_string(wi)) == before[wi]);
+            ++wi;
+          }(w),
+          ...);
+      },
+      built_in_shapes{});
+    CHECK(refused == 20);
+  }
+  std::filesystem::remove_all(root);
 }

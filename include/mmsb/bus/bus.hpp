@@ -56,6 +56,7 @@
 #include <mutex>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace mmsb {
@@ -294,6 +295,7 @@ public:
   {
     tick_report r;
     r.epoch = store_.current_epoch();
+    r.lost_on_open = std::exchange(lost_on_open_, 0);
     auto t = clock::now();
     const auto lap = [&](tick_phase p) {
       const auto now = clock::now();
@@ -446,6 +448,7 @@ private:
   bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
   std::vector<std::size_t> cuts_;
   std::uint64_t ticks_since_checkpoint_ = 0;
+  std::uint64_t lost_on_open_ = store_.recovery().lost_records();  // reported by the first tick
   tick_stats stats_;
   kernel_table kernels_;                             // every kernel edge's function, by name
   std::vector<std::uint32_t> changed_rows_;          // set_weights' scratch

@@ -50,6 +50,10 @@ struct tick_report {
   bool propagation_complete = true;  // false when the budget ran out with propagation work still queued (see frontier)
   std::size_t frontier = 0;        // units left queued for the next tick
   std::array<std::chrono::nanoseconds, tick_phase_count> phase{};  // each phase's duration, indexed by tick_phase
+  // Only in the first tick after opening: acknowledged commits the opening recovery dropped (a
+  // store opened with recovery_mode::point_in_time over mid-log corruption; the store's
+  // recovery() has where and why). 0 otherwise.
+  std::uint64_t lost_on_open = 0;
 };
 
 // The last `window` durations of each phase; percentiles by nearest rank.

@@ -5,7 +5,11 @@
 //                 (durable per the log's policy), then applies the deltas to the pages at the
 //                 next epoch. Write-ahead: if the append fails, nothing in memory changes.
 //   checkpoint()  writes every page at the current epoch (checkpoint.hpp), and only once that is
-//                 durable removes the log segments it covers. Blocking: returns once it is durable.
+//                 durable removes the log segments no retained checkpoint needs. Blocking:
+//                 returns once it is durable.
+//   Retention is by checkpoints: the newest two stay, and so does the log from the older one on,
+//   so a damaged newest checkpoint falls back to the older one plus the log and reopens at the
+//   same epoch with the same state (at the cost of one checkpoint interval more of log).
 //   begin_checkpoint(), wait_checkpoint()
 //                 the same in the background, copy-on-write by page (background_checkpoint.hpp);
 //                 the member comments below have the contract.
@@ -70,7 +74,7 @@ namespace mmsb {
 // How a durable_store logs (sync policy, segments, compression) and how it treats damage on open.
 struct store_options {
   log_options log{};  // the log writer's options
-  recovery_mode recovery = recovery_mode::point_in_time;  // how recovery treats a damaged log on open
+  recovery_mode recovery = recovery_mode::tolerate_torn_tail;  // how recovery treats a damaged log on open (log_reader.hpp)
 };
 
 template <class Semiring, class Layout, class Allocator = host_heap>
@@ -96,6 +100,21 @@ public:
     }
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
     writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
+    // Retention: the first segment each existing checkpoint needs, from where recovery saw each
+    // segment's commits end (the writer's new segment when every one read is covered).
+    const std::uint64_t fresh = segment_index(writer_->segment_path());
+    if (fs_->exists(ckpt_dir()))
+      for (const auto& name : fs_->list(ckpt_dir())) {
+        mmsb::epoch e;
+        if (!parse_checkpoint_name(name, e)) continue;
+        std::uint64_t first = fresh;
+        for (const auto& x : recovery_.extents)
+          if (e < x.last_commit) {
+            first = x.index;
+            break;
+          }
+        needs_.push_back({e, first});
+      }
   }
 
   // Creates a page at epoch 0 with every slot at the semiring's zero(), or at `initial`. It becomes
@@ -164,8 +183,9 @@ public:
   [[nodiscard]] page_table_type& pages() noexcept { return table_; }
 
   // Writes a checkpoint at the current epoch, holding `structure` (everything the structure of
-  // the commits up to it amounts to); once it is durable, removes the log segments it covers
-  // (the writer starts a new segment first, so every older one is covered). Blocking: waits for
+  // the commits up to it amounts to); once it is durable, removes the log segments that the
+  // older retained checkpoint covers (the writer starts a new segment first, so segments end at
+  // checkpoints; see "Retention" at the top). Blocking: waits for
   // an in-flight background checkpoint first (rethrowing its failure, without starting), then
   // writes this one before returning. Throws mmsb::error; the previous checkpoints and the log
   // stay as they were, so recovery is unaffected.
@@ -179,8 +199,9 @@ public:
 
   // The same in the background: returns once the epoch is frozen (no page bytes copied, no
   // I/O), and the store's thread writes it while commits go on. Once it is durable it removes
-  // the segments before the writer's active one (the active one stays: it holds the commits
-  // just before the epoch, which recovery skips). Returns false, starting nothing, while
+  // the segments the older retained checkpoint covers (the writer's active segment at a
+  // checkpoint's epoch stays with it: it holds commits on both sides, those before skipped on
+  // recovery). Returns false, starting nothing, while
   // another is in flight (the request coalesces into it). Rethrows, once, the failure of a
   // finished background checkpoint not yet reported, starting nothing.
   bool begin_checkpoint(span<const std::byte> structure = {})
@@ -384,21 +405,46 @@ private:
       writer_->sync();
       writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
     }
-    const std::string active = writer_->segment_path();
-    std::uint64_t first_kept = 0;
-    (void)parse_segment_name(active.substr(active.rfind('/') + 1), first_kept);
-    j.on_durable = [this, first_kept] { remove_segments_below(first_kept); };
+    // Retention by checkpoints: once this one is published, the newest `keep` checkpoints remain,
+    // and the log must still roll the oldest of them forward (the fallback if a newer one is
+    // damaged). Segments below the first one it needs go; if that is not known, none do.
+    const std::uint64_t first_kept = segment_index(writer_->segment_path());
+    std::vector<mmsb::epoch> retained{epoch_};
+    if (fs_->exists(ckpt_dir()))
+      for (const auto& name : fs_->list(ckpt_dir())) {
+        mmsb::epoch e;
+        if (parse_checkpoint_name(name, e) && e != epoch_) retained.push_back(e);
+      }
+    std::sort(retained.rbegin(), retained.rend());
+    if (retained.size() > j.keep) retained.resize(j.keep);
+    const mmsb::epoch oldest = retained.back();
+    std::uint64_t below = 0;  // remove nothing unless the oldest retained checkpoint's needs are known
+    if (oldest == epoch_) below = first_kept;
+    for (const auto& n : needs_)
+      if (n.first == oldest) below = n.second;
+    std::erase_if(needs_, [&](const auto& n) { return n.first < oldest || n.first == epoch_; });
+    needs_.push_back({epoch_, first_kept});
+    j.on_durable = [this, below] { remove_segments_below(below); };
     background_.start(std::move(j), std::move(frozen));
   }
 
-  // The checkpoint is durable: the segments before the one the writer started at its epoch hold
-  // only commits it covers. Runs on the checkpoint thread, under files_mutex_.
-  void remove_segments_below(std::uint64_t first_kept)
+  // The index of the segment file at `path` (its name is log-<index hex>.seg).
+  static std::uint64_t segment_index(const std::string& path)
   {
+    std::uint64_t index = 0;
+    (void)parse_segment_name(path.substr(path.rfind('/') + 1), index);
+    return index;
+  }
+
+  // The checkpoint is durable: the segments below `below` hold only commits the oldest retained
+  // checkpoint covers. Runs on the checkpoint thread, under files_mutex_.
+  void remove_segments_below(std::uint64_t below)
+  {
+    if (below == 0) return;
     std::uint64_t index = 0;
     bool removed = false;
     for (const auto& name : fs_->list(log_dir()))
-      if (parse_segment_name(name, index) && index < first_kept) {
+      if (parse_segment_name(name, index) && index < below) {
         fs_->remove(log_dir() + "/" + name);
         removed = true;
       }
@@ -466,6 +512,9 @@ private:
   std::vector<std::byte> payload_;            // the commit record being encoded, reused
   detail::commit_encoder encoder_;            // its parallel encoder's scratch, reused
   std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
+  // Retention: (checkpoint epoch, the first log segment that rolls it forward), for the retained
+  // checkpoints whose needs are known. Written under mutex_ only.
+  std::vector<std::pair<mmsb::epoch, std::uint64_t>> needs_;
   mutable std::shared_mutex mutex_;
   // Guards writer_'s buffer: taken by commits and checkpoints (after mutex_) and alone by
   // write_out_buffer, never with mutex_ taken after it.

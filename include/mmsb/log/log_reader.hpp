@@ -1,16 +1,29 @@
 // Reading and recovering the transaction log. read_log() walks the segments in order and hands
-// every valid record to a callback, stopping at the first damage:
+// every valid record to a callback, stopping at the first damage. What it does there depends on
+// the recovery mode (RocksDB's WAL recovery modes in brackets):
 //
-//   point_in_time (default)  keep the valid prefix; report where the damage is, why, and how
-//                            many bytes were dropped. Damage followed by any valid record
-//                            (mid-log corruption) is flagged as corruption, never as a torn tail.
-//   strict                   refuse any damage: throw mmsb::error(errc::corrupt) naming the
-//                            segment, the offset and the reason.
+//   tolerate_torn_tail (default)  [kTolerateCorruptedTailRecords] cut a torn tail (damage with no
+//                            valid record after it that is not already covered: bytes no commit
+//                            call acknowledged) and report it; refuse mid-log corruption (damage
+//                            followed by valid records past the covered epoch: acknowledged
+//                            commits) with mmsb::error(errc::corrupt) naming the segment, the
+//                            offset and how many records follow.
+//   point_in_time            [kPointInTimeRecovery] keep the valid prefix whatever follows; the
+//                            records dropped are counted in the report (log_damage::records_after,
+//                            recovery_report::lost_records()) for the caller to surface. Opt-in.
+//   strict                   [kAbsoluteConsistency] refuse any damage, a torn tail included:
+//                            throw mmsb::error(errc::corrupt) naming the segment, the offset and
+//                            the reason.
+// (RocksDB's kSkipAnyCorruptedRecords, which skips damage and applies what follows, has no
+// counterpart: it leaves holes, and recovery promises a prefix.)
 //
-// A log written for another bus (different shape) is refused in both modes (errc::bad_format);
-// the message names the segment and both shapes. The log treats a shape as opaque bytes: it
-// quotes them (printable ASCII as is, other bytes as `\xNN`), and since the bus's descriptor is
-// text (mmsb/bus/shape.hpp) that reads as words.
+// In every mode, files this log does not understand are refused before anything is written: a
+// log written for another bus (different shape) throws errc::bad_format naming the segment and
+// both shapes, and a first segment whose first record is unreadable while valid records follow
+// throws errc::corrupt naming it (a crash while creating a segment leaves no valid record after
+// its head, so that is a torn tail). The log treats a shape as opaque bytes: it quotes them
+// (printable ASCII as is, other bytes as `\xNN`), and since the bus's descriptor is text
+// (mmsb/bus/shape.hpp) that reads as words.
 // Nothing is ever written: recovery reads, and the next log_writer starts a new segment.
 //
 // Each segment is walked in place: mapped read-only where the file system maps
@@ -35,9 +48,21 @@
 
 namespace mmsb {
 
-// How read_log treats damage: point_in_time keeps the valid prefix and reports the damage, strict
-// throws mmsb::error (errc::corrupt). See the top of this header.
-enum class recovery_mode : std::uint8_t { point_in_time, strict };
+// How read_log treats damage (see the top of this header): tolerate_torn_tail (the default) cuts a
+// torn tail and refuses mid-log corruption, point_in_time keeps the valid prefix whatever follows
+// and counts what it dropped, strict refuses any damage. Refusals are mmsb::error(errc::corrupt).
+enum class recovery_mode : std::uint8_t { point_in_time, strict, tolerate_torn_tail };
+
+// The mode's name, as the docs and messages spell it.
+[[nodiscard]] constexpr const char* to_string(recovery_mode m) noexcept
+{
+  switch (m) {
+  case recovery_mode::point_in_time: return "point_in_time";
+  case recovery_mode::strict: return "strict";
+  case recovery_mode::tolerate_torn_tail: return "tolerate_torn_tail";
+  }
+  return "unknown";
+}
 
 // Where and why a log stops being valid, as read_log reports it (point_in_time mode).
 struct log_damage {
@@ -46,6 +71,17 @@ struct log_damage {
   record_fault fault = record_fault::none;  // why the record there was refused
   bool mid_log = false;         // a valid record follows: corruption, not a torn tail
   std::uint64_t dropped_bytes = 0;  // bytes from the damage to the end of the log
+  // Valid commit records after the damage past the epoch already covered (the last valid commit,
+  // or the checkpoint's): acknowledged commits that keeping the prefix drops.
+  std::uint64_t records_after = 0;
+  mmsb::epoch newest_after{};   // the newest epoch among them (0 when there are none)
+};
+
+// Where one segment's commits end: its index and the epoch of the last commit at or before its
+// end (the previous segment's when it holds none). Retention by checkpoints reads these.
+struct segment_extent {
+  std::uint64_t index = 0;       // the segment's index (its file name)
+  mmsb::epoch last_commit{};     // the last commit at or before its end (0: none yet)
 };
 
 // What read_log found: how much valid log, where it ends, and the first damage if any.
@@ -55,6 +91,11 @@ struct recovery_report {
   std::uint64_t records = 0;       // valid records handed to the callback (segment records excluded)
   mmsb::epoch last_epoch{};  // the epoch of the last valid record (0 when there is none)
   std::optional<log_damage> damage;  // the first damage; empty when the whole log is valid
+  std::vector<segment_extent> extents;  // every segment read before the damage, in order
+
+  // Acknowledged commits the recovery dropped: the valid commits past the damage (point_in_time
+  // over mid-log corruption); 0 when nothing acknowledged was lost.
+  [[nodiscard]] std::uint64_t lost_records() const noexcept { return damage ? damage->records_after : 0; }
 
   // One line for logs and messages: the counts, the last epoch, and the damage if any.
   [[nodiscard]] std::string describe() const
@@ -65,6 +106,9 @@ struct recovery_report {
       s += std::string("; ") + (damage->mid_log ? "CORRUPTION" : "torn tail") + " at " + damage->segment + " offset " +
            std::to_string(damage->offset) + ": " + to_string(damage->fault) + "; dropped " +
            std::to_string(damage->dropped_bytes) + " bytes";
+    if (damage && damage->records_after != 0)
+      s += ", LOST " + std::to_string(damage->records_after) + " acknowledged commits (up to epoch " +
+           std::to_string(damage->newest_after.value()) + ")";
     return s;
   }
 };
@@ -127,6 +171,27 @@ inline segment_head read_segment_head(span<const std::byte> bytes, span<const st
   span<const std::byte> payload;
   if (check_record(bytes, h, payload, max_record_bytes) != record_fault::none) return {};
   return segment_head_of(h, payload, shape, path);
+}
+
+// Counts, into d, the valid commit records of `bytes` from offset `from` on whose epoch is past
+// `covered`: what keeping the prefix before the damage would drop.
+inline void count_records_after(span<const std::byte> bytes, std::size_t from, mmsb::epoch covered,
+                                std::uint32_t max_record_bytes, log_damage& d)
+{
+  for (std::size_t pos = find_next_record(bytes, from, max_record_bytes); pos < bytes.size();
+       pos = find_next_record(bytes, pos, max_record_bytes)) {
+    record_header h;
+    span<const std::byte> payload;
+    if (check_record(bytes.subspan(pos), h, payload, max_record_bytes) != record_fault::none) {
+      ++pos;  // cannot happen (find_next_record found it valid); never loop
+      continue;
+    }
+    if (h.type == record_type::commit && covered < h.epoch) {
+      ++d.records_after;
+      if (d.newest_after < h.epoch) d.newest_after = h.epoch;
+    }
+    pos += record_header_bytes + h.payload_bytes;
+  }
 }
 
 inline std::vector<std::byte> read_file(file_system& fs, const std::string& path)
@@ -239,7 +304,10 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
       off += record_header_bytes + h.payload_bytes;
     }
     report.end = log_resume{true, indices[k], off, previous};
-    if (fault == record_fault::none) continue;
+    if (fault == record_fault::none) {
+      report.extents.push_back({indices[k], previous});
+      continue;
+    }
 
     // Damage exactly where a later session's recovery said the valid log ended is a tail that
     // recovery already abandoned. That session's first segment is the first later one with a
@@ -266,16 +334,36 @@ recovery_report read_log(file_system& fs, const std::string& dir, span<const std
     d.fault = fault;
     d.dropped_bytes = bytes.size() - off;
     d.mid_log = find_next_record(bytes, off + 1, max_record_bytes) < bytes.size();
+    const mmsb::epoch covered = after < previous ? previous : after;  // commits at or before it are kept anyway
+    detail::count_records_after(bytes, off + 1, covered, max_record_bytes, d);
     for (std::size_t j = k + 1; j < indices.size(); ++j) {
-      later.load(fs, dir + "/" + segment_name(indices[j]));
+      const std::string later_path = dir + "/" + segment_name(indices[j]);
+      later.load(fs, later_path);
       d.dropped_bytes += later.bytes().size();
       if (!d.mid_log && find_next_record(later.bytes(), 0, max_record_bytes) < later.bytes().size()) d.mid_log = true;
+      (void)detail::read_segment_head(later.bytes(), shape, later_path, max_record_bytes);  // a foreign head: bad_format
+      detail::count_records_after(later.bytes(), 0, covered, max_record_bytes, d);
     }
     report.damage = d;
+    const std::string where = path + " offset " + std::to_string(off) + ": " + to_string(fault);
+    const std::string follow = std::to_string(d.records_after) + " valid commit records follow it (up to epoch " +
+                               std::to_string(d.newest_after.value()) + ")";
+    // A first segment whose head cannot be read, with valid records after it: not a log this
+    // store understands (a crash while creating a segment leaves nothing valid after its head).
+    if (k == 0 && off == 0 && d.mid_log)
+      throw error(errc::corrupt, "log segment " + path + ": its first record is unreadable (" + to_string(fault) +
+                                   ") yet valid records follow, so these are files this store does not understand (it "
+                                   "expects a segment record of shape " + detail::quoted_shape(shape) +
+                                   "); refusing to open them in any recovery mode, and nothing was written");
     if (mode == recovery_mode::strict)
-      throw error(errc::corrupt, std::string("log ") + (d.mid_log ? "corruption" : "damage") + " at " + path + " offset " +
-                                   std::to_string(off) + ": " + to_string(fault) + " (strict recovery refuses damage; " +
-                                   std::to_string(d.dropped_bytes) + " bytes would be dropped)");
+      throw error(errc::corrupt, std::string("log ") + (d.mid_log ? "corruption" : "damage") + " at " + where +
+                                   " (strict recovery refuses damage; " + std::to_string(d.dropped_bytes) +
+                                   " bytes would be dropped" + (d.records_after ? ", and " + follow : std::string{}) + ")");
+    if (mode == recovery_mode::tolerate_torn_tail && d.records_after != 0)
+      throw error(errc::corrupt, "log corruption at " + where + "; " + follow +
+                                   ": acknowledged commits would be lost. The default recovery (tolerate_torn_tail) "
+                                   "refuses; to open with the records before the damage and drop those, pass "
+                                   "recovery_mode::point_in_time (the loss is reported)");
     break;
   }
   return report;
