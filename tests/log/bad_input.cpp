@@ -102,7 +102,7 @@ TEST_CASE("bad inputs get a documented error naming the culprit; state and files
   }
 }
 
-TEST_CASE("strict recovery refuses a damaged log; point-in-time recovery reports it")
+TEST_CASE("strict and the default recovery refuse mid-log corruption; point_in_time opens and reports the loss")
 {
   memory_file_system fs;
   {
@@ -123,8 +123,14 @@ TEST_CASE("strict recovery refuses a damaged log; point-in-time recovery reports
   strict.recovery = recovery_mode::strict;
   CHECK_THROWS_WITH(store(fs, "/db", shape, strict), Catch::Contains("log corruption at /db/log/log-"));
   CHECK(all_files(fs, "/db") == before);
-  store lenient(fs, "/db", shape);
+  CHECK_THROWS_WITH(store(fs, "/db", shape), Catch::Contains("log corruption at /db/log/log-") &&
+                                               Catch::Contains("valid commit records follow it (up to epoch 5)"));
+  CHECK(all_files(fs, "/db") == before);
+  store_options accept;
+  accept.recovery = recovery_mode::point_in_time;
+  store lenient(fs, "/db", shape, accept);
   REQUIRE(lenient.recovery().damage);
   CHECK(lenient.recovery().damage->mid_log);
-  CHECK(lenient.current_epoch() < epoch{5});
+  CHECK(lenient.current_epoch() == epoch{2});
+  CHECK(lenient.recovery().lost_records() == 2);  // epochs 4 and 5 (epoch 3's record is the damaged one)
 }

@@ -160,14 +160,22 @@ TEST_CASE("replay reproduces any epoch the retained log covers, and says when it
   CHECK_THROWS_WITH(s.replay_to(epoch{5}), Catch::Contains("records between were truncated") && Catch::Contains("epoch 5 cannot be rebuilt") &&
                                              Catch::Contains("starts at epoch 12") && Catch::Contains("the oldest epoch reachable is 11"));
   CHECK_THROWS_WITH(s.replay_to(epoch{99}), Catch::Contains("past the end of the retained log"));
-  // A second checkpoint removes the log between the two: the first is still reachable, alone.
+  // Retention by checkpoints: a second checkpoint keeps the log from the first on, so every epoch
+  // since it is still reachable (the fallback if the newest checkpoint is damaged).
   s.checkpoint();  // at epoch 26
   commit_transfer(s, transfer_for(2, 99));
+  at[27] = s.hash();
   CHECK(s.replay_to(epoch{11}) == at[11]);
+  CHECK(s.replay_to(epoch{12}) == at[12]);
+  // A third removes the first checkpoint and the log before the second.
+  s.checkpoint();  // at epoch 27
+  commit_transfer(s, transfer_for(2, 100));
+  CHECK(s.replay_to(epoch{26}) == at[26]);
+  CHECK(s.replay_to(epoch{27}) == at[27]);
   CHECK_THROWS_WITH(s.replay_to(epoch{12}),
-                    Catch::Equals("replay: epoch 12 cannot be rebuilt: the newest checkpoint at or before it is at epoch 11 but the "
-                                  "retained log resumes at epoch 27 (the records between were truncated); reachable are epoch 11 "
-                                  "(its checkpoint) and every epoch from 26 (a checkpoint the log continues from) on"));
+                    Catch::Equals("replay: epoch 12 cannot be rebuilt: no valid checkpoint at or before it remains and the retained "
+                                  "log starts at epoch 27 (the records between were truncated); the oldest epoch reachable is 26 (a "
+                                  "checkpoint the log continues from)"));
 }
 
 TEST_CASE("replay sees the commits still in the writer's buffer under durability none and group")
