@@ -10,7 +10,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <string>
@@ -168,8 +171,11 @@ TEST_CASE("bit flips anywhere are detected; mid-log damage is reported as corrup
   const std::string seg = only_segment(fs);
   const std::string full = fs.contents(seg);
   const std::size_t last_record = full.size() - (record_header_bytes + written.payloads.back().size());
-  int trials = 0, mid = 0;
-  for (int trial = 0; trial < 2000; ++trial) {
+  // 2,000 flips in CI; MMSB_FLIPS=20000 for the figure in docs/reliability.md (RELIABILITY #3).
+  const char* flips_env = std::getenv("MMSB_FLIPS");
+  const int flips = flips_env ? std::max(1, std::atoi(flips_env)) : 2000;
+  int trials = 0, mid = 0, undetected = 0;
+  for (int trial = 0; trial < flips; ++trial) {
     std::string bad = full;
     const std::size_t bit = rng() % (bad.size() * 8);
     bad[bit / 8] = static_cast<char>(bad[bit / 8] ^ (1 << (bit % 8)));
@@ -183,15 +189,21 @@ TEST_CASE("bit flips anywhere are detected; mid-log damage is reported as corrup
       continue;
     }
     const auto report = read_and_check(fs, written);  // delivered records are never altered ones
-    REQUIRE(report.damage);
+    if (!report.damage) {
+      ++undetected;
+      ++trials;
+      continue;
+    }
     if (bit / 8 < last_record) {
       REQUIRE(report.damage->mid_log);
       ++mid;
     }
     ++trials;
   }
-  CHECK(trials == 2000);
-  CHECK(mid > 1000);
+  CHECK(trials == flips);
+  CHECK(undetected == 0);
+  CHECK(mid > flips / 2);
+  std::printf("bit flips: %d tried, %d undetected, %d reported as mid-log corruption\n", trials, undetected, mid);
 }
 
 TEST_CASE("duplicated, swapped and foreign records are detected")
