@@ -46,6 +46,7 @@
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/file_system.hpp>
+#include <mmsb/log/kill_point.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
 #include <mmsb/log/new_pages.hpp>
@@ -309,6 +310,7 @@ private:
   mmsb::epoch log_and_apply(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {},
                             const Sched& sched = Sched{})
   {
+    MMSB_KILL_POINT("commit.before_encode");
     std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
     if (!pending_.empty()) {
       std::vector<std::uint32_t> named;
@@ -348,10 +350,12 @@ private:
       std::lock_guard w(writer_mutex_);
       writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
     }
+    MMSB_KILL_POINT("commit.after_append");
     apply_all(table_, deltas, e);
     for (const auto id : pending_.ids()) table_.at(page_id{id}).set_epoch(e);
     epoch_ = e;
     pending_.clear();
+    MMSB_KILL_POINT("commit.after_apply");
     return e;
   }
 
@@ -383,6 +387,7 @@ private:
       std::lock_guard w(writer_mutex_);
       writer_->sync();
       writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
+      MMSB_KILL_POINT("checkpoint.log_rolled");
     }
     const std::string active = writer_->segment_path();
     std::uint64_t first_kept = 0;
@@ -400,9 +405,11 @@ private:
     for (const auto& name : fs_->list(log_dir()))
       if (parse_segment_name(name, index) && index < first_kept) {
         fs_->remove(log_dir() + "/" + name);
+        MMSB_KILL_POINT("truncate.segment_removed");
         removed = true;
       }
     if (removed) fs_->sync_dir(log_dir());
+    if (removed) MMSB_KILL_POINT("truncate.dir_synced");
   }
 
   static bool bit_equal_value(const value_type& a, const value_type& b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
