@@ -9,6 +9,9 @@
 // The environment is read at the first hit; reload_kill_points() reads it again (a forked child).
 // kill_point_names lists every point: a name outside it does not compile, so a test that sees
 // each listed name in a trace has reached every point compiled in.
+// The points are in headers, except the log writer's (src/log/log_writer.cpp), which libmmsb
+// compiles without them: a test binary compiles its own copy of that file with the define
+// (tests/meson.build, log/kill_points). Release code pays nothing.
 #pragma once
 
 #include <array>
@@ -100,9 +103,15 @@ inline void configure_kill_points(kill_point_state& s) noexcept
     const auto colon = spec.rfind(':');
     const std::string_view name = colon == std::string_view::npos ? spec : spec.substr(0, colon);
     s.target = kill_point_index(name);
-    s.target_hit = colon == std::string_view::npos ? 1 : std::strtoull(at + colon + 1, nullptr, 10);
-    if (s.target == kill_point_names.size() || s.target_hit == 0) {
-      std::fprintf(stderr, "mmsb: MMSB_KILL_AT='%s' names no kill point and hit (want name:N, N >= 1, a name from mmsb::kill_point_names)\n", at);
+    if (s.target == kill_point_names.size()) {
+      std::fprintf(stderr, "mmsb: MMSB_KILL_AT='%s': '%.*s' is not a kill point (mmsb::kill_point_names lists them)\n", at,
+                   static_cast<int>(name.size()), name.data());
+      std::abort();
+    }
+    char* end = nullptr;
+    s.target_hit = colon == std::string_view::npos ? 1 : std::strtoull(at + colon + 1, &end, 10);
+    if (s.target_hit == 0 || (end && *end != '\0')) {
+      std::fprintf(stderr, "mmsb: MMSB_KILL_AT='%s': the hit count after ':' must be a number >= 1\n", at);
       std::abort();
     }
   }
