@@ -2,6 +2,7 @@
 #include <mmsb/log/log_writer.hpp>
 
 #include <mmsb/log/compression.hpp>
+#include <mmsb/log/kill_point.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -110,6 +111,7 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
       pending_bytes_ = before;  // this record failed; the earlier buffered ones stay buffered
       throw;
     }
+    MMSB_KILL_POINT("log.append.after_write");
   }
   segment_size_ += record_bytes;
   if (type == record_type::commit) last_commit_ = e;
@@ -135,12 +137,16 @@ void log_writer::sync()
     for (const auto h : older_unsynced_) {  // older segments first: never a hole after a crash
       fs_->sync(h);
       fs_->close(h);
+      MMSB_KILL_POINT("log.sync.after_older");
     }
     older_unsynced_.clear();
     fs_->sync(handle_);
+    MMSB_KILL_POINT("log.sync.after_file");
     if (sync_parent_) {
       fs_->sync_dir(dir_);
+      MMSB_KILL_POINT("segment.dir_synced");
       if (created_dir_) fs_->sync_dir(parent_of(dir_));
+      if (created_dir_) MMSB_KILL_POINT("log.dir_created.parent_synced");
       sync_parent_ = false;
       created_dir_ = false;
     }
@@ -167,6 +173,7 @@ void log_writer::open_segment()
                              txn_id{}, shape_);
   pending_bytes_ = record_header_bytes + shape_.size();
   handle_ = fs_->open(path, open_mode::create_new);
+  MMSB_KILL_POINT("segment.created");
   ++next_segment_;
   segment_size_ = 0;
   flushed_ = 0;
@@ -185,6 +192,7 @@ void log_writer::open_segment()
     }
     throw;
   }
+  MMSB_KILL_POINT("segment.head_written");
   header_bytes_ = segment_size_;
   // Only the first segment of a session carries the resume point; later ones continue it.
   shape_[shape_.size() - segment_trailer_bytes] = std::byte{0};
@@ -199,6 +207,7 @@ void log_writer::roll()
     sync();  // everything in the old segment is durable before the new one starts
     fs_->close(handle_);
   }
+  MMSB_KILL_POINT("segment.roll.old_done");
   handle_ = -1;
   try {
     open_segment();

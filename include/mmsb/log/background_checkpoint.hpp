@@ -34,6 +34,7 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/file_system.hpp>
+#include <mmsb/log/kill_point.hpp>
 #include <mmsb/page/page.hpp>
 
 #include <atomic>
@@ -254,10 +255,12 @@ private:
       }
     }
     end_capture();
+    MMSB_KILL_POINT("checkpoint.background.pages_written");
     file.finish(j.structure);
     std::unique_lock files(*j.files_mutex);
     file.publish(j.keep);
     if (j.on_durable) j.on_durable();
+    MMSB_KILL_POINT("checkpoint.background.durable");
   }
 
   static constexpr std::uint8_t untaken = 0, copying = 1, taken = 2, preserving = 3, preserved = 4;

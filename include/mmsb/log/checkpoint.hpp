@@ -21,6 +21,7 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/log/file_system.hpp>
+#include <mmsb/log/kill_point.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/record.hpp>
 #include <mmsb/page/page.hpp>
@@ -80,10 +81,12 @@ public:
       fs_->make_dir(dir_);
       const auto slash = dir_.find_last_of('/');
       fs_->sync_dir(slash == std::string::npos ? std::string(".") : slash == 0 ? std::string("/") : dir_.substr(0, slash));
+      MMSB_KILL_POINT("checkpoint.dir_created");
     }
     buf_.reserve(flush_bytes + (std::size_t{1} << 16));
     encode_record(buf_, record_type::segment, mmsb::epoch{}, txn_id{}, shape);
     handle_ = fs_->open(tmp_, open_mode::truncate);
+    MMSB_KILL_POINT("checkpoint.tmp_created");
   }
   checkpoint_file(const checkpoint_file&) = delete;
   checkpoint_file& operator=(const checkpoint_file&) = delete;
@@ -107,7 +110,9 @@ public:
     encode_record(buf_, record_type::page, p.epoch(), txn_id{}, payload_);
     hash_into(hasher_, p);
     ++count_;
-    if (buf_.size() >= flush_bytes) flush();
+    if (buf_.size() < flush_bytes) return;
+    flush();
+    MMSB_KILL_POINT("checkpoint.add.flushed");
   }
 
   // Writes the structure record (if not empty) and the end record (page count, state hash), syncs
@@ -120,7 +125,9 @@ public:
     detail::store_le(tail + 8, hasher_.digest().value, 8);
     encode_record(buf_, record_type::checkpoint, epoch_, txn_id{}, span<const std::byte>(tail, 16));
     flush();
+    MMSB_KILL_POINT("checkpoint.finish.written");
     fs_->sync(handle_);
+    MMSB_KILL_POINT("checkpoint.finish.synced");
     const auto h = handle_;
     handle_ = -1;
     fs_->close(h);
@@ -130,15 +137,21 @@ public:
   {
     fs_->rename(tmp_, final_path_);
     published_ = true;  // the temp name is gone either way once rename returned
+    MMSB_KILL_POINT("checkpoint.publish.renamed");
     fs_->sync_dir(dir_);  // durable from here on
+    MMSB_KILL_POINT("checkpoint.publish.dir_synced");
     std::vector<mmsb::epoch> all;
     for (const auto& name : fs_->list(dir_)) {
       mmsb::epoch ce;
       if (parse_checkpoint_name(name, ce)) all.push_back(ce);
     }
     std::sort(all.begin(), all.end());
-    for (std::size_t i = 0; i + keep < all.size(); ++i) fs_->remove(dir_ + "/" + checkpoint_name(all[i]));
+    for (std::size_t i = 0; i + keep < all.size(); ++i) {
+      fs_->remove(dir_ + "/" + checkpoint_name(all[i]));
+      MMSB_KILL_POINT("checkpoint.publish.old_removed");
+    }
     if (all.size() > keep) fs_->sync_dir(dir_);
+    if (all.size() > keep) MMSB_KILL_POINT("checkpoint.publish.pruned");
   }
 
   // Where the checkpoint is published: `<dir>/ckpt-<epoch hex>.ckpt`.

@@ -50,6 +50,7 @@
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/file_system.hpp>
+#include <mmsb/log/kill_point.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
 #include <mmsb/log/new_pages.hpp>
@@ -330,6 +331,7 @@ private:
   mmsb::epoch log_and_apply(span<const delta_type> deltas, ApplyAll&& apply_all, span<const std::byte> structure = {},
                             const Sched& sched = Sched{})
   {
+    MMSB_KILL_POINT("commit.before_encode");
     std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
     if (!pending_.empty()) {
       std::vector<std::uint32_t> named;
@@ -369,10 +371,12 @@ private:
       std::lock_guard w(writer_mutex_);
       writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
     }
+    MMSB_KILL_POINT("commit.after_append");
     apply_all(table_, deltas, e);
     for (const auto id : pending_.ids()) table_.at(page_id{id}).set_epoch(e);
     epoch_ = e;
     pending_.clear();
+    MMSB_KILL_POINT("commit.after_apply");
     return e;
   }
 
@@ -404,6 +408,7 @@ private:
       std::lock_guard w(writer_mutex_);
       writer_->sync();
       writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
+      MMSB_KILL_POINT("checkpoint.log_rolled");
     }
     // Retention by checkpoints: once this one is published, the newest `keep` checkpoints remain,
     // and the log must still roll the oldest of them forward (the fallback if a newer one is
@@ -446,9 +451,11 @@ private:
     for (const auto& name : fs_->list(log_dir()))
       if (parse_segment_name(name, index) && index < below) {
         fs_->remove(log_dir() + "/" + name);
+        MMSB_KILL_POINT("truncate.segment_removed");
         removed = true;
       }
     if (removed) fs_->sync_dir(log_dir());
+    if (removed) MMSB_KILL_POINT("truncate.dir_synced");
   }
 
   static bool bit_equal_value(const value_type& a, const value_type& b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
