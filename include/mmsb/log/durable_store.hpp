@@ -100,7 +100,11 @@ public:
       fs_->sync_dir(parent_of(dir_));  // the store's own entry survives a power loss
     }
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
-    writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, recovery_.end, options_.log);
+    // The writer continues after the last commit recovered, or after the checkpoint when that is
+    // newer than the log's end (a power loss undid part of the log a checkpoint covers).
+    log_resume resume = recovery_.end;
+    if (resume.last_commit < epoch_) resume.last_commit = epoch_;
+    writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, resume, options_.log);
     // Retention: the first segment each existing checkpoint needs, from where recovery saw each
     // segment's commits end (the writer's new segment when every one read is covered).
     const std::uint64_t fresh = segment_index(writer_->segment_path());
@@ -302,7 +306,7 @@ public:
     std::vector<delta_type> deltas;
     span<const std::byte> structure;
     mmsb::epoch last = after;
-    (void)read_log(*fs_, log_dir(), shape_, options_.recovery,
+    (void)read_log(*fs_, log_dir(), shape_, recovery_mode_in_effect(),
                    [&](const record_header& h, span<const std::byte> payload) {
                      if (h.type != record_type::commit || !(after < h.epoch)) return;
                      if (h.epoch != last.next())
@@ -463,11 +467,23 @@ private:
   std::string log_dir() const { return dir_ + "/log"; }
   std::string ckpt_dir() const { return dir_ + "/checkpoints"; }
 
+  // The recovery mode this store reads with. Under durability none or group, records past the
+  // last sync were never promised to survive a power loss, and the kernel may write them back in
+  // any order, so a power loss can leave damage with valid (unpromised) records after it: there
+  // the default keeps the prefix, as point_in_time does, and reports the loss the same way.
+  // Under per_commit every commit that returned is on disk, so damage before one is corruption.
+  recovery_mode recovery_mode_in_effect() const noexcept
+  {
+    if (options_.recovery == recovery_mode::tolerate_torn_tail && options_.log.durability != durability::per_commit)
+      return recovery_mode::point_in_time;
+    return options_.recovery;
+  }
+
   // Recovery (log/recovery.hpp) of this store's files into `table`.
   recovery_report recover_into(page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out, mmsb::epoch stop = mmsb::epoch{},
                                std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
-    return detail::recover_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, options_.recovery, table, epoch_out, stop, structure_out);
+    return detail::recover_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, recovery_mode_in_effect(), table, epoch_out, stop, structure_out);
   }
 
   static snapshot_type copy_of(const page_table<Layout, Allocator>& t, mmsb::epoch e)
