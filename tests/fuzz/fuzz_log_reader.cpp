@@ -130,6 +130,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     mmsb::log_options lo;
     lo.max_record_bytes = limit;
+    lo.buffer_bytes = 4096;  // the default 256 KiB buffer would dominate each run's time
     mmsb::log_writer w(fs, dir, mmsb::span<const std::byte>(mmsb::fuzz::shape()), rep.end, lo);
     std::vector<std::byte> payload;
     mmsb::detail::begin_commit_payload(payload, 0);
