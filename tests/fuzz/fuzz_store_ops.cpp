@@ -136,6 +136,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   mmsb::store_options so;
   const bool per_commit = (opts & 1u) == 0;
   so.log.durability = per_commit ? mmsb::durability::per_commit : mmsb::durability::none;
+  so.log.buffer_bytes = 4096;  // the default 256 KiB write buffer would dominate each run's time
   if (opts & 2u) so.log.segment_bytes = 512;
   if (opts & 4u) {
     so.log.compress = true;
@@ -165,7 +166,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } catch (const mmsb::error& e) {
       // strict refuses a torn tail a crash left; point_in_time must open whatever a crash left.
       if (!strict || !crashed) mmsb::fuzz::fail("reopen failed", e.what());
-      s = std::make_unique<store>(fs, "/db/s", shape, so);
+      try {
+        s = std::make_unique<store>(fs, "/db/s", shape, so);
+      } catch (const mmsb::error& e2) {
+        mmsb::fuzz::fail("point_in_time reopen after a crash failed", e2.what());
+      }
     }
     const std::uint64_t e = s->current_epoch().value();
     MMSB_FUZZ_CHECK(e <= o.epoch && e >= o.durable, "reopened at epoch " + std::to_string(e) + ", expected " +
