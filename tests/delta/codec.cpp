@@ -194,3 +194,28 @@ TEST_CASE("a mixed-op section that is not canonical is refused")
   spare.back() = std::byte{0x05};  // a bit past the last entry
   CHECK_THROWS_WITH((decode<S, L>(spare)), Catch::Contains("bits past the last entry"));
 }
+
+TEST_CASE("version 2 bytes in the larger of dense and sparse are refused (found by tests/fuzz/fuzz_codec)")
+{
+  using S = plus_times<std::int64_t>;
+  using L = dense<std::int64_t, 8>;
+  // No slot changed, encoded dense (96 bytes): sparse is 16 bytes, so encode(decode(b)) != b.
+  std::vector<std::byte> b(16 + 16 + 64);
+  b[0] = std::byte{2};
+  b[1] = static_cast<std::byte>(L::kind);
+  b[2] = std::byte{1};
+  b[3] = std::byte{8};
+  b[4] = std::byte{8};
+  CHECK_THROWS_WITH((decode<S, L>(b)), Catch::Contains("0 changed slots encoded dense, which is not canonical"));
+  // Seven of 8 slots, mixed ops, encoded sparse (101 bytes) where dense is 96.
+  sparse_delta<S, L> s(page_id{1});
+  for (std::uint32_t i = 0; i < 7; ++i) s.push_back(i, i == 0 ? delta_op::assign : delta_op::accumulate, i + 1);
+  const auto dense_form = encode(delta<S, L>(s));
+  REQUIRE(dense_form.size() == 96);
+  std::vector<std::byte> sp = {std::byte{2}, static_cast<std::byte>(L::kind), std::byte{4}, std::byte{8},
+                               std::byte{8}, {}, {}, {}, std::byte{1}, {}, {}, {}, std::byte{7}, {}, {}, {}};
+  for (std::uint32_t i = 0; i < 7; ++i) sp.insert(sp.end(), {static_cast<std::byte>(i), {}, {}, {}});
+  for (std::uint32_t i = 0; i < 7; ++i) sp.insert(sp.end(), {static_cast<std::byte>(i + 1), {}, {}, {}, {}, {}, {}, {}});
+  sp.push_back(std::byte{1});
+  CHECK_THROWS_WITH((decode<S, L>(sp)), Catch::Contains("7 changed slots encoded sparse, which is not canonical"));
+}

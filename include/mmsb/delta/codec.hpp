@@ -257,6 +257,7 @@ template <class Semiring, class Layout>
 // another layout, extent or value size (size_mismatch, naming the page and both shapes), of an
 // unknown version or encoding (bad_format), or not canonical: slots out of order, assign bits
 // outside the mask, payload outside the mask, an op section that does not match its encoding
+// (invalid_argument), or, in version 2, sparse where dense is smaller or dense where sparse is
 // (invalid_argument). A sparse wire form decodes to a sparse_delta, a dense one to a dense_delta.
 template <class Semiring, class Layout>
 [[nodiscard]] delta<Semiring, Layout> decode(span<const std::byte> bytes)
@@ -297,6 +298,12 @@ template <class Semiring, class Layout>
     if constexpr (std::is_same_v<T, bool>) {
       if (v > 1) throw error(errc::invalid_argument, where() + ": entry " + std::to_string(k) + " holds a boolean other than 0 or 1");
     }
+  };
+  // Version 2 is canonical: sparse on the wire exactly when that is smaller than dense (what encode
+  // writes), so encode(decode(bytes)) == bytes.
+  const auto not_canonical = [&](const char* is, const char* smaller) {
+    return error(errc::invalid_argument, where() + ": " + std::to_string(count) + " changed slots encoded " + is +
+                                           ", which is not canonical (" + smaller + " is smaller for this layout)");
   };
   const auto wrong_body = [&](const char* what, std::size_t expected) {
     return error(errc::size_mismatch, where() + ": " + what + " body of " + std::to_string(body_bytes) + " bytes, expected " +
@@ -347,6 +354,7 @@ template <class Semiring, class Layout>
       s.push_back(detail::get_le<std::uint32_t>(slots + k * 4), assign ? delta_op::assign : delta_op::accumulate,
                   static_cast<T>(v));
     }
+    if (expected + delta_header_bytes >= detail::dense_wire_bytes<Layout>()) throw not_canonical("sparse", "dense");
     return s;
   }
   if (encoding != static_cast<std::uint8_t>(delta_encoding::dense))
@@ -391,6 +399,12 @@ template <class Semiring, class Layout>
   if (d.count() != count)
     throw error(errc::invalid_argument, where() + ": header says " + std::to_string(count) + " changed slots, the mask has " +
                                           std::to_string(d.count()));
+  if (version == 2) {
+    std::size_t assigns = 0;
+    for (std::size_t w = 0; w < words; ++w) assigns += static_cast<std::size_t>(std::popcount(d.assign_words()[w]));
+    if (detail::sparse_wire_bytes<Layout>(count, assigns != 0 && assigns != count) < detail::dense_wire_bytes<Layout>())
+      throw not_canonical("dense", "sparse");
+  }
   return d;
 }
 
