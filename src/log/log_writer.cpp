@@ -203,6 +203,21 @@ void log_writer::roll()
   if (options_.durability == durability::none) {
     flush();  // the old segment is complete on disk; it is synced before any newer one
     older_unsynced_.push_back(handle_);
+    // Its name, though, is made durable now, before a newer segment exists: a power loss must
+    // never keep a newer segment's entry and lose an older one's (a hole no recovery mode could
+    // read past: a log starting at a later epoch than any checkpoint). One directory sync per
+    // segment.
+    if (sync_parent_) {
+      try {
+        fs_->sync_dir(dir_);
+        if (created_dir_) fs_->sync_dir(parent_of(dir_));
+      } catch (...) {
+        poison_ = std::current_exception();
+        throw;
+      }
+      sync_parent_ = false;
+      created_dir_ = false;
+    }
   } else {
     sync();  // everything in the old segment is durable before the new one starts
     fs_->close(handle_);

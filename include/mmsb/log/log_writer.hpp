@@ -38,7 +38,8 @@
 namespace mmsb {
 
 // When appended records are synced: never by append (none), after group_records records or
-// group_interval (group), or before every append returns (per_commit).
+// group_interval (group), or before every append returns (per_commit). Under none a rolled
+// segment is synced before any newer one, and its directory entry when the next is created.
 enum class durability : std::uint8_t { none, group, per_commit };
 
 // How a log_writer syncs, batches, rolls segments and compresses.
