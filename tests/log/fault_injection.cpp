@@ -13,6 +13,8 @@
 #include <catch2/catch.hpp>
 
 #include <cerrno>
+#include <cstdio>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
@@ -125,7 +127,13 @@ TEST_CASE("every I/O op class, failing the Nth call with EIO or ENOSPC: clean er
       }
     }
   }
-  for (const fs_op op : ops) INFO(to_string(op) << " failures injected: " << fired[to_string(op)]);
+  int total = 0;
+  for (const fs_op op : ops) {
+    INFO(to_string(op) << " failures injected: " << fired[to_string(op)]);
+    total += fired[to_string(op)];
+  }
+  std::printf("fault injection: %d faulted runs (EIO and ENOSPC at every reachable call of %zu op classes)\n",
+              total, std::size(ops));
   CHECK(fired["write"] > 10);
   CHECK(fired["sync"] > 10);
   CHECK(fired["rename"] > 0);
