@@ -48,8 +48,7 @@ log_writer::log_writer(file_system& fs, std::string dir, span<const std::byte> s
   detail::store_le(t + 9, resume.offset, 8);
   if (!fs_->exists(dir_)) {
     fs_->make_dir(dir_);
-    sync_parent_ = true;
-    created_dir_ = true;  // the parent's entry for dir_ must become durable too
+    created_dir_ = true;  // the parent's entry for dir_ must become durable too (open_segment)
   }
   last_commit_ = resume.last_commit;
   std::uint64_t index = 0, next = 0;
@@ -131,7 +130,7 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
 void log_writer::sync()
 {
   check_usable();
-  if (unsynced_ == 0 && !sync_parent_ && older_unsynced_.empty()) return;
+  if (unsynced_ == 0 && older_unsynced_.empty()) return;
   try {
     flush();
     for (const auto h : older_unsynced_) {  // older segments first: never a hole after a crash
@@ -142,14 +141,6 @@ void log_writer::sync()
     older_unsynced_.clear();
     fs_->sync(handle_);
     MMSB_KILL_POINT("log.sync.after_file");
-    if (sync_parent_) {
-      fs_->sync_dir(dir_);
-      MMSB_KILL_POINT("segment.dir_synced");
-      if (created_dir_) fs_->sync_dir(parent_of(dir_));
-      if (created_dir_) MMSB_KILL_POINT("log.dir_created.parent_synced");
-      sync_parent_ = false;
-      created_dir_ = false;
-    }
   } catch (...) {
     poison_ = std::current_exception();
     throw;
@@ -177,7 +168,6 @@ void log_writer::open_segment()
   ++next_segment_;
   segment_size_ = 0;
   flushed_ = 0;
-  sync_parent_ = true;  // the new name must reach the directory before records in it count
   try {
     segment_size_ = pending_bytes_;
     flush();
@@ -193,6 +183,21 @@ void log_writer::open_segment()
     throw;
   }
   MMSB_KILL_POINT("segment.head_written");
+  // The head and the segment's name are durable before any record goes in, in every durability
+  // mode (two syncs per segment): a crash never tears a segment's first record, and never keeps a
+  // newer segment's name while losing an older one's. So an unreadable first record is damage or
+  // foreign files (refused), and a log never starts past its checkpoints. A failure leaves the
+  // file (a valid head with no records reads as an empty segment) and throws; the caller poisons
+  // or gives up the writer.
+  fs_->sync(handle_);
+  MMSB_KILL_POINT("segment.head_synced");
+  fs_->sync_dir(dir_);
+  MMSB_KILL_POINT("segment.dir_synced");
+  if (created_dir_) {
+    fs_->sync_dir(parent_of(dir_));
+    MMSB_KILL_POINT("log.dir_created.parent_synced");
+    created_dir_ = false;
+  }
   header_bytes_ = segment_size_;
   // Only the first segment of a session carries the resume point; later ones continue it.
   shape_[shape_.size() - segment_trailer_bytes] = std::byte{0};
@@ -203,21 +208,6 @@ void log_writer::roll()
   if (options_.durability == durability::none) {
     flush();  // the old segment is complete on disk; it is synced before any newer one
     older_unsynced_.push_back(handle_);
-    // Its name, though, is made durable now, before a newer segment exists: a power loss must
-    // never keep a newer segment's entry and lose an older one's (a hole no recovery mode could
-    // read past: a log starting at a later epoch than any checkpoint). One directory sync per
-    // segment.
-    if (sync_parent_) {
-      try {
-        fs_->sync_dir(dir_);
-        if (created_dir_) fs_->sync_dir(parent_of(dir_));
-      } catch (...) {
-        poison_ = std::current_exception();
-        throw;
-      }
-      sync_parent_ = false;
-      created_dir_ = false;
-    }
   } else {
     sync();  // everything in the old segment is durable before the new one starts
     fs_->close(handle_);

@@ -92,7 +92,7 @@ TEST_CASE("a log round-trips every record in order, across segment rolls")
   CHECK(!report.damage);
 }
 
-TEST_CASE("durability policies: per_commit syncs every append, group every N, none never")
+TEST_CASE("durability policies: per_commit syncs every append, group every N, none never (past the segment head)")
 {
   memory_file_system mem;
   faulty_file_system fs(mem);

@@ -34,18 +34,19 @@ namespace mmsb {
 
 // Every kill point, in the order its steps run: commit, log append and sync, segment roll,
 // checkpoint write and publish, background checkpoint, log truncation.
-inline constexpr std::array<std::string_view, 25> kill_point_names = {
+inline constexpr std::array<std::string_view, 26> kill_point_names = {
   "commit.before_encode",           // durable_store: the commit is checked, nothing encoded or written
   "log.append.after_write",         // log_writer::append: the record is in the file, not yet synced
   "log.sync.after_older",           // log_writer::sync: a rolled (older) segment synced (durability none)
-  "log.sync.after_file",            // log_writer::sync: the active segment synced (a new one's head with it)
-  "segment.dir_synced",             // log_writer::sync: the log directory synced (a new segment's name)
-  "log.dir_created.parent_synced",  // log_writer::sync: the new log directory's own entry synced
+  "log.sync.after_file",            // log_writer::sync: the active segment synced
   "commit.after_append",            // durable_store: the record is appended (and synced per policy), not applied
   "commit.after_apply",             // durable_store: applied at its epoch, commit() not yet returned
   "segment.roll.old_done",          // log_writer::roll: the old segment synced (flushed under none)
   "segment.created",                // log_writer: the new segment file exists, empty
   "segment.head_written",           // log_writer: its segment record is written, not synced
+  "segment.head_synced",            // log_writer: its segment record is synced
+  "segment.dir_synced",             // log_writer: the log directory synced (the new segment's name)
+  "log.dir_created.parent_synced",  // log_writer: a new log directory's own entry synced
   "checkpoint.log_rolled",          // durable_store: a blocking checkpoint synced the log and started a segment
   "checkpoint.dir_created",         // checkpoint_file: the checkpoint directory made, its entry synced
   "checkpoint.tmp_created",         // checkpoint_file: the temp file exists, empty

@@ -38,8 +38,9 @@
 namespace mmsb {
 
 // When appended records are synced: never by append (none), after group_records records or
-// group_interval (group), or before every append returns (per_commit). Under none a rolled
-// segment is synced before any newer one, and its directory entry when the next is created.
+// group_interval (group), or before every append returns (per_commit). In every mode a new
+// segment's head record and name are synced when it is created (two syncs per segment), and
+// under none a rolled segment is synced before any newer one.
 enum class durability : std::uint8_t { none, group, per_commit };
 
 // How a log_writer syncs, batches, rolls segments and compresses.
@@ -136,7 +137,6 @@ private:
   std::uint64_t segment_size_ = 0;
   std::uint64_t header_bytes_ = 0;
   std::uint64_t unsynced_ = 0;
-  bool sync_parent_ = false;
   bool created_dir_ = false;
   mmsb::epoch last_commit_{};
   std::chrono::steady_clock::time_point first_unsynced_{};
