@@ -166,7 +166,7 @@ void log_writer::open_segment()
   detail::encode_record_into(pending_space(record_header_bytes + shape_.size()), record_type::segment, mmsb::epoch{},
                              txn_id{}, shape_);
   pending_bytes_ = record_header_bytes + shape_.size();
-  handle_ = fs_->open(path, open_mode::create_new);
+  handle_ = fs_->open_retrying(path, open_mode::create_new);
   ++next_segment_;
   segment_size_ = 0;
   flushed_ = 0;
