@@ -9,6 +9,8 @@
 // errc::no_space for ENOSPC/EDQUOT, errc::io_error otherwise, with a message naming the
 // operation, the path and the errno text. A failed operation changes nothing the caller can
 // observe except where stated (a short write is not a failure: it returns the bytes written).
+// An operation that cannot allocate (bookkeeping, messages) throws std::bad_alloc before it has
+// done anything, sync included: the log treats that as out of memory, never as a failed fsync.
 //
 // Transient errors: write_all() and open_retrying(), which every persisted byte of the log and
 // checkpoints goes through, retry EINTR at once and EAGAIN/EWOULDBLOCK/ENOSPC/EDQUOT with a
