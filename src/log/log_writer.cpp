@@ -163,6 +163,7 @@ void log_writer::sync()
 {
   check_usable();
   if (unsynced_ == 0 && !sync_parent_ && older_unsynced_.empty()) return;
+  bool data_synced = false;
   try {
     flush();
     while (!older_unsynced_.empty()) {  // older segments first: never a hole after a crash
@@ -172,6 +173,7 @@ void log_writer::sync()
       fs_->close(h);
     }
     fs_->sync(handle_);
+    data_synced = true;
     if (sync_parent_) {
       fs_->sync_dir(dir_);
       if (created_dir_) fs_->sync_dir(parent_of(dir_));
@@ -181,8 +183,12 @@ void log_writer::sync()
   } catch (const std::bad_alloc&) {
     // A file_system call that cannot allocate throws before it has done anything
     // (file_system.hpp), so no fsync failed and nothing was lost: the writer stays usable and
-    // what is unsynced stays unsynced, for the next sync.
-    throw error(errc::out_of_memory, "log " + dir_ + ": out of memory while syncing " + segment_path());
+    // what is unsynced stays unsynced, for the next sync. Unless the segment's data is already
+    // durable and only its directory entry is not: then the last record cannot be taken back
+    // (a crash could bring it back), so the writer stops and reopening decides.
+    error oom(errc::out_of_memory, "log " + dir_ + ": out of memory while syncing " + segment_path());
+    if (data_synced) poison_ = std::make_exception_ptr(oom);
+    throw oom;
   } catch (const error& e) {
     // flush() reports running out of memory as out_of_memory, having cut the file back (or
     // poisoned the writer itself if it could not): not an fsync failure either.

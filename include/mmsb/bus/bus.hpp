@@ -166,33 +166,6 @@ public:
     return out_of_memory_as_error("bus add_kernel_edge", [&] { return add_named_kernel_edge(srcs, dst, name); });
   }
 
-private:
-  edge_id add_new_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
-  {
-    if (kernels_.count(name))
-      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
-                                            ": the name already names a kernel of this bus; kernel edges are logged "
-                                            "by name, so give each function its own (or pass only the name to reuse it)");
-    auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
-    try {
-      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
-                    [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
-    } catch (...) {
-      kernels_.erase(slot);
-      throw;
-    }
-  }
-  edge_id add_named_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
-  {
-    const auto it = kernels_.find(name);
-    if (it == kernels_.end())
-      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
-                                            ": no kernel of that name (give its function once, or in the bus's kernel table)");
-    return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
-                  [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
-  }
-
-public:
   // Removes a live edge (mmsb::error naming it otherwise, nothing changed); its destination is
   // recomputed without it at the next tick or commit.
   void remove_edge(edge_id e)
@@ -216,19 +189,6 @@ public:
     });
   }
 
-private:
-  void set_weights_of(edge_id e, matrix_type a)
-  {
-    auto held = std::make_shared<const matrix_type>(std::move(a));
-    const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
-    changed_rows_.clear();
-    if (held->rows() == old.rows() && held->cols() == old.cols())
-      for_each_differing_row(old, *held, [&](std::uint32_t i) { changed_rows_.push_back(i); });
-    topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
-           [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
-  }
-
-public:
 
   // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
   // Only const: a write through either would bypass the log or the graph.
@@ -272,29 +232,6 @@ public:
     return out_of_memory_as_error("bus begin_checkpoint", [&] { return begin_checkpoint_now(); });
   }
 
-private:
-  mmsb::epoch commit_transaction(transaction_type& tx)
-  {
-    deltas_.clear();  // a transaction's deltas are built anew anyway
-    tx.deltas_into(deltas_);
-    merged_ = deltas_.size();
-    parallel_ = false;
-    if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
-    cuts_.assign({std::size_t{0}, merged_});
-    const mmsb::epoch e = log_and_apply();
-    tx.clear();
-    (void)graph_.propagate();
-    return e;
-  }
-  bool begin_checkpoint_now()
-  {
-    if (store_.checkpoint_in_flight()) return false;
-    transaction_type none;
-    (void)commit_transaction(none);
-    return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
-  }
-
-public:
   // Waits for the in-flight background checkpoint (if any); rethrows its failure, once, as
   // mmsb::error naming the checkpoint's path.
   void wait_checkpoint()
@@ -333,7 +270,98 @@ public:
     return out_of_memory_as_error("bus tick", [&] { return run_tick(budget); });
   }
 
+
+  // Latency statistics of recent ticks, per phase.
+  [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
+
+  // ---- queries (owner thread) ---------------------------------------------------------------
+  // The pages (or slots) p's value depends on, each with the epoch of its last committed write.
+  provenance_result provenance(page_id p, std::uint32_t depth = provenance_finder::default_depth)
+  {
+    return graph_.provenance(p, depth);
+  }
+  // The slots slot `slot` of page p depends on (whole pages through kernel edges), each with its
+  // last committed epoch.
+  provenance_result slot_provenance(page_id p, std::size_t slot, std::uint32_t depth = provenance_finder::default_depth)
+  {
+    return graph_.slot_provenance(p, slot, depth);
+  }
+  // The graph's invariants, derived values checked against a full recompute included.
+  [[nodiscard]] graph_report verify() { return graph_.verify(); }
+  // Recomputes every derived value from the bases (a reference for benchmarks; changes no base).
+  void recompute_all() { graph_.recompute_all(); }
+
+  // ---- reads (owner thread) -----------------------------------------------------------------
+  // A page's value: its base, or for a derived page the value propagation computed for it.
+  [[nodiscard]] const page_type& value(page_id p) const { return graph_.value(p); }
+  // The epoch of the last commit (tick or transaction); 0 for a new store.
+  [[nodiscard]] mmsb::epoch current_epoch() const { return store_.current_epoch(); }
+  // The hash of every page's value (derived pages included), in ascending page order.
+  [[nodiscard]] state_hash hash() const
+  {
+    state_hasher h;
+    store_.pages().for_each([&](const page_type& p) { h.add(p.id(), value(p.id()).payload_bytes()); });
+    return h.digest();
+  }
+
 private:
+  using clock = std::chrono::steady_clock;
+
+  // The bodies of the public operations above that run through out_of_memory_as_error.
+  edge_id add_new_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
+  {
+    if (kernels_.count(name))
+      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
+                                            ": the name already names a kernel of this bus; kernel edges are logged "
+                                            "by name, so give each function its own (or pass only the name to reuse it)");
+    auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
+    try {
+      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                    [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
+    } catch (...) {
+      kernels_.erase(slot);
+      throw;
+    }
+  }
+  edge_id add_named_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
+  {
+    const auto it = kernels_.find(name);
+    if (it == kernels_.end())
+      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
+                                            ": no kernel of that name (give its function once, or in the bus's kernel table)");
+    return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                  [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
+  }
+  void set_weights_of(edge_id e, matrix_type a)
+  {
+    auto held = std::make_shared<const matrix_type>(std::move(a));
+    const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
+    changed_rows_.clear();
+    if (held->rows() == old.rows() && held->cols() == old.cols())
+      for_each_differing_row(old, *held, [&](std::uint32_t i) { changed_rows_.push_back(i); });
+    topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
+           [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
+  }
+  mmsb::epoch commit_transaction(transaction_type& tx)
+  {
+    deltas_.clear();  // a transaction's deltas are built anew anyway
+    tx.deltas_into(deltas_);
+    merged_ = deltas_.size();
+    parallel_ = false;
+    if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
+    cuts_.assign({std::size_t{0}, merged_});
+    const mmsb::epoch e = log_and_apply();
+    tx.clear();
+    (void)graph_.propagate();
+    return e;
+  }
+  bool begin_checkpoint_now()
+  {
+    if (store_.checkpoint_in_flight()) return false;
+    transaction_type none;
+    (void)commit_transaction(none);
+    return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
+  }
   state_hash hash_at_epoch(mmsb::epoch e) const
   {
     const auto history = store_.history_at(e);
@@ -378,44 +406,6 @@ private:
     stats_.record(r);
     return r;
   }
-
-public:
-
-  // Latency statistics of recent ticks, per phase.
-  [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
-
-  // ---- queries (owner thread) ---------------------------------------------------------------
-  // The pages (or slots) p's value depends on, each with the epoch of its last committed write.
-  provenance_result provenance(page_id p, std::uint32_t depth = provenance_finder::default_depth)
-  {
-    return graph_.provenance(p, depth);
-  }
-  // The slots slot `slot` of page p depends on (whole pages through kernel edges), each with its
-  // last committed epoch.
-  provenance_result slot_provenance(page_id p, std::size_t slot, std::uint32_t depth = provenance_finder::default_depth)
-  {
-    return graph_.slot_provenance(p, slot, depth);
-  }
-  // The graph's invariants, derived values checked against a full recompute included.
-  [[nodiscard]] graph_report verify() { return graph_.verify(); }
-  // Recomputes every derived value from the bases (a reference for benchmarks; changes no base).
-  void recompute_all() { graph_.recompute_all(); }
-
-  // ---- reads (owner thread) -----------------------------------------------------------------
-  // A page's value: its base, or for a derived page the value propagation computed for it.
-  [[nodiscard]] const page_type& value(page_id p) const { return graph_.value(p); }
-  // The epoch of the last commit (tick or transaction); 0 for a new store.
-  [[nodiscard]] mmsb::epoch current_epoch() const { return store_.current_epoch(); }
-  // The hash of every page's value (derived pages included), in ascending page order.
-  [[nodiscard]] state_hash hash() const
-  {
-    state_hasher h;
-    store_.pages().for_each([&](const page_type& p) { h.add(p.id(), value(p.id()).payload_bytes()); });
-    return h.digest();
-  }
-
-private:
-  using clock = std::chrono::steady_clock;
 
   // Drains every ring, in producer order, into the batch. A change to a page that does not
   // exist goes back to its producer; a closed producer's channel goes once it is empty.

@@ -21,7 +21,9 @@
 // kernel already reported as written, so nothing after it can be trusted). Reads are unaffected.
 // Running out of memory is not a sync failure: a file_system call that cannot allocate fails
 // before it does anything, so append, sync and flush report it as mmsb::error(out_of_memory),
-// cut back the record being appended, and the writer stays usable.
+// cut back the record being appended, and the writer stays usable (except when only the
+// directory entry of a new segment was left to sync: the record is durable and cannot be taken
+// back, so the writer is poisoned and reopening decides).
 //
 // Compiled into libmmsb (src/log/log_writer.cpp).
 #pragma once
