@@ -207,6 +207,7 @@ public:
   // error; a propagation failure (a region that does not converge, a kernel that throws)
   // leaves the commit standing and the work queued, as in tick().
   [[nodiscard]] transaction_type begin() const { return {}; }
+  // Commits tx as described above and returns its epoch (out of memory: mmsb::error out_of_memory).
   mmsb::epoch commit(transaction_type& tx)
   {
     return out_of_memory_as_error("bus commit", [&] { return commit_transaction(tx); });
