@@ -27,7 +27,17 @@ public:
     if (err <= 0) throw error(errc::invalid_argument, "faulty_file_system::fail_nth: errno " + std::to_string(err) + " is not an error");
     const std::lock_guard<std::mutex> lock(mutex_);
     const auto i = static_cast<std::size_t>(op);
-    arms_[i] = arm{counts_[i] + n, err, sticky};
+    arms_[i] = arm{counts_[i] + n, sticky ? ~std::uint64_t{0} : counts_[i] + n, err};
+  }
+
+  void fail_times(fs_op op, std::uint64_t n, int err, std::uint64_t times)
+  {
+    if (n == 0) throw error(errc::invalid_argument, "faulty_file_system::fail_times: n must be at least 1 (1 is the next call)");
+    if (times == 0) throw error(errc::invalid_argument, "faulty_file_system::fail_times: times must be at least 1");
+    if (err <= 0) throw error(errc::invalid_argument, "faulty_file_system::fail_times: errno " + std::to_string(err) + " is not an error");
+    const std::lock_guard<std::mutex> lock(mutex_);
+    const auto i = static_cast<std::size_t>(op);
+    arms_[i] = arm{counts_[i] + n, counts_[i] + n + (times - 1), err};
   }
 
   void short_writes(std::size_t max_bytes)
@@ -171,9 +181,9 @@ public:
 private:
   static constexpr std::size_t op_classes = static_cast<std::size_t>(fs_op::make_dir) + 1;
   struct arm {
-    std::uint64_t at = 0;  // the call number (in counts_) that fails; 0 = none
+    std::uint64_t at = 0;    // the first call number (in counts_) that fails; 0 = none
+    std::uint64_t last = 0;  // the last one that fails (all ones: sticky)
     int err = 0;
-    bool sticky = false;
   };
 
   [[noreturn]] static void fail(const char* op, const std::string& path, int err, const char* tag)
@@ -181,12 +191,13 @@ private:
     throw_fs_error(op, path, err, tag);
   }
 
-  // Whether the call just counted for class i is armed to fail; disarms a one-shot arming.
+  // Whether the call just counted for class i is armed to fail; disarms an arming whose last
+  // failing call this is.
   bool fires(std::size_t i)
   {
     arm& a = arms_[i];
-    if (a.at == 0 || counts_[i] < a.at || (counts_[i] > a.at && !a.sticky)) return false;
-    if (!a.sticky) a.at = 0;
+    if (a.at == 0 || counts_[i] < a.at || counts_[i] > a.last) return false;
+    if (counts_[i] == a.last) a.at = 0;
     return true;
   }
 
@@ -236,10 +247,14 @@ struct faulty_file_system::state : faulty_impl {
   using faulty_impl::faulty_impl;
 };
 
-faulty_file_system::faulty_file_system(file_system& inner) : inner_(inner), state_(std::make_unique<state>(inner)) {}
+faulty_file_system::faulty_file_system(file_system& inner) : inner_(inner), state_(std::make_unique<state>(inner))
+{
+  set_retry_policy(io_retry::none());  // an armed fault fails the call it is armed for
+}
 faulty_file_system::~faulty_file_system() = default;
 
 void faulty_file_system::fail_nth(fs_op op, std::uint64_t n, int err, bool sticky) { state_->fail_nth(op, n, err, sticky); }
+void faulty_file_system::fail_times(fs_op op, std::uint64_t n, int err, std::uint64_t times) { state_->fail_times(op, n, err, times); }
 void faulty_file_system::short_writes(std::size_t max_bytes) { state_->short_writes(max_bytes); }
 void faulty_file_system::space_budget(std::uint64_t bytes) { state_->space_budget(bytes); }
 std::uint64_t faulty_file_system::count(fs_op op) const { return state_->count(op); }

@@ -2,8 +2,10 @@
 // default (absent) mapping and file_view.
 #include <mmsb/log/file_system.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <thread>
 
 namespace mmsb {
 
@@ -12,16 +14,49 @@ void throw_fs_error(const char* op, const std::string& path, int err, const char
   std::string msg = std::string(op) + " " + path + ": " + std::generic_category().message(err) + " (errno " +
                     std::to_string(err) + ")";
   if (*note) msg += std::string(" ") + note;
-  throw error(err == ENOSPC || err == EDQUOT ? errc::no_space : errc::io_error, msg);
+  throw fs_error(err == ENOSPC || err == EDQUOT ? errc::no_space : errc::io_error, msg, err);
 }
+
+namespace {
+
+// Calls `call` until it returns, retrying per `policy` (see io_retry): EINTR at once, up to
+// eintr_limit in a row; a retryable() errno after a backoff, up to `attempts` calls in all.
+// Anything else, and the last failure once the policy is spent, is rethrown as it came.
+template <class F>
+auto with_retry(const io_retry& policy, F&& call) -> decltype(call())
+{
+  std::uint32_t calls = 0, eintr = 0;
+  auto backoff = policy.initial_backoff;
+  for (;;) {
+    try {
+      return call();
+    } catch (const fs_error& e) {
+      if (e.sys_errno() == EINTR) {
+        if (++eintr >= policy.eintr_limit) throw;
+        continue;
+      }
+      eintr = 0;
+      if (!retryable(e.sys_errno()) || ++calls >= policy.attempts) throw;
+    }
+    if (backoff.count() > 0) std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, policy.max_backoff);
+  }
+}
+
+} // namespace
 
 void file_system::write_all(handle h, span<const std::byte> bytes)
 {
   while (!bytes.empty()) {
-    const std::size_t n = write(h, bytes);
+    const std::size_t n = with_retry(retry_, [&] { return write(h, bytes); });
     if (n == 0) throw_fs_error("write", "handle " + std::to_string(h), EIO, "(no progress)");
     bytes = bytes.subspan(n);
   }
+}
+
+auto file_system::open_retrying(const std::string& path, open_mode mode) -> handle
+{
+  return with_retry(retry_, [&] { return open(path, mode); });
 }
 
 span<const std::byte> file_system::map(handle) { return {}; }

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
 #include <utility>
 
 namespace mmsb {
@@ -89,18 +90,27 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
     throw error(errc::size_mismatch, "log record of " + std::to_string(payload.size()) + " bytes exceeds the limit of " +
                                        std::to_string(options_.max_record_bytes) + " bytes");
   if (segment_size_ + record_header_bytes + payload.size() > options_.segment_bytes && segment_size_ > header_bytes_)
-    roll();
+    try {
+      roll();
+    } catch (const std::bad_alloc&) {  // before the old segment was closed (or the writer is poisoned)
+      throw error(errc::out_of_memory, "log " + dir_ + ": out of memory starting a new segment");
+    }
   // Framed straight into the write buffer: one copy of the payload, checksummed where it lands.
   span<const std::byte> body = payload;
   std::uint8_t flags = 0;
-  if (options_.compress && payload.size() >= options_.compress_min_bytes && detail::compress_payload(payload, compressed_)) {
-    body = span<const std::byte>(compressed_.data(), compressed_.size());
-    flags = record_flag_compressed;
-  }
   const std::size_t before = pending_bytes_;
+  std::byte* at = nullptr;
+  try {  // nothing changed yet if either cannot allocate
+    if (options_.compress && payload.size() >= options_.compress_min_bytes && detail::compress_payload(payload, compressed_)) {
+      body = span<const std::byte>(compressed_.data(), compressed_.size());
+      flags = record_flag_compressed;
+    }
+    at = pending_space(record_header_bytes + body.size());
+  } catch (const std::bad_alloc&) {
+    throw error(errc::out_of_memory, "log " + dir_ + ": out of memory buffering a record of " + std::to_string(payload.size()) + " bytes");
+  }
   const std::size_t record_bytes = record_header_bytes + body.size();
-  detail::encode_record_into(pending_space(record_bytes), type, e, txn, body, flags,
-                             static_cast<std::uint32_t>(payload.size()));
+  detail::encode_record_into(at, type, e, txn, body, flags, static_cast<std::uint32_t>(payload.size()));
   pending_bytes_ += record_bytes;
   const bool must_write = options_.durability == durability::per_commit || pending_bytes_ >= options_.buffer_bytes;
   if (must_write) {
@@ -112,18 +122,41 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
     }
     MMSB_KILL_POINT("log.append.after_write");
   }
+  const std::uint64_t segment_before = segment_size_, unsynced_before = unsynced_;
+  const mmsb::epoch commit_before = last_commit_;
   segment_size_ += record_bytes;
   if (type == record_type::commit) last_commit_ = e;
   ++unsynced_;
   if (unsynced_ == 1) first_unsynced_ = std::chrono::steady_clock::now();
-  switch (options_.durability) {
-  case durability::per_commit: sync(); break;
-  case durability::group:
-    if (unsynced_ >= options_.group_records ||
-        std::chrono::steady_clock::now() - first_unsynced_ >= options_.group_interval)
-      sync();
-    break;
-  case durability::none: break;
+  try {
+    switch (options_.durability) {
+    case durability::per_commit: sync(); break;
+    case durability::group:
+      if (unsynced_ >= options_.group_records ||
+          std::chrono::steady_clock::now() - first_unsynced_ >= options_.group_interval)
+        sync();
+      break;
+    case durability::none: break;
+    }
+  } catch (const error& err) {
+    if (poison_ || err.code() != errc::out_of_memory) throw;
+    // The sync ran out of memory before it synced anything (sync() below): this append fails,
+    // so its record must not stay, or a retry of the same commit would follow it. It is the
+    // last record: still buffered, or the tail of the file.
+    segment_size_ = segment_before;
+    unsynced_ = unsynced_before;
+    last_commit_ = commit_before;
+    if (pending_bytes_ != 0) {
+      pending_bytes_ -= record_bytes;
+    } else {
+      try {
+        fs_->truncate(handle_, flushed_ - record_bytes);
+        flushed_ -= record_bytes;
+      } catch (...) {
+        poison_ = std::current_exception();  // a record the caller was told failed stays: refuse to go on
+      }
+    }
+    throw;
   }
 }
 
@@ -133,14 +166,25 @@ void log_writer::sync()
   if (unsynced_ == 0 && older_unsynced_.empty()) return;
   try {
     flush();
-    for (const auto h : older_unsynced_) {  // older segments first: never a hole after a crash
+    while (!older_unsynced_.empty()) {  // older segments first: never a hole after a crash
+      const auto h = older_unsynced_.front();
       fs_->sync(h);
+      older_unsynced_.erase(older_unsynced_.begin());
       fs_->close(h);
       MMSB_KILL_POINT("log.sync.after_older");
     }
-    older_unsynced_.clear();
     fs_->sync(handle_);
     MMSB_KILL_POINT("log.sync.after_file");
+  } catch (const std::bad_alloc&) {
+    // A file_system call that cannot allocate throws before it has done anything
+    // (file_system.hpp), so no fsync failed and nothing was lost: the writer stays usable and
+    // what is unsynced stays unsynced, for the next sync.
+    throw error(errc::out_of_memory, "log " + dir_ + ": out of memory while syncing " + segment_path());
+  } catch (const error& e) {
+    // flush() reports running out of memory as out_of_memory, having cut the file back (or
+    // poisoned the writer itself if it could not): not an fsync failure either.
+    if (e.code() != errc::out_of_memory) poison_ = std::current_exception();
+    throw;
   } catch (...) {
     poison_ = std::current_exception();
     throw;
@@ -150,7 +194,21 @@ void log_writer::sync()
 
 void log_writer::check_usable() const
 {
-  if (poison_) std::rethrow_exception(poison_);
+  if (!poison_) return;
+  try {
+    std::rethrow_exception(poison_);
+  } catch (const std::bad_alloc&) {
+    throw error(errc::out_of_memory, "log " + dir_ + ": the writer stopped after running out of memory mid-write; reopen the log");
+  }
+}
+
+void log_writer::rethrow_as_error(std::exception_ptr failure) const
+{
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::bad_alloc&) {
+    throw error(errc::out_of_memory, "log " + dir_ + ": out of memory writing " + segment_path());
+  }
 }
 
 void log_writer::open_segment()
@@ -163,7 +221,7 @@ void log_writer::open_segment()
   detail::encode_record_into(pending_space(record_header_bytes + shape_.size()), record_type::segment, mmsb::epoch{},
                              txn_id{}, shape_);
   pending_bytes_ = record_header_bytes + shape_.size();
-  handle_ = fs_->open(path, open_mode::create_new);
+  handle_ = fs_->open_retrying(path, open_mode::create_new);
   MMSB_KILL_POINT("segment.created");
   ++next_segment_;
   segment_size_ = 0;
@@ -206,6 +264,7 @@ void log_writer::open_segment()
 void log_writer::roll()
 {
   if (options_.durability == durability::none) {
+    older_unsynced_.reserve(older_unsynced_.size() + 1);  // may throw: nothing changed yet
     flush();  // the old segment is complete on disk; it is synced before any newer one
     older_unsynced_.push_back(handle_);
   } else {
@@ -235,7 +294,7 @@ void log_writer::flush()
     } catch (...) {
       poison_ = original;
     }
-    std::rethrow_exception(original);
+    rethrow_as_error(original);
   }
   flushed_ += pending_bytes_;
   pending_bytes_ = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <new>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -34,9 +35,24 @@ public:
     std::uint64_t id = 0;
     if (it == dir.entries.end()) {
       if (mode == open_mode::read) fail("open", path, ENOENT);
-      id = next_id_++;
-      nodes_[id];
-      link(parent, name, id, next_group_++);
+      // Everything that allocates comes before the file exists, so an open that runs out of
+      // memory creates nothing (as posix_file_system's).
+      open_file f{next_id_, path, true};
+      const handle h = next_handle_;
+      auto& slot = handles_[h];
+      try {
+        nodes_[f.id];
+        link(parent, name, f.id, next_group_);
+      } catch (...) {
+        handles_.erase(h);
+        nodes_.erase(f.id);
+        throw;
+      }
+      slot = std::move(f);
+      ++next_id_;
+      ++next_group_;
+      ++next_handle_;
+      return h;
     } else {
       id = it->second;
       node& n = nodes_.at(id);
@@ -367,8 +383,16 @@ private:
   void link(std::uint64_t dir, const std::string& name, std::uint64_t id, std::uint64_t group)
   {
     node& d = nodes_.at(dir);
+    const bool existed = d.entries.contains(name);
+    const std::uint64_t before = existed ? d.entries.at(name) : 0;
     d.entries[name] = id;
-    d.pending[name] = group;
+    try {
+      d.pending[name] = group;
+    } catch (...) {  // all or nothing
+      if (existed) d.entries[name] = before;
+      else d.entries.erase(name);
+      throw;
+    }
   }
   void unlink(std::uint64_t dir, const std::string& name, std::uint64_t group)
   {
@@ -405,6 +429,13 @@ private:
 
   // Frees nodes that no name (current or durable) and no handle reaches.
   void collect() noexcept
+  {
+    try {
+      collect_unreachable();
+    } catch (const std::bad_alloc&) {  // out of memory: the unreachable nodes wait for the next collect
+    }
+  }
+  void collect_unreachable()
   {
     std::set<std::uint64_t> live;
     std::vector<std::uint64_t> todo{root};

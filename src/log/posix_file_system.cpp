@@ -43,10 +43,17 @@ public:
     case open_mode::create_new: flags |= O_RDWR | O_CREAT | O_EXCL | O_APPEND; break;
     case open_mode::truncate: flags |= O_RDWR | O_CREAT | O_TRUNC | O_APPEND; break;
     }
+    std::string held = path;  // allocated before the file is touched
     const int fd = retry([&] { return ::open(path.c_str(), flags, 0644); });
     if (fd < 0) fail("open", path, errno);
-    const std::lock_guard<std::mutex> lock(mutex_);
-    paths_[fd] = path;
+    try {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      paths_[fd] = std::move(held);
+    } catch (...) {  // out of memory for the handle map: undo the open (a file it created goes too)
+      ::close(fd);
+      if (mode == open_mode::create_new) ::unlink(path.c_str());
+      throw;
+    }
     return fd;
   }
 

@@ -32,6 +32,7 @@
 #include <mmsb/bus/topology_replay.hpp>
 #include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
+#include <mmsb/config/out_of_memory.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/delta/batch.hpp>
 #include <mmsb/delta/delta.hpp>
@@ -106,6 +107,7 @@ public:
   // queued and the next tick reports it, as after any tick.
   explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{}) : basic_bus(std::move(opts), kernel_table{}, std::move(sched)) {}
   basic_bus(bus_options opts, kernel_table kernels, Scheduler sched = Scheduler{})
+  try
     : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
       store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), opts_.store), graph_(store_.pages()),
       sched_(std::move(sched)), kernels_(std::move(kernels))
@@ -118,6 +120,8 @@ public:
       (void)graph_.propagate();
     } catch (const error&) {  // queued; tick() reports it
     }
+  } catch (const std::bad_alloc&) {
+    throw error(errc::out_of_memory, "out of memory opening a bus");
   }
   basic_bus(const basic_bus&) = delete;
   basic_bus& operator=(const basic_bus&) = delete;
@@ -125,78 +129,67 @@ public:
   // ---- pages and topology (owner thread) --------------------------------------------------
   // A new page, every slot at the semiring's zero() (or at `initial`), durable with the next
   // commit. Throws mmsb::error (out_of_memory, out_of_range) with nothing created.
-  page_id create_page() { return store_.create_page(); }
+  page_id create_page() { return out_of_memory_as_error("bus create_page", [&] { return store_.create_page(); }); }
   // The same, every slot at `initial` (logged with the page's first commit if not zero()).
-  page_id create_page(value_type initial) { return store_.create_page(initial); }
+  page_id create_page(value_type initial)
+  {
+    return out_of_memory_as_error("bus create_page", [&] { return store_.create_page(initial); });
+  }
 
   // Topology edits, as page_graph's (graph/page_graph.hpp has the contracts): each throws
   // mmsb::error with nothing changed for a missing page, a wrong shape or a cycle (named). The
   // next tick (or commit) propagates what they change and logs them, with its epoch.
   edge_id add_matrix_edge(page_id src, page_id dst, matrix_type a, span<const word_t> row_mask = {})
   {
-    return add_matrix_edge(src, dst, std::make_shared<const matrix_type>(std::move(a)), row_mask);
+    auto held = out_of_memory_as_error("bus add_matrix_edge", [&] { return std::make_shared<const matrix_type>(std::move(a)); });
+    return add_matrix_edge(src, dst, std::move(held), row_mask);
   }
   // The same, sharing one immutable matrix between many edges; a null matrix is refused (named).
   edge_id add_matrix_edge(page_id src, page_id dst, std::shared_ptr<const matrix_type> a, span<const word_t> row_mask = {})
   {
-    if (!a) return graph_.add_matrix_edge(src, dst, a, row_mask);  // refused, naming the edge
-    return topology_.logged([&] { topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a); },
-                  [&] { return graph_.add_matrix_edge(src, dst, a, row_mask); });
+    return out_of_memory_as_error("bus add_matrix_edge", [&] {
+      if (!a) return graph_.add_matrix_edge(src, dst, a, row_mask);  // refused, naming the edge
+      return topology_.logged([&] { topology_.matrix_edge(src.value(), dst.value(), *a, row_mask, a); },
+                              [&] { return graph_.add_matrix_edge(src, dst, a, row_mask); });
+    });
   }
   // A kernel edge is logged by its name, which must name one function for the life of the store:
   // a name already in the bus's kernel table is refused (invalid_argument) unless f is omitted,
   // in which case the table's function is used (the form to re-add a kernel after reopening).
   edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
   {
-    if (kernels_.count(name))
-      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
-                                            ": the name already names a kernel of this bus; kernel edges are logged "
-                                            "by name, so give each function its own (or pass only the name to reuse it)");
-    auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
-    try {
-      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
-                    [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
-    } catch (...) {
-      kernels_.erase(slot);
-      throw;
-    }
+    return out_of_memory_as_error("bus add_kernel_edge", [&] { return add_new_kernel_edge(srcs, dst, std::move(f), std::move(name)); });
   }
   // Re-adds a kernel edge whose function the bus's kernel table already holds under `name` (after
   // reopening a store); throws mmsb::error (invalid_argument) when no kernel has that name.
   edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
   {
-    const auto it = kernels_.find(name);
-    if (it == kernels_.end())
-      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
-                                            ": no kernel of that name (give its function once, or in the bus's kernel table)");
-    return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
-                  [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
+    return out_of_memory_as_error("bus add_kernel_edge", [&] { return add_named_kernel_edge(srcs, dst, name); });
   }
+
   // Removes a live edge (mmsb::error naming it otherwise, nothing changed); its destination is
   // recomputed without it at the next tick or commit.
   void remove_edge(edge_id e)
   {
-    topology_.logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); });
+    out_of_memory_as_error("bus remove_edge",
+                           [&] { topology_.logged([&] { topology_.remove_edge(e.value()); }, [&] { graph_.remove_edge(e); }); });
   }
   // Logs only the rows that differ from the edge's current matrix (a compiler's kill set
   // changing one bit logs one row, not the whole matrix).
   void set_weights(edge_id e, matrix_type a)
   {
-    auto held = std::make_shared<const matrix_type>(std::move(a));
-    const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
-    changed_rows_.clear();
-    if (held->rows() == old.rows() && held->cols() == old.cols())
-      for_each_differing_row(old, *held, [&](std::uint32_t i) { changed_rows_.push_back(i); });
-    topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
-           [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
+    out_of_memory_as_error("bus set_weights", [&] { set_weights_of(e, std::move(a)); });
   }
   // Declares a fixed-point region: members may depend on each other in cycles and get the least
   // solution, found in at most max_iterations rounds (idempotent ⊕ required; graph/page_graph.hpp).
   region_id add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
   {
-    return topology_.logged([&] { topology_.region(members, max_iterations); },
-                  [&] { return graph_.add_fixed_point_region(members, max_iterations); });
+    return out_of_memory_as_error("bus add_fixed_point_region", [&] {
+      return topology_.logged([&] { topology_.region(members, max_iterations); },
+                              [&] { return graph_.add_fixed_point_region(members, max_iterations); });
+    });
   }
+
 
   // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
   // Only const: a write through either would bypass the log or the graph.
@@ -215,18 +208,10 @@ public:
   // error; a propagation failure (a region that does not converge, a kernel that throws)
   // leaves the commit standing and the work queued, as in tick().
   [[nodiscard]] transaction_type begin() const { return {}; }
+  // Commits tx as described above and returns its epoch (out of memory: mmsb::error out_of_memory).
   mmsb::epoch commit(transaction_type& tx)
   {
-    deltas_.clear();  // a transaction's deltas are built anew anyway
-    tx.deltas_into(deltas_);
-    merged_ = deltas_.size();
-    parallel_ = false;
-    if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
-    cuts_.assign({std::size_t{0}, merged_});
-    const mmsb::epoch e = log_and_apply();
-    tx.clear();
-    (void)graph_.propagate();
-    return e;
+    return out_of_memory_as_error("bus commit", [&] { return commit_transaction(tx); });
   }
   // Drops tx's changes without logging anything; tx is empty and reusable after.
   void abort(transaction_type& tx) noexcept { tx.clear(); }
@@ -236,22 +221,25 @@ public:
   // epoch, as commit() would.
   void checkpoint()
   {
-    transaction_type none;
-    (void)commit(none);  // logs and propagates pending topology edits (a no-op without them)
-    store_.checkpoint(detail::write_topology(graph_).bytes());
+    out_of_memory_as_error("bus checkpoint", [&] {
+      transaction_type none;
+      (void)commit_transaction(none);  // logs and propagates pending topology edits (a no-op without them)
+      store_.checkpoint(detail::write_topology(graph_).bytes());
+    });
   }
   // The tick's way: the same, written by the store's thread while ticks go on; false, starting
   // nothing, while one is in flight. wait_checkpoint() waits, rethrowing its failure.
   bool begin_checkpoint()
   {
-    if (store_.checkpoint_in_flight()) return false;
-    transaction_type none;
-    (void)commit(none);
-    return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
+    return out_of_memory_as_error("bus begin_checkpoint", [&] { return begin_checkpoint_now(); });
   }
+
   // Waits for the in-flight background checkpoint (if any); rethrows its failure, once, as
   // mmsb::error naming the checkpoint's path.
-  void wait_checkpoint() { store_.wait_checkpoint(); }
+  void wait_checkpoint()
+  {
+    out_of_memory_as_error("bus wait_checkpoint", [&] { store_.wait_checkpoint(); });
+  }
 
   // The state hash (every page's value, derived pages included, as hash()) at a past epoch the
   // retained files cover: pages and topology rebuilt from the newest checkpoint at or before it
@@ -261,64 +249,29 @@ public:
   // (out_of_range) outside the retained range; this bus is untouched.
   [[nodiscard]] state_hash hash_at(mmsb::epoch e) const
   {
-    const auto history = store_.history_at(e);
-    typename graph_type::table_type table;
-    for (const auto& p : history.state.pages) {
-      table.create(p.id());
-      table.at(p.id()) = p;
-    }
-    graph_type replica(table);
-    detail::topology_applier<graph_type, kernel_table> apply{replica, kernels_};
-    for (const auto& blob : history.structure)
-      detail::read_topology<value_type>({blob.data(), blob.size()}, Layout::extent, "store " + opts_.dir, apply);
-    replica.recompute_all();
-    state_hasher h;
-    table.for_each([&](const page_type& p) { h.add(p.id(), replica.value(p.id()).payload_bytes()); });
-    return h.digest();
+    return out_of_memory_as_error("bus hash_at", [&] { return hash_at_epoch(e); });
   }
 
   // A producer with the next id and a ring of `ring_capacity` changes (0: the bus's
   // ring_capacity). Thread-safe. A full ring blocks its producer until the next tick drains it,
   // so a producer on the owner thread must never push more than its capacity between ticks: give
   // a bulk loader (set-up, replay) a ring that holds its whole batch. Throws mmsb::error for a
-  // capacity that is not a power of two.
+  // capacity that is not a power of two, or out of memory.
   [[nodiscard]] producer_type make_producer(std::size_t ring_capacity = 0)
   {
-    return producer_type(ingest_.open(ring_capacity ? ring_capacity : opts_.ring_capacity));
+    return out_of_memory_as_error("bus make_producer",
+                                  [&] { return producer_type(ingest_.open(ring_capacity ? ring_capacity : opts_.ring_capacity)); });
   }
 
   // ---- the tick (owner thread) --------------------------------------------------------------
-  // Runs the five phases once. Throws mmsb::error if the commit's I/O fails (the drained changes
-  // stay queued in the bus for the next tick; nothing was applied) or if propagation fails (the
-  // commit stands; the propagation work stays queued).
+  // Runs the five phases once. Throws mmsb::error if the commit's I/O fails or memory runs out
+  // (the drained changes stay queued in the bus for the next tick; nothing was applied) or if
+  // propagation fails (the commit stands; the propagation work stays queued).
   tick_report tick(tick_budget budget = {})
   {
-    tick_report r;
-    r.epoch = store_.current_epoch();
-    r.lost_on_open = std::exchange(lost_on_open_, 0);
-    auto t = clock::now();
-    const auto lap = [&](tick_phase p) {
-      const auto now = clock::now();
-      r.phase[static_cast<std::size_t>(p)] = now - t;
-      t = now;
-    };
-    ingest(r);
-    lap(tick_phase::ingest);
-    merge(r);
-    lap(tick_phase::merge);
-    apply_and_log(r);
-    lap(tick_phase::apply_log);
-    const propagate_budget pb = budget.unbounded() ? propagate_budget{} : propagate_budget{std::chrono::steady_clock::now() + budget.propagate};
-    const auto res = parallel_ ? graph_.propagate(pb, sched_) : graph_.propagate(pb);
-    r.propagation_complete = res.complete;
-    r.frontier = res.frontier;
-    lap(tick_phase::propagate);
-    if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every && begin_checkpoint())
-      ticks_since_checkpoint_ = 0;  // else due again next tick
-    lap(tick_phase::maintain);
-    stats_.record(r);
-    return r;
+    return out_of_memory_as_error("bus tick", [&] { return run_tick(budget); });
   }
+
 
   // Latency statistics of recent ticks, per phase.
   [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
@@ -355,6 +308,107 @@ public:
 
 private:
   using clock = std::chrono::steady_clock;
+
+  // The bodies of the public operations above that run through out_of_memory_as_error.
+  edge_id add_new_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
+  {
+    if (kernels_.count(name))
+      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
+                                            ": the name already names a kernel of this bus; kernel edges are logged "
+                                            "by name, so give each function its own (or pass only the name to reuse it)");
+    auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
+    try {
+      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                    [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
+    } catch (...) {
+      kernels_.erase(slot);
+      throw;
+    }
+  }
+  edge_id add_named_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
+  {
+    const auto it = kernels_.find(name);
+    if (it == kernels_.end())
+      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
+                                            ": no kernel of that name (give its function once, or in the bus's kernel table)");
+    return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                  [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
+  }
+  void set_weights_of(edge_id e, matrix_type a)
+  {
+    auto held = std::make_shared<const matrix_type>(std::move(a));
+    const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
+    changed_rows_.clear();
+    if (held->rows() == old.rows() && held->cols() == old.cols())
+      for_each_differing_row(old, *held, [&](std::uint32_t i) { changed_rows_.push_back(i); });
+    topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
+           [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
+  }
+  mmsb::epoch commit_transaction(transaction_type& tx)
+  {
+    deltas_.clear();  // a transaction's deltas are built anew anyway
+    tx.deltas_into(deltas_);
+    merged_ = deltas_.size();
+    parallel_ = false;
+    if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
+    cuts_.assign({std::size_t{0}, merged_});
+    const mmsb::epoch e = log_and_apply();
+    tx.clear();
+    (void)graph_.propagate();
+    return e;
+  }
+  bool begin_checkpoint_now()
+  {
+    if (store_.checkpoint_in_flight()) return false;
+    transaction_type none;
+    (void)commit_transaction(none);
+    return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
+  }
+  state_hash hash_at_epoch(mmsb::epoch e) const
+  {
+    const auto history = store_.history_at(e);
+    typename graph_type::table_type table;
+    for (const auto& p : history.state.pages) {
+      table.create(p.id());
+      table.at(p.id()) = p;
+    }
+    graph_type replica(table);
+    detail::topology_applier<graph_type, kernel_table> apply{replica, kernels_};
+    for (const auto& blob : history.structure)
+      detail::read_topology<value_type>({blob.data(), blob.size()}, Layout::extent, "store " + opts_.dir, apply);
+    replica.recompute_all();
+    state_hasher h;
+    table.for_each([&](const page_type& p) { h.add(p.id(), replica.value(p.id()).payload_bytes()); });
+    return h.digest();
+  }
+  tick_report run_tick(tick_budget budget)
+  {
+    tick_report r;
+    r.epoch = store_.current_epoch();
+    auto t = clock::now();
+    const auto lap = [&](tick_phase p) {
+      const auto now = clock::now();
+      r.phase[static_cast<std::size_t>(p)] = now - t;
+      t = now;
+    };
+    ingest(r);
+    lap(tick_phase::ingest);
+    merge(r);
+    lap(tick_phase::merge);
+    apply_and_log(r);
+    lap(tick_phase::apply_log);
+    const propagate_budget pb = budget.unbounded() ? propagate_budget{} : propagate_budget{std::chrono::steady_clock::now() + budget.propagate};
+    const auto res = parallel_ ? graph_.propagate(pb, sched_) : graph_.propagate(pb);
+    r.propagation_complete = res.complete;
+    r.frontier = res.frontier;
+    lap(tick_phase::propagate);
+    if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every && begin_checkpoint())
+      ticks_since_checkpoint_ = 0;  // else due again next tick
+    lap(tick_phase::maintain);
+    r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
+    stats_.record(r);
+    return r;
+  }
 
   // Drains every ring, in producer order, into the batch. A change to a page that does not
   // exist goes back to its producer; a closed producer's channel goes once it is empty.

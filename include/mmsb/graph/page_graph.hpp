@@ -352,9 +352,9 @@ private:
   void grow(std::size_t n)
   {
     if (n <= g_.derived.size()) return;
-    g_.grow(n);
-    wave_.grow(n);
+    wave_.grow(n);  // first: g_'s size is what says every part has room (kept if g_ cannot grow)
     regions_.grow(n);
+    g_.grow(n);
   }
   void fill_stamp(ancestor& a) const
   {

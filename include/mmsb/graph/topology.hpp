@@ -9,6 +9,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/alignment.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/core/strong_id.hpp>
@@ -17,6 +18,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace mmsb {
@@ -65,10 +68,18 @@ public:
   void reserve_nodes(std::size_t n)
   {
     if (n > level_.size()) {
-      level_.resize(n, 0);
-      region_.resize(n, none);
-      in_.resize(n);
-      out_.resize(n);
+      const std::size_t old = level_.size();
+      try {  // all four or none: node_bound() must never promise room one of them lacks
+        in_.resize(n);
+        out_.resize(n);
+        region_.resize(n, none);
+        level_.resize(n, 0);
+      } catch (...) {
+        in_.resize(old);  // shrinking never throws
+        out_.resize(old);
+        region_.resize(old);
+        throw;
+      }
     }
   }
   // Nodes have room below this bound (see reserve_nodes).
@@ -95,13 +106,28 @@ public:
       max_src_level = std::max(max_src_level, level_[u]);
       any_external = true;
     }
-    transfers_.push_back({std::vector<std::uint32_t>(srcs.begin(), srcs.end()), dst, payload, kind, true});
+    // Every allocation before the first link, so running out of memory leaves nothing half linked.
+    std::vector<std::uint32_t> sources(srcs.begin(), srcs.end());
+    reserve_for(transfers_, transfers_.size() + 1);
+    for (const auto u : srcs) reserve_for(out_[u], out_[u].size() + 1);
+    reserve_for(in_[dst], in_[dst].size() + 1);
+    transfers_.push_back({std::move(sources), dst, payload, kind, true});
     const auto id = static_cast<std::uint32_t>(transfers_.size() - 1);
     for (const auto u : srcs)
       if (std::find(out_[u].begin(), out_[u].end(), id) == out_[u].end()) out_[u].push_back(id);
     in_[dst].push_back(id);
+    if (any_external && level_[dst] <= max_src_level) {
+      try {
+        raise(dst, max_src_level + 1);
+      } catch (...) {  // out of memory: take the edge back (raise changed no level)
+        in_[dst].pop_back();
+        for (const auto u : srcs)
+          if (!out_[u].empty() && out_[u].back() == id) out_[u].pop_back();
+        transfers_.pop_back();
+        throw;
+      }
+    }
     ++version_;
-    if (any_external && level_[dst] <= max_src_level) raise(dst, max_src_level + 1);
     return edge_id{id};
   }
 
@@ -297,19 +323,27 @@ private:
   }
 
   // Raises v's unit to at least `to`, and everything downstream as needed.
+  // The new levels are worked out first and written after, so running out of memory midway
+  // leaves every level as it was (and add() can take its edge back).
   void raise(std::uint32_t v, std::uint32_t to)
   {
+    std::unordered_map<std::uint32_t, std::uint32_t> raised;  // node -> its new level
+    const auto level_of = [&](std::uint32_t w) {
+      const auto it = raised.find(w);
+      return it == raised.end() ? level_[w] : it->second;
+    };
     std::vector<std::pair<std::uint32_t, std::uint32_t>> work{{v, to}};
     while (!work.empty()) {
       const auto [w, l] = work.back();
       work.pop_back();
-      if (level_[w] >= l) continue;
+      if (level_of(w) >= l) continue;
       for_each_member(unit_root(w), [&](std::uint32_t m) {
-        level_[m] = l;
+        raised[m] = l;
         for (const auto t : out_[m])
           if (!same_unit(m, transfers_[t].dst)) work.push_back({transfers_[t].dst, l + 1});
       });
     }
+    for (const auto& [m, l] : raised) level_[m] = l;  // never throws
   }
 
   std::vector<std::uint32_t> level_, region_;

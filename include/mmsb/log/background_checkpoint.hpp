@@ -108,6 +108,9 @@ public:
   {
     const std::size_t n = frozen.size();
     try {
+      if (!out_of_memory_)  // made here, where running out of memory is reported, not in the constructor
+        out_of_memory_ = std::make_exception_ptr(
+          error(errc::out_of_memory, "background checkpoint: out of memory (too little left to name the file)"));
       if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
       if (n > state_capacity_) {
         state_ = std::make_unique<std::atomic<std::uint8_t>[]>(n);
@@ -193,15 +196,19 @@ private:
       }
       job_epoch_.store(j.epoch.value());
       std::exception_ptr failure;
-      std::string path = j.dir + "/" + checkpoint_name(j.epoch);
-      try {
-        write(j);
-      } catch (const error& e) {
-        failure = std::make_exception_ptr(error(e.code(), "background checkpoint at epoch " + std::to_string(j.epoch.value()) +
-                                                             " (" + path + "): " + e.what()));
+      try {  // nothing may escape the thread: out of memory while naming the failure, too
+        std::string path = j.dir + "/" + checkpoint_name(j.epoch);
+        try {
+          write(j);
+        } catch (const error& e) {
+          failure = std::make_exception_ptr(error(e.code(), "background checkpoint at epoch " + std::to_string(j.epoch.value()) +
+                                                               " (" + path + "): " + e.what()));
+        } catch (const std::bad_alloc&) {
+          failure = std::make_exception_ptr(error(errc::out_of_memory, "background checkpoint at epoch " +
+                                                                         std::to_string(j.epoch.value()) + " (" + path + "): out of memory"));
+        }
       } catch (const std::bad_alloc&) {
-        failure = std::make_exception_ptr(error(errc::out_of_memory, "background checkpoint at epoch " +
-                                                                       std::to_string(j.epoch.value()) + " (" + path + "): out of memory"));
+        failure = out_of_memory_;
       } catch (...) {
         failure = std::current_exception();
       }
@@ -296,6 +303,8 @@ private:
   job job_;
   bool pending_ = false, busy_ = false, stop_ = false;
   std::exception_ptr error_;
+  // Reported when the thread runs out of memory even for the message of its failure.
+  std::exception_ptr out_of_memory_;  // made by the first start()
   std::thread thread_;
 };
 

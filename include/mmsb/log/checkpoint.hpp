@@ -85,7 +85,7 @@ public:
     }
     buf_.reserve(flush_bytes + (std::size_t{1} << 16));
     encode_record(buf_, record_type::segment, mmsb::epoch{}, txn_id{}, shape);
-    handle_ = fs_->open(tmp_, open_mode::truncate);
+    handle_ = fs_->open_retrying(tmp_, open_mode::truncate);
     MMSB_KILL_POINT("checkpoint.tmp_created");
   }
   checkpoint_file(const checkpoint_file&) = delete;

@@ -41,6 +41,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/config/out_of_memory.hpp>
 #include <mmsb/core/scheduler.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/delta/codec.hpp>
@@ -93,7 +94,7 @@ public:
   // Opens (or creates) the store in dir: recovery, then a log writer continuing after it.
   // `shape` names the bus (semiring, layout) so another bus's files are refused.
   durable_store(file_system& fs, std::string dir, std::vector<std::byte> shape, store_options options = {})
-    : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
+  try : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
   {
     if (!fs_->exists(dir_)) {
       fs_->make_dir(dir_);
@@ -120,6 +121,8 @@ public:
           }
         needs_.push_back({e, first});
       }
+  } catch (const std::bad_alloc&) {
+    throw error(errc::out_of_memory, "out of memory opening a durable store");
   }
 
   // Creates a page at epoch 0 with every slot at the semiring's zero(), or at `initial`. It becomes
@@ -128,6 +131,12 @@ public:
   // mmsb::error (out_of_memory, out_of_range) with nothing created.
   page_id create_page() { return create_page(semiring_traits<Semiring>::zero()); }
   page_id create_page(value_type initial)
+  {
+    return out_of_memory_as_error("create_page", [&] { return create_page_locked(initial); });
+  }
+
+private:
+  page_id create_page_locked(value_type initial)
   {
     std::unique_lock lock(mutex_);
     const bool at_zero = bit_equal_value(initial, semiring_traits<Semiring>::zero());
@@ -143,6 +152,8 @@ public:
     }
     return id;
   }
+
+public:
 
   // Logs `deltas` (one per page, any order) as one commit at the next epoch and applies them;
   // returns the epoch. Throws mmsb::error with memory and files as before (so the same
@@ -171,7 +182,7 @@ public:
     for (const auto& d : deltas)
       if (!table_.contains(d.target()))
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
-    return log_and_apply(deltas, apply_all, structure, sched);
+    return out_of_memory_as_error("commit", [&] { return log_and_apply(deltas, apply_all, structure, sched); });
   }
 
   // The structure recovery found, in order: the loaded checkpoint's, then every retained
@@ -196,10 +207,12 @@ public:
   // stay as they were, so recovery is unaffected.
   void checkpoint(span<const std::byte> structure = {})
   {
-    std::unique_lock lock(mutex_);
-    background_.wait();
-    start_checkpoint(structure, true);
-    background_.wait();
+    out_of_memory_as_error("checkpoint", [&] {
+      std::unique_lock lock(mutex_);
+      background_.wait();
+      start_checkpoint(structure, true);
+      background_.wait();
+    });
   }
 
   // The same in the background: returns once the epoch is frozen (no page bytes copied, no
@@ -211,11 +224,13 @@ public:
   // finished background checkpoint not yet reported, starting nothing.
   bool begin_checkpoint(span<const std::byte> structure = {})
   {
-    std::unique_lock lock(mutex_);
-    if (background_.busy()) return false;
-    background_.wait();
-    start_checkpoint(structure, false);
-    return true;
+    return out_of_memory_as_error("begin_checkpoint", [&] {
+      std::unique_lock lock(mutex_);
+      if (background_.busy()) return false;
+      background_.wait();
+      start_checkpoint(structure, false);
+      return true;
+    });
   }
 
   // Waits for the in-flight background checkpoint, if any, to be durable (and the log it covers
@@ -251,8 +266,10 @@ public:
   // A copy of every page at the current epoch, taken under the shared lock.
   [[nodiscard]] snapshot_type snapshot() const
   {
-    std::shared_lock lock(mutex_);
-    return copy_of(table_, epoch_);
+    return out_of_memory_as_error("snapshot", [&] {
+      std::shared_lock lock(mutex_);
+      return copy_of(table_, epoch_);
+    });
   }
 
   // What recovery found when the store was opened: records, where the log ended, damage if any.
@@ -299,6 +316,13 @@ public:
   // span<const std::byte>, also gets each commit's structure (empty for most).
   template <class F>
   void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
+  {
+    out_of_memory_as_error("for_each_commit", [&] { for_each_commit_locked(f, after); });
+  }
+
+private:
+  template <class F>
+  void for_each_commit_locked(F& f, mmsb::epoch after) const
   {
     write_out_buffer();
     std::shared_lock lock(mutex_);
@@ -506,6 +530,11 @@ private:
   // f(the pages at epoch target), rebuilt into a replica under the read lock; see snapshot_at.
   template <class F>
   void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const
+  {
+    out_of_memory_as_error("replay", [&] { with_state_at_locked(target, f, structure_out); });
+  }
+  template <class F>
+  void with_state_at_locked(mmsb::epoch target, F& f, std::vector<std::vector<std::byte>>* structure_out) const
   {
     write_out_buffer();
     std::shared_lock lock(mutex_);

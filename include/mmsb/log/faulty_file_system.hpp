@@ -8,6 +8,8 @@
 //   class: a second fail_nth for the same class replaces the first. A failed call never reaches
 //   the inner file system, so the inner state is exactly as before it. close() cannot fail (see
 //   file_system): an armed close is counted as injected but still closes the inner handle.
+// - fail_times(op, n, err, times): calls n .. n+times-1 of class op fail, then calls succeed
+//   again: a transient fault (EAGAIN, a disk full that clears), for testing retries.
 // - short_writes(max): each write passes at most max bytes on and returns what the inner file
 //   system wrote (0 lifts the cap).
 // - space_budget(bytes): the bytes written from now on may total at most `bytes`. A write that
@@ -18,6 +20,8 @@
 //   injected() is how many calls were failed. A fault loop arms call n = 1, 2, ... and stops at
 //   the first n where injected() stays 0. size() and exists() have no class: they pass through.
 // Injected errors read "write /t/log: No space left on device (errno 28) [injected]".
+// Its retry policy (file_system::set_retry_policy) starts as io_retry::none(), so write_all and
+// open_retrying fail on the first injected fault (EINTR aside); set one to test retries.
 // map() is not forwarded (file_system's default: nothing mapped), so a reader takes its read()
 // fallback and every byte it sees passes the read faults; it is also how tests run the log
 // reader's fallback path over a posix_file_system.
@@ -49,6 +53,9 @@ public:
   // Arms the nth call of class op from now (1 = the next) to throw an mmsb::error from errno err;
   // with sticky, every later call of the class too, until reset(). Replaces an earlier arming of op.
   void fail_nth(fs_op op, std::uint64_t n, int err, bool sticky = false);
+  // Arms calls n .. n+times-1 of class op from now to throw from errno err; later calls pass.
+  // Replaces an earlier arming of op. times must be at least 1.
+  void fail_times(fs_op op, std::uint64_t n, int err, std::uint64_t times);
   // Passes at most max_bytes of each write on (0 lifts the cap).
   void short_writes(std::size_t max_bytes);
   // The bytes written from now on may total at most `bytes`; then writes return short, then throw

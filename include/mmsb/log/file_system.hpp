@@ -5,10 +5,18 @@
 // This is an I/O path (a system call per operation), not a hot path, so it is a small abstract
 // interface rather than a template policy: one log writer serves every file system.
 //
-// Every operation that fails throws mmsb::error: errc::no_space for ENOSPC/EDQUOT, errc::io_error
-// otherwise, with a message naming the operation, the path and the errno text. A failed operation
-// changes nothing the caller can observe except where stated (a short write is not a failure: it
-// returns the bytes written).
+// Every operation that fails throws mmsb::error (an fs_error, which also carries the errno):
+// errc::no_space for ENOSPC/EDQUOT, errc::io_error otherwise, with a message naming the
+// operation, the path and the errno text. A failed operation changes nothing the caller can
+// observe except where stated (a short write is not a failure: it returns the bytes written).
+// An operation that cannot allocate (bookkeeping, messages) throws std::bad_alloc before it has
+// done anything, sync included: the log treats that as out of memory, never as a failed fsync.
+//
+// Transient errors: write_all() and open_retrying(), which every persisted byte of the log and
+// checkpoints goes through, retry EINTR at once and EAGAIN/EWOULDBLOCK/ENOSPC/EDQUOT with a
+// bounded exponential backoff (io_retry, set per file system); sync and sync_dir are never
+// retried (after a failed fsync the kernel may have dropped the data: the log poisons itself
+// instead), nor is any other errno. See retryable() and docs/durability.md.
 //
 // The file systems (posix_, memory_, faulty_file_system) are compiled into libmmsb (src/log/).
 #pragma once
@@ -17,6 +25,7 @@
 #include <mmsb/core/span.hpp>
 
 #include <cerrno>  // the errno values in messages and fault injection
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -54,9 +63,48 @@ enum class open_mode : std::uint8_t {
   truncate,      // create or empty an existing file
 };
 
-// Throws the mmsb::error for a failed operation: "write /path: No space left on device
+// The mmsb::error a file-system operation throws: code() as for every mmsb::error, plus the
+// errno it came from, so a caller can tell a transient failure (retryable()) from a lasting one.
+class fs_error : public error {
+public:
+  // message is what() returns; sys_errno is the errno of the failed call.
+  fs_error(errc code, const std::string& message, int sys_errno) : error(code, message), errno_(sys_errno) {}
+  // The errno of the failed call (EIO, ENOSPC, ...).
+  [[nodiscard]] int sys_errno() const noexcept { return errno_; }
+
+private:
+  int errno_;
+};
+
+// Throws the fs_error for a failed operation: "write /path: No space left on device
 // (errno 28)", errc::no_space for ENOSPC and EDQUOT, errc::io_error otherwise; `note` is appended.
 [[noreturn]] void throw_fs_error(const char* op, const std::string& path, int err, const char* note = "");
+
+// How write_all() and open_retrying() retry a call that failed with a transient errno
+// (retryable()): up to `attempts` calls in all, sleeping initial_backoff before the second,
+// doubling up to max_backoff. With the defaults a lasting ENOSPC is reported after 6 calls and
+// 31 ms of sleep. EINTR is retried at once and does not count (up to eintr_limit in a row).
+struct io_retry {
+  std::uint32_t attempts = 6;                             // calls in all, the first included; 1 = no retry
+  std::chrono::microseconds initial_backoff{1000};        // sleep before the first retry
+  std::chrono::microseconds max_backoff{16000};           // the sleep doubles up to this
+  std::uint32_t eintr_limit = 100;                        // EINTRs in a row before EINTR is reported
+
+  // No retry of EAGAIN/ENOSPC/EDQUOT at all (EINTR still is): the first failure is reported.
+  [[nodiscard]] static constexpr io_retry none() noexcept { return io_retry{1, {}, {}, 100}; }
+};
+
+// Whether a failed write or open with this errno may succeed if simply tried again later, and
+// so is retried by io_retry: EAGAIN/EWOULDBLOCK (a non-blocking descriptor, a FUSE or network
+// file system that is busy), ENOSPC and EDQUOT (space freed by another process, a file system
+// whose free space lags its deferred frees, as btrfs's and ext4's delayed allocation do). A
+// failed write or open changes nothing, so trying it again is safe. Not EIO (a device error:
+// retrying hides it, and data already accepted may be gone), EROFS, EBADF, EFBIG, EINVAL or
+// anything else: they are reported at once. EINTR is handled apart (retried at once).
+[[nodiscard]] constexpr bool retryable(int err) noexcept
+{
+  return err == EAGAIN || err == EWOULDBLOCK || err == ENOSPC || err == EDQUOT;
+}
 
 // The abstract file system every persisted byte goes through (see the top of this header). The
 // stock implementations (posix_, memory_, faulty_file_system) are safe to call from several threads.
@@ -105,9 +153,24 @@ public:
   // Releases a view map() returned; an empty view is ignored. Never throws.
   virtual void unmap(span<const std::byte> view) noexcept;
 
-  // Writes all of bytes, looping over short writes. Throws on failure; bytes already written
-  // before the failure stay written (the caller's framing detects a torn record).
+  // Writes all of bytes, looping over short writes, retrying EINTR at once and retryable()
+  // errnos per retry_policy() (a failed write() wrote nothing, so the retry continues exactly
+  // where it stopped). Throws the last fs_error when the policy is spent or the errno is not
+  // retryable; bytes already written before the failure stay written (the log cuts them back
+  // to its last complete record, a checkpoint removes its temp file).
   void write_all(handle h, span<const std::byte> bytes);
+  // open(path, mode), retried as write_all retries a write (a failed open creates nothing).
+  handle open_retrying(const std::string& path, open_mode mode);
+
+  // The retry policy of write_all() and open_retrying(); io_retry{} by default (faulty_file_system:
+  // io_retry::none(), so an injected fault fails the call it is armed for). Set it before the
+  // file system is shared between threads.
+  void set_retry_policy(const io_retry& policy) noexcept { retry_ = policy; }
+  // The current retry policy.
+  [[nodiscard]] const io_retry& retry_policy() const noexcept { return retry_; }
+
+private:
+  io_retry retry_{};
 };
 
 // A whole file's bytes, read-only, for walking in place: mapped where the file system maps

@@ -19,6 +19,11 @@
 // once the cause is gone. If that truncate fails too, or a sync fails, the writer is poisoned:
 // every later append or sync rethrows the original error (a failed fsync may have lost data the
 // kernel already reported as written, so nothing after it can be trusted). Reads are unaffected.
+// Running out of memory is not a sync failure: a file_system call that cannot allocate fails
+// before it does anything, so append, sync and flush report it as mmsb::error(out_of_memory),
+// cut back the record being appended, and the writer stays usable (except when only the
+// directory entry of a new segment was left to sync: the record is durable and cannot be taken
+// back, so the writer is poisoned and reopening decides).
 //
 // Compiled into libmmsb (src/log/log_writer.cpp).
 #pragma once
@@ -123,6 +128,8 @@ public:
 
 private:
   void check_usable() const;
+  // Rethrows failure, a std::bad_alloc as mmsb::error(out_of_memory) naming the segment.
+  [[noreturn]] void rethrow_as_error(std::exception_ptr failure) const;
 
   void open_segment();
 

@@ -80,10 +80,18 @@ struct graph_state {
   {
     if (n <= derived.size()) return;
     topo.reserve_nodes(n);
-    derived.resize(n, 0);
-    stamps.resize(n);
-    pending_of.resize(n, graph_topology::none);
-    wave_of.resize(n, graph_topology::none);
+    const std::size_t old = derived.size();
+    try {  // derived last: its size says the others have room
+      stamps.resize(n);
+      pending_of.resize(n, graph_topology::none);
+      wave_of.resize(n, graph_topology::none);
+      derived.resize(n, 0);
+    } catch (...) {
+      stamps.resize(old);  // shrinking never throws
+      pending_of.resize(old);
+      wave_of.resize(old);
+      throw;
+    }
   }
 
   [[nodiscard]] const page_type& value(page_id p) const
