@@ -348,6 +348,9 @@ private:
   {
     deltas_.clear();  // a transaction's deltas are built anew anyway
     tx.deltas_into(deltas_);
+    for (const auto& d : deltas_)  // refused before the graph notes anything (a refused commit leaves no trace)
+      if (!store_.pages().contains(d.target()))
+        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
     merged_ = deltas_.size();
     parallel_ = false;
     if (merged_ == 0 && topology_.empty()) return store_.current_epoch();

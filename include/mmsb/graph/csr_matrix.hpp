@@ -190,7 +190,7 @@ void for_each_differing_row(const csr_matrix<T>& a, const csr_matrix<T>& b, F&& 
     const auto c0 = a.row_cols(i), c1 = b.row_cols(i);
     const auto v0 = a.row_values(i), v1 = b.row_values(i);
     if (c0.size() != c1.size() || !std::equal(c0.begin(), c0.end(), c1.begin()) ||
-        std::memcmp(v0.data(), v1.data(), v0.size_bytes()) != 0)
+        (!v0.empty() && std::memcmp(v0.data(), v1.data(), v0.size_bytes()) != 0))  // an empty matrix's data() is null
       f(i);
   }
 }
