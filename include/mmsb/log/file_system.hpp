@@ -91,7 +91,14 @@ struct io_retry {
   std::uint32_t eintr_limit = 100;                        // EINTRs in a row before EINTR is reported
 
   // No retry of EAGAIN/ENOSPC/EDQUOT at all (EINTR still is): the first failure is reported.
-  [[nodiscard]] static constexpr io_retry none() noexcept { return io_retry{1, {}, {}, 100}; }
+  [[nodiscard]] static constexpr io_retry none() noexcept
+  {
+    io_retry r;  // (member by member: nvcc's front end rejects the braced form here)
+    r.attempts = 1;
+    r.initial_backoff = std::chrono::microseconds{0};
+    r.max_backoff = std::chrono::microseconds{0};
+    return r;
+  }
 };
 
 // Whether a failed write or open with this errno may succeed if simply tried again later, and

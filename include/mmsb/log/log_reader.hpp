@@ -64,7 +64,8 @@ enum class recovery_mode : std::uint8_t { point_in_time, strict, tolerate_torn_t
   return "unknown";
 }
 
-// Where and why a log stops being valid, as read_log reports it (point_in_time mode).
+// Where and why a log stops being valid, as read_log reports it (in the modes that open: a torn
+// tail in any, mid-log damage under point_in_time).
 struct log_damage {
   std::string segment;          // path of the segment holding the first bad byte
   std::uint64_t offset = 0;     // offset of the first bad byte in that segment
