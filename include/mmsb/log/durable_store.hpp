@@ -130,6 +130,7 @@ public:
   // commit is gone after a crash); an initial value other than zero() is logged with it. Throws
   // mmsb::error (out_of_memory, out_of_range) with nothing created.
   page_id create_page() { return create_page(semiring_traits<Semiring>::zero()); }
+  // The same, every slot at `initial` (logged with the page's first commit when not zero()).
   page_id create_page(value_type initial)
   {
     return out_of_memory_as_error("create_page", [&] { return create_page_locked(initial); });
