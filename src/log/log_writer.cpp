@@ -73,7 +73,6 @@ log_writer::~log_writer()
     } catch (...) {
     }
   }
-  for (const auto h : older_unsynced_) fs_->close(h);
   if (handle_ >= 0) fs_->close(handle_);
 }
 
@@ -163,16 +162,9 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
 void log_writer::sync()
 {
   check_usable();
-  if (unsynced_ == 0 && older_unsynced_.empty()) return;
+  if (unsynced_ == 0) return;
   try {
     flush();
-    while (!older_unsynced_.empty()) {  // older segments first: never a hole after a crash
-      const auto h = older_unsynced_.front();
-      fs_->sync(h);
-      older_unsynced_.erase(older_unsynced_.begin());
-      fs_->close(h);
-      MMSB_KILL_POINT("log.sync.after_older");
-    }
     fs_->sync(handle_);
     MMSB_KILL_POINT("log.sync.after_file");
   } catch (const std::bad_alloc&) {
@@ -263,14 +255,12 @@ void log_writer::open_segment()
 
 void log_writer::roll()
 {
-  if (options_.durability == durability::none) {
-    older_unsynced_.reserve(older_unsynced_.size() + 1);  // may throw: nothing changed yet
-    flush();  // the old segment is complete on disk; it is synced before any newer one
-    older_unsynced_.push_back(handle_);
-  } else {
-    sync();  // everything in the old segment is durable before the new one starts
-    fs_->close(handle_);
-  }
+  // Every durability mode syncs the old segment before the new one starts (under none too: one
+  // sync per segment, beside open_segment's two). Otherwise a power loss could keep the newer
+  // segment's records and lose the older one's unsynced tail: a hole no recovery mode can open
+  // past (the log would resume beyond the state).
+  sync();
+  fs_->close(handle_);
   MMSB_KILL_POINT("segment.roll.old_done");
   handle_ = -1;
   try {

@@ -154,29 +154,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // one of the states the oracle recorded for that epoch. The oracle then continues from there.
   // lossy: a crash of a log that syncs nothing (durability none) may leave what recovery reports
   // as mid-log corruption although nothing acknowledged-durable is lost: bytes changed inside
-  // unsynced data with whole records after them (crash_mode garble), or an unsynced segment whose
-  // directory entry was lost while a later one's survived (a hole: the next segment's first
-  // epoch is out of sequence). Under per_commit nothing is unsynced after a commit returns.
-  //
-  // Known bugs (reported; tests/fuzz/known-failures/fuzz_store_ops/): after a power loss under
-  // durability none, recovery can fail to open (a lost first segment) or a later open can drop
-  // commits made after that recovery (a stale segment between the damage and the resuming
-  // session). Unless MMSB_FUZZ_STRICT is set, a reopen check that fails after such a crash ends
-  // the input with a "tolerated known bug" line (scripts/fuzz counts them) instead of a crash, so
-  // fuzzing goes on past them; every other check, and all of them under per_commit, still fail.
-  static const bool strict_env = std::getenv("MMSB_FUZZ_STRICT") != nullptr;
-  bool lossy_crash = false;  // a crash happened under durability none
-  struct stop_input {
-    int unused = 0;  // (an empty struct inside extern "C" draws -Wextern-c-compat)
-  };
-  const auto reopen_check = [&](bool ok, const char* what, const std::string& detail) {
-    if (ok) return;
-    if (lossy_crash && !strict_env) {
-      std::fprintf(stderr, "mmsb fuzz: tolerated known bug (durability none, after a power loss): %s: %s\n", what,
-                   detail.c_str());
-      throw stop_input{};
-    }
-    mmsb::fuzz::fail(what, detail);
+  // unsynced data with whole records after them (crash_mode garble). Under per_commit nothing is
+  // unsynced after a commit returns. Every check fails the input, under every durability.
+  const auto reopen_check = [](bool ok, const char* what, const std::string& detail) {
+    if (!ok) mmsb::fuzz::fail(what, detail);
   };
   const auto reopen = [&](bool strict, bool crashed, bool lossy) {
     s.reset();
@@ -214,136 +195,131 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   static const bool trace = std::getenv("MMSB_FUZZ_TRACE") != nullptr;  // prints each operation
   static const char* const names[] = {"create", "txn", "txn", "empty commit", "checkpoint", "reopen", "crash", "replay"};
-  try {
-    for (std::size_t op = 0; op < max_ops && !in.empty(); ++op) {
-      const std::uint8_t code = in.byte();
-      if (trace)
-        std::fprintf(stderr, "op %zu: code %u (%s), epoch %llu, %zu pages\n", op, code,
-                     names[code % 8],
-                     static_cast<unsigned long long>(o.epoch), o.now.size());
-      switch (code % 8) {
-      case 0: {  // create a page
-        const std::uint8_t b = in.byte();
-        if (o.now.size() >= max_pages) break;
-        const std::int64_t initial = (b & 1u) ? 0 : static_cast<std::int8_t>(b);
-        const auto id = initial == 0 ? s->create_page() : s->create_page(initial);
-        MMSB_FUZZ_CHECK(id.value() == o.now.size(), "create_page gave id " + std::to_string(id.value()));
-        page_values v{};
-        v.fill(initial);
-        o.now.push_back(v);
-        break;
-      }
-      case 1:
-      case 2: {  // a transaction: page ids past the last page and slots past the extent included
-        mmsb::transaction<sr, lay> tx;
-        state next = o.now;
-        bool bad_page = false;
-        const std::size_t changes = 1 + in.byte() % 4;
-        for (std::size_t k = 0; k < changes; ++k) {
-          const std::uint32_t page = in.byte() % static_cast<std::uint32_t>(o.now.size() + 2);
-          const std::size_t slot = in.byte() % (lay::extent + 2);
-          const bool assign = (code & 8u) != 0 && (k % 2 == 0 || (code & 16u) != 0);
-          const std::int64_t v = value_from(in);
-          try {
-            if (assign) tx.assign(mmsb::page_id{page}, slot, v);
-            else tx.accumulate(mmsb::page_id{page}, slot, v);
-          } catch (const mmsb::error&) {
-            MMSB_FUZZ_CHECK(slot >= lay::extent, "a valid slot was refused");
-            // The transaction keeps its other changes, and (bus/transaction.hpp, as of this
-            // writing) an empty delta for this page too: the commit then names the page.
-            if (page >= o.now.size()) bad_page = true;
-            continue;
-          }
-          MMSB_FUZZ_CHECK(slot < lay::extent, "slot " + std::to_string(slot) + " was accepted");
-          if (page >= o.now.size()) {
-            bad_page = true;
-            continue;
-          }
-          next[page][slot] = assign ? v : wrap_add(next[page][slot], v);
-        }
-        if (tx.empty()) break;
-        const auto ds = tx.deltas();
+  for (std::size_t op = 0; op < max_ops && !in.empty(); ++op) {
+    const std::uint8_t code = in.byte();
+    if (trace)
+      std::fprintf(stderr, "op %zu: code %u (%s), epoch %llu, %zu pages\n", op, code,
+                   names[code % 8],
+                   static_cast<unsigned long long>(o.epoch), o.now.size());
+    switch (code % 8) {
+    case 0: {  // create a page
+      const std::uint8_t b = in.byte();
+      if (o.now.size() >= max_pages) break;
+      const std::int64_t initial = (b & 1u) ? 0 : static_cast<std::int8_t>(b);
+      const auto id = initial == 0 ? s->create_page() : s->create_page(initial);
+      MMSB_FUZZ_CHECK(id.value() == o.now.size(), "create_page gave id " + std::to_string(id.value()));
+      page_values v{};
+      v.fill(initial);
+      o.now.push_back(v);
+      break;
+    }
+    case 1:
+    case 2: {  // a transaction: page ids past the last page and slots past the extent included
+      mmsb::transaction<sr, lay> tx;
+      state next = o.now;
+      bool bad_page = false;
+      const std::size_t changes = 1 + in.byte() % 4;
+      for (std::size_t k = 0; k < changes; ++k) {
+        const std::uint32_t page = in.byte() % static_cast<std::uint32_t>(o.now.size() + 2);
+        const std::size_t slot = in.byte() % (lay::extent + 2);
+        const bool assign = (code & 8u) != 0 && (k % 2 == 0 || (code & 16u) != 0);
+        const std::int64_t v = value_from(in);
         try {
-          const auto e = s->commit(ds);
-          MMSB_FUZZ_CHECK(!bad_page, "a commit naming a page that does not exist was accepted");
-          MMSB_FUZZ_CHECK(e.value() == o.epoch + 1, "commit gave epoch " + std::to_string(e.value()));
-          o.now = std::move(next);
-          o.epoch = e.value();
-          o.at[o.epoch] = {o.now};
-          if (per_commit) o.durable = o.epoch;
-        } catch (const mmsb::error& err) {
-          MMSB_FUZZ_CHECK(bad_page, std::string("a valid commit was refused: ") + err.what());
+          if (assign) tx.assign(mmsb::page_id{page}, slot, v);
+          else tx.accumulate(mmsb::page_id{page}, slot, v);
+        } catch (const mmsb::error&) {
+          MMSB_FUZZ_CHECK(slot >= lay::extent, "a valid slot was refused");
+          // The transaction keeps its other changes, and (bus/transaction.hpp, as of this
+          // writing) an empty delta for this page too: the commit then names the page.
+          if (page >= o.now.size()) bad_page = true;
+          continue;
         }
-        break;
+        MMSB_FUZZ_CHECK(slot < lay::extent, "slot " + std::to_string(slot) + " was accepted");
+        if (page >= o.now.size()) {
+          bad_page = true;
+          continue;
+        }
+        next[page][slot] = assign ? v : wrap_add(next[page][slot], v);
       }
-      case 3: {  // an empty commit: makes the pages created since the last one durable
-        const auto e = s->commit(mmsb::span<const store::delta_type>{});
+      if (tx.empty()) break;
+      const auto ds = tx.deltas();
+      try {
+        const auto e = s->commit(ds);
+        MMSB_FUZZ_CHECK(!bad_page, "a commit naming a page that does not exist was accepted");
         MMSB_FUZZ_CHECK(e.value() == o.epoch + 1, "commit gave epoch " + std::to_string(e.value()));
+        o.now = std::move(next);
         o.epoch = e.value();
         o.at[o.epoch] = {o.now};
         if (per_commit) o.durable = o.epoch;
-        break;
+      } catch (const mmsb::error& err) {
+        MMSB_FUZZ_CHECK(bad_page, std::string("a valid commit was refused: ") + err.what());
       }
-      case 4: {  // checkpoint: the pages created since the last commit are in it too
-        s->checkpoint();
-        o.at[o.epoch].push_back(o.now);
-        o.durable = o.epoch;
-        break;
-      }
-      case 5: {  // clean close and reopen: nothing is lost but pages never committed nor checkpointed
-        const std::uint64_t before = o.epoch;
-        reopen((in.byte() & 1u) != 0, false, false);
-        reopen_check(s->current_epoch().value() == before, "a clean reopen lost commits",
-                     "at epoch " + std::to_string(s->current_epoch().value()) + " after closing at " + std::to_string(before));
-        break;
-      }
-      case 6: {  // power loss in any crash mode, then reopen
-        const std::uint8_t b = in.byte();
-        const auto mode = static_cast<mmsb::crash_mode>(b % 5);
-        fs.crash(mode, in.byte());
-        if (trace) dump_log(fs, "/db/s/log");
-        lossy_crash = lossy_crash || !per_commit;
-        reopen((b & 8u) != 0, true, !per_commit);
-        break;
-      }
-      case 7: {  // replay_to / snapshot_at any epoch, one past the end included
-        const std::uint64_t e = in.byte() % (o.epoch + 2);
-        const bool snap = (code & 8u) != 0;
-        try {
-          const auto h = snap ? mmsb::state_hash{} : s->replay_to(mmsb::epoch{e});
-          std::optional<state> pages;
-          if (snap) {
-            state st;
-            for (const auto& p : s->snapshot_at(mmsb::epoch{e}).pages) {
-              page_values v{};
-              for (std::size_t j = 0; j < lay::extent; ++j) v[j] = p.get(j);
-              st.push_back(v);
-            }
-            pages = std::move(st);
-          }
-          MMSB_FUZZ_CHECK(e <= o.epoch, "replay past the end gave a state");
-          const auto it = o.at.find(e);
-          MMSB_FUZZ_CHECK(it != o.at.end(), "no oracle state at epoch " + std::to_string(e));
-          bool found = false;
-          for (const auto& candidate : it->second)
-            found = found || (snap ? *pages == candidate : hash_of(candidate) == h);
-          MMSB_FUZZ_CHECK(found, "replay to epoch " + std::to_string(e) + " differs from the oracle " +
-                                   describe(it->second.back()) + (snap ? ", store: " + describe(*pages) : std::string()));
-        } catch (const mmsb::error&) {
-          // a past the retained files cannot rebuild (checkpoint truncation), or past the end
-        }
-        break;
-      }
-      default: break;
-      }
-      // After every operation: the live pages equal the oracle's.
-      const state got = state_of(*s);
-      MMSB_FUZZ_CHECK(got == o.now, "after op " + std::to_string(op) + " (code " + std::to_string(code) + "): store " +
-                                      describe(got) + ", oracle " + describe(o.now));
-      MMSB_FUZZ_CHECK(s->current_epoch().value() == o.epoch);
+      break;
     }
-  } catch (const stop_input&) {
-    // a tolerated known bug (printed above)
+    case 3: {  // an empty commit: makes the pages created since the last one durable
+      const auto e = s->commit(mmsb::span<const store::delta_type>{});
+      MMSB_FUZZ_CHECK(e.value() == o.epoch + 1, "commit gave epoch " + std::to_string(e.value()));
+      o.epoch = e.value();
+      o.at[o.epoch] = {o.now};
+      if (per_commit) o.durable = o.epoch;
+      break;
+    }
+    case 4: {  // checkpoint: the pages created since the last commit are in it too
+      s->checkpoint();
+      o.at[o.epoch].push_back(o.now);
+      o.durable = o.epoch;
+      break;
+    }
+    case 5: {  // clean close and reopen: nothing is lost but pages never committed nor checkpointed
+      const std::uint64_t before = o.epoch;
+      reopen((in.byte() & 1u) != 0, false, false);
+      reopen_check(s->current_epoch().value() == before, "a clean reopen lost commits",
+                   "at epoch " + std::to_string(s->current_epoch().value()) + " after closing at " + std::to_string(before));
+      break;
+    }
+    case 6: {  // power loss in any crash mode, then reopen
+      const std::uint8_t b = in.byte();
+      const auto mode = static_cast<mmsb::crash_mode>(b % 5);
+      fs.crash(mode, in.byte());
+      if (trace) dump_log(fs, "/db/s/log");
+      reopen((b & 8u) != 0, true, !per_commit);
+      break;
+    }
+    case 7: {  // replay_to / snapshot_at any epoch, one past the end included
+      const std::uint64_t e = in.byte() % (o.epoch + 2);
+      const bool snap = (code & 8u) != 0;
+      try {
+        const auto h = snap ? mmsb::state_hash{} : s->replay_to(mmsb::epoch{e});
+        std::optional<state> pages;
+        if (snap) {
+          state st;
+          for (const auto& p : s->snapshot_at(mmsb::epoch{e}).pages) {
+            page_values v{};
+            for (std::size_t j = 0; j < lay::extent; ++j) v[j] = p.get(j);
+            st.push_back(v);
+          }
+          pages = std::move(st);
+        }
+        MMSB_FUZZ_CHECK(e <= o.epoch, "replay past the end gave a state");
+        const auto it = o.at.find(e);
+        MMSB_FUZZ_CHECK(it != o.at.end(), "no oracle state at epoch " + std::to_string(e));
+        bool found = false;
+        for (const auto& candidate : it->second)
+          found = found || (snap ? *pages == candidate : hash_of(candidate) == h);
+        MMSB_FUZZ_CHECK(found, "replay to epoch " + std::to_string(e) + " differs from the oracle " +
+                                 describe(it->second.back()) + (snap ? ", store: " + describe(*pages) : std::string()));
+      } catch (const mmsb::error&) {
+        // a past the retained files cannot rebuild (checkpoint truncation), or past the end
+      }
+      break;
+    }
+    default: break;
+    }
+    // After every operation: the live pages equal the oracle's.
+    const state got = state_of(*s);
+    MMSB_FUZZ_CHECK(got == o.now, "after op " + std::to_string(op) + " (code " + std::to_string(code) + "): store " +
+                                    describe(got) + ", oracle " + describe(o.now));
+    MMSB_FUZZ_CHECK(s->current_epoch().value() == o.epoch);
   }
   return 0;
 }

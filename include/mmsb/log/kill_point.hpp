@@ -34,14 +34,13 @@ namespace mmsb {
 
 // Every kill point, in the order its steps run: commit, log append and sync, segment roll,
 // checkpoint write and publish, background checkpoint, log truncation.
-inline constexpr std::array<std::string_view, 26> kill_point_names = {
+inline constexpr std::array<std::string_view, 25> kill_point_names = {
   "commit.before_encode",           // durable_store: the commit is checked, nothing encoded or written
   "log.append.after_write",         // log_writer::append: the record is in the file, not yet synced
-  "log.sync.after_older",           // log_writer::sync: a rolled (older) segment synced (durability none)
   "log.sync.after_file",            // log_writer::sync: the active segment synced
   "commit.after_append",            // durable_store: the record is appended (and synced per policy), not applied
   "commit.after_apply",             // durable_store: applied at its epoch, commit() not yet returned
-  "segment.roll.old_done",          // log_writer::roll: the old segment synced (flushed under none)
+  "segment.roll.old_done",          // log_writer::roll: the old segment synced and closed (every durability mode)
   "segment.created",                // log_writer: the new segment file exists, empty
   "segment.head_written",           // log_writer: its segment record is written, not synced
   "segment.head_synced",            // log_writer: its segment record is synced

@@ -7,8 +7,9 @@
 // (when it holds buffer_bytes, and at every sync, segment roll and close), so under group and
 // none a process crash can lose the records since the last write, not only a power loss.
 // append() returns only after the policy's sync, so in per_commit mode an acknowledged record
-// survives a crash. Segments are synced in order: a newer segment is never synced while an older
-// one still has unsynced records, so recovery never finds a hole.
+// survives a crash. A segment roll syncs the old segment in every mode (under none too), and a new
+// segment's head and name are synced before any record goes in: a newer segment never survives a
+// power loss that an older one's records did not, so recovery never finds a hole.
 //
 // Commit records carry consecutive epochs (each commit is the next epoch), which lets recovery
 // detect a reordered, duplicated or missing record; the first commit in the log may start
@@ -154,7 +155,6 @@ private:
   std::vector<std::byte> pending_;       // the write buffer: [0, pending_bytes_) holds encoded records not yet written
   std::size_t pending_bytes_ = 0;
   std::uint64_t flushed_ = 0;            // bytes of the active segment written to the file
-  std::vector<file_system::handle> older_unsynced_;  // rolled segments still to sync (durability none)
   std::vector<std::byte> compressed_;
   std::exception_ptr poison_;
 };
