@@ -334,7 +334,8 @@ private:
     };
     std::vector<std::pair<std::uint32_t, std::uint32_t>> work{{v, to}};
     while (!work.empty()) {
-      const auto [w, l] = work.back();
+      // Plain names, not a structured binding: clang -fopenmp cannot capture one in a lambda.
+      const std::uint32_t w = work.back().first, l = work.back().second;
       work.pop_back();
       if (level_of(w) >= l) continue;
       for_each_member(unit_root(w), [&](std::uint32_t m) {
