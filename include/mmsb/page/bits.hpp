@@ -4,6 +4,7 @@
 #include <mmsb/config/macros.hpp>
 #include <mmsb/core/bits.hpp>
 #include <mmsb/page/layout.hpp>
+#include <mmsb/page/slot_block.hpp>
 
 #include <cstddef>
 
@@ -19,10 +20,9 @@ struct bits {
   static constexpr std::size_t words = words_for(N);  // the number of 64-bit words, ceil(N / 64)
   static constexpr layout_kind kind = layout_kind::bits;  // recorded in log records
 
-  // The packed words, aligned to page_alignment (64 bytes).
-  struct alignas(page_alignment) storage_type {
-    word_t words[words_for(N)];  // bit i % 64 of words[i / 64] is slot i
-  };
+  // The packed words (bit i % 64 of words[i / 64] is slot i), aligned to page_alignment
+  // (64 bytes), with no padding (page/slot_block.hpp). Bits past N stay 0.
+  using storage_type = detail::word_block<word_t, words_for(N)>;
 
   // Slot i; requires i < N.
   MMSB_HD static constexpr bool load(const storage_type& s, std::size_t i) noexcept { return test_bit(s.words, i); }

@@ -3,6 +3,7 @@
 
 #include <mmsb/config/macros.hpp>
 #include <mmsb/page/layout.hpp>
+#include <mmsb/page/slot_block.hpp>
 
 #include <cstddef>
 #include <type_traits>
@@ -19,10 +20,9 @@ struct dense {
   static constexpr std::size_t extent = N;  // the number of slots, N
   static constexpr layout_kind kind = layout_kind::dense;  // recorded in log records
 
-  // N values of T, aligned to page_alignment (64 bytes).
-  struct alignas(page_alignment) storage_type {
-    T values[N];  // slot i is values[i]
-  };
+  // N values of T (slot i is values[i]), aligned to page_alignment (64 bytes), with no padding
+  // (page/slot_block.hpp).
+  using storage_type = detail::value_block<T, N>;
 
   // Slot i; requires i < N.
   MMSB_HD static constexpr T load(const storage_type& s, std::size_t i) noexcept { return s.values[i]; }

@@ -10,6 +10,7 @@
 #include <mmsb/config/macros.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/page/layout.hpp>
+#include <mmsb/page/slot_block.hpp>
 
 #include <cstddef>
 #include <type_traits>
@@ -63,10 +64,9 @@ struct soa {
   static constexpr std::size_t extent = N * sizeof...(Fields);  // the number of slots, N * fields
   static constexpr layout_kind kind = layout_kind::soa;  // recorded in log records
 
-  // The columns end to end, aligned to page_alignment (64 bytes).
-  struct alignas(page_alignment) storage_type {
-    value_type values[N * sizeof...(Fields)];  // slot f * N + r is field f of record r
-  };
+  // The columns end to end (slot f * N + r, values[f * N + r], is field f of record r), aligned
+  // to page_alignment (64 bytes), with no padding (page/slot_block.hpp).
+  using storage_type = detail::value_block<value_type, N * sizeof...(Fields)>;
 
   // Slot i (field i / N of record i % N); requires i < extent.
   MMSB_HD static constexpr value_type load(const storage_type& s, std::size_t i) noexcept { return s.values[i]; }
