@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/sanitizers.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
@@ -413,7 +415,7 @@ TEST_CASE("concurrent alloc/free with cross-thread frees never hands one block o
           "[host_pool][concurrency]")
 {
   MMSB_TEST_INFO_SEED();
-#if defined(__SANITIZE_THREAD__)
+#if MMSB_TEST_TSAN
   constexpr int ops_per_thread = 300000;
 #else
   constexpr int ops_per_thread = 1000000;

@@ -7,6 +7,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/sanitizers.hpp"
+
 #include <cstdint>
 #include <fstream>
 #include <unistd.h>
@@ -136,7 +138,7 @@ TEST_CASE("an id far past the others is refused cleanly when its entries cannot 
 {
   // 4 Gi entries of 16 bytes = 64 GiB. Only meaningful where the kernel refuses such a request
   // outright (heuristic overcommit on a machine with less memory); elsewhere say so and stop.
-#if defined(__SANITIZE_ADDRESS__)
+#if MMSB_TEST_ASAN
   WARN("not run under ASan: its throwing operator new aborts on out-of-memory instead of throwing bad_alloc");
   return;
 #endif
