@@ -130,6 +130,7 @@ _state_hash = _fn("mmsb_state_hash", _status, _vp, ctypes.POINTER(_u64))
 _hash_at = _fn("mmsb_hash_at", _status, _vp, _u64, ctypes.POINTER(_u64))
 _read_at = _fn("mmsb_read_at", _status, _vp, _u64, _u32, _vp, _size)
 _checkpoint = _fn("mmsb_checkpoint", _status, _vp)
+_recovery = _fn("mmsb_recovery", _status, _vp, ctypes.POINTER(_u64), ctypes.POINTER(ctypes.c_char_p))
 
 
 def _check(status):
@@ -190,16 +191,21 @@ class Bus:
     existing store both may be left out: the shape is read from the store (a given one must match).
     sync: fsync every tick (True) or only write it (False: faster, a power loss may lose the latest
     ticks, a process crash loses nothing).
+    point_in_time: open a store whose log is damaged in the middle by keeping the ticks before the
+    damage (False: such a store is refused with an Error naming the segment and offset; a torn
+    tail is cut either way). The ticks lost are in .lost_ticks, recovery's report in
+    .recovery_report.
     """
 
-    def __init__(self, path, semiring=None, extent=0, sync=True):
+    def __init__(self, path, semiring=None, extent=0, sync=True, point_in_time=False):
         path = os.fspath(path)
         if semiring is not None and not isinstance(semiring, str):
             raise _TypeError(f"semiring must be a name such as 'plus_times<f64>', not {type(semiring).__name__}")
         if not isinstance(extent, (int, np.integer)) or isinstance(extent, bool) or not 0 <= extent < 2**32:
             raise _ValueError(f"extent must be a slot count such as 256 (0: from the store), not {extent!r}")
         ptr = _vp()
-        _check(_open(path.encode(), semiring.encode() if semiring else None, int(extent), 0 if sync else 1, ctypes.byref(ptr)))
+        flags = (0 if sync else 1) | (2 if point_in_time else 0)  # MMSB_OPEN_NO_SYNC, MMSB_OPEN_POINT_IN_TIME
+        _check(_open(path.encode(), semiring.encode() if semiring else None, int(extent), flags, ctypes.byref(ptr)))
         self._h = _Handle(ptr.value)
         self.path = path
         self.semiring = _semiring(ptr.value).decode()
@@ -259,6 +265,21 @@ class Bus:
         e = _u64()
         _check(_epoch(self._ptr(), ctypes.byref(e)))
         return e.value
+
+    @property
+    def lost_ticks(self):
+        """How many committed ticks recovery dropped after mid-log damage when this bus was opened
+        (0 unless opened with point_in_time=True or sync=False on a damaged log)."""
+        n = _u64()
+        _check(_recovery(self._ptr(), ctypes.byref(n), None))
+        return n.value
+
+    @property
+    def recovery_report(self):
+        """Recovery's one-line report from the open: checkpoint, epochs replayed, any damage."""
+        text = ctypes.c_char_p()
+        _check(_recovery(self._ptr(), None, ctypes.byref(text)))
+        return text.value.decode("utf-8", "replace")
 
     def _page_id(self, page):
         if isinstance(page, bool) or not isinstance(page, (int, np.integer)):

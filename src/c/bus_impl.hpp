@@ -35,6 +35,8 @@ public:
   virtual std::uint64_t tick() = 0;
   virtual void discard() noexcept = 0;
   [[nodiscard]] virtual std::uint64_t epoch() const = 0;
+  [[nodiscard]] virtual std::uint64_t lost_ticks() const noexcept = 0;          // recovery's, at open
+  [[nodiscard]] virtual const std::string& recovery_report() const noexcept = 0;  // recovery's, at open
   [[nodiscard]] virtual const void* page_data(std::uint32_t page) const = 0;
   [[nodiscard]] virtual std::uint64_t hash() const = 0;
   [[nodiscard]] virtual std::uint64_t hash_at(std::uint64_t epoch) const = 0;

@@ -33,7 +33,10 @@ public:
   using layout_type = dense<value_type, N>;
   using bus_type = basic_bus<Semiring, layout_type>;
 
-  explicit bus_model(const open_args& a) : bus_(options(a, fs_)) {}
+  explicit bus_model(const open_args& a)
+      : bus_(options(a, fs_)), lost_ticks_(lost_ticks_of(bus_)), recovery_report_(bus_.store().recovery().describe())
+  {
+  }
 
   std::uint32_t create_page(const void* initial) override
   {
@@ -92,6 +95,8 @@ public:
   void discard() noexcept override { pending_.clear(); }
 
   [[nodiscard]] std::uint64_t epoch() const override { return bus_.current_epoch().value(); }
+  [[nodiscard]] std::uint64_t lost_ticks() const noexcept override { return lost_ticks_; }
+  [[nodiscard]] const std::string& recovery_report() const noexcept override { return recovery_report_; }
   [[nodiscard]] const void* page_data(std::uint32_t page) const override
   {
     check_page(page);
@@ -134,11 +139,23 @@ private:
     value_type value;
   };
 
+  // The ticks recovery dropped: every epoch from the recovered one up to the newest commit found
+  // after the damage (the damaged record's own tick included, which lost_records(), counting the
+  // valid records after it, leaves out).
+  static std::uint64_t lost_ticks_of(const bus_type& b) noexcept
+  {
+    const auto& damage = b.store().recovery().damage;
+    if (!damage || damage->records_after == 0) return 0;
+    const std::uint64_t newest = damage->newest_after.value(), now = b.current_epoch().value();
+    return newest > now ? newest - now : 0;
+  }
+
   static bus_options options(const open_args& a, posix_file_system& fs)
   {
     bus_options o;
     o.fs = &fs;
     o.dir = a.dir;
+    if (a.flags & MMSB_OPEN_POINT_IN_TIME) o.store.recovery = recovery_mode::point_in_time;
     if (a.flags & MMSB_OPEN_NO_SYNC) {
       // Written to the file at every commit (no writer buffer), only not fsync'd: a process
       // crash loses nothing; an OS crash or power loss may lose the ticks not yet synced.
@@ -172,6 +189,8 @@ private:
   bus_type bus_;
   std::vector<change> pending_;
   std::optional<page_id> created_;  // the newest page created since the last commit, if any
+  std::uint64_t lost_ticks_;        // recovery's findings at open (they never change afterwards)
+  std::string recovery_report_;
 };
 
 template <class Semiring, std::size_t N>

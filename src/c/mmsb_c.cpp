@@ -153,9 +153,11 @@ mmsb_status mmsb_open(const char* dir, const char* semiring, uint32_t extent, un
   *out = nullptr;
   MMSB_IMPL_NEED(dir, fn);
   if (*dir == '\0') return fail(MMSB_E_INVALID_ARGUMENT, fn, "dir is empty");
-  if ((flags & ~MMSB_OPEN_NO_SYNC) != 0) {
+  constexpr unsigned known_flags = MMSB_OPEN_NO_SYNC | MMSB_OPEN_POINT_IN_TIME;
+  if ((flags & ~known_flags) != 0) {
     char text[128];  // outside guarded(): no allocation
-    std::snprintf(text, sizeof text, "unknown flags %u (known: MMSB_OPEN_NO_SYNC)", flags & ~MMSB_OPEN_NO_SYNC);
+    std::snprintf(text, sizeof text, "unknown flags %u (known: MMSB_OPEN_NO_SYNC, MMSB_OPEN_POINT_IN_TIME)",
+                  flags & ~known_flags);
     return fail(MMSB_E_INVALID_ARGUMENT, fn, text);
   }
   return guarded(fn, [&] {
@@ -321,6 +323,15 @@ mmsb_status mmsb_epoch(const mmsb_bus* bus, uint64_t* epoch)
     *epoch = bus->impl->epoch();
     return MMSB_OK;
   });
+}
+
+mmsb_status mmsb_recovery(const mmsb_bus* bus, uint64_t* lost_ticks, const char** report)
+{
+  MMSB_IMPL_NEED(bus, "mmsb_recovery");
+  // Fixed at open: no lock, nothing that can throw.
+  if (lost_ticks) *lost_ticks = bus->impl->lost_ticks();
+  if (report) *report = bus->impl->recovery_report().c_str();
+  return MMSB_OK;
 }
 
 mmsb_status mmsb_page_data(const mmsb_bus* bus, uint32_t page, const void** data)

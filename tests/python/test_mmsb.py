@@ -101,6 +101,32 @@ def test_reopen_and_replay(tmp_path):
         assert b.state_hash() == h2
 
 
+def test_damaged_log(tmp_path):
+    d = tmp_path / "store"
+    with mmsb.Bus(d, "plus_times<f64>", extent=256) as b:
+        assert b.lost_ticks == 0 and "LOST" not in b.recovery_report
+        p = b.create_page()
+        for k in range(10):
+            b.push(p, [k], np.array([1.0 + k]))
+            b.tick()
+    (seg,) = (d / "log").glob("*.seg")
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2] ^= 0x5A  # inside a tick's record, whole ticks after it
+    seg.write_bytes(bytes(data))
+    with pytest.raises(mmsb.Error, match="follow") as e:
+        mmsb.Bus(d)
+    assert e.value.status == 9 and seg.name in str(e.value)  # MMSB_E_CORRUPT, naming the segment
+    assert seg.read_bytes() == bytes(data)  # refused: the files are as they were
+    with mmsb.Bus(d, point_in_time=True) as b:
+        assert 1 <= b.epoch < 10 and b.epoch + b.lost_ticks == 10
+        assert "LOST" in b.recovery_report
+        b.push(0, [200], np.array([1.0]))
+        e = b.tick()
+        h = b.state_hash()
+    with mmsb.Bus(d) as b:  # the recovered session resumed the log: a plain open accepts it
+        assert (b.epoch, b.lost_ticks, b.state_hash()) == (e, 0, h)
+
+
 def test_bool_pages(tmp_path):
     with mmsb.Bus(tmp_path / "r", "or_and", extent=256) as b:
         p = b.create_page()

@@ -89,6 +89,13 @@ typedef enum mmsb_op { MMSB_ACCUMULATE = 0, MMSB_ASSIGN = 1 } mmsb_op;
  * loses nothing, a power loss may lose the latest ticks. */
 #define MMSB_OPEN_NO_SYNC 1u
 
+/* mmsb_open flag: open a store whose log is damaged in the middle (valid records after the damage)
+ * by keeping the records before it; the ticks after the damage are lost, and mmsb_recovery says
+ * how many. Without it such a store is refused (MMSB_E_CORRUPT naming the segment, the offset and
+ * how many records follow); a torn tail (an unfinished last record) is cut either way. Under
+ * MMSB_OPEN_NO_SYNC this is the behaviour anyway: unsynced ticks were never promised. */
+#define MMSB_OPEN_POINT_IN_TIME 2u
+
 /* An open bus: an opaque handle from mmsb_open, released by mmsb_close. Calls on one handle are
  * serialized, but it belongs to one thread at a time (see the top of this header). */
 typedef struct mmsb_bus mmsb_bus;
@@ -113,7 +120,7 @@ MMSB_C_API mmsb_status mmsb_instance(size_t i, const char** semiring, mmsb_eleme
  * is none, and recovering it (the newest checkpoint, then the log) if there is one.
  *   semiring, extent: the instantiation (see the table above). For an existing store both may be
  *     NULL and 0: the shape is then read from the store's log; a given one must match it.
- *   flags: 0 or MMSB_OPEN_NO_SYNC.
+ *   flags: 0, or MMSB_OPEN_NO_SYNC and/or MMSB_OPEN_POINT_IN_TIME (or'ed).
  * On success *out is a new handle (close it with mmsb_close). On failure *out is NULL:
  * MMSB_E_INVALID_ARGUMENT for an unknown semiring name, MMSB_E_UNSUPPORTED for an extent not
  * instantiated, MMSB_E_BAD_FORMAT for a store of another shape, MMSB_E_CORRUPT for a damaged one,
@@ -171,6 +178,13 @@ MMSB_C_API mmsb_status mmsb_discard(mmsb_bus* bus);
 
 /* The epoch of the last committed tick (0 for a new store). */
 MMSB_C_API mmsb_status mmsb_epoch(const mmsb_bus* bus, uint64_t* epoch);
+
+/* What recovery found when the bus was opened. *lost_ticks (if not NULL): the committed ticks it
+ * dropped at mid-log damage, from the damaged one to the newest found after it (0 unless opened
+ * with MMSB_OPEN_POINT_IN_TIME or MMSB_OPEN_NO_SYNC on a damaged log). *report (if not NULL): one line naming the checkpoint, the
+ * epochs replayed and any damage (segment, offset, bytes dropped, ticks lost); valid until
+ * mmsb_close. */
+MMSB_C_API mmsb_status mmsb_recovery(const mmsb_bus* bus, uint64_t* lost_ticks, const char** report);
 
 /* A pointer to page `page`'s extent elements, without copying. Read-only. Valid until the next
  * mmsb_tick, mmsb_checkpoint or mmsb_close on this bus; read it again after those. */
