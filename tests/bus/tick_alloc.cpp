@@ -1,5 +1,6 @@
-// The steady-state tick allocates nothing. This program replaces the global operator new and
-// counts every allocation made by any thread while a bus runs ticks of a realistic shape:
+// The steady-state tick allocates nothing. This program replaces the global operator new
+// (tests/support/replaced_new.hpp) and counts every allocation made by any thread while a bus
+// runs ticks of a realistic shape:
 // producers pushing sparse deltas to a varying set of pages, merged, logged to a real log on a
 // posix_file_system, applied, and propagated along matrix edges to derived pages. After a
 // warm-up (buffers reach their working size), 0 allocations per tick, on the serial scheduler
@@ -14,6 +15,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/replaced_new.hpp"
+
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
@@ -26,57 +29,13 @@ namespace {
 std::atomic<bool> counting{false};
 std::atomic<std::size_t> allocations{0};
 
-void* counted(std::size_t n)
+// Every form of new (the rings allocate with the nothrow ones) comes through here.
+bool count_allocation(std::size_t) noexcept
 {
   if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  if (void* p = std::malloc(n ? n : 1)) return p;
-  throw std::bad_alloc();
-}
-void* counted_aligned(std::size_t n, std::align_val_t a)
-{
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  const auto al = static_cast<std::size_t>(a);
-  if (void* p = std::aligned_alloc(al, (n + al - 1) / al * al)) return p;
-  throw std::bad_alloc();
+  return true;
 }
 } // namespace
-
-void* operator new(std::size_t n) { return counted(n); }
-void* operator new[](std::size_t n) { return counted(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return counted_aligned(n, a); }
-void* operator new[](std::size_t n, std::align_val_t a) { return counted_aligned(n, a); }
-// The nothrow forms too (the rings allocate with them): every form of new and delete must be
-// replaced together, or a sanitizer sees new from one allocator freed by another.
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept
-{
-  try {
-    return counted(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept
-{
-  try {
-    return counted_aligned(n, a);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t& t) noexcept { return operator new(n, a, t); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace mmsb;
 
@@ -157,6 +116,7 @@ void check_steady_state_allocates_nothing()
   std::vector<std::size_t> per_tick(counted_ticks);
   for (std::size_t t = 0; t < counted_ticks; ++t) {
     allocations.store(0);
+    mmsb::test::allocation_hook.store(count_allocation);
     counting.store(true);
     run_tick();
     counting.store(false);

@@ -1,6 +1,6 @@
 // RELIABILITY #10: allocation failure at the Nth allocation of every public operation of
 // durable_store and of the bus. This program replaces the global operator new/new[] (every form,
-// with delete, as tests/bus/tick_alloc.cpp does) so that the Nth allocation from arming, on any
+// with delete: tests/support/replaced_new.hpp) so that the Nth allocation from arming, on any
 // thread, fails once: the throwing forms throw std::bad_alloc, the nothrow forms return null.
 // For each operation and N = 1, 2, ... until the operation completes with no failure injected:
 //   - the call completes, or throws the documented error: mmsb::error with errc::out_of_memory
@@ -20,6 +20,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "../support/replaced_new.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -38,19 +40,13 @@ std::atomic<std::uint64_t> fail_at{0};  // 0: off; else the allocation number (f
 std::atomic<std::uint64_t> seen{0};
 std::atomic<std::uint64_t> failed{0};
 
-void* take(std::size_t n, std::size_t align = 0) noexcept
+bool allow_allocation(std::size_t) noexcept
 {
   if (const auto f = fail_at.load(std::memory_order_relaxed); f != 0 && seen.fetch_add(1, std::memory_order_relaxed) + 1 == f) {
     failed.fetch_add(1, std::memory_order_relaxed);
-    return nullptr;
+    return false;
   }
-  if (align == 0) return std::malloc(n ? n : 1);
-  return std::aligned_alloc(align, (n + align - 1) / align * align);
-}
-void* take_or_throw(std::size_t n, std::size_t align = 0)
-{
-  if (void* p = take(n, align)) return p;
-  throw std::bad_alloc();
+  return true;
 }
 
 void arm(std::uint64_t n) noexcept
@@ -58,6 +54,7 @@ void arm(std::uint64_t n) noexcept
   seen.store(0);
   failed.store(0);
   fail_at.store(n);
+  mmsb::test::allocation_hook.store(allow_allocation);
 }
 std::uint64_t disarm() noexcept
 {
@@ -65,27 +62,6 @@ std::uint64_t disarm() noexcept
   return failed.load();
 }
 } // namespace
-
-void* operator new(std::size_t n) { return take_or_throw(n); }
-void* operator new[](std::size_t n) { return take_or_throw(n); }
-void* operator new(std::size_t n, std::align_val_t a) { return take_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a) { return take_or_throw(n, static_cast<std::size_t>(a)); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return take(n); }
-void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return take(n); }
-void* operator new(std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return take(n, static_cast<std::size_t>(a)); }
-void* operator new[](std::size_t n, std::align_val_t a, const std::nothrow_t&) noexcept { return take(n, static_cast<std::size_t>(a)); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 
 using namespace mmsb;
 
