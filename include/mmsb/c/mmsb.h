@@ -181,9 +181,9 @@ MMSB_C_API mmsb_status mmsb_epoch(const mmsb_bus* bus, uint64_t* epoch);
 
 /* What recovery found when the bus was opened. *lost_ticks (if not NULL): the committed ticks it
  * dropped at mid-log damage, from the damaged one to the newest found after it (0 unless opened
- * with MMSB_OPEN_POINT_IN_TIME or MMSB_OPEN_NO_SYNC on a damaged log). *report (if not NULL): one line naming the checkpoint, the
- * epochs replayed and any damage (segment, offset, bytes dropped, ticks lost); valid until
- * mmsb_close. */
+ * with MMSB_OPEN_POINT_IN_TIME or MMSB_OPEN_NO_SYNC on a damaged log). *report (if not NULL): one
+ * line naming the checkpoint, the epochs replayed and any damage (segment, offset, bytes dropped,
+ * commits found after it); valid until mmsb_close. */
 MMSB_C_API mmsb_status mmsb_recovery(const mmsb_bus* bus, uint64_t* lost_ticks, const char** report);
 
 /* A pointer to page `page`'s extent elements, without copying. Read-only. Valid until the next
