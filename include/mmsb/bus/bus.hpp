@@ -27,8 +27,10 @@
 
 #include <mmsb/bus/options.hpp>
 #include <mmsb/bus/producer.hpp>
+#include <mmsb/bus/requirements.hpp>
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/bus/tick.hpp>
+#include <mmsb/bus/tick_deltas.hpp>
 #include <mmsb/bus/topology_replay.hpp>
 #include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
@@ -68,19 +70,7 @@ namespace mmsb {
 template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>, class Allocator = host_heap,
           class Scheduler = serial>
 class basic_bus {
-  static_assert(require_semiring<Semiring>());
-  static_assert(layout<Layout>, "mmsb: basic_bus<S, Layout, ...>: Layout must be a page layout (dense<T, N>, soa<N, ...>, bits<N>)");
-  static_assert(std::is_same_v<typename Layout::value_type, semiring_value_t<Semiring>>,
-                "mmsb: basic_bus<S, Layout, ...>: the layout's value_type must be the semiring's value type");
-  static_assert(requires(const typename Layout::storage_type& s) { Layout::data(s); },
-                "mmsb: basic_bus<S, Layout, ...>: a bus logs whole pages and deltas as contiguous bytes, so Layout "
-                "needs static data(storage) giving its slots (or words) contiguously, as dense, bits and soa do "
-                "(see docs/layouts.md)");
-  static_assert(page_allocator<Allocator>, "mmsb: basic_bus<S, L, Allocator, ...>: Allocator must be a page allocator (host_heap, host_pool, ...)");
-  static_assert(host_accessible(Allocator::space),
-                "mmsb: basic_bus<S, L, Allocator, ...>: this bus runs on the host, and Allocator hands out device "
-                "memory the host must not dereference; use host_heap, host_pool, mapped_file, cuda_pinned or cuda_managed");
-  static_assert(scheduler<Scheduler>, "mmsb: basic_bus<S, L, A, Scheduler>: Scheduler must be a scheduler policy (serial, kokkos_scheduler<Space>)");
+  static_assert(detail::bus_requirements<Semiring, Layout, Allocator, Scheduler>::met);  // bus/requirements.hpp
 
 public:
   using semiring_type = Semiring;  // the semiring whose ⊕ merges and applies changes
@@ -112,9 +102,7 @@ public:
       store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), opts_.store), graph_(store_.pages()),
       sched_(std::move(sched)), kernels_(std::move(kernels))
   {
-    detail::topology_applier<graph_type, kernel_table> apply{graph_, kernels_};
-    for (const auto& blob : store_.recovered_structure())
-      detail::read_topology<value_type>({blob.data(), blob.size()}, Layout::extent, "store " + opts_.dir, apply);
+    detail::replay_topology<Layout>(graph_, kernels_, store_.recovered_structure(), "store " + opts_.dir);
     store_.release_recovered_structure();
     try {
       (void)graph_.propagate();
@@ -164,7 +152,11 @@ public:
   // reopening a store); throws mmsb::error (invalid_argument) when no kernel has that name.
   edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
   {
-    return out_of_memory_as_error("bus add_kernel_edge", [&] { return add_named_kernel_edge(srcs, dst, name); });
+    return out_of_memory_as_error("bus add_kernel_edge", [&] {
+      const kernel_fn& f = detail::kernel_named(kernels_, name, dst.value());
+      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
+                              [&] { return graph_.add_kernel_edge(srcs, dst, f, name); });
+    });
   }
 
   // Removes a live edge (mmsb::error naming it otherwise, nothing changed); its destination is
@@ -189,7 +181,6 @@ public:
                               [&] { return graph_.add_fixed_point_region(members, max_iterations); });
     });
   }
-
 
   // The graph and the store, to read (values, topology, history: snapshot_at, for_each_commit).
   // Only const: a write through either would bypass the log or the graph.
@@ -249,7 +240,8 @@ public:
   // (out_of_range) outside the retained range; this bus is untouched.
   [[nodiscard]] state_hash hash_at(mmsb::epoch e) const
   {
-    return out_of_memory_as_error("bus hash_at", [&] { return hash_at_epoch(e); });
+    return out_of_memory_as_error(
+      "bus hash_at", [&] { return detail::hash_with_topology<graph_type>(store_, kernels_, e, "store " + opts_.dir); });
   }
 
   // A producer with the next id and a ring of `ring_capacity` changes (0: the bus's
@@ -271,7 +263,6 @@ public:
   {
     return out_of_memory_as_error("bus tick", [&] { return run_tick(budget); });
   }
-
 
   // Latency statistics of recent ticks, per phase.
   [[nodiscard]] const tick_stats& stats() const noexcept { return stats_; }
@@ -312,10 +303,7 @@ private:
   // The bodies of the public operations above that run through out_of_memory_as_error.
   edge_id add_new_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
   {
-    if (kernels_.count(name))
-      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
-                                            ": the name already names a kernel of this bus; kernel edges are logged "
-                                            "by name, so give each function its own (or pass only the name to reuse it)");
+    detail::check_new_kernel_name(kernels_, name, dst.value());
     auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
     try {
       return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
@@ -324,15 +312,6 @@ private:
       kernels_.erase(slot);
       throw;
     }
-  }
-  edge_id add_named_kernel_edge(span<const page_id> srcs, page_id dst, const std::string& name)
-  {
-    const auto it = kernels_.find(name);
-    if (it == kernels_.end())
-      throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst.value()) +
-                                            ": no kernel of that name (give its function once, or in the bus's kernel table)");
-    return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
-                  [&] { return graph_.add_kernel_edge(srcs, dst, it->second, name); });
   }
   void set_weights_of(edge_id e, matrix_type a)
   {
@@ -346,15 +325,12 @@ private:
   }
   mmsb::epoch commit_transaction(transaction_type& tx)
   {
-    deltas_.clear();  // a transaction's deltas are built anew anyway
-    tx.deltas_into(deltas_);
-    for (const auto& d : deltas_)  // refused before the graph notes anything (a refused commit leaves no trace)
+    merged_.take(tx);
+    for (const auto& d : merged_.merged())  // refused before the graph notes anything (a refused commit leaves no trace)
       if (!store_.pages().contains(d.target()))
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
-    merged_ = deltas_.size();
     parallel_ = false;
-    if (merged_ == 0 && topology_.empty()) return store_.current_epoch();
-    cuts_.assign({std::size_t{0}, merged_});
+    if (merged_.size() == 0 && topology_.empty()) return store_.current_epoch();
     const mmsb::epoch e = log_and_apply();
     tx.clear();
     (void)graph_.propagate();
@@ -366,23 +342,6 @@ private:
     transaction_type none;
     (void)commit_transaction(none);
     return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
-  }
-  state_hash hash_at_epoch(mmsb::epoch e) const
-  {
-    const auto history = store_.history_at(e);
-    typename graph_type::table_type table;
-    for (const auto& p : history.state.pages) {
-      table.create(p.id());
-      table.at(p.id()) = p;
-    }
-    graph_type replica(table);
-    detail::topology_applier<graph_type, kernel_table> apply{replica, kernels_};
-    for (const auto& blob : history.structure)
-      detail::read_topology<value_type>({blob.data(), blob.size()}, Layout::extent, "store " + opts_.dir, apply);
-    replica.recompute_all();
-    state_hasher h;
-    table.for_each([&](const page_type& p) { h.add(p.id(), replica.value(p.id()).payload_bytes()); });
-    return h.digest();
   }
   tick_report run_tick(tick_budget budget)
   {
@@ -422,58 +381,39 @@ private:
     r.rejected += d.rejected;
   }
 
-  // Orders the batch and merges one delta per page, ranges of pages in parallel. The merged
-  // deltas live in deltas_[0, merged_), which never shrinks: each keeps its storage, both
-  // encodings, for the next tick, so only a tick that touches more pages than any before
-  // allocates here.
+  // Orders the batch and merges one delta per page (tick_deltas.hpp), ranges of pages in parallel.
   void merge(tick_report& r)
   {
-    batch_.seal();
-    const std::size_t pages = batch_.pages().size();
-    if (deltas_.size() < pages) {
-      deltas_.reserve(pages);  // may throw: nothing changed yet
-      while (deltas_.size() < pages) deltas_.emplace_back().reserve_dense();
-    }
-    merged_ = pages;
-    r.pages = pages;
-    parallel_ = false;
-    if (pages == 0) {
-      cuts_.assign({std::size_t{0}, std::size_t{0}});  // a commit of topology edits alone applies nothing
-      return;
-    }
     parallel_ = batch_.size() >= opts_.parallel_min_changes && sched_.concurrency() > 1;
-    batch_.split_into(parallel_ ? sched_.concurrency() * work_items_per_thread : 1, cuts_);
-    run_ranges([&](std::size_t w) {
-      for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) batch_.merge_partition_into(k, deltas_[k]);
-    });
+    merged_.merge(batch_, parallel_ ? sched_.concurrency() * work_items_per_thread : 1, sched_);
+    r.pages = merged_.size();
+    if (r.pages == 0) parallel_ = false;
   }
 
   // Tells the graph what is about to change, logs the deltas (and topology edits) as one commit
   // and applies them.
   void apply_and_log(tick_report& r)
   {
-    if (merged_ == 0 && topology_.empty()) return;
+    if (merged_.size() == 0 && topology_.empty()) return;
     r.epoch = log_and_apply();
     batch_.clear();  // only now: a failed commit leaves the changes for the next tick
   }
 
-  // The write path's core, shared by tick() and commit(): notes deltas_ (split by cuts_) in the
+  // The write path's core, shared by tick() and commit(): notes merged_'s deltas in the
   // graph, logs them as one commit and applies them on the scheduler. Throws with nothing applied.
   mmsb::epoch log_and_apply()
   {
     const auto& topo = graph_.topology();
-    const span<const delta_type> merged{deltas_.data(), merged_};
+    const span<const delta_type> merged = merged_.merged();
     for (const auto& d : merged) {
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);
     }
     const auto apply_all = [&](auto& table, span<const delta_type> ds, mmsb::epoch at) {
-      run_ranges([&](std::size_t w) {
-        for (std::size_t k = cuts_[w]; k < cuts_[w + 1]; ++k) {
-          page_type& p = table.at(ds[k].target());
-          apply(p, ds[k]);
-          p.set_epoch(at);
-        }
+      merged_.for_each_index(sched_, [&](std::size_t k) {
+        page_type& p = table.at(ds[k].target());
+        apply(p, ds[k]);
+        p.set_epoch(at);
       });
     };
     // The encoding in parts on the scheduler too, on a parallel tick.
@@ -481,14 +421,6 @@ private:
                                     : store_.commit(merged, apply_all, topology_.bytes(), serial{});
     topology_.clear();  // logged
     return e;
-  }
-
-  // f(w) for every page range w of cuts_: on the scheduler, or inline when there is one range.
-  template <class F>
-  void run_ranges(F&& f)
-  {
-    if (cuts_.size() == 2) f(std::size_t{0});
-    else sched_.run(cuts_.size() - 1, f);
   }
 
   static constexpr std::size_t work_items_per_thread = 4;  // a little slack for uneven ranges
@@ -500,10 +432,8 @@ private:
   Scheduler sched_;
   detail::ingest_hub<value_type> ingest_;             // every producer's channel
   delta_batch<Semiring, Layout> batch_;
-  std::vector<delta_type> deltas_;                   // merged deltas in [0, merged_); the rest kept for reuse
-  std::size_t merged_ = 0;
+  detail::tick_deltas<Semiring, Layout> merged_;     // the deltas the next commit applies, cut into page ranges
   bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
-  std::vector<std::size_t> cuts_;
   std::uint64_t ticks_since_checkpoint_ = 0;
   std::uint64_t lost_on_open_ = store_.recovery().lost_records();  // reported by the first tick
   tick_stats stats_;

@@ -1,6 +1,7 @@
 // Topology records meet the page graph: topology_applier replays read_topology's records onto a
-// page_graph (a bus's own when it reopens a store, a replica's in hash_at), and write_topology
-// writes a graph's whole topology as one record for a checkpoint. The format is topology_log.hpp.
+// page_graph (a bus's own when it reopens a store, a replica's in hash_at: hash_with_topology),
+// and write_topology writes a graph's whole topology as one record for a checkpoint. The format
+// is topology_log.hpp.
 #pragma once
 
 #include <mmsb/bus/topology_log.hpp>
@@ -8,6 +9,7 @@
 #include <mmsb/core/bits.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
+#include <mmsb/core/state_hash.hpp>
 #include <mmsb/graph/csr_matrix.hpp>
 #include <mmsb/graph/topology.hpp>
 #include <mmsb/semiring/concept.hpp>
@@ -39,6 +41,30 @@ template <class T>
     for (std::size_t k = 0; k < cols.size(); ++k) all.push_back({r, cols[k], static_cast<T>(vals[k])});
   }
   return csr_matrix<T>::from_entries(m.rows(), m.cols(), {all.data(), all.size()});
+}
+
+// The function `name` names in a bus's kernel table, for a kernel edge into page dst;
+// mmsb::error (invalid_argument) when none does.
+template <class KernelTable>
+[[nodiscard]] const typename KernelTable::mapped_type& kernel_named(const KernelTable& kernels, const std::string& name,
+                                                                    std::uint32_t dst)
+{
+  const auto it = kernels.find(name);
+  if (it == kernels.end())
+    throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst) +
+                                          ": no kernel of that name (give its function once, or in the bus's kernel table)");
+  return it->second;
+}
+
+// Refuses (invalid_argument) a new kernel function under a name the table already holds: kernel
+// edges are logged by name, so a name must mean one function for the life of the store.
+template <class KernelTable>
+void check_new_kernel_name(const KernelTable& kernels, const std::string& name, std::uint32_t dst)
+{
+  if (kernels.count(name))
+    throw error(errc::invalid_argument, "kernel edge '" + name + "' -> " + std::to_string(dst) +
+                                          ": the name already names a kernel of this bus; kernel edges are logged "
+                                          "by name, so give each function its own (or pass only the name to reuse it)");
 }
 
 // A read_topology visitor that replays the records onto a page_graph (a bus's own on reopening,
@@ -102,6 +128,37 @@ template <class Graph>
     }
   }
   return w;
+}
+
+// The state hash at a store's past epoch `e`, derived pages included: its pages and structure
+// then (durable_store::history_at) replayed into a replica Graph with `kernels`, recomputed in
+// full. `where` names the store in errors.
+// Replays a store's structure records (its recovered_structure(), or history_at's) onto g, in
+// order, with kernel functions from `kernels`. `where` names the store in errors.
+template <class Layout, class Graph, class KernelTable>
+void replay_topology(Graph& g, const KernelTable& kernels, const std::vector<std::vector<std::byte>>& structure,
+                     const std::string& where)
+{
+  topology_applier<Graph, KernelTable> apply{g, kernels};
+  for (const auto& blob : structure)
+    read_topology<typename Layout::value_type>({blob.data(), blob.size()}, Layout::extent, where, apply);
+}
+
+template <class Graph, class Store, class KernelTable>
+[[nodiscard]] state_hash hash_with_topology(const Store& store, const KernelTable& kernels, mmsb::epoch e, const std::string& where)
+{
+  const auto history = store.history_at(e);
+  typename Graph::table_type table;
+  for (const auto& p : history.state.pages) {
+    table.create(p.id());
+    table.at(p.id()) = p;
+  }
+  Graph replica(table);
+  replay_topology<typename Store::layout_type>(replica, kernels, history.structure, where);
+  replica.recompute_all();
+  state_hasher h;
+  table.for_each([&](const auto& p) { h.add(p.id(), replica.value(p.id()).payload_bytes()); });
+  return h.digest();
 }
 
 } // namespace mmsb::detail

@@ -14,6 +14,7 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
+#include <mmsb/log/new_pages.hpp>
 #include <mmsb/log/record.hpp>
 
 #include <algorithm>
@@ -130,6 +131,48 @@ void decode_commit(mmsb::epoch e, span<const std::byte> payload, std::vector<del
   const std::size_t len = load_le(payload.data() + off + 4, 4);
   if (payload.size() - off - 8 != len) throw bad("truncated in its structure section");
   structure = payload.subspan(off + 8, len);
+}
+
+// Encodes one commit record's payload into `payload`: `deltas`, then an empty delta for every
+// page in `pending` (created since the last commit) that none of them names, so recovery creates
+// it, then `structure`. A page created at a value other than zero() is logged as "every slot :=
+// initial, then its delta" as one delta (the merge law), so recovery, which creates pages at
+// zero(), reaches the same bytes (live, the page already holds the initial value). With no new
+// page to name, the encoding runs in parts on `sched` (commit_encoder: the same bytes at any
+// thread count), allocating nothing once the buffers have grown.
+template <class Semiring, class Layout, class Sched>
+void encode_commit(std::vector<std::byte>& payload, commit_encoder& encoder, span<const delta<Semiring, Layout>> deltas,
+                   const new_pages<typename Layout::value_type>& pending, span<const std::byte> structure, const Sched& sched)
+{
+  using delta_type = delta<Semiring, Layout>;
+  std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
+  if (!pending.empty()) {
+    std::vector<std::uint32_t> named;
+    named.reserve(deltas.size());
+    for (const auto& d : deltas) named.push_back(d.target().value());
+    std::sort(named.begin(), named.end());
+    for (const auto id : pending.ids())
+      if (!std::binary_search(named.begin(), named.end(), id)) fresh.push_back(id);
+  }
+  payload.clear();
+  begin_commit_payload(payload, deltas.size() + fresh.size());
+  const auto append = [&](const delta_type& d) {
+    if (const auto* init = pending.initial_of(d.target().value())) {
+      delta_builder<Semiring, Layout> b(d.target());
+      for (std::size_t i = 0; i < Layout::extent; ++i) b.assign(i, *init);
+      append_commit_delta(payload, merge(b.build(), d));
+      return;
+    }
+    append_commit_delta(payload, d);
+  };
+  if (fresh.empty() && !pending.any_initial()) {  // the steady state: in parts on the scheduler
+    const std::size_t parts = sched.concurrency() > 1 ? sched.concurrency() * 4 : 1;
+    encoder.append(payload, deltas, parts, [&](std::size_t n, auto&& f) { sched.run(n, f); });
+  } else {
+    for (const auto& d : deltas) append(d);
+    for (const auto id : fresh) append(delta_type(sparse_delta<Semiring, Layout>(page_id{id})));
+  }
+  append_commit_structure(payload, structure);
 }
 
 } // namespace mmsb::detail

@@ -56,28 +56,21 @@
 #include <mmsb/log/log_writer.hpp>
 #include <mmsb/log/new_pages.hpp>
 #include <mmsb/log/recovery.hpp>
+#include <mmsb/log/retention.hpp>
+#include <mmsb/log/store_options.hpp>
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/page_table.hpp>
 
-#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
-#include <type_traits>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace mmsb {
-
-
-// How a durable_store logs (sync policy, segments, compression) and how it treats damage on open.
-struct store_options {
-  log_options log{};  // the log writer's options
-  recovery_mode recovery = recovery_mode::tolerate_torn_tail;  // how recovery treats a damaged log on open (log_reader.hpp)
-};
 
 template <class Semiring, class Layout, class Allocator = host_heap>
 // Pages whose every change is a logged transaction (see the top of this header). Thread-safe:
@@ -106,21 +99,9 @@ public:
     log_resume resume = recovery_.end;
     if (resume.last_commit < epoch_) resume.last_commit = epoch_;
     writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, resume, options_.log);
-    // Retention: the first segment each existing checkpoint needs, from where recovery saw each
-    // segment's commits end (the writer's new segment when every one read is covered).
-    const std::uint64_t fresh = segment_index(writer_->segment_path());
-    if (fs_->exists(ckpt_dir()))
-      for (const auto& name : fs_->list(ckpt_dir())) {
-        mmsb::epoch e;
-        if (!parse_checkpoint_name(name, e)) continue;
-        std::uint64_t first = fresh;
-        for (const auto& x : recovery_.extents)
-          if (e < x.last_commit) {
-            first = x.index;
-            break;
-          }
-        needs_.push_back({e, first});
-      }
+    // Retention: the first segment each existing checkpoint needs (the writer's new segment when
+    // every one read is covered).
+    retention_.learn(*fs_, ckpt_dir(), recovery_.extents, segment_index(writer_->segment_path()));
   } catch (const std::bad_alloc&) {
     throw error(errc::out_of_memory, "out of memory opening a durable store");
   }
@@ -318,40 +299,16 @@ public:
   template <class F>
   void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
   {
-    out_of_memory_as_error("for_each_commit", [&] { for_each_commit_locked(f, after); });
+    out_of_memory_as_error("for_each_commit", [&] {
+      write_out_buffer();
+      std::shared_lock lock(mutex_);
+      std::shared_lock files(files_mutex_);  // no checkpoint thread removes a segment under us
+      detail::for_each_logged_commit<Semiring, Layout>(*fs_, log_dir(), shape_, recovery_mode_in_effect(), after, f);
+    });
   }
 
 private:
-  template <class F>
-  void for_each_commit_locked(F& f, mmsb::epoch after) const
-  {
-    write_out_buffer();
-    std::shared_lock lock(mutex_);
-    std::shared_lock files(files_mutex_);  // no checkpoint thread removes a segment under us
-    std::vector<delta_type> deltas;
-    span<const std::byte> structure;
-    mmsb::epoch last = after;
-    (void)read_log(*fs_, log_dir(), shape_, recovery_mode_in_effect(),
-                   [&](const record_header& h, span<const std::byte> payload) {
-                     if (h.type != record_type::commit || !(after < h.epoch)) return;
-                     if (h.epoch != last.next())
-                       throw error(errc::out_of_range,
-                                   "history: the commits after epoch " + std::to_string(after.value()) +
-                                     " were asked for, but the retained log resumes at epoch " + std::to_string(h.epoch.value()) +
-                                     (last == after ? std::string{} : " after epoch " + std::to_string(last.value())) +
-                                     " (a checkpoint removed the commits between); the oldest epoch to start from is " +
-                                     std::to_string(h.epoch.value() - 1));
-                     detail::decode_commit(h.epoch, payload, deltas, structure);
-                     if constexpr (std::is_invocable_v<F&, mmsb::epoch, span<const delta_type>, span<const std::byte>>)
-                       f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()}, structure);
-                     else
-                       f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()});
-                     last = h.epoch;
-                   },
-                   after);
-  }
 
-private:
   // Write-ahead: encodes deltas (plus empty ones for pages created since the last commit, so
   // recovery creates them) into one commit record, appends it, and only then applies. If the
   // append throws, nothing in memory changes. A commit that creates no page allocates nothing
@@ -361,41 +318,11 @@ private:
                             const Sched& sched = Sched{})
   {
     MMSB_KILL_POINT("commit.before_encode");
-    std::vector<std::uint32_t> fresh;  // pages created since the last commit that no delta names
-    if (!pending_.empty()) {
-      std::vector<std::uint32_t> named;
-      named.reserve(deltas.size());
-      for (const auto& d : deltas) named.push_back(d.target().value());
-      std::sort(named.begin(), named.end());
-      for (const auto id : pending_.ids())
-        if (!std::binary_search(named.begin(), named.end(), id)) fresh.push_back(id);
-    }
     const mmsb::epoch e = epoch_.next();
     // Copy-on-write for an in-flight checkpoint: keep the epoch's bytes of every page this
     // commit writes (before the append, so a failure here leaves nothing half done).
     background_.preserve(deltas, [](const delta_type& d) { return d.target(); });
-    payload_.clear();
-    detail::begin_commit_payload(payload_, deltas.size() + fresh.size());
-    const auto append = [&](const delta_type& d) {
-      if (const value_type* init = pending_.initial_of(d.target().value())) {
-        // A page created at a value other than zero(): the log carries "every slot := initial,
-        // then d" as one delta (the merge law), so recovery, which creates pages at zero(),
-        // reaches the same bytes. Live, the page already holds the initial value.
-        delta_builder<Semiring, Layout> b(d.target());
-        for (std::size_t i = 0; i < Layout::extent; ++i) b.assign(i, *init);
-        detail::append_commit_delta(payload_, merge(b.build(), d));
-        return;
-      }
-      detail::append_commit_delta(payload_, d);
-    };
-    if (fresh.empty() && !pending_.any_initial()) {  // the steady state: in parts on the scheduler
-      const std::size_t parts = sched.concurrency() > 1 ? sched.concurrency() * 4 : 1;
-      encoder_.append(payload_, deltas, parts, [&](std::size_t n, auto&& f) { sched.run(n, f); });
-    } else {
-      for (const auto& d : deltas) append(d);
-      for (const auto id : fresh) append(delta_type(sparse_delta<Semiring, Layout>(page_id{id})));
-    }
-    detail::append_commit_structure(payload_, structure);
+    detail::encode_commit(payload_, encoder_, deltas, pending_, structure, sched);
     {
       std::lock_guard w(writer_mutex_);
       writer_->append(record_type::commit, e, txn_id{e.value()}, payload_);  // throws: nothing applied
@@ -439,52 +366,11 @@ private:
       writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
       MMSB_KILL_POINT("checkpoint.log_rolled");
     }
-    // Retention by checkpoints: once this one is published, the newest `keep` checkpoints remain,
-    // and the log must still roll the oldest of them forward (the fallback if a newer one is
-    // damaged). Segments below the first one it needs go; if that is not known, none do.
-    const std::uint64_t first_kept = segment_index(writer_->segment_path());
-    std::vector<mmsb::epoch> retained{epoch_};
-    if (fs_->exists(ckpt_dir()))
-      for (const auto& name : fs_->list(ckpt_dir())) {
-        mmsb::epoch e;
-        if (parse_checkpoint_name(name, e) && e != epoch_) retained.push_back(e);
-      }
-    std::sort(retained.rbegin(), retained.rend());
-    if (retained.size() > j.keep) retained.resize(j.keep);
-    const mmsb::epoch oldest = retained.back();
-    std::uint64_t below = 0;  // remove nothing unless the oldest retained checkpoint's needs are known
-    if (oldest == epoch_) below = first_kept;
-    for (const auto& n : needs_)
-      if (n.first == oldest) below = n.second;
-    std::erase_if(needs_, [&](const auto& n) { return n.first < oldest || n.first == epoch_; });
-    needs_.push_back({epoch_, first_kept});
-    j.on_durable = [this, below] { remove_segments_below(below); };
+    // Retention by checkpoints (log/retention.hpp): the segments the retained checkpoints no
+    // longer need go once this one is durable.
+    const std::uint64_t below = retention_.start(*fs_, ckpt_dir(), epoch_, segment_index(writer_->segment_path()), j.keep);
+    j.on_durable = [this, below] { remove_segments_below(*fs_, log_dir(), below); };
     background_.start(std::move(j), std::move(frozen));
-  }
-
-  // The index of the segment file at `path` (its name is log-<index hex>.seg).
-  static std::uint64_t segment_index(const std::string& path)
-  {
-    std::uint64_t index = 0;
-    (void)parse_segment_name(path.substr(path.rfind('/') + 1), index);
-    return index;
-  }
-
-  // The checkpoint is durable: the segments below `below` hold only commits the oldest retained
-  // checkpoint covers. Runs on the checkpoint thread, under files_mutex_.
-  void remove_segments_below(std::uint64_t below)
-  {
-    if (below == 0) return;
-    std::uint64_t index = 0;
-    bool removed = false;
-    for (const auto& name : fs_->list(log_dir()))
-      if (parse_segment_name(name, index) && index < below) {
-        fs_->remove(log_dir() + "/" + name);
-        MMSB_KILL_POINT("truncate.segment_removed");
-        removed = true;
-      }
-    if (removed) fs_->sync_dir(log_dir());
-    if (removed) MMSB_KILL_POINT("truncate.dir_synced");
   }
 
   static bool bit_equal_value(const value_type& a, const value_type& b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
@@ -492,17 +378,8 @@ private:
   std::string log_dir() const { return dir_ + "/log"; }
   std::string ckpt_dir() const { return dir_ + "/checkpoints"; }
 
-  // The recovery mode this store reads with. Under durability none or group, records past the
-  // last sync were never promised to survive a power loss, and the kernel may write them back in
-  // any order, so a power loss can leave damage with valid (unpromised) records after it: there
-  // the default keeps the prefix, as point_in_time does, and reports the loss the same way.
-  // Under per_commit every commit that returned is on disk, so damage before one is corruption.
-  recovery_mode recovery_mode_in_effect() const noexcept
-  {
-    if (options_.recovery == recovery_mode::tolerate_torn_tail && options_.log.durability != durability::per_commit)
-      return recovery_mode::point_in_time;
-    return options_.recovery;
-  }
+  // The recovery mode this store reads with (store_options.hpp).
+  recovery_mode recovery_mode_in_effect() const noexcept { return mmsb::recovery_mode_in_effect(options_); }
 
   // Recovery (log/recovery.hpp) of this store's files into `table`.
   recovery_report recover_into(page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out, mmsb::epoch stop = mmsb::epoch{},
@@ -532,25 +409,14 @@ private:
   template <class F>
   void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
-    out_of_memory_as_error("replay", [&] { with_state_at_locked(target, f, structure_out); });
-  }
-  template <class F>
-  void with_state_at_locked(mmsb::epoch target, F& f, std::vector<std::vector<std::byte>>* structure_out) const
-  {
-    write_out_buffer();
-    std::shared_lock lock(mutex_);
-    std::shared_lock files(files_mutex_);  // no checkpoint thread removes a file under us
-    page_table<Layout, Allocator> replica;
-    if (target.value() == 0) {  // genesis: before the first commit, nothing
+    out_of_memory_as_error("replay", [&] {
+      write_out_buffer();
+      std::shared_lock lock(mutex_);
+      std::shared_lock files(files_mutex_);  // no checkpoint thread removes a file under us
+      page_table<Layout, Allocator> replica;
+      detail::replay_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, recovery_mode_in_effect(), target, replica, structure_out);
       f(replica);
-      return;
-    }
-    mmsb::epoch reached{};
-    (void)recover_into(replica, reached, target, structure_out);
-    if (reached != target)
-      throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
-                                        " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
-    f(replica);
+    });
   }
 
   file_system* fs_;
@@ -565,9 +431,7 @@ private:
   std::vector<std::byte> payload_;            // the commit record being encoded, reused
   detail::commit_encoder encoder_;            // its parallel encoder's scratch, reused
   std::vector<std::vector<std::byte>> recovered_structure_;  // see recovered_structure()
-  // Retention: (checkpoint epoch, the first log segment that rolls it forward), for the retained
-  // checkpoints whose needs are known. Written under mutex_ only.
-  std::vector<std::pair<mmsb::epoch, std::uint64_t>> needs_;
+  checkpoint_retention retention_;  // which segments the retained checkpoints need; under mutex_ only
   mutable std::shared_mutex mutex_;
   // Guards writer_'s buffer: taken by commits and checkpoints (after mutex_) and alone by
   // write_out_buffer, never with mutex_ taken after it.

@@ -1,6 +1,7 @@
 // Recovery of a store's files: the newest valid checkpoint (at or before an epoch, if given),
 // then the commit records of the log after it, applied in epoch order. durable_store runs it on
-// open (recovery) and into a replica for audits (snapshot_at, replay_to, history_at).
+// open (recovery) and into a replica for audits (replay_into: snapshot_at, replay_to,
+// history_at); for_each_logged_commit reads the history commit by commit (for_each_commit).
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mmsb::detail {
@@ -105,6 +107,54 @@ recovery_report recover_into(file_system& fs, const std::string& log_dir, const 
                     epoch_out = h.epoch;
                   },
                   epoch_out);
+}
+
+// The pages at epoch `target`, rebuilt into `replica` (empty): nothing for epoch 0 (before the
+// first commit), else recover_into up to it. Throws mmsb::error (out_of_range) when the retained
+// files do not reach back or forward to it.
+template <class Semiring, class Layout, class Allocator>
+void replay_into(file_system& fs, const std::string& log_dir, const std::string& ckpt_dir, span<const std::byte> shape,
+                 recovery_mode mode, mmsb::epoch target, page_table<Layout, Allocator>& replica,
+                 std::vector<std::vector<std::byte>>* structure_out)
+{
+  if (target.value() == 0) return;
+  mmsb::epoch reached{};
+  (void)recover_into<Semiring>(fs, log_dir, ckpt_dir, shape, mode, replica, reached, target, structure_out);
+  if (reached != target)
+    throw error(errc::out_of_range, "replay: epoch " + std::to_string(target.value()) +
+                                      " is past the end of the retained log (epoch " + std::to_string(reached.value()) + ")");
+}
+
+// f(epoch, span<const delta>) for every commit of the log in log_dir after epoch `after`, in
+// epoch order, with the deltas as logged; an f that also takes span<const std::byte> gets each
+// commit's structure. Throws mmsb::error (out_of_range) if the log resumes past after + 1 (a
+// checkpoint removed the commits between), naming the oldest epoch to start from.
+template <class Semiring, class Layout, class F>
+void for_each_logged_commit(file_system& fs, const std::string& log_dir, span<const std::byte> shape, recovery_mode mode,
+                            mmsb::epoch after, F& f)
+{
+  using delta_type = delta<Semiring, Layout>;
+  std::vector<delta_type> deltas;
+  span<const std::byte> structure;
+  mmsb::epoch last = after;
+  (void)read_log(fs, log_dir, shape, mode,
+                 [&](const record_header& h, span<const std::byte> payload) {
+                   if (h.type != record_type::commit || !(after < h.epoch)) return;
+                   if (h.epoch != last.next())
+                     throw error(errc::out_of_range,
+                                 "history: the commits after epoch " + std::to_string(after.value()) +
+                                   " were asked for, but the retained log resumes at epoch " + std::to_string(h.epoch.value()) +
+                                   (last == after ? std::string{} : " after epoch " + std::to_string(last.value())) +
+                                   " (a checkpoint removed the commits between); the oldest epoch to start from is " +
+                                   std::to_string(h.epoch.value() - 1));
+                   detail::decode_commit(h.epoch, payload, deltas, structure);
+                   if constexpr (std::is_invocable_v<F&, mmsb::epoch, span<const delta_type>, span<const std::byte>>)
+                     f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()}, structure);
+                   else
+                     f(h.epoch, span<const delta_type>{deltas.data(), deltas.size()});
+                   last = h.epoch;
+                 },
+                 after);
 }
 
 } // namespace mmsb::detail
