@@ -22,7 +22,7 @@
 
 namespace mmsb {
 
-// The index of the segment file at `path` (its name is log-<index hex>.seg); 0 if it is not one.
+// The index of the segment file at `path` (named log-INDEX.seg, INDEX in 16 hex digits); 0 if it is not one.
 [[nodiscard]] inline std::uint64_t segment_index(const std::string& path)
 {
   std::uint64_t index = 0;
