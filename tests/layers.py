@@ -19,6 +19,7 @@ ALLOWED = {
     'graph': {'config', 'core', 'semiring', 'page', 'memory', 'delta'},
     'exec': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph'},
     'bus': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph', 'exec'},
+    'obs': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph', 'exec', 'bus'},
 }
 
 root = pathlib.Path(sys.argv[1]) / 'mmsb'

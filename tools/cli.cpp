@@ -19,6 +19,8 @@ const char* usage_text()
          "       mmsb log verify DIR [--json]                   recovery's verdict on the log\n"
          "       mmsb log replay DIR --to EPOCH [--json]        the records a replay to EPOCH applies (a dry run)\n"
          "       mmsb checkpoint verify DIR [--json]            every checkpoint file: valid, or why not\n"
+         "       mmsb top DIR [--count N] [--json]              a running bus's live stats (its DIR.stats file), every second;\n"
+         "                                                      --count N: N refreshes, then exit (default: until interrupted)\n"
          "       mmsb help                                      this text\n"
          "DIR is a store directory (log/ and checkpoints/); dump and verify also take log/ or checkpoints/ itself.\n"
          "Exit status: 0 done (no damage; states equal); 1 damage found (verify, dump), states differ (diff),\n"
@@ -34,6 +36,7 @@ std::string usage_of(const std::string& command)
   if (command == "log verify") return "mmsb log verify DIR [--json]";
   if (command == "log replay") return "mmsb log replay DIR --to EPOCH [--json]";
   if (command == "checkpoint verify") return "mmsb checkpoint verify DIR [--json]";
+  if (command == "top") return "mmsb top DIR [--count N] [--json]";
   return "mmsb help";
 }
 

@@ -30,6 +30,7 @@ struct options {
   bool dump = false;
   std::optional<std::uint64_t> epoch;  // --epoch (replay, diff)
   std::optional<std::uint64_t> to;     // --to (log replay)
+  std::optional<std::uint64_t> count;  // --count (top)
 };
 
 // The usage text (all commands, exit codes) and the usage line of one command.
@@ -52,6 +53,9 @@ int log_replay(file_system& fs, const std::string& dir, std::uint64_t to, bool j
 int checkpoint_verify(file_system& fs, const std::string& dir, bool json);
 int replay(file_system& fs, const std::string& dir, std::optional<std::uint64_t> epoch, bool dump, bool json);
 int stat(file_system& fs, const std::string& dir, bool json);
+// Live stats of the bus whose directory is dir, read from dir's stats file (obs/registry.hpp)
+// once a second, `count` times (0: until interrupted). Status 2 when there is no stats file.
+int top(const std::string& dir, std::uint64_t count, bool json);
 int diff(file_system& fs, const std::string& left, const std::string& right, std::optional<std::uint64_t> epoch, bool json);
 
 // One checkpoint file checked completely (shared by checkpoint verify and stat).

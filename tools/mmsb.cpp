@@ -23,12 +23,12 @@ namespace {
 using mmsb::tool::options;
 using mmsb::tool::usage_error;
 
-std::uint64_t parse_epoch(const std::string& option, const std::string& text)
+std::uint64_t parse_whole(const std::string& option, const std::string& text, const char* what)
 {
   std::uint64_t v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
   if (text.empty() || r.ec != std::errc{} || r.ptr != text.data() + text.size())
-    throw usage_error(option + ": '" + text + "' is not an epoch (a whole number from 0 to 18446744073709551615)");
+    throw usage_error(option + ": '" + text + "' is not " + what + " (a whole number from 0 to 18446744073709551615)");
   return v;
 }
 
@@ -53,8 +53,9 @@ options parse(const std::vector<std::string>& args)
     else if (a == "--json") o.json = true;
     else if (a == "--dump") o.dump = true;
     else if (a == "--help" || a == "-h") o.words.insert(o.words.begin(), "help");
-    else if (name == "--epoch") o.epoch = parse_epoch(name, value());
-    else if (name == "--to") o.to = parse_epoch(name, value());
+    else if (name == "--epoch") o.epoch = parse_whole(name, value(), "an epoch");
+    else if (name == "--to") o.to = parse_whole(name, value(), "an epoch");
+    else if (name == "--count") o.count = parse_whole(name, value(), "a count");
     else throw usage_error("unknown option '" + a + "'");
   }
   return o;
@@ -65,7 +66,7 @@ std::string command_of(const std::vector<std::string>& w, std::size_t& paths)
 {
   if (w.empty()) throw usage_error("no command");
   if (w[0] == "help") return paths = 0, "help";
-  if (w[0] == "replay" || w[0] == "stat") return paths = 1, w[0];
+  if (w[0] == "replay" || w[0] == "stat" || w[0] == "top") return paths = 1, w[0];
   if (w[0] == "diff") return paths = 2, "diff";
   if ((w[0] == "log" || w[0] == "checkpoint") && w.size() >= 2) {
     const std::string c = w[0] + " " + w[1];
@@ -95,10 +96,12 @@ int run(const std::vector<std::string>& args)
   refuse(o.epoch && cmd != "replay" && cmd != "diff", "--epoch");
   refuse(o.dump && cmd != "replay", "--dump");
   refuse(o.to && cmd != "log replay", "--to");
+  refuse(o.count && cmd != "top", "--count");
   if (cmd == "log replay" && !o.to) throw usage_error("log replay: missing --to EPOCH (usage: " + mmsb::tool::usage_of(cmd) + ")");
 
-  mmsb::posix_file_system fs;
   const std::string& dir = o.words[first];
+  if (cmd == "top") return mmsb::tool::top(dir, o.count.value_or(0), o.json);
+  mmsb::posix_file_system fs;
   if (cmd == "replay") return mmsb::tool::replay(fs, dir, o.epoch, o.dump, o.json);
   if (cmd == "stat") return mmsb::tool::stat(fs, dir, o.json);
   if (cmd == "diff") return mmsb::tool::diff(fs, dir, o.words[first + 1], o.epoch, o.json);

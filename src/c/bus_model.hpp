@@ -34,7 +34,7 @@ public:
   using bus_type = basic_bus<Semiring, layout_type>;
 
   explicit bus_model(const open_args& a)
-      : bus_(options(a, fs_)), lost_ticks_(lost_ticks_of(bus_)), recovery_report_(bus_.store().recovery().describe())
+      : bus_(options(a, fs_)), lost_ticks_(bus_.store().lost_commits()), recovery_report_(bus_.store().recovery().describe())
   {
   }
 
@@ -138,17 +138,6 @@ private:
     mmsb_op op;
     value_type value;
   };
-
-  // The ticks recovery dropped: every epoch from the recovered one up to the newest commit found
-  // after the damage (the damaged record's own tick included, which lost_records(), counting the
-  // valid records after it, leaves out).
-  static std::uint64_t lost_ticks_of(const bus_type& b) noexcept
-  {
-    const auto& damage = b.store().recovery().damage;
-    if (!damage || damage->records_after == 0) return 0;
-    const std::uint64_t newest = damage->newest_after.value(), now = b.current_epoch().value();
-    return newest > now ? newest - now : 0;
-  }
 
   static bus_options options(const open_args& a, posix_file_system& fs)
   {

@@ -157,13 +157,17 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
     }
     throw;
   }
+  options_.metrics.add(counter::log_records);
+  options_.metrics.add(counter::log_bytes, record_bytes);
 }
 
 void log_writer::sync()
 {
   check_usable();
   if (unsynced_ == 0) return;
+  std::chrono::steady_clock::time_point sync_started{};
   try {
+    if (options_.metrics.on()) sync_started = std::chrono::steady_clock::now();
     flush();
     fs_->sync(handle_);
     MMSB_KILL_POINT("log.sync.after_file");
@@ -180,6 +184,10 @@ void log_writer::sync()
   } catch (...) {
     poison_ = std::current_exception();
     throw;
+  }
+  if (options_.metrics.on()) {  // a sync that succeeded: counted and timed
+    options_.metrics.add(counter::log_syncs);
+    options_.metrics.observe(histogram::log_sync, std::chrono::steady_clock::now() - sync_started);
   }
   unsynced_ = 0;
 }

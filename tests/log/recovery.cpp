@@ -6,6 +6,7 @@
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/memory_file_system.hpp>
+#include <mmsb/obs/registry.hpp>
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
@@ -228,10 +229,14 @@ TEST_CASE("the first tick after a point_in_time open over mid-log corruption rep
                          return e.code() == errc::corrupt && std::string(e.what()).find("3 valid commit records follow") != std::string::npos;
                        }, "corrupt, naming the records that follow"));
   o.store.recovery = recovery_mode::point_in_time;
+  obs::registry reg;  // and in the metrics (mmsb_recovery_lost_commits_total)
+  o.metrics = reg.sink();
   basic_bus<S, L> b(o);
   CHECK(b.current_epoch() == epoch{6});
-  CHECK(b.tick().lost_on_open == 3);
+  CHECK(b.store().lost_commits() == 4);
+  CHECK(b.tick().lost_on_open == 4);  // epochs 7 (the damaged record) to 10
   CHECK(b.tick().lost_on_open == 0);
+  CHECK(reg.snapshot()[counter::recovery_lost_commits] == (MMSB_METRICS ? 4u : 0u));
 }
 
 TEST_CASE("a torn tail opens by default with nothing lost; strict refuses it")

@@ -99,7 +99,7 @@ public:
   basic_bus(bus_options opts, kernel_table kernels, Scheduler sched = Scheduler{})
   try
     : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
-      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), opts_.store), graph_(store_.pages()),
+      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), store_options_of(opts_)), graph_(store_.pages()),
       sched_(std::move(sched)), kernels_(std::move(kernels))
   {
     detail::replay_topology<Layout>(graph_, kernels_, store_.recovered_structure(), "store " + opts_.dir);
@@ -323,6 +323,12 @@ private:
     topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
            [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
   }
+  static store_options store_options_of(const bus_options& o)
+  {
+    store_options s = o.store;
+    s.metrics = o.metrics;
+    return s;
+  }
   mmsb::epoch commit_transaction(transaction_type& tx)
   {
     merged_.take(tx);
@@ -339,9 +345,12 @@ private:
   bool begin_checkpoint_now()
   {
     if (store_.checkpoint_in_flight()) return false;
+    const auto start = clock::now();
     transaction_type none;
     (void)commit_transaction(none);
-    return store_.begin_checkpoint(detail::write_topology(graph_).bytes());
+    const bool started = store_.begin_checkpoint(detail::write_topology(graph_).bytes());
+    if (started) opts_.metrics.observe(histogram::checkpoint_stall, clock::now() - start);
+    return started;
   }
   tick_report run_tick(tick_budget budget)
   {
@@ -369,7 +378,38 @@ private:
     lap(tick_phase::maintain);
     r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
     stats_.record(r);
+    if (opts_.metrics.on()) record_metrics(r, res);
     return r;
+  }
+
+  // The tick's metrics (core/metrics.hpp): its phases, counts and the gauges it owns.
+  void record_metrics(const tick_report& r, const propagate_result& res) const
+  {
+    const metrics_sink m = opts_.metrics;
+    std::chrono::nanoseconds total{};
+    for (std::size_t p = 0; p < tick_phase_count; ++p) {
+      m.observe(static_cast<histogram>(static_cast<std::size_t>(histogram::phase_ingest) + p), r.phase[p]);
+      total += r.phase[p];
+    }
+    m.observe(histogram::tick, total);
+    m.add(counter::ticks);
+    m.add(counter::changes, r.changes);
+    m.add(counter::changes_rejected, r.rejected);
+    m.add(counter::pages_applied, r.pages);
+    m.add(counter::propagate_units, res.units);
+    m.add(counter::propagate_changed_slots, res.changed_slots);
+    m.add(counter::region_rounds, res.region_rounds);
+    const auto alloc = store_.pages().allocator().stats();
+    m.set(gauge::epoch, static_cast<std::int64_t>(store_.current_epoch().value()));
+    m.set(gauge::pages, static_cast<std::int64_t>(store_.pages().size()));
+    m.set(gauge::page_bytes_resident, static_cast<std::int64_t>(alloc.live_bytes));
+    m.set(gauge::page_bytes_reserved, static_cast<std::int64_t>(alloc.reserved_bytes));
+    m.set(gauge::propagate_frontier, static_cast<std::int64_t>(r.frontier));
+    m.set(gauge::ring_depth, static_cast<std::int64_t>(r.changes + r.rejected));
+    m.set(gauge::producers, static_cast<std::int64_t>(producers_seen_));
+    m.set(gauge::checkpoint_in_flight, store_.checkpoint_in_flight() ? 1 : 0);
+    m.set(gauge::last_tick_unix_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch()).count());
   }
 
   // Drains every ring, in producer order, into the batch. A change to a page that does not
@@ -379,6 +419,7 @@ private:
     const auto d = ingest_.drain_into(batch_, [&](page_id p) { return store_.pages().contains(p); });
     r.changes += d.changes;
     r.rejected += d.rejected;
+    producers_seen_ = d.channels;
   }
 
   // Orders the batch and merges one delta per page (tick_deltas.hpp), ranges of pages in parallel.
@@ -420,6 +461,7 @@ private:
     const mmsb::epoch e = parallel_ ? store_.commit(merged, apply_all, topology_.bytes(), sched_)
                                     : store_.commit(merged, apply_all, topology_.bytes(), serial{});
     topology_.clear();  // logged
+    opts_.metrics.add(counter::commits);
     return e;
   }
 
@@ -430,12 +472,13 @@ private:
   store_type store_;
   graph_type graph_;
   Scheduler sched_;
-  detail::ingest_hub<value_type> ingest_;             // every producer's channel
+  detail::ingest_hub<value_type> ingest_{opts_.metrics};  // every producer's channel
+  std::size_t producers_seen_ = 0;                   // channels the last drain visited (the producers gauge)
   delta_batch<Semiring, Layout> batch_;
   detail::tick_deltas<Semiring, Layout> merged_;     // the deltas the next commit applies, cut into page ranges
   bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
   std::uint64_t ticks_since_checkpoint_ = 0;
-  std::uint64_t lost_on_open_ = store_.recovery().lost_records();  // reported by the first tick
+  std::uint64_t lost_on_open_ = store_.lost_commits();  // reported by the first tick
   tick_stats stats_;
   kernel_table kernels_;                             // every kernel edge's function, by name
   std::vector<std::uint32_t> changed_rows_;          // set_weights' scratch

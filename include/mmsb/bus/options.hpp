@@ -2,6 +2,7 @@
 // an in-memory store (not durable), 16 Ki-change producer rings, no checkpoints.
 #pragma once
 
+#include <mmsb/core/metrics.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/file_system.hpp>
 
@@ -24,6 +25,10 @@ struct bus_options {
   // more than it saves on small batches (and far more when threads outnumber free cores). The
   // choice is made once per tick and never changes the result.
   std::size_t parallel_min_changes = 16384;
+  // Where the bus and its layers record their metrics (core/metrics.hpp: the tick's phases, the
+  // log, checkpoints, propagation, producers, recovery); off by default. obs::registry::sink()
+  // gives one; the registry must outlive the bus. This sink replaces store.metrics.
+  metrics_sink metrics{};
 };
 
 } // namespace mmsb

@@ -71,7 +71,13 @@ public:
   // x ← v at slot `slot` of page p; otherwise as accumulate.
   void assign(page_id p, std::size_t slot, value_type v) { put(p, slot, delta_op::assign, v); }
   // accumulate or assign, by op; as accumulate.
-  void put(page_id p, std::size_t slot, delta_op op, value_type v) { (void)ch_->ring.push(item(p, slot, op, v, sequence_++)); }
+  void put(page_id p, std::size_t slot, delta_op op, value_type v)
+  {
+    const auto it = item(p, slot, op, v, sequence_++);
+    if (ch_->ring.try_push(it)) return;
+    ch_->metrics.add(counter::producer_waits);  // back-pressure: the tick has not drained yet
+    (void)ch_->ring.push(it);
+  }
   // The same, but returns false at once (nothing queued, no sequence number used) when full.
   [[nodiscard]] bool try_put(page_id p, std::size_t slot, delta_op op, value_type v)
   {
@@ -146,11 +152,19 @@ private:
     for_each([&](std::uint32_t slot, delta_op op, value_type v) {
       buf[n++] = item(page, slot, op, v, seq);
       if (n == chunk) {
-        (void)ch_->ring.push_bulk({buf, n});
+        push_all(buf, n);
         n = 0;
       }
     });
-    if (n) (void)ch_->ring.push_bulk({buf, n});
+    if (n) push_all(buf, n);
+  }
+  // buf[0, n) into the ring, waiting (and counting the wait) while it is full.
+  void push_all(const detail::ingest_item<value_type>* buf, std::size_t n)
+  {
+    const std::size_t done = ch_->ring.try_push_bulk({buf, n});
+    if (done == n) return;
+    ch_->metrics.add(counter::producer_waits);
+    (void)ch_->ring.push_bulk({buf + done, n - done});
   }
 
   detail::ingest_item<value_type> item(page_id p, std::size_t slot, delta_op op, value_type v, std::uint64_t seq) const

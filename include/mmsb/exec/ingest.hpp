@@ -7,6 +7,7 @@
 #include <mmsb/config/assert.hpp>
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/metrics.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/delta/order_key.hpp>
 #include <mmsb/exec/spsc_ring.hpp>
@@ -42,7 +43,7 @@ struct ingest_channel {
   using ring_type = spsc_ring<ingest_item<Value>, full_policy::block>;
   static constexpr std::size_t max_errors = 1024;  // kept per producer; later ones are counted
 
-  ingest_channel(producer_id p, std::size_t capacity) : id(p), ring(capacity) {}
+  ingest_channel(producer_id p, std::size_t capacity, metrics_sink m = {}) : id(p), ring(capacity), metrics(m) {}
 
   void send_error(error e)
   {
@@ -57,6 +58,7 @@ struct ingest_channel {
   std::mutex mutex;
   std::vector<error> errors;
   std::size_t dropped_errors = 0;
+  metrics_sink metrics;  // the producer counts its waits on a full ring here (mmsb_producer_waits)
 };
 
 // The bus side of all its producers: their channels, in registration (= producer id) order, and
@@ -69,14 +71,18 @@ public:
   struct drained {
     std::size_t changes = 0;   // appended to the batch
     std::size_t rejected = 0;  // sent back to their producers (unknown page)
+    std::size_t channels = 0;  // producers' channels drained (open ones, and closed ones not yet empty)
   };
+
+  // A hub whose producers count their waits in m (off by default).
+  explicit ingest_hub(metrics_sink m = {}) noexcept : metrics_(m) {}
 
   // A channel with the next producer id and a ring of `capacity` changes. Throws mmsb::error
   // for a capacity that is not a power of two.
   std::shared_ptr<channel_type> open(std::size_t capacity)
   {
     std::lock_guard lock(mutex_);
-    auto ch = std::make_shared<channel_type>(producer_id{next_id_++}, capacity);
+    auto ch = std::make_shared<channel_type>(producer_id{next_id_++}, capacity, metrics_);
     channels_.push_back(ch);
     return ch;
   }
@@ -116,6 +122,7 @@ public:
       }
       any_closed = any_closed || closed;
     }
+    out.channels = draining_.size();
     draining_.clear();
     if (any_closed) {
       std::lock_guard lock(mutex_);
@@ -130,6 +137,7 @@ private:
   std::vector<std::shared_ptr<channel_type>> draining_;  // this tick's copy
   std::vector<ingest_item<Value>> scratch_;
   std::uint32_t next_id_ = 0;
+  metrics_sink metrics_;
 };
 
 } // namespace detail

@@ -31,6 +31,7 @@
 
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/metrics.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/file_system.hpp>
@@ -38,6 +39,7 @@
 #include <mmsb/page/page.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -92,6 +94,7 @@ public:
     std::size_t keep = 2;  // how many newest checkpoints to keep after publishing
     std::shared_mutex* files_mutex = nullptr;  // held exclusively while publishing and on_durable
     std::function<void()> on_durable;           // after publish (the log truncation)
+    metrics_sink metrics{};  // records mmsb_checkpoints, mmsb_checkpoint_failures, mmsb_checkpoint_seconds
   };
 
   // True from start() until the thread has finished writing (its error, if any, waits for wait()).
@@ -195,6 +198,7 @@ private:
         j = std::move(job_);
       }
       job_epoch_.store(j.epoch.value());
+      const auto started = std::chrono::steady_clock::now();
       std::exception_ptr failure;
       try {  // nothing may escape the thread: out of memory while naming the failure, too
         std::string path = j.dir + "/" + checkpoint_name(j.epoch);
@@ -213,6 +217,8 @@ private:
         failure = std::current_exception();
       }
       end_capture();
+      j.metrics.observe(histogram::checkpoint, std::chrono::steady_clock::now() - started);
+      j.metrics.add(failure ? counter::checkpoint_failures : counter::checkpoints);
       {
         std::lock_guard lock(state_mutex_);
         error_ = std::move(failure);  // no reference stays here: the owner alone releases it

@@ -89,11 +89,15 @@ public:
   durable_store(file_system& fs, std::string dir, std::vector<std::byte> shape, store_options options = {})
   try : fs_(&fs), dir_(std::move(dir)), shape_(std::move(shape)), options_(options)
   {
+    options_.log.metrics = options_.metrics;
     if (!fs_->exists(dir_)) {
       fs_->make_dir(dir_);
       fs_->sync_dir(parent_of(dir_));  // the store's own entry survives a power loss
     }
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
+    if (recovery_.damage && recovery_.damage->records_after != 0 && recovery_.damage->newest_after > epoch_)
+      lost_commits_ = recovery_.damage->newest_after.value() - epoch_.value();
+    options_.metrics.add(counter::recovery_lost_commits, lost_commits_);
     // The writer continues after the last commit recovered, or after the checkpoint when that is
     // newer than the log's end (a power loss undid part of the log a checkpoint covers).
     log_resume resume = recovery_.end;
@@ -256,6 +260,10 @@ public:
 
   // What recovery found when the store was opened: records, where the log ended, damage if any.
   [[nodiscard]] const recovery_report& recovery() const noexcept { return recovery_; }
+  // Acknowledged commits the opening recovery dropped (point_in_time over mid-log damage): every
+  // epoch after the recovered one up to the newest commit found after the damage, the damaged
+  // record's own included (recovery().lost_records() counts only the valid records after it).
+  [[nodiscard]] std::uint64_t lost_commits() const noexcept { return lost_commits_; }
 
   // Every page at epoch `target`, rebuilt from the newest retained checkpoint at or before it
   // (or from empty) and the log after it: what an audit reads. Throws mmsb::error (out_of_range)
@@ -358,6 +366,7 @@ private:
     j.epoch = epoch_;
     j.structure.assign(structure.begin(), structure.end());
     j.files_mutex = &files_mutex_;
+    j.metrics = options_.metrics;
     if (roll) {
       // Everything the old writer holds reaches the file first: a newer segment must never be
       // synced before an older one.
@@ -426,6 +435,7 @@ private:
   page_table<Layout, Allocator> table_;
   mmsb::epoch epoch_{};
   recovery_report recovery_;
+  std::uint64_t lost_commits_ = 0;  // lost_commits()
   std::unique_ptr<log_writer> writer_;
   detail::new_pages<value_type> pending_;     // created since the last commit
   std::vector<std::byte> payload_;            // the commit record being encoded, reused

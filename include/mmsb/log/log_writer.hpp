@@ -31,6 +31,7 @@
 
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/metrics.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/record.hpp>
@@ -59,6 +60,7 @@ struct log_options {
   std::size_t buffer_bytes = std::size_t{256} << 10;         // records are written in batches this large
   bool compress = false;                                    // zstd-compress payloads that shrink
   std::uint32_t compress_min_bytes = 256;                   // ... and are at least this large
+  metrics_sink metrics{};  // records appended (mmsb_log_records, _bytes) and syncs (mmsb_log_syncs, mmsb_log_sync_seconds); off by default
 };
 
 // "log-<16 hex digits>.seg" for segment `index`.

@@ -2,6 +2,7 @@
 // damage on open; and the recovery mode that follows from them.
 #pragma once
 
+#include <mmsb/core/metrics.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
 
@@ -11,6 +12,9 @@ namespace mmsb {
 struct store_options {
   log_options log{};  // the log writer's options
   recovery_mode recovery = recovery_mode::tolerate_torn_tail;  // how recovery treats a damaged log on open (log_reader.hpp)
+  // Where the store records (checkpoints, recovery's losses) and its log writer too (this sink
+  // replaces log.metrics); off by default (core/metrics.hpp).
+  metrics_sink metrics{};
 };
 
 // The recovery mode a store opened with `o` reads with. Under durability none or group, records
