@@ -48,6 +48,8 @@ TEST_CASE("a bus records its ticks, phases, changes, commits, log and propagatio
   CHECK(s[counter::log_syncs] >= s[counter::commits]);  // per_commit durability
   CHECK(s[histogram::log_sync].count == s[counter::log_syncs]);
   CHECK(s[counter::propagate_units] > 0);
+  CHECK(s[counter::propagate_waves] > 0);
+  CHECK(s[counter::propagate_waves] <= s[counter::ticks]);
   CHECK(s[counter::propagate_changed_slots] > 0);
   CHECK(s[histogram::tick].count == reports.size());
   for (auto h : {histogram::phase_ingest, histogram::phase_merge, histogram::phase_apply_log, histogram::phase_propagate,

@@ -327,10 +327,12 @@ private:
   {
     store_options s = o.store;
     s.metrics = o.metrics;
+    s.trace = o.trace;
     return s;
   }
   mmsb::epoch commit_transaction(transaction_type& tx)
   {
+    const trace_scope traced(opts_.trace, trace_zone::commit, store_.current_epoch().value() + 1);
     merged_.take(tx);
     for (const auto& d : merged_.merged())  // refused before the graph notes anything (a refused commit leaves no trace)
       if (!store_.pages().contains(d.target()))
@@ -356,11 +358,21 @@ private:
   {
     tick_report r;
     r.epoch = store_.current_epoch();
+    // A sampled tick is traced whole: the tick, its phases, and propagation's levels and regions.
+    const trace_sink trace = opts_.trace.sampled(ticks_run_++) ? opts_.trace : trace_sink{};
+    const std::uint64_t traced = trace.now();
+    std::uint64_t phase_traced = traced;
+    graph_.set_trace(trace);
     auto t = clock::now();
     const auto lap = [&](tick_phase p) {
       const auto now = clock::now();
       r.phase[static_cast<std::size_t>(p)] = now - t;
       t = now;
+      if (trace.on()) {
+        const std::uint64_t at = trace_clock();
+        trace.record(static_cast<trace_zone>(static_cast<std::size_t>(trace_zone::ingest) + static_cast<std::size_t>(p)), phase_traced, at);
+        phase_traced = at;
+      }
     };
     ingest(r);
     lap(tick_phase::ingest);
@@ -377,6 +389,7 @@ private:
       ticks_since_checkpoint_ = 0;  // else due again next tick
     lap(tick_phase::maintain);
     r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
+    trace.record(trace_zone::tick, traced, phase_traced, r.epoch.value());
     stats_.record(r);
     if (opts_.metrics.on()) record_metrics(r, res);
     return r;
@@ -396,6 +409,7 @@ private:
     m.add(counter::changes, r.changes);
     m.add(counter::changes_rejected, r.rejected);
     m.add(counter::pages_applied, r.pages);
+    m.add(counter::propagate_waves, res.complete && res.units > 0 ? 1 : 0);
     m.add(counter::propagate_units, res.units);
     m.add(counter::propagate_changed_slots, res.changed_slots);
     m.add(counter::region_rounds, res.region_rounds);
@@ -472,12 +486,13 @@ private:
   store_type store_;
   graph_type graph_;
   Scheduler sched_;
-  detail::ingest_hub<value_type> ingest_{opts_.metrics};  // every producer's channel
+  detail::ingest_hub<value_type> ingest_{opts_.metrics, opts_.trace};  // every producer's channel
   std::size_t producers_seen_ = 0;                   // channels the last drain visited (the producers gauge)
   delta_batch<Semiring, Layout> batch_;
   detail::tick_deltas<Semiring, Layout> merged_;     // the deltas the next commit applies, cut into page ranges
   bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
   std::uint64_t ticks_since_checkpoint_ = 0;
+  std::uint64_t ticks_run_ = 0;                      // for trace sampling
   std::uint64_t lost_on_open_ = store_.lost_commits();  // reported by the first tick
   tick_stats stats_;
   kernel_table kernels_;                             // every kernel edge's function, by name

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mmsb/core/metrics.hpp>
+#include <mmsb/core/trace.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/file_system.hpp>
 
@@ -29,6 +30,10 @@ struct bus_options {
   // log, checkpoints, propagation, producers, recovery); off by default. obs::registry::sink()
   // gives one; the registry must outlive the bus. This sink replaces store.metrics.
   metrics_sink metrics{};
+  // Where the bus and its layers trace zones (core/trace.hpp: sampled ticks and their phases,
+  // propagation levels and regions, commits, checkpoints, producer pushes); off by default.
+  // obs::tracer::sink() gives one; the tracer must outlive the bus. Replaces store.trace.
+  trace_sink trace{};
 };
 
 } // namespace mmsb

@@ -14,7 +14,9 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/bits.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/metrics.hpp>
 #include <mmsb/core/span.hpp>
+#include <mmsb/core/trace.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/exec/ingest.hpp>
 
@@ -89,6 +91,7 @@ public:
   void push(const delta<Semiring, Layout>& d)
   {
     MMSB_EXPECTS(ch_ != nullptr);
+    const trace_scope traced(ch_->trace, trace_zone::producer_push, ch_->id.value(), ch_->trace.sampled(sequence_));
     d.visit([&](const auto& enc) { send(enc, sequence_++); });
   }
   // Every delta of ds, in order, with producer-side combining: a run of consecutive deltas to
@@ -100,6 +103,7 @@ public:
   void push(span<const delta<Semiring, Layout>> ds)
   {
     MMSB_EXPECTS(ch_ != nullptr);
+    const trace_scope traced(ch_->trace, trace_zone::producer_push, ch_->id.value(), ch_->trace.sampled(sequence_));
     for (std::size_t i = 0; i < ds.size();) {
       std::size_t j = i + 1;
       while (j < ds.size() && ds[j].target() == ds[i].target()) ++j;

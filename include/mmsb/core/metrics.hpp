@@ -43,13 +43,14 @@ enum class counter : std::uint8_t {
   log_syncs,                // log syncs (fsync of a segment or of the directory)
   checkpoints,              // checkpoints written
   checkpoint_failures,      // checkpoints that failed (the store keeps the older ones)
+  propagate_waves,          // propagation waves finished (a tick's propagation that completed with work done)
   propagate_units,          // derived pages (or whole regions) recomputed by propagation
   propagate_changed_slots,  // derived value slots that changed
   region_rounds,            // fixed-point rounds summed over regions
   producer_waits,           // pushes that found their ring full and waited (back-pressure)
   recovery_lost_commits,    // acknowledged commits an opening recovery dropped (point in time)
 };
-inline constexpr std::size_t counter_count = 15;  // the number of counters
+inline constexpr std::size_t counter_count = 16;  // the number of counters
 
 // Values that go up and down (Prometheus gauges), set by the bus's owner thread.
 enum class gauge : std::uint8_t {
@@ -115,6 +116,7 @@ inline constexpr std::array<metric_info, counter_count> counter_info{{
   {"mmsb_log_syncs_total", "Log syncs (fsync).", nullptr, nullptr},
   {"mmsb_checkpoints_total", "Checkpoints written.", nullptr, nullptr},
   {"mmsb_checkpoint_failures_total", "Checkpoints that failed.", nullptr, nullptr},
+  {"mmsb_propagate_waves_total", "Propagation waves finished.", nullptr, nullptr},
   {"mmsb_propagate_units_total", "Derived pages or regions recomputed by propagation.", nullptr, nullptr},
   {"mmsb_propagate_changed_slots_total", "Derived value slots changed by propagation.", nullptr, nullptr},
   {"mmsb_region_rounds_total", "Fixed-point region rounds.", nullptr, nullptr},

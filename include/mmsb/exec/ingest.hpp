@@ -8,6 +8,7 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/metrics.hpp>
+#include <mmsb/core/trace.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/delta/order_key.hpp>
 #include <mmsb/exec/spsc_ring.hpp>
@@ -43,7 +44,10 @@ struct ingest_channel {
   using ring_type = spsc_ring<ingest_item<Value>, full_policy::block>;
   static constexpr std::size_t max_errors = 1024;  // kept per producer; later ones are counted
 
-  ingest_channel(producer_id p, std::size_t capacity, metrics_sink m = {}) : id(p), ring(capacity), metrics(m) {}
+  ingest_channel(producer_id p, std::size_t capacity, metrics_sink m = {}, trace_sink t = {})
+      : id(p), ring(capacity), metrics(m), trace(t)
+  {
+  }
 
   void send_error(error e)
   {
@@ -59,6 +63,7 @@ struct ingest_channel {
   std::vector<error> errors;
   std::size_t dropped_errors = 0;
   metrics_sink metrics;  // the producer counts its waits on a full ring here (mmsb_producer_waits)
+  trace_sink trace;      // ... and traces its pushes of deltas here (sampled)
 };
 
 // The bus side of all its producers: their channels, in registration (= producer id) order, and
@@ -74,15 +79,15 @@ public:
     std::size_t channels = 0;  // producers' channels drained (open ones, and closed ones not yet empty)
   };
 
-  // A hub whose producers count their waits in m (off by default).
-  explicit ingest_hub(metrics_sink m = {}) noexcept : metrics_(m) {}
+  // A hub whose producers count their waits in m and trace their pushes in t (off by default).
+  explicit ingest_hub(metrics_sink m = {}, trace_sink t = {}) noexcept : metrics_(m), trace_(t) {}
 
   // A channel with the next producer id and a ring of `capacity` changes. Throws mmsb::error
   // for a capacity that is not a power of two.
   std::shared_ptr<channel_type> open(std::size_t capacity)
   {
     std::lock_guard lock(mutex_);
-    auto ch = std::make_shared<channel_type>(producer_id{next_id_++}, capacity, metrics_);
+    auto ch = std::make_shared<channel_type>(producer_id{next_id_++}, capacity, metrics_, trace_);
     channels_.push_back(ch);
     return ch;
   }
@@ -138,6 +143,7 @@ private:
   std::vector<ingest_item<Value>> scratch_;
   std::uint32_t next_id_ = 0;
   metrics_sink metrics_;
+  trace_sink trace_;
 };
 
 } // namespace detail

@@ -299,6 +299,9 @@ public:
   {
     return wave_.propagate(budget, sched);
   }
+  // Where propagation traces its levels and regions from now on (core/trace.hpp: the bus sets
+  // it per tick, on for sampled ticks); off by default. Tracing never changes a value.
+  void set_trace(trace_sink t) noexcept { wave_.set_trace(t); }
 
   // Recomputes every value from the bases, ignoring what is queued.
   void recompute_all() { wave_.recompute_all(); }

@@ -30,6 +30,7 @@
 #pragma once
 
 #include <mmsb/core/scheduler.hpp>
+#include <mmsb/core/trace.hpp>
 #include <mmsb/graph/detail/graph_state.hpp>
 #include <mmsb/graph/propagate.hpp>
 #include <mmsb/graph/region_solver.hpp>
@@ -63,6 +64,8 @@ public:
   wave_engine(state& g, region_solver<Semiring, Layout, Allocator>& regions) : g_(g), regions_(regions) { main_.init(); }
 
   void grow(std::size_t n) { queued_.resize(n, 0); }
+  // Where levels and regions are traced from now on (core/trace.hpp); off by default.
+  void set_trace(trace_sink t) noexcept { trace_ = t; }
   [[nodiscard]] bool idle() const noexcept { return !active_ && g_.pending_nodes.empty(); }
 
   propagate_result propagate(const propagate_budget& budget) { return propagate(budget, serial{}); }
@@ -129,6 +132,13 @@ private:
 
   bool seal();
   void finish();
+  // Records the level the wave is leaving (or stopping in), when tracing.
+  void end_level_trace() noexcept
+  {
+    if (level_began_ == 0) return;
+    trace_.record(trace_zone::level, level_began_, trace_clock(), cursor_);
+    level_began_ = 0;
+  }
   template <class Sched>
   bool run(const propagate_budget& budget, propagate_result& res, const Sched& sched);
   template <class Sched>
@@ -175,6 +185,8 @@ private:
   std::vector<scratch> workers_;           // one per parallel range, kept
   std::vector<std::size_t> cuts_;          // a parallel level's ranges
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
+  trace_sink trace_{};                     // where levels and regions are traced (off by default)
+  std::uint64_t level_began_ = 0;          // trace_clock() when the traced level began; 0: none
 };
 
 template <class Semiring, layout Layout, page_allocator Allocator>
@@ -372,12 +384,15 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
   try {
     while (cursor_ < buckets_.size()) {
       if (pos_ == buckets_[cursor_].size()) {
+        end_level_trace();
         ++cursor_;
         pos_ = 0;
         continue;
       }
+      if (trace_.on() && level_began_ == 0) level_began_ = trace_clock();
       if (res.units > 0 && budget.expired()) {
         for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
+        end_level_trace();
         return false;
       }
       if (sched.concurrency() > 1 && buckets_[cursor_].size() - pos_ >= parallel_min_nodes) {
@@ -389,12 +404,16 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
       if (g_.topo.region_of(v) == graph_topology::none) {
         process_node(v, res);
       } else {
-        res.region_rounds += regions_.solve(v);
+        const std::uint64_t began = trace_.now();
+        const std::size_t rounds = regions_.solve(v);
+        trace_.record(trace_zone::region, began, trace_clock(), rounds);
+        res.region_rounds += rounds;
         for (const auto m : g_.topo.region_at(g_.topo.region_of(v)).members) publish(m, g_.wave(m), res);
       }
       ++res.units;
     }
   } catch (...) {
+    level_began_ = 0;
     rollback(c0, p0);
     throw;
   }

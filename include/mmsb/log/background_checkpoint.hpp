@@ -32,6 +32,7 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/metrics.hpp>
+#include <mmsb/core/trace.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/file_system.hpp>
@@ -95,6 +96,7 @@ public:
     std::shared_mutex* files_mutex = nullptr;  // held exclusively while publishing and on_durable
     std::function<void()> on_durable;           // after publish (the log truncation)
     metrics_sink metrics{};  // records mmsb_checkpoints, mmsb_checkpoint_failures, mmsb_checkpoint_seconds
+    trace_sink trace{};      // traces the write (trace_zone::checkpoint, arg: the epoch)
   };
 
   // True from start() until the thread has finished writing (its error, if any, waits for wait()).
@@ -199,6 +201,7 @@ private:
       }
       job_epoch_.store(j.epoch.value());
       const auto started = std::chrono::steady_clock::now();
+      const std::uint64_t traced = j.trace.now();
       std::exception_ptr failure;
       try {  // nothing may escape the thread: out of memory while naming the failure, too
         std::string path = j.dir + "/" + checkpoint_name(j.epoch);
@@ -219,6 +222,7 @@ private:
       end_capture();
       j.metrics.observe(histogram::checkpoint, std::chrono::steady_clock::now() - started);
       j.metrics.add(failure ? counter::checkpoint_failures : counter::checkpoints);
+      j.trace.record(trace_zone::checkpoint, traced, trace_clock(), j.epoch.value());
       {
         std::lock_guard lock(state_mutex_);
         error_ = std::move(failure);  // no reference stays here: the owner alone releases it

@@ -367,6 +367,7 @@ private:
     j.structure.assign(structure.begin(), structure.end());
     j.files_mutex = &files_mutex_;
     j.metrics = options_.metrics;
+    j.trace = options_.trace;
     if (roll) {
       // Everything the old writer holds reaches the file first: a newer segment must never be
       // synced before an older one.

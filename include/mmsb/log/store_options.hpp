@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mmsb/core/metrics.hpp>
+#include <mmsb/core/trace.hpp>
 #include <mmsb/log/log_reader.hpp>
 #include <mmsb/log/log_writer.hpp>
 
@@ -15,6 +16,7 @@ struct store_options {
   // Where the store records (checkpoints, recovery's losses) and its log writer too (this sink
   // replaces log.metrics); off by default (core/metrics.hpp).
   metrics_sink metrics{};
+  trace_sink trace{};  // where checkpoints are traced (core/trace.hpp); off by default
 };
 
 // The recovery mode a store opened with `o` reads with. Under durability none or group, records
