@@ -34,9 +34,12 @@
 // workload.
 //
 // usage: 04_game_ai [--size N] [--agents N] [--ticks N] [--threads N] [--seed N] [--budget-ms X]
-//                   [--no-pace] [--map PATH]
+//                   [--no-pace] [--map PATH] [--heatmap PATH]
+// --heatmap PATH writes the pages' write and read counts per window of ticks as a PNG and a CSV
+// (examples/heatmap.hpp, docs/observability.md).
 #include <mmsb/mmsb.hpp>
 
+#include "heatmap.hpp"
 #include "options.hpp"
 #include "workload_digest.hpp"
 
@@ -85,6 +88,7 @@ struct options {
   double budget_ms = 4.0;
   bool pace = true;
   std::string map = default_map;
+  std::string heatmap;  // empty: none
 };
 
 options parse(int argc, char** argv)
@@ -98,7 +102,8 @@ options parse(int argc, char** argv)
     .number("--seed", o.seed, 0)
     .real("--budget-ms", o.budget_ms, 0, 999'999)
     .flag("--no-pace", o.pace, false)
-    .text("--map", o.map);
+    .text("--map", o.map)
+    .text("--heatmap", o.heatmap);
   p.parse(argc, argv);
   if (o.size % tile != 0)
     p.reject("--size", std::to_string(o.size), "not a multiple of " + std::to_string(tile) + " (a field page is a 16 x 16 tile)");
@@ -107,6 +112,7 @@ options parse(int argc, char** argv)
   std::error_code ec;
   if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
     p.reject("--map", o.map, "no directory " + dir.string() + " to write it in");
+  example::check_heatmap_path(p, o.heatmap);
   return o;
 }
 
@@ -314,7 +320,10 @@ int run(const options& o)
   // A ring must hold a tick's changes from its producer: the setup writes every cell and agent,
   // a mover one change per agent of its slice.
   const std::size_t whole_world = std::bit_ceil(cells + agents);
-  game_bus bus;
+  mmsb::heat_recorder heat(std::max(1, o.ticks / 256));  // about 256 windows
+  mmsb::bus_options bus_opts;
+  if (!o.heatmap.empty()) bus_opts.heat = mmsb::heat_sink(&heat);
+  game_bus bus(bus_opts);
   const bus_pages pages = build(bus, w, o.agents);
   const auto field_at = [&](int c) -> std::pair<mmsb::page_id, std::size_t> {
     return {pages.field[static_cast<std::size_t>(w.tile_of(c))], static_cast<std::size_t>(w.slot_of(c))};
@@ -487,6 +496,7 @@ int run(const options& o)
   }
 
   const bool map_ok = write_map(o.map, w, dist, pos, targets);
+  const bool heat_ok = o.heatmap.empty() || example::write_heatmap(heat, o.heatmap);
 
   const auto& st = bus.stats();
   std::printf("\n%-12s %9s %9s\n", "phase", "p50 ms", "p99 ms");
@@ -526,7 +536,7 @@ int run(const options& o)
   std::snprintf(buf, sizeof buf, "%016" PRIx64, bus.hash().value);
   row("state hash", buf);
   row("map", map_ok ? o.map : "NOT WRITTEN: " + o.map);
-  return mismatches == 0 && map_ok ? 0 : 1;
+  return mismatches == 0 && map_ok && heat_ok ? 0 : 1;
 }
 
 } // namespace

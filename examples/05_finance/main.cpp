@@ -30,9 +30,12 @@
 // feeds sent (see workload_digest.hpp): two builds with equal digests ran the same workload.
 //
 // usage: 05_finance [--instruments N] [--positions N] [--portfolios N] [--ticks N]
-//                   [--updates N] [--feeds N] [--audits N] [--seed N]
+//                   [--updates N] [--feeds N] [--audits N] [--seed N] [--heatmap PATH]
+// --heatmap PATH writes the pages' write and read counts per window of ticks as a PNG and a CSV
+// (examples/heatmap.hpp, docs/observability.md).
 #include <mmsb/mmsb.hpp>
 
+#include "heatmap.hpp"
 #include "options.hpp"
 #include "workload_digest.hpp"
 
@@ -74,6 +77,7 @@ struct options {
   std::uint32_t scenarios = 16;
   std::uint32_t audits = 5;
   std::uint64_t seed = 2026;
+  std::string heatmap;  // empty: none
 };
 
 options parse(int argc, char** argv)
@@ -88,8 +92,10 @@ options parse(int argc, char** argv)
     .number("--feeds", o.feeds, 1, 64)                 // threads
     .number("--scenarios", o.scenarios, 1, slots - 1)
     .number("--audits", o.audits, 0, 1000)
-    .number("--seed", o.seed, 0);
+    .number("--seed", o.seed, 0)
+    .text("--heatmap", o.heatmap);
   p.parse(argc, argv);
+  example::check_heatmap_path(p, o.heatmap);
   // Feed f publishes instruments f, f + feeds, ...: each feed needs one at least.
   if (o.feeds > o.instruments)
     p.reject("--feeds", std::to_string(o.feeds), "more feeds than instruments (" + std::to_string(o.instruments) + ")");
@@ -326,7 +332,9 @@ int run(const options& o)
 {
   const book b = make_book(o);
 
-  bus_type bus(mmsb::bus_options{.ring_capacity = std::bit_ceil(std::max<std::size_t>(1024, 2 * o.updates))});  // a tick's feed
+  mmsb::heat_recorder heat(std::max<std::uint32_t>(1, o.ticks / 256));  // about 256 windows
+  bus_type bus(mmsb::bus_options{.ring_capacity = std::bit_ceil(std::max<std::size_t>(1024, 2 * o.updates)),  // a tick's feed
+                                 .heat = o.heatmap.empty() ? mmsb::heat_sink{} : mmsb::heat_sink(&heat)});
   world w;
   const double build_ms = micros([&] { w = build_world(bus, b, o); }) / 1000;
   std::printf("%u instruments, %u positions, %u portfolios, %u scenarios: %zu pages, %zu edges (built in %.1f ms)\n",
@@ -443,6 +451,7 @@ int run(const options& o)
   for (const auto& d : feed_digest) digest.add(d);
   std::printf("%-34s %16s\n", "workload digest", digest.hex().c_str());
   std::printf("%-34s %16" PRIx64 "\n", "state hash", bus.hash().value);
+  if (!o.heatmap.empty() && !example::write_heatmap(heat, o.heatmap)) return 1;
   return 0;
 }
 

@@ -286,14 +286,19 @@ public:
 
   // ---- reads (owner thread) -----------------------------------------------------------------
   // A page's value: its base, or for a derived page the value propagation computed for it.
-  [[nodiscard]] const page_type& value(page_id p) const { return graph_.value(p); }
+  // Counted as a read in the page heat (bus_options::heat) when that is on.
+  [[nodiscard]] const page_type& value(page_id p) const
+  {
+    opts_.heat.read(p.value());
+    return graph_.value(p);
+  }
   // The epoch of the last commit (tick or transaction); 0 for a new store.
   [[nodiscard]] mmsb::epoch current_epoch() const { return store_.current_epoch(); }
   // The hash of every page's value (derived pages included), in ascending page order.
   [[nodiscard]] state_hash hash() const
   {
     state_hasher h;
-    store_.pages().for_each([&](const page_type& p) { h.add(p.id(), value(p.id()).payload_bytes()); });
+    store_.pages().for_each([&](const page_type& p) { h.add(p.id(), graph_.value(p.id()).payload_bytes()); });
     return h.digest();
   }
 
@@ -390,6 +395,7 @@ private:
     lap(tick_phase::maintain);
     r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
     trace.record(trace_zone::tick, traced, phase_traced, r.epoch.value());
+    opts_.heat.tick_ended();
     stats_.record(r);
     if (opts_.metrics.on()) record_metrics(r, res);
     return r;
@@ -476,6 +482,8 @@ private:
                                     : store_.commit(merged, apply_all, topology_.bytes(), serial{});
     topology_.clear();  // logged
     opts_.metrics.add(counter::commits);
+    if (opts_.heat.on())
+      for (const auto& d : merged) opts_.heat.wrote(d.target().value());
     return e;
   }
 

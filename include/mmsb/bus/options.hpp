@@ -2,6 +2,7 @@
 // an in-memory store (not durable), 16 Ki-change producer rings, no checkpoints.
 #pragma once
 
+#include <mmsb/core/heat.hpp>
 #include <mmsb/core/metrics.hpp>
 #include <mmsb/core/trace.hpp>
 #include <mmsb/log/durable_store.hpp>
@@ -34,6 +35,10 @@ struct bus_options {
   // propagation levels and regions, commits, checkpoints, producer pushes); off by default.
   // obs::tracer::sink() gives one; the tracer must outlive the bus. Replaces store.trace.
   trace_sink trace{};
+  // Where the bus counts page writes (each commit's changed pages) and reads (value()) per time
+  // window, for a heatmap (core/heat.hpp, obs/heatmap.hpp); off by default. The recorder must
+  // outlive the bus.
+  heat_sink heat{};
 };
 
 } // namespace mmsb
