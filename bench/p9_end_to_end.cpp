@@ -70,6 +70,7 @@
 #include <mmsb/exec.hpp>
 #include <mmsb/graph.hpp>
 #include <mmsb/log/posix_file_system.hpp>
+#include <mmsb/obs/registry.hpp>
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
@@ -626,11 +627,16 @@ double p50_us(std::vector<phase_times>& samples, std::size_t phase)
   return static_cast<double>(mid->count()) / 1e3;
 }
 
-template <class Sched>
+// Metrics: the bus records every metric into an obs::registry in memory (P10: against the same
+// bus without, in the same run).
+template <class Sched, bool Metrics = false>
 void bm_bus(benchmark::State& state)
 {
   const auto& w = timed_workload();
-  bus_rig<Sched> rig(w, true);
+  mmsb::obs::registry reg;
+  mmsb::bus_options o;
+  if (Metrics) o.metrics = reg.sink();
+  bus_rig<Sched> rig(w, true, o);
   (void)rig.run_batch();  // warm: first-touch page faults, buffers, threads
   (void)rig.take_busy_seconds();
   double seconds = 0;
@@ -701,6 +707,17 @@ void register_all()
 #endif
   reg("serial", &bm_bus<mmsb::serial>);
   reg("memcpy", &bm_memcpy);
+  // P10: the same workload with every metric recorded (mmsb) and without (metrics_off).
+  const auto reg10 = [&](const char* who, void (*fn)(benchmark::State&)) {
+    benchmark::RegisterBenchmark((std::string("P10/end_to_end_64B/") + who).c_str(), fn)->UseManualTime()->Unit(benchmark::kMillisecond);
+  };
+#if MMSB_BENCH_HAVE_KOKKOS
+  reg10("mmsb", &bm_bus<mmsb::kokkos_scheduler<Kokkos::OpenMP>, true>);
+  reg10("metrics_off", &bm_bus<mmsb::kokkos_scheduler<Kokkos::OpenMP>, false>);
+#else
+  reg10("mmsb", &bm_bus<mmsb::serial, true>);
+  reg10("metrics_off", &bm_bus<mmsb::serial, false>);
+#endif
 }
 
 }  // namespace

@@ -138,6 +138,11 @@ one_line "--epoch: 'abc' is not an epoch" -- "$mmsb" replay a --epoch abc
 one_line "--epoch: '3x' is not an epoch" -- "$mmsb" diff a b --epoch=3x
 one_line "--epoch: '99999999999999999999' is not an epoch" -- "$mmsb" replay a --epoch 99999999999999999999
 one_line "--to: '-1' is not an epoch" -- "$mmsb" log replay a --to -1
+one_line "top: missing DIR \(usage: mmsb top DIR" -- "$mmsb" top
+one_line "--count: 'x' is not a count" -- "$mmsb" top a --count x
+one_line "replay takes no --count option" -- "$mmsb" replay a --count 2
+one_line "stats file $tmp/a.stats: cannot open it" -- "$mmsb" top "$tmp/a" --count 1
+one_line "stats file $tmp/hashes.txt.stats: cannot open it" -- "$mmsb" top "$tmp/hashes.txt"
 one_line "log replay: missing --to EPOCH" -- "$mmsb" log replay a
 one_line "stat takes no --epoch option" -- "$mmsb" stat a --epoch 3
 one_line "log verify takes no --dump option" -- "$mmsb" log verify a --dump
