@@ -10,6 +10,10 @@
 //   P9/end_to_end_64B/memcpy        the producer threads copy the same number of bytes (deltas ×
 //                                   encoded delta size) from their own buffers into disjoint
 //                                   parts of one buffer: the physical limit
+//   P10/end_to_end_64B/mmsb         P10 (observability): the OpenMP bus (serial without Kokkos)
+//                                   with every metric recorded (obs::registry) and every 100th
+//                                   tick and push traced (obs::tracer)
+//   P10/end_to_end_64B/metrics_off  the same bus with neither, in the same run
 // mmsb and mmsb_1thread need Kokkos (built where meson finds it); without it the binary holds
 // serial and memcpy only. With Kokkos the program runs itself again with OMP_WAIT_POLICY=passive
 // and OMP_PROC_BIND=false unless the environment already sets them (see main()).
@@ -71,6 +75,7 @@
 #include <mmsb/graph.hpp>
 #include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/obs/registry.hpp>
+#include <mmsb/obs/trace.hpp>
 #include <mmsb/page/dense.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
@@ -627,15 +632,20 @@ double p50_us(std::vector<phase_times>& samples, std::size_t phase)
   return static_cast<double>(mid->count()) / 1e3;
 }
 
-// Metrics: the bus records every metric into an obs::registry in memory (P10: against the same
-// bus without, in the same run).
+// Metrics: the bus records every metric into an obs::registry in memory, and traces every
+// 100th tick whole (and every 100th push of each producer) into an obs::tracer (P10: against the
+// same bus with neither, in the same run).
 template <class Sched, bool Metrics = false>
 void bm_bus(benchmark::State& state)
 {
   const auto& w = timed_workload();
   mmsb::obs::registry reg;
+  mmsb::obs::tracer tracer({.threads = 16, .events_per_thread = 1 << 14, .sample_every = 100});
   mmsb::bus_options o;
-  if (Metrics) o.metrics = reg.sink();
+  if (Metrics) {
+    o.metrics = reg.sink();
+    o.trace = tracer.sink();
+  }
   bus_rig<Sched> rig(w, true, o);
   (void)rig.run_batch();  // warm: first-touch page faults, buffers, threads
   (void)rig.take_busy_seconds();
@@ -707,7 +717,8 @@ void register_all()
 #endif
   reg("serial", &bm_bus<mmsb::serial>);
   reg("memcpy", &bm_memcpy);
-  // P10: the same workload with every metric recorded (mmsb) and without (metrics_off).
+  // P10: the same workload with every metric recorded and sampled tracing (mmsb), and with
+  // neither (metrics_off).
   const auto reg10 = [&](const char* who, void (*fn)(benchmark::State&)) {
     benchmark::RegisterBenchmark((std::string("P10/end_to_end_64B/") + who).c_str(), fn)->UseManualTime()->Unit(benchmark::kMillisecond);
   };

@@ -9,6 +9,8 @@
 #include <mmsb/bus.hpp>
 #include <mmsb/exec.hpp>
 #include <mmsb/log/posix_file_system.hpp>
+#include <mmsb/obs/registry.hpp>
+#include <mmsb/obs/trace.hpp>
 #if MMSB_TEST_KOKKOS
 #include <mmsb/kokkos.hpp>
 #endif
@@ -81,12 +83,19 @@ std::vector<delta<S, L>> make_deltas(std::size_t ticks)
   return out;
 }
 
+// observed: every metric recorded and every tick traced (obs/), which must not allocate either.
 template <class Sched>
-void check_steady_state_allocates_nothing()
+void check_steady_state_allocates_nothing(bool observed = false)
 {
   temp_dir dir;
   posix_file_system fs;
+  obs::registry reg;
+  obs::tracer tracer;
   bus_options o;
+  if (observed) {
+    o.metrics = reg.sink();
+    o.trace = tracer.sink();
+  }
   o.fs = &fs;
   o.dir = dir.path + "/bus";
   o.store.log.durability = durability::none;
@@ -127,6 +136,10 @@ void check_steady_state_allocates_nothing()
     CHECK(per_tick[t] == 0);
   }
   REQUIRE(bus.verify().ok());
+  if (observed) {
+    CHECK(reg.snapshot()[counter::ticks] == (MMSB_METRICS ? warm_ticks + counted_ticks : 0));
+    CHECK(tracer.recorded() > 0);
+  }
 }
 
 } // namespace
@@ -134,6 +147,11 @@ void check_steady_state_allocates_nothing()
 TEST_CASE("tick: after warm-up, a steady-state tick allocates nothing (serial)", "[bus][alloc]")
 {
   check_steady_state_allocates_nothing<serial>();
+}
+
+TEST_CASE("tick: with metrics and tracing on, a steady-state tick still allocates nothing (serial)", "[bus][alloc]")
+{
+  check_steady_state_allocates_nothing<serial>(true);
 }
 
 #if MMSB_TEST_KOKKOS

@@ -74,6 +74,7 @@ struct trace_slot {
   std::atomic<std::uint64_t> arg{0};    // the zone's argument (level, epoch, producer, ...)
   std::atomic<std::uint32_t> zone{0};   // a trace_zone
 };
+static_assert(sizeof(trace_slot) == 40, "obs/trace.hpp and docs/observability.md give 40 bytes a zone");
 
 // One thread's ring of zones (see the top of this header).
 class trace_buffer {

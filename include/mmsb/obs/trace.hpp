@@ -27,9 +27,11 @@
 namespace mmsb::obs {
 
 // How much a tracer keeps and samples.
+// The buffers are allocated when the tracer is made: threads × events_per_thread × 40 bytes
+// (10 MiB with the defaults).
 struct trace_options {
-  std::size_t threads = 64;                  // threads that can trace (each its own buffer)
-  std::size_t events_per_thread = 1 << 16;   // zones kept per thread: the newest this many
+  std::size_t threads = 16;                  // threads that can trace (each its own buffer)
+  std::size_t events_per_thread = 1 << 14;   // zones kept per thread: the newest this many
   std::uint32_t sample_every = 1;            // trace every n-th tick (whole) and producer push
 };
 
