@@ -64,7 +64,7 @@ void counter_add_mmsb(benchmark::State& state)
 {
   mmsb::obs::registry reg;
   const mmsb::metrics_sink sink = reg.sink();
-  for (auto _ : state) sink.add(mmsb::counter::changes, 3);
+  for (auto _ : state) sink.add(mmsb::metric_counter::changes, 3);
   benchmark::DoNotOptimize(reg.snapshot());
 }
 
@@ -81,7 +81,7 @@ void histogram_observe_mmsb(benchmark::State& state)
   const mmsb::metrics_sink sink = reg.sink();
   std::int64_t ns = 0;
   for (auto _ : state) {
-    sink.observe(mmsb::histogram::log_sync, std::chrono::nanoseconds(ns));
+    sink.observe(mmsb::metric_histogram::log_sync, std::chrono::nanoseconds(ns));
     ns = (ns + 7919) & 0xfffff;
   }
   benchmark::DoNotOptimize(reg.snapshot());

@@ -60,7 +60,7 @@ struct reading {
   std::uint64_t at_ms = 0;
 };
 
-double rate(const reading& now, const reading* before, counter c)
+double rate(const reading& now, const reading* before, metric_counter c)
 {
   const std::uint64_t from_ms = before ? before->at_ms : now.s.started_unix_ms;
   const std::uint64_t base = before ? before->s[c] : 0;
@@ -74,25 +74,25 @@ void print_text(const std::string& dir, const std::string& path, const reading& 
   const double up = static_cast<double>(r.at_ms - std::min(r.at_ms, s.started_unix_ms)) / 1000.0;
   std::printf("mmsb top %s (%s): pid %" PRIu64 " %s, up %.1f s\n", dir.c_str(), path.c_str(), s.pid,
               alive(s.pid) ? "running" : "GONE (last values shown)", up);
-  std::printf("ticks    %" PRIu64 " (%s)   epoch %" PRId64 "\n", s[counter::ticks], human(rate(r, before, counter::ticks), "/s").c_str(),
-              s[gauge::epoch]);
-  std::printf("changes  %" PRIu64 " (%s)   rejected %" PRIu64 "   pages applied %" PRIu64 "\n", s[counter::changes],
-              human(rate(r, before, counter::changes), "/s").c_str(), s[counter::changes_rejected], s[counter::pages_applied]);
+  std::printf("ticks    %" PRIu64 " (%s)   epoch %" PRId64 "\n", s[metric_counter::ticks], human(rate(r, before, metric_counter::ticks), "/s").c_str(),
+              s[metric_gauge::epoch]);
+  std::printf("changes  %" PRIu64 " (%s)   rejected %" PRIu64 "   pages applied %" PRIu64 "\n", s[metric_counter::changes],
+              human(rate(r, before, metric_counter::changes), "/s").c_str(), s[metric_counter::changes_rejected], s[metric_counter::pages_applied]);
   std::printf("backlog  ring depth %" PRId64 "   producers %" PRId64 "   producer waits %" PRIu64 "   propagation frontier %" PRId64 "\n",
-              s[gauge::ring_depth], s[gauge::producers], s[counter::producer_waits], s[gauge::propagate_frontier]);
-  std::printf("memory   pages %" PRId64 "   resident %s   reserved %s\n", s[gauge::pages],
-              human(static_cast<double>(s[gauge::page_bytes_resident]), "B").c_str(),
-              human(static_cast<double>(s[gauge::page_bytes_reserved]), "B").c_str());
+              s[metric_gauge::ring_depth], s[metric_gauge::producers], s[metric_counter::producer_waits], s[metric_gauge::propagate_frontier]);
+  std::printf("memory   pages %" PRId64 "   resident %s   reserved %s\n", s[metric_gauge::pages],
+              human(static_cast<double>(s[metric_gauge::page_bytes_resident]), "B").c_str(),
+              human(static_cast<double>(s[metric_gauge::page_bytes_reserved]), "B").c_str());
   std::printf("log      %s (%s)   %" PRIu64 " records   %" PRIu64 " syncs, p99 <= %s\n",
-              human(static_cast<double>(s[counter::log_bytes]), "B").c_str(), human(rate(r, before, counter::log_bytes), "B/s").c_str(),
-              s[counter::log_records], s[counter::log_syncs], duration(s[histogram::log_sync].quantile_upper_seconds(0.99)).c_str());
-  std::printf("ckpt     %" PRIu64 " written, %" PRIu64 " failed, mean %s, stall mean %s%s\n", s[counter::checkpoints],
-              s[counter::checkpoint_failures], duration(s[histogram::checkpoint].mean_seconds()).c_str(),
-              duration(s[histogram::checkpoint_stall].mean_seconds()).c_str(), s[gauge::checkpoint_in_flight] ? ", one in flight" : "");
-  if (s[counter::recovery_lost_commits]) std::printf("RECOVERY lost %" PRIu64 " acknowledged commits on open\n", s[counter::recovery_lost_commits]);
+              human(static_cast<double>(s[metric_counter::log_bytes]), "B").c_str(), human(rate(r, before, metric_counter::log_bytes), "B/s").c_str(),
+              s[metric_counter::log_records], s[metric_counter::log_syncs], duration(s[metric_histogram::log_sync].quantile_upper_seconds(0.99)).c_str());
+  std::printf("ckpt     %" PRIu64 " written, %" PRIu64 " failed, mean %s, stall mean %s%s\n", s[metric_counter::checkpoints],
+              s[metric_counter::checkpoint_failures], duration(s[metric_histogram::checkpoint].mean_seconds()).c_str(),
+              duration(s[metric_histogram::checkpoint_stall].mean_seconds()).c_str(), s[metric_gauge::checkpoint_in_flight] ? ", one in flight" : "");
+  if (s[metric_counter::recovery_lost_commits]) std::printf("RECOVERY lost %" PRIu64 " acknowledged commits on open\n", s[metric_counter::recovery_lost_commits]);
   std::printf("%-10s %10s %10s %10s\n", "phase", "mean", "p50 <=", "p99 <=");
   for (std::size_t p = 0; p <= tick_phase_count; ++p) {
-    const auto h = static_cast<histogram>(p == tick_phase_count ? 0 : static_cast<std::size_t>(histogram::phase_ingest) + p);
+    const auto h = static_cast<metric_histogram>(p == tick_phase_count ? 0 : static_cast<std::size_t>(metric_histogram::phase_ingest) + p);
     const auto& hs = s[h];
     std::printf("%-10s %10s %10s %10s\n", p == tick_phase_count ? "tick" : phase_name(static_cast<tick_phase>(p)),
                 duration(hs.mean_seconds()).c_str(), duration(hs.quantile_upper_seconds(0.5)).c_str(),
@@ -104,8 +104,8 @@ void print_json(const std::string& dir, const reading& r, const reading* before)
 {
   const auto& s = r.s;
   std::string out = "{\"dir\":" + json_string(dir) + ",\"pid\":" + std::to_string(s.pid) + ",\"running\":" + (alive(s.pid) ? "true" : "false");
-  out += ",\"ticks_per_second\":" + json_value(std::to_string(rate(r, before, counter::ticks)));
-  out += ",\"changes_per_second\":" + json_value(std::to_string(rate(r, before, counter::changes)));
+  out += ",\"ticks_per_second\":" + json_value(std::to_string(rate(r, before, metric_counter::ticks)));
+  out += ",\"changes_per_second\":" + json_value(std::to_string(rate(r, before, metric_counter::changes)));
   // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict, a false positive) on
   // const char* + std::string&&.
   out += ",\"counters\":{";

@@ -157,8 +157,8 @@ void log_writer::append(record_type type, mmsb::epoch e, txn_id txn, span<const 
     }
     throw;
   }
-  options_.metrics.add(counter::log_records);
-  options_.metrics.add(counter::log_bytes, record_bytes);
+  options_.metrics.add(metric_counter::log_records);
+  options_.metrics.add(metric_counter::log_bytes, record_bytes);
 }
 
 void log_writer::sync()
@@ -186,8 +186,8 @@ void log_writer::sync()
     throw;
   }
   if (options_.metrics.on()) {  // a sync that succeeded: counted and timed
-    options_.metrics.add(counter::log_syncs);
-    options_.metrics.observe(histogram::log_sync, std::chrono::steady_clock::now() - sync_started);
+    options_.metrics.add(metric_counter::log_syncs);
+    options_.metrics.observe(metric_histogram::log_sync, std::chrono::steady_clock::now() - sync_started);
   }
   unsynced_ = 0;
 }

@@ -137,7 +137,7 @@ void check_steady_state_allocates_nothing(bool observed = false)
   }
   REQUIRE(bus.verify().ok());
   if (observed) {
-    CHECK(reg.snapshot()[counter::ticks] == (MMSB_METRICS ? warm_ticks + counted_ticks : 0));
+    CHECK(reg.snapshot()[metric_counter::ticks] == (MMSB_METRICS ? warm_ticks + counted_ticks : 0));
     CHECK(tracer.recorded() > 0);
   }
 }

@@ -58,10 +58,10 @@ TEST_CASE("an off sink records nothing and costs no clock read")
 {
   const metrics_sink off;
   CHECK_FALSE(off.on());
-  off.add(counter::ticks);
-  off.set(gauge::epoch, 3);
-  off.observe(histogram::tick, 5ms);
-  { const metrics_timer t(off, histogram::log_sync); }
+  off.add(metric_counter::ticks);
+  off.set(metric_gauge::epoch, 3);
+  off.observe(metric_histogram::tick, 5ms);
+  { const metrics_timer t(off, metric_histogram::log_sync); }
   CHECK(off.block() == nullptr);
 }
 
@@ -70,20 +70,20 @@ TEST_CASE("a sink records counters, gauges and histograms into its block")
   auto block = std::make_unique<metrics_block>();
   const metrics_sink s(block.get());
   REQUIRE(s.on() == (MMSB_METRICS == 1));
-  s.add(counter::ticks);
-  s.add(counter::changes, 40);
-  s.set(gauge::epoch, 7);
-  s.set(gauge::epoch, 9);  // a gauge holds the last value
-  s.observe(histogram::phase_merge, 3us);
-  s.observe(histogram::phase_merge, 900ns);
-  s.observe(histogram::phase_merge, -5ns);  // counts as zero
-  { const metrics_timer t(s, histogram::log_sync); }
+  s.add(metric_counter::ticks);
+  s.add(metric_counter::changes, 40);
+  s.set(metric_gauge::epoch, 7);
+  s.set(metric_gauge::epoch, 9);  // a gauge holds the last value
+  s.observe(metric_histogram::phase_merge, 3us);
+  s.observe(metric_histogram::phase_merge, 900ns);
+  s.observe(metric_histogram::phase_merge, -5ns);  // counts as zero
+  { const metrics_timer t(s, metric_histogram::log_sync); }
   const auto r = obs::read(*block);
 #if MMSB_METRICS
-  CHECK(r[counter::ticks] == 1);
-  CHECK(r[counter::changes] == 40);
-  CHECK(r[gauge::epoch] == 9);
-  const auto& h = r[histogram::phase_merge];
+  CHECK(r[metric_counter::ticks] == 1);
+  CHECK(r[metric_counter::changes] == 40);
+  CHECK(r[metric_gauge::epoch] == 9);
+  const auto& h = r[metric_histogram::phase_merge];
   CHECK(h.count == 3);
   CHECK(h.buckets[0] == 2);  // 900 ns and 0
   CHECK(h.buckets[2] == 1);  // 3 us: le 4 us
@@ -91,11 +91,11 @@ TEST_CASE("a sink records counters, gauges and histograms into its block")
   CHECK(h.quantile_upper_seconds(0.5) == Approx(1e-6));
   CHECK(h.quantile_upper_seconds(1.0) == Approx(4e-6));
   CHECK(h.mean_seconds() == Approx(1.3e-6));
-  CHECK(r[histogram::log_sync].count == 1);
-  CHECK(r[histogram::tick].count == 0);
-  CHECK(r[histogram::tick].quantile_upper_seconds(0.99) == 0.0);
+  CHECK(r[metric_histogram::log_sync].count == 1);
+  CHECK(r[metric_histogram::tick].count == 0);
+  CHECK(r[metric_histogram::tick].quantile_upper_seconds(0.99) == 0.0);
 #else
-  CHECK(r[counter::ticks] == 0);
+  CHECK(r[metric_counter::ticks] == 0);
 #endif
 }
 
@@ -108,17 +108,17 @@ TEST_CASE("threads recording at once lose nothing: shards sum exactly")
   for (int t = 0; t < threads; ++t)
     ts.emplace_back([&] {
       for (int i = 0; i < each; ++i) {
-        s.add(counter::changes, 2);
-        s.observe(histogram::tick, std::chrono::nanoseconds(i % 5000));
+        s.add(metric_counter::changes, 2);
+        s.observe(metric_histogram::tick, std::chrono::nanoseconds(i % 5000));
       }
     });
   for (auto& t : ts) t.join();
   const auto r = obs::read(*block);
 #if MMSB_METRICS
-  CHECK(r[counter::changes] == std::uint64_t{2} * threads * each);
-  CHECK(r[histogram::tick].count == std::uint64_t{threads} * each);
+  CHECK(r[metric_counter::changes] == std::uint64_t{2} * threads * each);
+  CHECK(r[metric_histogram::tick].count == std::uint64_t{threads} * each);
   std::size_t used = 0;
-  for (const auto& shard : block->shards) used += shard.counters[static_cast<std::size_t>(counter::changes)].load() != 0;
+  for (const auto& shard : block->shards) used += shard.counters[static_cast<std::size_t>(metric_counter::changes)].load() != 0;
   CHECK(used > 1);  // the threads wrote different shards
 #endif
 }

@@ -236,7 +236,7 @@ TEST_CASE("the first tick after a point_in_time open over mid-log corruption rep
   CHECK(b.store().lost_commits() == 4);
   CHECK(b.tick().lost_on_open == 4);  // epochs 7 (the damaged record) to 10
   CHECK(b.tick().lost_on_open == 0);
-  CHECK(reg.snapshot()[counter::recovery_lost_commits] == (MMSB_METRICS ? 4u : 0u));
+  CHECK(reg.snapshot()[metric_counter::recovery_lost_commits] == (MMSB_METRICS ? 4u : 0u));
 }
 
 TEST_CASE("a torn tail opens by default with nothing lost; strict refuses it")

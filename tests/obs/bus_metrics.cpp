@@ -37,32 +37,32 @@ TEST_CASE("a bus records its ticks, phases, changes, commits, log and propagatio
     pages += r.pages;
   }
   for (const auto& r : reports) committed += r.pages != 0;
-  CHECK(s[counter::ticks] == reports.size());
-  CHECK(s[counter::changes] == changes);
-  CHECK(s[counter::pages_applied] == pages);
-  CHECK(s[counter::changes_rejected] == 0);
-  CHECK(s[counter::commits] >= committed);  // and the ticks that logged topology edits only
-  CHECK(s[counter::commits] == b.current_epoch().value());
-  CHECK(s[counter::log_records] >= s[counter::commits]);
-  CHECK(s[counter::log_bytes] > s[counter::log_records] * 16);
-  CHECK(s[counter::log_syncs] >= s[counter::commits]);  // per_commit durability
-  CHECK(s[histogram::log_sync].count == s[counter::log_syncs]);
-  CHECK(s[counter::propagate_units] > 0);
-  CHECK(s[counter::propagate_waves] > 0);
-  CHECK(s[counter::propagate_waves] <= s[counter::ticks]);
-  CHECK(s[counter::propagate_changed_slots] > 0);
-  CHECK(s[histogram::tick].count == reports.size());
-  for (auto h : {histogram::phase_ingest, histogram::phase_merge, histogram::phase_apply_log, histogram::phase_propagate,
-                 histogram::phase_maintain})
+  CHECK(s[metric_counter::ticks] == reports.size());
+  CHECK(s[metric_counter::changes] == changes);
+  CHECK(s[metric_counter::pages_applied] == pages);
+  CHECK(s[metric_counter::changes_rejected] == 0);
+  CHECK(s[metric_counter::commits] >= committed);  // and the ticks that logged topology edits only
+  CHECK(s[metric_counter::commits] == b.current_epoch().value());
+  CHECK(s[metric_counter::log_records] >= s[metric_counter::commits]);
+  CHECK(s[metric_counter::log_bytes] > s[metric_counter::log_records] * 16);
+  CHECK(s[metric_counter::log_syncs] >= s[metric_counter::commits]);  // per_commit durability
+  CHECK(s[metric_histogram::log_sync].count == s[metric_counter::log_syncs]);
+  CHECK(s[metric_counter::propagate_units] > 0);
+  CHECK(s[metric_counter::propagate_waves] > 0);
+  CHECK(s[metric_counter::propagate_waves] <= s[metric_counter::ticks]);
+  CHECK(s[metric_counter::propagate_changed_slots] > 0);
+  CHECK(s[metric_histogram::tick].count == reports.size());
+  for (auto h : {metric_histogram::phase_ingest, metric_histogram::phase_merge, metric_histogram::phase_apply_log, metric_histogram::phase_propagate,
+                 metric_histogram::phase_maintain})
     CHECK(s[h].count == reports.size());
   double phases = 0;
   for (std::size_t p = 1; p <= tick_phase_count; ++p) phases += s.histograms[p].sum_seconds;
-  CHECK(s[histogram::tick].sum_seconds == Approx(phases).epsilon(1e-6));
-  CHECK(s[gauge::epoch] == static_cast<std::int64_t>(b.current_epoch().value()));
-  CHECK(s[gauge::pages] == scenario::pages);
-  CHECK(s[gauge::page_bytes_resident] >= static_cast<std::int64_t>(scenario::pages * sizeof(scenario::layout::storage_type)));
-  CHECK(s[gauge::propagate_frontier] == static_cast<std::int64_t>(reports.back().frontier));
-  CHECK(s[gauge::last_tick_unix_ms] > 0);
+  CHECK(s[metric_histogram::tick].sum_seconds == Approx(phases).epsilon(1e-6));
+  CHECK(s[metric_gauge::epoch] == static_cast<std::int64_t>(b.current_epoch().value()));
+  CHECK(s[metric_gauge::pages] == scenario::pages);
+  CHECK(s[metric_gauge::page_bytes_resident] >= static_cast<std::int64_t>(scenario::pages * sizeof(scenario::layout::storage_type)));
+  CHECK(s[metric_gauge::propagate_frontier] == static_cast<std::int64_t>(reports.back().frontier));
+  CHECK(s[metric_gauge::last_tick_unix_ms] > 0);
 }
 
 TEST_CASE("metrics do not change the state: the same hash with them on and off")
@@ -100,13 +100,13 @@ TEST_CASE("checkpoints, their stall and rejected changes are recorded")
   }
   b.checkpoint();  // the blocking one is counted too
   const auto s = reg.snapshot();
-  CHECK(s[counter::changes_rejected] == 6);
-  CHECK(s[counter::checkpoints] == 4);  // ticks 2, 4, 6 and the explicit one
-  CHECK(s[counter::checkpoint_failures] == 0);
-  CHECK(s[histogram::checkpoint].count == 4);
-  CHECK(s[histogram::checkpoint_stall].count == 3);  // the tick's background ones
-  CHECK(s[gauge::producers] == 1);
-  CHECK(s[gauge::ring_depth] == 11);
+  CHECK(s[metric_counter::changes_rejected] == 6);
+  CHECK(s[metric_counter::checkpoints] == 4);  // ticks 2, 4, 6 and the explicit one
+  CHECK(s[metric_counter::checkpoint_failures] == 0);
+  CHECK(s[metric_histogram::checkpoint].count == 4);
+  CHECK(s[metric_histogram::checkpoint_stall].count == 3);  // the tick's background ones
+  CHECK(s[metric_gauge::producers] == 1);
+  CHECK(s[metric_gauge::ring_depth] == 11);
 }
 
 TEST_CASE("a producer that finds its ring full counts the wait (back-pressure)")
@@ -127,8 +127,8 @@ TEST_CASE("a producer that finds its ring full counts the wait (back-pressure)")
   while (drained < n) drained += b.tick().changes;
   t.join();
   const auto s = reg.snapshot();
-  CHECK(s[counter::changes] == n);
-  CHECK(s[counter::producer_waits] > 0);  // 200 changes through a ring of 4 waited at least once
+  CHECK(s[metric_counter::changes] == n);
+  CHECK(s[metric_counter::producer_waits] > 0);  // 200 changes through a ring of 4 waited at least once
   CHECK(b.value(p).get(0) == n / 8);
 }
 #else
@@ -140,6 +140,6 @@ TEST_CASE("metrics compiled out (-Dmetrics=false): a bus with a sink records not
   scenario sc;
   float_bus b(o);
   sc.run(b);
-  CHECK(reg.snapshot()[counter::ticks] == 0);
+  CHECK(reg.snapshot()[metric_counter::ticks] == 0);
 }
 #endif

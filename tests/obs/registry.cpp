@@ -39,18 +39,18 @@ TEST_CASE("a registry in memory records and snapshots")
 {
   obs::registry reg;
   CHECK(reg.path().empty());
-  reg.sink().add(counter::commits, 3);
-  reg.sink().set(gauge::pages, 12);
+  reg.sink().add(metric_counter::commits, 3);
+  reg.sink().set(metric_gauge::pages, 12);
   const auto s = reg.snapshot();
   CHECK(s.pid == static_cast<std::uint64_t>(::getpid()));
   CHECK(s.started_unix_ms > 0);
   if (MMSB_METRICS) {
-    CHECK(s[counter::commits] == 3);
-    CHECK(s[gauge::pages] == 12);
+    CHECK(s[metric_counter::commits] == 3);
+    CHECK(s[metric_gauge::pages] == 12);
   }
   obs::registry moved = std::move(reg);
-  moved.sink().add(counter::commits);
-  if (MMSB_METRICS) CHECK(moved.snapshot()[counter::commits] == 4);
+  moved.sink().add(metric_counter::commits);
+  if (MMSB_METRICS) CHECK(moved.snapshot()[metric_counter::commits] == 4);
 }
 
 TEST_CASE("a stats file is read by another process while its writer records, and refused to a second writer")
@@ -60,9 +60,9 @@ TEST_CASE("a stats file is read by another process while its writer records, and
   auto reg = obs::registry::in_file(path);
   CHECK(reg.path() == path);
   CHECK(std::filesystem::exists(path));
-  reg.sink().add(counter::ticks, 5);
-  reg.sink().observe(histogram::tick, 2ms);
-  reg.sink().set(gauge::epoch, 41);
+  reg.sink().add(metric_counter::ticks, 5);
+  reg.sink().observe(metric_histogram::tick, 2ms);
+  reg.sink().set(metric_gauge::epoch, 41);
 
   // Another process reads it (a fork: its own mapping of the file).
   const pid_t child = ::fork();
@@ -71,7 +71,7 @@ TEST_CASE("a stats file is read by another process while its writer records, and
     int rc = 0;
     try {
       const auto s = obs::read_stats_file(path);
-      if (MMSB_METRICS && (s[counter::ticks] != 5 || s[gauge::epoch] != 41 || s[histogram::tick].count != 1)) rc = 1;
+      if (MMSB_METRICS && (s[metric_counter::ticks] != 5 || s[metric_gauge::epoch] != 41 || s[metric_histogram::tick].count != 1)) rc = 1;
       if (s.pid != static_cast<std::uint64_t>(::getppid())) rc = 2;
     } catch (...) {
       rc = 3;
@@ -90,12 +90,12 @@ TEST_CASE("a stats file is read by another process while its writer records, and
                                 w.find("pid " + std::to_string(::getpid())) != std::string::npos;
                        }, "io_error naming the path and the pid"));
   // The file is untouched by the refusal, and readable after the writer is gone.
-  reg.sink().add(counter::ticks);
+  reg.sink().add(metric_counter::ticks);
   { auto gone = std::move(reg); }
-  if (MMSB_METRICS) CHECK(obs::read_stats_file(path)[counter::ticks] == 6);
+  if (MMSB_METRICS) CHECK(obs::read_stats_file(path)[metric_counter::ticks] == 6);
   // Now free: a new writer replaces it with an empty block.
   auto again = obs::registry::in_file(path);
-  CHECK(obs::read_stats_file(path)[counter::ticks] == 0);
+  CHECK(obs::read_stats_file(path)[metric_counter::ticks] == 0);
 }
 
 TEST_CASE("bad stats files are refused with the path named, and left as they were")

@@ -356,7 +356,7 @@ private:
     transaction_type none;
     (void)commit_transaction(none);
     const bool started = store_.begin_checkpoint(detail::write_topology(graph_).bytes());
-    if (started) opts_.metrics.observe(histogram::checkpoint_stall, clock::now() - start);
+    if (started) opts_.metrics.observe(metric_histogram::checkpoint_stall, clock::now() - start);
     return started;
   }
   tick_report run_tick(tick_budget budget)
@@ -407,28 +407,28 @@ private:
     const metrics_sink m = opts_.metrics;
     std::chrono::nanoseconds total{};
     for (std::size_t p = 0; p < tick_phase_count; ++p) {
-      m.observe(static_cast<histogram>(static_cast<std::size_t>(histogram::phase_ingest) + p), r.phase[p]);
+      m.observe(static_cast<metric_histogram>(static_cast<std::size_t>(metric_histogram::phase_ingest) + p), r.phase[p]);
       total += r.phase[p];
     }
-    m.observe(histogram::tick, total);
-    m.add(counter::ticks);
-    m.add(counter::changes, r.changes);
-    m.add(counter::changes_rejected, r.rejected);
-    m.add(counter::pages_applied, r.pages);
-    m.add(counter::propagate_waves, res.complete && res.units > 0 ? 1 : 0);
-    m.add(counter::propagate_units, res.units);
-    m.add(counter::propagate_changed_slots, res.changed_slots);
-    m.add(counter::region_rounds, res.region_rounds);
+    m.observe(metric_histogram::tick, total);
+    m.add(metric_counter::ticks);
+    m.add(metric_counter::changes, r.changes);
+    m.add(metric_counter::changes_rejected, r.rejected);
+    m.add(metric_counter::pages_applied, r.pages);
+    m.add(metric_counter::propagate_waves, res.complete && res.units > 0 ? 1 : 0);
+    m.add(metric_counter::propagate_units, res.units);
+    m.add(metric_counter::propagate_changed_slots, res.changed_slots);
+    m.add(metric_counter::region_rounds, res.region_rounds);
     const auto alloc = store_.pages().allocator().stats();
-    m.set(gauge::epoch, static_cast<std::int64_t>(store_.current_epoch().value()));
-    m.set(gauge::pages, static_cast<std::int64_t>(store_.pages().size()));
-    m.set(gauge::page_bytes_resident, static_cast<std::int64_t>(alloc.live_bytes));
-    m.set(gauge::page_bytes_reserved, static_cast<std::int64_t>(alloc.reserved_bytes));
-    m.set(gauge::propagate_frontier, static_cast<std::int64_t>(r.frontier));
-    m.set(gauge::ring_depth, static_cast<std::int64_t>(r.changes + r.rejected));
-    m.set(gauge::producers, static_cast<std::int64_t>(producers_seen_));
-    m.set(gauge::checkpoint_in_flight, store_.checkpoint_in_flight() ? 1 : 0);
-    m.set(gauge::last_tick_unix_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
+    m.set(metric_gauge::epoch, static_cast<std::int64_t>(store_.current_epoch().value()));
+    m.set(metric_gauge::pages, static_cast<std::int64_t>(store_.pages().size()));
+    m.set(metric_gauge::page_bytes_resident, static_cast<std::int64_t>(alloc.live_bytes));
+    m.set(metric_gauge::page_bytes_reserved, static_cast<std::int64_t>(alloc.reserved_bytes));
+    m.set(metric_gauge::propagate_frontier, static_cast<std::int64_t>(r.frontier));
+    m.set(metric_gauge::ring_depth, static_cast<std::int64_t>(r.changes + r.rejected));
+    m.set(metric_gauge::producers, static_cast<std::int64_t>(producers_seen_));
+    m.set(metric_gauge::checkpoint_in_flight, store_.checkpoint_in_flight() ? 1 : 0);
+    m.set(metric_gauge::last_tick_unix_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
                                       std::chrono::system_clock::now().time_since_epoch()).count());
   }
 
@@ -481,7 +481,7 @@ private:
     const mmsb::epoch e = parallel_ ? store_.commit(merged, apply_all, topology_.bytes(), sched_)
                                     : store_.commit(merged, apply_all, topology_.bytes(), serial{});
     topology_.clear();  // logged
-    opts_.metrics.add(counter::commits);
+    opts_.metrics.add(metric_counter::commits);
     if (opts_.heat.on())
       for (const auto& d : merged) opts_.heat.wrote(d.target().value());
     return e;

@@ -77,7 +77,7 @@ public:
   {
     const auto it = item(p, slot, op, v, sequence_++);
     if (ch_->ring.try_push(it)) return;
-    ch_->metrics.add(counter::producer_waits);  // back-pressure: the tick has not drained yet
+    ch_->metrics.add(metric_counter::producer_waits);  // back-pressure: the tick has not drained yet
     (void)ch_->ring.push(it);
   }
   // The same, but returns false at once (nothing queued, no sequence number used) when full.
@@ -167,7 +167,7 @@ private:
   {
     const std::size_t done = ch_->ring.try_push_bulk({buf, n});
     if (done == n) return;
-    ch_->metrics.add(counter::producer_waits);
+    ch_->metrics.add(metric_counter::producer_waits);
     (void)ch_->ring.push_bulk({buf + done, n - done});
   }
 

@@ -32,7 +32,7 @@
 namespace mmsb {
 
 // Monotone counts (Prometheus counters).
-enum class counter : std::uint8_t {
+enum class metric_counter : std::uint8_t {
   ticks,                    // ticks run
   changes,                  // slot changes drained from the producers' rings
   changes_rejected,         // changes sent back to their producers (unknown page): the bus's drops
@@ -53,7 +53,7 @@ enum class counter : std::uint8_t {
 inline constexpr std::size_t counter_count = 16;  // the number of counters
 
 // Values that go up and down (Prometheus gauges), set by the bus's owner thread.
-enum class gauge : std::uint8_t {
+enum class metric_gauge : std::uint8_t {
   epoch,                 // the epoch of the last commit
   pages,                 // pages in the store
   page_bytes_resident,   // bytes of page storage in memory (the allocator's live bytes)
@@ -67,7 +67,7 @@ enum class gauge : std::uint8_t {
 inline constexpr std::size_t gauge_count = 9;  // the number of gauges
 
 // Durations (Prometheus histograms in seconds).
-enum class histogram : std::uint8_t {
+enum class metric_histogram : std::uint8_t {
   tick,              // one whole tick
   phase_ingest,      // the tick's phases (bus/tick.hpp), in order
   phase_merge,
@@ -212,7 +212,7 @@ public:
   [[nodiscard]] constexpr metrics_block* block() const noexcept { return b_; }
 
   // Adds n to counter c.
-  void add([[maybe_unused]] counter c, [[maybe_unused]] std::uint64_t n = 1) const noexcept
+  void add([[maybe_unused]] metric_counter c, [[maybe_unused]] std::uint64_t n = 1) const noexcept
   {
 #if MMSB_METRICS
     if (b_ == nullptr) return;
@@ -220,7 +220,7 @@ public:
 #endif
   }
   // Sets gauge g to v.
-  void set([[maybe_unused]] gauge g, [[maybe_unused]] std::int64_t v) const noexcept
+  void set([[maybe_unused]] metric_gauge g, [[maybe_unused]] std::int64_t v) const noexcept
   {
 #if MMSB_METRICS
     if (b_ == nullptr) return;
@@ -228,7 +228,7 @@ public:
 #endif
   }
   // Records one duration in histogram h (negative durations count as zero).
-  void observe([[maybe_unused]] histogram h, [[maybe_unused]] std::chrono::nanoseconds d) const noexcept
+  void observe([[maybe_unused]] metric_histogram h, [[maybe_unused]] std::chrono::nanoseconds d) const noexcept
   {
 #if MMSB_METRICS
     if (b_ == nullptr) return;
@@ -246,7 +246,7 @@ private:
 // Times its scope into a histogram; reads the clock only when the sink is on.
 class metrics_timer {
 public:
-  metrics_timer(metrics_sink s, histogram h) noexcept : s_(s), h_(h)
+  metrics_timer(metrics_sink s, metric_histogram h) noexcept : s_(s), h_(h)
   {
     if (s_.on()) start_ = std::chrono::steady_clock::now();
   }
@@ -259,7 +259,7 @@ public:
 
 private:
   metrics_sink s_;
-  histogram h_;
+  metric_histogram h_;
   std::chrono::steady_clock::time_point start_{};
 };
 

@@ -220,8 +220,8 @@ private:
         failure = std::current_exception();
       }
       end_capture();
-      j.metrics.observe(histogram::checkpoint, std::chrono::steady_clock::now() - started);
-      j.metrics.add(failure ? counter::checkpoint_failures : counter::checkpoints);
+      j.metrics.observe(metric_histogram::checkpoint, std::chrono::steady_clock::now() - started);
+      j.metrics.add(failure ? metric_counter::checkpoint_failures : metric_counter::checkpoints);
       j.trace.record(trace_zone::checkpoint, traced, trace_clock(), j.epoch.value());
       {
         std::lock_guard lock(state_mutex_);

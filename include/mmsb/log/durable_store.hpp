@@ -97,7 +97,7 @@ public:
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
     if (recovery_.damage && recovery_.damage->records_after != 0 && recovery_.damage->newest_after > epoch_)
       lost_commits_ = recovery_.damage->newest_after.value() - epoch_.value();
-    options_.metrics.add(counter::recovery_lost_commits, lost_commits_);
+    options_.metrics.add(metric_counter::recovery_lost_commits, lost_commits_);
     // The writer continues after the last commit recovered, or after the checkpoint when that is
     // newer than the log's end (a power loss undid part of the log a checkpoint covers).
     log_resume resume = recovery_.end;

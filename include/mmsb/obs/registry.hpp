@@ -7,7 +7,7 @@
 //   o.dir = "db";
 //   o.metrics = reg.sink();          // the registry outlives the bus
 //   mmsb::bus<mmsb::plus_times<double>> bus(o);
-//   ... reg.snapshot()[mmsb::counter::ticks] ...
+//   ... reg.snapshot()[mmsb::metric_counter::ticks] ...
 //
 // Reading never blocks recording: a snapshot is relaxed loads of the shards, so it sees each
 // value as some recent moment left it (counters never go backwards). docs/observability.md has
@@ -47,9 +47,9 @@ struct metrics_snapshot {
   std::uint64_t started_unix_ms = 0;  // when it created the block
 
   // One counter's, gauge's or histogram's value.
-  [[nodiscard]] std::uint64_t operator[](counter c) const noexcept { return counters[static_cast<std::size_t>(c)]; }
-  [[nodiscard]] std::int64_t operator[](gauge g) const noexcept { return gauges[static_cast<std::size_t>(g)]; }
-  [[nodiscard]] const histogram_snapshot& operator[](histogram h) const noexcept { return histograms[static_cast<std::size_t>(h)]; }
+  [[nodiscard]] std::uint64_t operator[](metric_counter c) const noexcept { return counters[static_cast<std::size_t>(c)]; }
+  [[nodiscard]] std::int64_t operator[](metric_gauge g) const noexcept { return gauges[static_cast<std::size_t>(g)]; }
+  [[nodiscard]] const histogram_snapshot& operator[](metric_histogram h) const noexcept { return histograms[static_cast<std::size_t>(h)]; }
 };
 
 // Sums a block's shards (see the top of this header).
