@@ -33,7 +33,9 @@ public:
   {
   }
 
+  // Counts one write of `page` in the current window.
   void wrote(std::uint32_t page) { ++at(current_.writes, page); }
+  // Counts one read of `page` in the current window.
   void read(std::uint32_t page) { ++at(current_.reads, page); }
   // Ends one tick; closes the window after ticks_per_window of them.
   void tick_ended()
@@ -49,6 +51,7 @@ public:
 
   // The closed windows, oldest first.
   [[nodiscard]] const std::deque<heat_window>& windows() const noexcept { return windows_; }
+  // Ticks per window, as made.
   [[nodiscard]] std::uint64_t ticks_per_window() const noexcept { return per_window_; }
   // The current (open) window.
   [[nodiscard]] const heat_window& current() const noexcept { return current_; }
@@ -84,16 +87,21 @@ private:
 class heat_sink {
 public:
   constexpr heat_sink() noexcept = default;
+  // Records into r (nullptr: off).
   constexpr explicit heat_sink(heat_recorder* r) noexcept : r_(r) {}
+  // True when recording goes somewhere.
   [[nodiscard]] constexpr bool on() const noexcept { return r_ != nullptr; }
+  // heat_recorder::wrote, when on.
   void wrote(std::uint32_t page) const
   {
     if (r_) r_->wrote(page);
   }
+  // heat_recorder::read, when on.
   void read(std::uint32_t page) const
   {
     if (r_) r_->read(page);
   }
+  // heat_recorder::tick_ended, when on.
   void tick_ended() const
   {
     if (r_) r_->tick_ended();

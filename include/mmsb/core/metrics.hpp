@@ -123,6 +123,7 @@ inline constexpr std::array<metric_info, counter_count> counter_info{{
   {"mmsb_producer_waits_total", "Producer pushes that found their ring full and waited.", nullptr, nullptr},
   {"mmsb_recovery_lost_commits_total", "Acknowledged commits dropped by recovery on open.", nullptr, nullptr},
 }};
+// Every gauge's info, indexed by its enum.
 inline constexpr std::array<metric_info, gauge_count> gauge_info{{
   {"mmsb_epoch", "Epoch of the last commit.", nullptr, nullptr},
   {"mmsb_pages", "Pages in the store.", nullptr, nullptr},
@@ -134,6 +135,7 @@ inline constexpr std::array<metric_info, gauge_count> gauge_info{{
   {"mmsb_checkpoint_in_flight", "1 while a background checkpoint is written.", nullptr, nullptr},
   {"mmsb_last_tick_unix_ms", "Wall-clock time the last tick ended, Unix milliseconds.", nullptr, nullptr},
 }};
+// Every histogram's info, indexed by its enum.
 inline constexpr std::array<metric_info, histogram_count> histogram_info{{
   {"mmsb_tick_seconds", "Duration of one tick.", nullptr, nullptr},
   {"mmsb_tick_phase_seconds", "Duration of one tick phase.", "phase", "ingest"},
@@ -157,8 +159,8 @@ inline constexpr std::size_t metric_shards = 16;
 
 // One thread's copy of every counter and histogram (see the top of this header).
 struct alignas(64) metrics_shard {
-  std::array<std::atomic<std::uint64_t>, counter_count> counters;
-  std::array<metrics_histogram_cells, histogram_count> histograms;
+  std::array<std::atomic<std::uint64_t>, counter_count> counters;    // this shard's part of each counter
+  std::array<metrics_histogram_cells, histogram_count> histograms;  // ... and of each histogram
 };
 
 // A name for this vocabulary and layout: a block written under another one is refused by readers.
@@ -183,8 +185,8 @@ struct metrics_block {
   std::uint64_t layout;               // metrics_layout_id() of the writer
   std::uint64_t pid;                  // the writing process
   std::uint64_t started_unix_ms;      // when the block was created
-  alignas(64) std::array<std::atomic<std::int64_t>, gauge_count> gauges;
-  std::array<metrics_shard, metric_shards> shards;
+  alignas(64) std::array<std::atomic<std::int64_t>, gauge_count> gauges;  // every gauge, set by the owner
+  std::array<metrics_shard, metric_shards> shards;                         // the per-thread shards
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::int64_t>::is_always_lock_free,
               "a metrics block in shared memory needs lock-free 64-bit atomics");
@@ -246,6 +248,7 @@ private:
 // Times its scope into a histogram; reads the clock only when the sink is on.
 class metrics_timer {
 public:
+  // Starts timing into h (when s is on).
   metrics_timer(metrics_sink s, metric_histogram h) noexcept : s_(s), h_(h)
   {
     if (s_.on()) start_ = std::chrono::steady_clock::now();

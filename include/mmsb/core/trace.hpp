@@ -68,7 +68,7 @@ inline constexpr std::array<const char*, trace_zone_count> trace_zone_names{
 
 // One recorded zone, a seqlock slot: seq is 2n+1 while zone number n is written, 2n+2 once done.
 struct trace_slot {
-  std::atomic<std::uint64_t> seq{0};
+  std::atomic<std::uint64_t> seq{0};    // 2n+1 while zone n is written, 2n+2 once done
   std::atomic<std::uint64_t> begin{0};  // trace_clock() at the start
   std::atomic<std::uint64_t> end{0};    // ... and at the end
   std::atomic<std::uint64_t> arg{0};    // the zone's argument (level, epoch, producer, ...)
@@ -79,6 +79,7 @@ static_assert(sizeof(trace_slot) == 40, "obs/trace.hpp and docs/observability.md
 // One thread's ring of zones (see the top of this header).
 class trace_buffer {
 public:
+  // A ring of `capacity` zones.
   explicit trace_buffer(std::size_t capacity) : slots_(std::make_unique<trace_slot[]>(capacity)), capacity_(capacity) {}
 
   // Records one zone (the owning thread only).
@@ -97,12 +98,16 @@ public:
   }
   // Zones recorded so far (the newest capacity() are kept).
   [[nodiscard]] std::uint64_t recorded() const noexcept { return head_.load(std::memory_order_acquire); }
+  // Zones it keeps.
   [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
-  // Reads zone number n into out; false when it was overwritten (or is being).
+  // One zone read back.
   struct zone_record {
-    trace_zone zone;
-    std::uint64_t begin, end, arg;
+    trace_zone zone;     // what it is
+    std::uint64_t begin;  // trace_clock() at its start
+    std::uint64_t end;    // ... and at its end
+    std::uint64_t arg;    // its argument
   };
+  // Reads zone number n into out; false when it was overwritten (or is being).
   [[nodiscard]] bool read(std::uint64_t n, zone_record& out) const noexcept
   {
     const trace_slot& s = slots_[n % capacity_];
@@ -116,6 +121,7 @@ public:
   }
   // The OS thread id of the thread that claimed it (0 until claimed).
   [[nodiscard]] std::uint64_t thread() const noexcept { return thread_.load(std::memory_order_acquire); }
+  // Records the OS thread id of the claiming thread.
   void set_thread(std::uint64_t t) noexcept { thread_.store(t, std::memory_order_release); }
 
 private:
@@ -176,6 +182,7 @@ public:
   [[nodiscard]] std::uint32_t sample_every() const noexcept { return sample_every_; }
   // Buffer i (i < buffer_count()), to read.
   [[nodiscard]] const trace_buffer& buffer(std::size_t i) const noexcept { return *buffers_[i]; }
+  // The number of buffers (threads that can trace).
   [[nodiscard]] std::size_t buffer_count() const noexcept { return threads_; }
   // Zones not recorded because every buffer was taken.
   [[nodiscard]] std::uint64_t dropped_threads() const noexcept { return dropped_.load(std::memory_order_relaxed); }
@@ -208,6 +215,7 @@ private:
 class trace_sink {
 public:
   constexpr trace_sink() noexcept = default;
+  // Traces into log (nullptr: off).
   constexpr explicit trace_sink(trace_log* log) noexcept : log_(log) {}
 
   // True when tracing goes somewhere.
@@ -231,6 +239,7 @@ private:
 // `sampled` is false).
 class trace_scope {
 public:
+  // Starts zone z (reads the clock only when s is on and `sampled`).
   trace_scope(trace_sink s, trace_zone z, std::uint64_t arg = 0, bool sampled = true) noexcept
       : s_(sampled ? s : trace_sink{}), z_(z), arg_(arg), begin_(s_.now())
   {

@@ -40,15 +40,17 @@ struct histogram_snapshot {
 
 // Every metric read back at one moment (see the top of this header).
 struct metrics_snapshot {
-  std::array<std::uint64_t, counter_count> counters{};
-  std::array<std::int64_t, gauge_count> gauges{};
-  std::array<histogram_snapshot, histogram_count> histograms{};
+  std::array<std::uint64_t, counter_count> counters{};          // by metric_counter
+  std::array<std::int64_t, gauge_count> gauges{};               // by metric_gauge
+  std::array<histogram_snapshot, histogram_count> histograms{};  // by metric_histogram
   std::uint64_t pid = 0;              // the process that writes the block
   std::uint64_t started_unix_ms = 0;  // when it created the block
 
-  // One counter's, gauge's or histogram's value.
+  // One counter's value.
   [[nodiscard]] std::uint64_t operator[](metric_counter c) const noexcept { return counters[static_cast<std::size_t>(c)]; }
+  // One gauge's value.
   [[nodiscard]] std::int64_t operator[](metric_gauge g) const noexcept { return gauges[static_cast<std::size_t>(g)]; }
+  // One histogram's buckets, count and sum.
   [[nodiscard]] const histogram_snapshot& operator[](metric_histogram h) const noexcept { return histograms[static_cast<std::size_t>(h)]; }
 };
 
@@ -75,7 +77,9 @@ public:
   // The file is left behind afterwards with its last values. Throws mmsb::error (io_error)
   // naming the path when it cannot be created or mapped.
   [[nodiscard]] static registry in_file(const std::string& path);
+  // Takes over other's block (sinks given out keep pointing at it).
   registry(registry&&) noexcept;
+  // The same, releasing this registry's own block.
   registry& operator=(registry&&) noexcept;
   ~registry();
 

@@ -38,6 +38,7 @@ struct trace_options {
 // Owns a trace (see the top of this header). Not copyable or movable (sinks point into it).
 class tracer {
 public:
+  // Allocates the buffers (see trace_options).
   explicit tracer(trace_options o = {});
   tracer(const tracer&) = delete;
   tracer& operator=(const tracer&) = delete;
