@@ -31,6 +31,8 @@
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/bus/tick.hpp>
 #include <mmsb/bus/tick_deltas.hpp>
+#include <mmsb/bus/tick_observer.hpp>
+#include <mmsb/bus/topology_edits.hpp>
 #include <mmsb/bus/topology_replay.hpp>
 #include <mmsb/bus/transaction.hpp>
 #include <mmsb/config/error.hpp>
@@ -99,7 +101,7 @@ public:
   basic_bus(bus_options opts, kernel_table kernels, Scheduler sched = Scheduler{})
   try
     : opts_(std::move(opts)), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
-      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), store_options_of(opts_)), graph_(store_.pages()),
+      store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), detail::store_options_for(opts_)), graph_(store_.pages()),
       sched_(std::move(sched)), kernels_(std::move(kernels))
   {
     detail::replay_topology<Layout>(graph_, kernels_, store_.recovered_structure(), "store " + opts_.dir);
@@ -146,7 +148,9 @@ public:
   // in which case the table's function is used (the form to re-add a kernel after reopening).
   edge_id add_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
   {
-    return out_of_memory_as_error("bus add_kernel_edge", [&] { return add_new_kernel_edge(srcs, dst, std::move(f), std::move(name)); });
+    return out_of_memory_as_error("bus add_kernel_edge", [&] {
+      return detail::add_logged_kernel_edge(graph_, kernels_, topology_, srcs, dst, std::move(f), std::move(name));
+    });
   }
   // Re-adds a kernel edge whose function the bus's kernel table already holds under `name` (after
   // reopening a store); throws mmsb::error (invalid_argument) when no kernel has that name.
@@ -170,7 +174,7 @@ public:
   // changing one bit logs one row, not the whole matrix).
   void set_weights(edge_id e, matrix_type a)
   {
-    out_of_memory_as_error("bus set_weights", [&] { set_weights_of(e, std::move(a)); });
+    out_of_memory_as_error("bus set_weights", [&] { detail::set_logged_weights(graph_, topology_, changed_rows_, e, std::move(a)); });
   }
   // Declares a fixed-point region: members may depend on each other in cycles and get the least
   // solution, found in at most max_iterations rounds (idempotent ⊕ required; graph/page_graph.hpp).
@@ -305,36 +309,6 @@ public:
 private:
   using clock = std::chrono::steady_clock;
 
-  // The bodies of the public operations above that run through out_of_memory_as_error.
-  edge_id add_new_kernel_edge(span<const page_id> srcs, page_id dst, kernel_fn f, std::string name)
-  {
-    detail::check_new_kernel_name(kernels_, name, dst.value());
-    auto slot = kernels_.emplace(name, f).first;  // first: the graph's purity check may throw
-    try {
-      return topology_.logged([&] { topology_.kernel_edge(srcs, dst.value(), name); },
-                    [&] { return graph_.add_kernel_edge(srcs, dst, std::move(f), name); });
-    } catch (...) {
-      kernels_.erase(slot);
-      throw;
-    }
-  }
-  void set_weights_of(edge_id e, matrix_type a)
-  {
-    auto held = std::make_shared<const matrix_type>(std::move(a));
-    const matrix_type& old = graph_.matrix(e);  // throws for an edge that does not exist
-    changed_rows_.clear();
-    if (held->rows() == old.rows() && held->cols() == old.cols())
-      for_each_differing_row(old, *held, [&](std::uint32_t i) { changed_rows_.push_back(i); });
-    topology_.logged([&] { topology_.set_rows(e.value(), *held, {changed_rows_.data(), changed_rows_.size()}); },
-           [&] { graph_.set_weights(e, held); });  // a shape mismatch is refused here, naming it
-  }
-  static store_options store_options_of(const bus_options& o)
-  {
-    store_options s = o.store;
-    s.metrics = o.metrics;
-    s.trace = o.trace;
-    return s;
-  }
   mmsb::epoch commit_transaction(transaction_type& tx)
   {
     const trace_scope traced(opts_.trace, trace_zone::commit, store_.current_epoch().value() + 1);
@@ -364,20 +338,13 @@ private:
     tick_report r;
     r.epoch = store_.current_epoch();
     // A sampled tick is traced whole: the tick, its phases, and propagation's levels and regions.
-    const trace_sink trace = opts_.trace.sampled(ticks_run_++) ? opts_.trace : trace_sink{};
-    const std::uint64_t traced = trace.now();
-    std::uint64_t phase_traced = traced;
-    graph_.set_trace(trace);
+    graph_.set_trace(observer_.begin());
     auto t = clock::now();
     const auto lap = [&](tick_phase p) {
       const auto now = clock::now();
       r.phase[static_cast<std::size_t>(p)] = now - t;
       t = now;
-      if (trace.on()) {
-        const std::uint64_t at = trace_clock();
-        trace.record(static_cast<trace_zone>(static_cast<std::size_t>(trace_zone::ingest) + static_cast<std::size_t>(p)), phase_traced, at);
-        phase_traced = at;
-      }
+      observer_.phase_ended(p);
     };
     ingest(r);
     lap(tick_phase::ingest);
@@ -394,42 +361,9 @@ private:
       ticks_since_checkpoint_ = 0;  // else due again next tick
     lap(tick_phase::maintain);
     r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
-    trace.record(trace_zone::tick, traced, phase_traced, r.epoch.value());
-    opts_.heat.tick_ended();
     stats_.record(r);
-    if (opts_.metrics.on()) record_metrics(r, res);
+    observer_.end(r, res, store_, producers_seen_);
     return r;
-  }
-
-  // The tick's metrics (core/metrics.hpp): its phases, counts and the gauges it owns.
-  void record_metrics(const tick_report& r, const propagate_result& res) const
-  {
-    const metrics_sink m = opts_.metrics;
-    std::chrono::nanoseconds total{};
-    for (std::size_t p = 0; p < tick_phase_count; ++p) {
-      m.observe(static_cast<metric_histogram>(static_cast<std::size_t>(metric_histogram::phase_ingest) + p), r.phase[p]);
-      total += r.phase[p];
-    }
-    m.observe(metric_histogram::tick, total);
-    m.add(metric_counter::ticks);
-    m.add(metric_counter::changes, r.changes);
-    m.add(metric_counter::changes_rejected, r.rejected);
-    m.add(metric_counter::pages_applied, r.pages);
-    m.add(metric_counter::propagate_waves, res.complete && res.units > 0 ? 1 : 0);
-    m.add(metric_counter::propagate_units, res.units);
-    m.add(metric_counter::propagate_changed_slots, res.changed_slots);
-    m.add(metric_counter::region_rounds, res.region_rounds);
-    const auto alloc = store_.pages().allocator().stats();
-    m.set(metric_gauge::epoch, static_cast<std::int64_t>(store_.current_epoch().value()));
-    m.set(metric_gauge::pages, static_cast<std::int64_t>(store_.pages().size()));
-    m.set(metric_gauge::page_bytes_resident, static_cast<std::int64_t>(alloc.live_bytes));
-    m.set(metric_gauge::page_bytes_reserved, static_cast<std::int64_t>(alloc.reserved_bytes));
-    m.set(metric_gauge::propagate_frontier, static_cast<std::int64_t>(r.frontier));
-    m.set(metric_gauge::ring_depth, static_cast<std::int64_t>(r.changes + r.rejected));
-    m.set(metric_gauge::producers, static_cast<std::int64_t>(producers_seen_));
-    m.set(metric_gauge::checkpoint_in_flight, store_.checkpoint_in_flight() ? 1 : 0);
-    m.set(metric_gauge::last_tick_unix_ms, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                      std::chrono::system_clock::now().time_since_epoch()).count());
   }
 
   // Drains every ring, in producer order, into the batch. A change to a page that does not
@@ -500,7 +434,7 @@ private:
   detail::tick_deltas<Semiring, Layout> merged_;     // the deltas the next commit applies, cut into page ranges
   bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
   std::uint64_t ticks_since_checkpoint_ = 0;
-  std::uint64_t ticks_run_ = 0;                      // for trace sampling
+  detail::tick_observer observer_{opts_};            // the tick's trace zones, page heat and metrics
   std::uint64_t lost_on_open_ = store_.lost_commits();  // reported by the first tick
   tick_stats stats_;
   kernel_table kernels_;                             // every kernel edge's function, by name

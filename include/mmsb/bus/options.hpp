@@ -41,4 +41,15 @@ struct bus_options {
   heat_sink heat{};
 };
 
+namespace detail {
+// The store's options for a bus opened with o: o.store, recording where the bus does.
+[[nodiscard]] inline store_options store_options_for(const bus_options& o)
+{
+  store_options s = o.store;
+  s.metrics = o.metrics;
+  s.trace = o.trace;
+  return s;
+}
+} // namespace detail
+
 } // namespace mmsb
