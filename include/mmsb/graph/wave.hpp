@@ -30,8 +30,8 @@
 #pragma once
 
 #include <mmsb/core/scheduler.hpp>
-#include <mmsb/core/trace.hpp>
 #include <mmsb/graph/detail/graph_state.hpp>
+#include <mmsb/graph/detail/level_trace.hpp>
 #include <mmsb/graph/propagate.hpp>
 #include <mmsb/graph/region_solver.hpp>
 
@@ -42,9 +42,7 @@
 #include <type_traits>
 #include <vector>
 
-namespace mmsb {
-
-namespace detail {
+namespace mmsb::detail {
 
 template <class Semiring, layout Layout, page_allocator Allocator>
 class wave_engine {
@@ -65,7 +63,7 @@ public:
 
   void grow(std::size_t n) { queued_.resize(n, 0); }
   // Where levels and regions are traced from now on (core/trace.hpp); off by default.
-  void set_trace(trace_sink t) noexcept { trace_ = t; }
+  void set_trace(trace_sink t) noexcept { levels_.set(t); }
   [[nodiscard]] bool idle() const noexcept { return !active_ && g_.pending_nodes.empty(); }
 
   propagate_result propagate(const propagate_budget& budget) { return propagate(budget, serial{}); }
@@ -132,13 +130,6 @@ private:
 
   bool seal();
   void finish();
-  // Records the level the wave is leaving (or stopping in), when tracing.
-  void end_level_trace() noexcept
-  {
-    if (level_began_ == 0) return;
-    trace_.record(trace_zone::level, level_began_, trace_clock(), cursor_);
-    level_began_ = 0;
-  }
   template <class Sched>
   bool run(const propagate_budget& budget, propagate_result& res, const Sched& sched);
   template <class Sched>
@@ -185,8 +176,7 @@ private:
   std::vector<scratch> workers_;           // one per parallel range, kept
   std::vector<std::size_t> cuts_;          // a parallel level's ranges
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
-  trace_sink trace_{};                     // where levels and regions are traced (off by default)
-  std::uint64_t level_began_ = 0;          // trace_clock() when the traced level began; 0: none
+  detail::level_trace levels_;            // levels' and regions' trace zones (off by default)
 };
 
 template <class Semiring, layout Layout, page_allocator Allocator>
@@ -384,15 +374,15 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
   try {
     while (cursor_ < buckets_.size()) {
       if (pos_ == buckets_[cursor_].size()) {
-        end_level_trace();
+        levels_.level_ended(cursor_);
         ++cursor_;
         pos_ = 0;
         continue;
       }
-      if (trace_.on() && level_began_ == 0) level_began_ = trace_clock();
+      levels_.unit_starting();
       if (res.units > 0 && budget.expired()) {
         for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
-        end_level_trace();
+        levels_.level_ended(cursor_);
         return false;
       }
       if (sched.concurrency() > 1 && buckets_[cursor_].size() - pos_ >= parallel_min_nodes) {
@@ -404,16 +394,13 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
       if (g_.topo.region_of(v) == graph_topology::none) {
         process_node(v, res);
       } else {
-        const std::uint64_t began = trace_.now();
-        const std::size_t rounds = regions_.solve(v);
-        trace_.record(trace_zone::region, began, trace_clock(), rounds);
-        res.region_rounds += rounds;
+        res.region_rounds += levels_.region([&] { return regions_.solve(v); });
         for (const auto m : g_.topo.region_at(g_.topo.region_of(v)).members) publish(m, g_.wave(m), res);
       }
       ++res.units;
     }
   } catch (...) {
-    level_began_ = 0;
+    levels_.abandon();
     rollback(c0, p0);
     throw;
   }
@@ -459,5 +446,4 @@ void wave_engine<Semiring, Layout, Allocator>::run_level_parallel(const Sched& s
   }
 }
 
-} // namespace detail
-} // namespace mmsb
+} // namespace mmsb::detail

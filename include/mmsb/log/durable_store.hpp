@@ -57,6 +57,7 @@
 #include <mmsb/log/new_pages.hpp>
 #include <mmsb/log/recovery.hpp>
 #include <mmsb/log/retention.hpp>
+#include <mmsb/log/snapshot.hpp>
 #include <mmsb/log/store_options.hpp>
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/page_table.hpp>
@@ -95,8 +96,7 @@ public:
       fs_->sync_dir(parent_of(dir_));  // the store's own entry survives a power loss
     }
     recovery_ = recover_into(table_, epoch_, mmsb::epoch{}, &recovered_structure_);
-    if (recovery_.damage && recovery_.damage->records_after != 0 && recovery_.damage->newest_after > epoch_)
-      lost_commits_ = recovery_.damage->newest_after.value() - epoch_.value();
+    lost_commits_ = recovery_.lost_commits(epoch_);
     options_.metrics.add(metric_counter::recovery_lost_commits, lost_commits_);
     // The writer continues after the last commit recovered, or after the checkpoint when that is
     // newer than the log's end (a power loss undid part of the log a checkpoint covers).
@@ -245,16 +245,13 @@ public:
   }
 
   // Every page at one committed epoch, copied under a shared lock: never part of a commit.
-  struct snapshot_type {
-    mmsb::epoch epoch{};  // the committed epoch the pages are at
-    std::vector<page_type> pages;  // every page, by ascending id
-  };
+  using snapshot_type = store_snapshot<Layout>;
   // A copy of every page at the current epoch, taken under the shared lock.
   [[nodiscard]] snapshot_type snapshot() const
   {
     return out_of_memory_as_error("snapshot", [&] {
       std::shared_lock lock(mutex_);
-      return copy_of(table_, epoch_);
+      return snapshot_type::copy_of(table_, epoch_);
     });
   }
 
@@ -271,7 +268,7 @@ public:
   [[nodiscard]] snapshot_type snapshot_at(mmsb::epoch target) const
   {
     snapshot_type s;
-    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { s = copy_of(t, target); });
+    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { s = snapshot_type::copy_of(t, target); });
     return s;
   }
 
@@ -284,7 +281,7 @@ public:
   [[nodiscard]] history_type history_at(mmsb::epoch target) const
   {
     history_type h;
-    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { h.state = copy_of(t, target); }, &h.structure);
+    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { h.state = snapshot_type::copy_of(t, target); }, &h.structure);
     return h;
   }
 
@@ -396,13 +393,6 @@ private:
                                std::vector<std::vector<std::byte>>* structure_out = nullptr) const
   {
     return detail::recover_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, recovery_mode_in_effect(), table, epoch_out, stop, structure_out);
-  }
-
-  static snapshot_type copy_of(const page_table<Layout, Allocator>& t, mmsb::epoch e)
-  {
-    snapshot_type s{e, {}};
-    t.for_each([&](const page_type& p) { s.pages.push_back(p); });
-    return s;
   }
 
   // Writes the log writer's buffer to the file (not synced), so the files hold every commit made

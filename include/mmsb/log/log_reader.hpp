@@ -97,6 +97,14 @@ struct recovery_report {
   // Acknowledged commits the recovery dropped: the valid commits past the damage (point_in_time
   // over mid-log corruption); 0 when nothing acknowledged was lost.
   [[nodiscard]] std::uint64_t lost_records() const noexcept { return damage ? damage->records_after : 0; }
+  // Acknowledged commits dropped when the state recovered is at epoch `recovered` (the last valid
+  // commit, or a newer checkpoint's): every epoch after it up to the newest commit found after the
+  // damage, the damaged record's own included (which lost_records() leaves out).
+  [[nodiscard]] std::uint64_t lost_commits(mmsb::epoch recovered) const noexcept
+  {
+    const bool lost = damage && damage->records_after != 0 && damage->newest_after > recovered;
+    return lost ? damage->newest_after.value() - recovered.value() : 0;
+  }
 
   // One line for logs and messages: the counts, the last epoch, and the damage if any.
   [[nodiscard]] std::string describe() const
