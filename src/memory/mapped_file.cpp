@@ -5,6 +5,8 @@
 
 #include <mmsb/config/error.hpp>
 
+#include "detail/posix_handles.hpp"
+
 #include <xxhash.h>
 
 #include <algorithm>
@@ -35,6 +37,9 @@ static_assert(std::atomic_ref<std::uint64_t>::is_always_lock_free,
               "mmsb: mapped_file needs lock-free 64-bit atomics (they must work across processes)");
 
 namespace {
+
+using detail::unique_fd;  // src/detail/posix_handles.hpp
+using detail::unique_map;
 
 constexpr char magic[8] = {'M', 'M', 'S', 'B', 'M', 'A', 'P', '\0'};
 constexpr std::uint64_t block = 4096;
@@ -143,32 +148,6 @@ error errno_error(const std::filesystem::path& path, const std::string& call, in
 {
   throw errno_error(path, call, err);
 }
-
-class unique_fd {
-public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) noexcept : fd_(fd) {}
-  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& o) noexcept { std::swap(fd_, o.fd_); return *this; }
-  ~unique_fd() { if (fd_ >= 0) ::close(fd_); }
-  [[nodiscard]] int get() const noexcept { return fd_; }
-private:
-  int fd_ = -1;
-};
-
-class unique_map {
-public:
-  unique_map() = default;
-  unique_map(void* p, std::size_t n) noexcept : p_(p), n_(n) {}
-  unique_map(unique_map&& o) noexcept : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
-  unique_map& operator=(unique_map&& o) noexcept { std::swap(p_, o.p_); std::swap(n_, o.n_); return *this; }
-  ~unique_map() { if (p_) ::munmap(p_, n_); }
-  [[nodiscard]] std::byte* get() const noexcept { return static_cast<std::byte*>(p_); }
-  [[nodiscard]] std::size_t size() const noexcept { return n_; }
-private:
-  void* p_ = nullptr;
-  std::size_t n_ = 0;
-};
 
 // Opens a regular file, reads and validates its header against Layout without writing anything.
 geometry open_and_validate(const std::filesystem::path& path, int flags, const header_fields& want_h, unique_fd& fd_out)

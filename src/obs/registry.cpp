@@ -2,6 +2,8 @@
 // shared mapping of a file, and reading blocks back.
 #include <mmsb/obs/registry.hpp>
 
+#include "detail/posix_handles.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
@@ -39,16 +41,6 @@ void fill_header(metrics_block& b) noexcept
 {
   throw error(errc::io_error, "stats file " + path + ": " + what + ": " + std::strerror(err));
 }
-
-// A file descriptor closed on scope exit unless released.
-struct fd_guard {
-  int fd = -1;
-  ~fd_guard()
-  {
-    if (fd >= 0) ::close(fd);
-  }
-  int release() noexcept { return std::exchange(fd, -1); }
-};
 
 } // namespace
 
@@ -97,16 +89,17 @@ std::string stats_path(std::string bus_dir)
 
 metrics_snapshot read_stats_file(const std::string& path)
 {
-  fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-  if (f.fd < 0) io_failure("cannot open it (is the bus running with a stats file?)", path, errno);
+  const detail::unique_fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.get() < 0) io_failure("cannot open it (is the bus running with a stats file?)", path, errno);
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0) io_failure("cannot stat it", path, errno);
+  if (::fstat(f.get(), &st) != 0) io_failure("cannot stat it", path, errno);
   const auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < sizeof(metrics_block))
     throw error(errc::corrupt, "stats file " + path + ": " + std::to_string(size) + " bytes, not a stats file of this MMSB (" +
                                  std::to_string(sizeof(metrics_block)) + " bytes)");
-  void* m = ::mmap(nullptr, sizeof(metrics_block), PROT_READ, MAP_SHARED, f.fd, 0);
+  void* m = ::mmap(nullptr, sizeof(metrics_block), PROT_READ, MAP_SHARED, f.get(), 0);
   if (m == MAP_FAILED) io_failure("cannot map it", path, errno);
+  const detail::unique_map mapping(m, sizeof(metrics_block));
   const auto& b = *static_cast<const metrics_block*>(m);
   std::string refused;
   if (b.magic.load(std::memory_order_acquire) != metrics_block::magic_value)
@@ -116,20 +109,14 @@ metrics_snapshot read_stats_file(const std::string& path)
               std::to_string(metrics_layout_id()) + ")";
   metrics_snapshot s;
   if (refused.empty()) s = read(b);
-  ::munmap(m, sizeof(metrics_block));
   if (!refused.empty()) throw error(errc::corrupt, "stats file " + path + ": " + refused);
   return s;
 }
 
-// The writer's mapping of its stats file, locked (flock) while it lives.
+// The writer's mapping of its stats file, locked (flock) while its descriptor is open.
 struct registry::file_mapping {
-  int fd = -1;
-  metrics_block* block = nullptr;
-  ~file_mapping()
-  {
-    if (block) ::munmap(block, sizeof(metrics_block));
-    if (fd >= 0) ::close(fd);  // releases the lock
-  }
+  detail::unique_fd fd;  // closing it releases the lock
+  detail::unique_map map;
 };
 
 registry::registry() : memory_(std::make_unique<metrics_block>()), block_(memory_.get())
@@ -138,7 +125,7 @@ registry::registry() : memory_(std::make_unique<metrics_block>()), block_(memory
 }
 
 registry::registry(std::unique_ptr<file_mapping> f, std::string path)
-    : file_(std::move(f)), block_(file_->block), path_(std::move(path))
+    : file_(std::move(f)), block_(reinterpret_cast<metrics_block*>(file_->map.get())), path_(std::move(path))
 {
 }
 
@@ -146,8 +133,8 @@ registry registry::in_file(const std::string& path)
 {
   // Another live registry holds a lock on the file now at `path`.
   {
-    fd_guard old{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
-    if (old.fd >= 0 && ::flock(old.fd, LOCK_EX | LOCK_NB) != 0) {
+    const detail::unique_fd old(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (old.get() >= 0 && ::flock(old.get(), LOCK_EX | LOCK_NB) != 0) {
       std::string holder;
       try {
         holder = " (pid " + std::to_string(read_stats_file(path).pid) + ")";
@@ -158,21 +145,19 @@ registry registry::in_file(const std::string& path)
   }
   // A new file, complete before it takes the name: a reader of the old one keeps its mapping.
   const std::string tmp = path + ".new." + std::to_string(::getpid());
-  fd_guard f{::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)};
-  if (f.fd < 0) io_failure("cannot create " + tmp, path, errno);
+  detail::unique_fd f(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (f.get() < 0) io_failure("cannot create " + tmp, path, errno);
   const auto fail = [&](const std::string& what) {
     const int err = errno;
     ::unlink(tmp.c_str());
     io_failure(what, path, err);
   };
-  if (::flock(f.fd, LOCK_EX | LOCK_NB) != 0) fail("cannot lock " + tmp);
-  if (::ftruncate(f.fd, static_cast<off_t>(sizeof(metrics_block))) != 0) fail("cannot size it");
-  void* m = ::mmap(nullptr, sizeof(metrics_block), PROT_READ | PROT_WRITE, MAP_SHARED, f.fd, 0);
+  if (::flock(f.get(), LOCK_EX | LOCK_NB) != 0) fail("cannot lock " + tmp);
+  if (::ftruncate(f.get(), static_cast<off_t>(sizeof(metrics_block))) != 0) fail("cannot size it");
+  void* m = ::mmap(nullptr, sizeof(metrics_block), PROT_READ | PROT_WRITE, MAP_SHARED, f.get(), 0);
   if (m == MAP_FAILED) fail("cannot map it");
-  auto mapping = std::make_unique<file_mapping>();
-  mapping->block = static_cast<metrics_block*>(m);  // zero bytes: an empty block
-  mapping->fd = f.release();
-  fill_header(*mapping->block);
+  auto mapping = std::make_unique<file_mapping>(file_mapping{std::move(f), detail::unique_map(m, sizeof(metrics_block))});
+  fill_header(*static_cast<metrics_block*>(m));  // zero bytes until now: an empty block
   if (::rename(tmp.c_str(), path.c_str()) != 0) fail("cannot rename " + tmp + " to it");
   return registry(std::move(mapping), path);
 }
