@@ -9,6 +9,11 @@
 #   MMSB_DEPS_DIR   cache for built dependencies   (default: ${XDG_CACHE_HOME:-~/.cache}/mmsb)
 #   Kokkos_ROOT     use this Kokkos instead of building one (it must have the OpenMP backend)
 #   MMSB_NO_APT=1   never call apt-get (for machines where the packages are managed otherwise)
+#
+# It also prepares real LLVM IR for examples/03_compiler_ir: Debian's lua5.4 source package, every
+# .c file of it compiled by clang-14 (-O0 without optnone) and opt -passes=mem2reg, one .ll per
+# file in $MMSB_DEPS_DIR/lua-5.4-ir (scripts/run-examples and tests/examples/compiler_ir_lua.py
+# look there).
 set -euo pipefail
 
 packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev doxygen
@@ -16,7 +21,7 @@ packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev doxygen
           libgraphblas-dev libmimalloc-dev libjemalloc-dev librocksdb-dev liblmdb-dev
           libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev libpng-dev
           clang-16 libclang-rt-16-dev libomp-16-dev valgrind python3-numpy python3-pytest
-          prometheus-cpp-dev prometheus)  # clang-16: the second compiler (the ASan+UBSan suite, tests/bus/shape_roundtrip, scripts/check-compilers, scripts/fuzz; clang-14 cannot parse the headers), with its sanitizer runtimes and OpenMP (Kokkos under clang); valgrind: CI's memcheck stage; python3-numpy, python3-pytest: the Python module's tests and examples/06_python (for /usr/bin/python3); prometheus-cpp-dev: the Prometheus exporter (libmmsb_prometheus); prometheus: the real server tests/obs/live.py starts
+          prometheus-cpp-dev prometheus clang-14 llvm-14)  # clang-16: the second compiler (the ASan+UBSan suite, tests/bus/shape_roundtrip, scripts/check-compilers, scripts/fuzz; clang-14 cannot parse the headers), with its sanitizer runtimes and OpenMP (Kokkos under clang); valgrind: CI's memcheck stage; python3-numpy, python3-pytest: the Python module's tests and examples/06_python (for /usr/bin/python3); prometheus-cpp-dev: the Prometheus exporter (libmmsb_prometheus); prometheus: the real server tests/obs/live.py starts; clang-14, llvm-14 (opt): Lua 5.4 compiled to LLVM IR for examples/03_compiler_ir
 
 log() { printf 'mmsb-setup: %s\n' "$*" >&2; }
 
@@ -88,6 +93,34 @@ build_kokkos() {
   touch "$kokkos_prefix/.mmsb-complete"
 }
 
+lua_ir_dir=$deps_dir/lua-5.4-ir
+
+prepare_lua_ir() {
+  if [ -f "$lua_ir_dir/.mmsb-complete" ]; then return 0; fi
+  ensure_deb_src
+  local work; work=$(mktemp -d "${TMPDIR:-/tmp}/mmsb-lua.XXXXXX")
+  trap 'rm -rf "$work"' RETURN
+  log "fetching Debian's lua5.4 source package and compiling it to LLVM IR (clang-14, opt -passes=mem2reg)"
+  (cd "$work" && apt-get source --download-only -qq lua5.4 >/dev/null 2>&1) || {
+    log "apt-get source lua5.4 failed"; return 1; }
+  local tarball; tarball=$(ls "$work"/lua5.4_*.orig.tar.* | head -n1)
+  tar -xf "$tarball" -C "$work"
+  local src; src=$(ls -d "$work"/lua-5.4*/src)
+  rm -rf "$lua_ir_dir"
+  mkdir -p "$work/ir"
+  local c b
+  for c in "$src"/*.c; do
+    b=$(basename "$c" .c)
+    clang-14 -S -emit-llvm -O0 -Xclang -disable-O0-optnone -DLUA_USE_LINUX -I"$src" "$c" -o "$work/ir/$b.raw.ll" \
+      && opt-14 -S -passes=mem2reg "$work/ir/$b.raw.ll" -o "$work/ir/$b.ll" && rm "$work/ir/$b.raw.ll" \
+      || { log "compiling $b.c to LLVM IR failed"; return 1; }
+  done
+  mkdir -p "$(dirname "$lua_ir_dir")"
+  mv "$work/ir" "$lua_ir_dir"
+  touch "$lua_ir_dir/.mmsb-complete"
+}
+
 install_packages
 build_kokkos
+prepare_lua_ir
 echo "$kokkos_prefix"

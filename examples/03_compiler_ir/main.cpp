@@ -39,10 +39,17 @@
 // Beside its state hash it prints a workload digest, a hash of the generated program and every edit
 // (see workload_digest.hpp): two builds with equal digests ran the same workload.
 //
+// With --ll PATH it reads real LLVM IR instead (a .ll file, or every .ll in a directory: the
+// output of clang -S -emit-llvm and opt -passes=mem2reg) and runs liveness over SSA values; see
+// real_ir.cpp. The main job runs it on all of Lua 5.4 (scripts/lua-ir prepares the files).
+//
 // usage: 03_compiler_ir [--functions N] [--blocks N] [--edits N] [--batch N] [--seed N]
+//                       [--ll PATH] [--dump-live-in FILE]
 #include <mmsb/mmsb.hpp>
 
+#include "common.hpp"
 #include "options.hpp"
+#include "real_ir.hpp"
 #include "workload_digest.hpp"
 
 #include <algorithm>
@@ -61,11 +68,12 @@
 
 namespace {
 
+using namespace example03;
+
 constexpr std::size_t vars = 256;  // variables per function, one bit each
 using varset = std::bitset<vars>;
 using bus_type = mmsb::basic_bus<mmsb::or_and, mmsb::bits<vars>>;
 using matrix = mmsb::csr_matrix<bool>;
-using clock_type = std::chrono::steady_clock;
 
 struct options {
   std::uint32_t functions = 200;
@@ -73,6 +81,8 @@ struct options {
   int edits = 100;            // edit batches
   std::uint32_t batch = 4;    // instructions edited per batch
   std::uint64_t seed = 2026;
+  std::string ll;             // real IR: a .ll file or a directory of them (empty: the synthetic program)
+  std::string dump_live_in;   // real IR: write every block's live-in set here
 };
 
 options parse(int argc, char** argv)
@@ -81,10 +91,24 @@ options parse(int argc, char** argv)
   example::option_parser p("03_compiler_ir");
   p.number("--functions", o.functions, 1, 100'000)
     .number("--blocks", o.blocks, 4, 10'000)  // per function, on average
-    .number("--edits", o.edits, 1, 1'000'000)
+    .number("--edits", o.edits, 0, 1'000'000)
     .number("--batch", o.batch, 1, 1000)
-    .number("--seed", o.seed, 0);
+    .number("--seed", o.seed, 0)
+    .text("--ll", o.ll)
+    .text("--dump-live-in", o.dump_live_in, "FILE");
   p.parse(argc, argv);
+  const auto given = [&](const char* name) {
+    for (int i = 1; i < argc; ++i)
+      if (std::string(argv[i]) == name || std::string(argv[i]).rfind(std::string(name) + "=", 0) == 0) return true;
+    return false;
+  };
+  if (!o.ll.empty()) {
+    for (const char* synthetic_only : {"--functions", "--blocks"})
+      if (given(synthetic_only)) p.reject(synthetic_only, "", "shapes the synthetic program; it has no meaning with --ll");
+    return o;
+  }
+  if (!o.dump_live_in.empty()) p.reject("--dump-live-in", o.dump_live_in, "needs --ll (the synthetic program's values have no names)");
+  if (o.edits == 0) p.reject("--edits", "0", "at least 1 for the synthetic program (0 only with --ll)");
   // Each block is two pages and a few edges: bound the program, not just its two factors.
   constexpr std::uint64_t max_blocks = 1'000'000;
   if (std::uint64_t{o.functions} * o.blocks > max_blocks)
@@ -301,22 +325,6 @@ bool check(const bus_type& bus, const std::vector<ir_function>& fs, const workli
   return true;
 }
 
-double micros(clock_type::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
-
-double median(std::vector<double> v)
-{
-  std::sort(v.begin(), v.end());
-  return v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
-}
-
-template <class T>
-std::string format(const char* fmt, T v)
-{
-  char buf[64];
-  std::snprintf(buf, sizeof buf, fmt, v);
-  return buf;
-}
-
 int run(const options& o)
 {
   std::mt19937_64 rng(o.seed);
@@ -449,5 +457,9 @@ int run(const options& o)
 
 int main(int argc, char** argv)
 {
-  return example::guarded_main("03_compiler_ir", [&] { return run(parse(argc, argv)); });
+  return example::guarded_main("03_compiler_ir", [&] {
+    const options o = parse(argc, argv);
+    if (o.ll.empty()) return run(o);
+    return run_real_ir({o.ll, o.edits, o.batch, o.seed, o.dump_live_in});
+  });
 }
