@@ -434,6 +434,7 @@ int run_real_ir(const real_ir_options& o)
   editor ed(rng);
   std::vector<worklist> ref(fns.size());
   std::vector<double> t_tick, t_program, t_edited;
+  std::array<std::vector<double>, 1 + mmsb::tick_phase_count> t_phase;  // sending and set_weights, then the tick's phases
   std::array<std::size_t, edit_kinds> done{};
   std::size_t bits_checked = 0, deltas = 0, weight_changes = 0;
   for (std::size_t k = 0; k < fns.size(); ++k) ref[k].solve(fns[k]);
@@ -483,8 +484,11 @@ int run_real_ir(const real_ir_options& o)
     auto t0 = clock_type::now();
     for (const auto& [page, v, bit] : changed_bits) send(page, v, bit);
     for (const auto& [e, m] : changed_weights) bus.set_weights(e, *m);
-    bus.tick();
+    const auto t_sent = clock_type::now();
+    const mmsb::tick_report r = bus.tick();
     t_tick.push_back(micros(clock_type::now() - t0));
+    t_phase[0].push_back(micros(t_sent - t0));
+    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p) t_phase[p + 1].push_back(micros(r.phase[p]));
 
     t0 = clock_type::now();
     for (const auto fi : edited) ref[fi].solve(fns[fi]);
@@ -512,6 +516,10 @@ int run_real_ir(const real_ir_options& o)
   if (!t_tick.empty()) {
     const double tick = median(t_tick), program = median(t_program), edited = median(t_edited);
     row("incremental tick, median", format("%.1f us", tick));
+    std::string phases = format("send+set_weights %.1f", median(t_phase[0]));
+    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p)
+      phases += format(", %s", mmsb::phase_name(static_cast<mmsb::tick_phase>(p))) + format(" %.1f", median(t_phase[p + 1]));
+    row("  of which, medians in us", phases);
     row("worklist, whole program, median", format("%.1f us", program));
     row("worklist, edited functions only, median", format("%.1f us", edited));
     row("tick speedup over whole program", format("%.2fx", program / tick));
