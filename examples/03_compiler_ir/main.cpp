@@ -53,6 +53,7 @@
 #include "workload_digest.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bitset>
 #include <chrono>
 #include <cinttypes>
@@ -377,6 +378,7 @@ int run(const options& o)
   // 3. Edit batches: the incremental tick (timed), the worklist from scratch (timed), the check.
   worklist_solver ref;
   std::vector<double> t_tick, t_worklist, t_recompute;
+  std::array<std::vector<double>, 1 + mmsb::tick_phase_count> t_phase;  // sending and set_weights, then the tick's phases
   std::size_t use_set = 0, use_cleared = 0, def_set = 0, def_cleared = 0, bits_checked = 0;
   const int progress_every = std::max(1, o.edits / 10);
   for (int batch = 1; batch <= o.edits; ++batch) {
@@ -412,8 +414,11 @@ int run(const options& o)
     auto t0 = clock_type::now();
     for (const auto& [page, v, bit] : use_bits) send(page, v, bit);
     for (const auto& [e, def] : defs) g.set_weights(e, kill_matrix(def));
-    bus.tick();
+    const auto t_sent = clock_type::now();
+    const mmsb::tick_report r = bus.tick();
     t_tick.push_back(micros(clock_type::now() - t0));
+    t_phase[0].push_back(micros(t_sent - t0));
+    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p) t_phase[p + 1].push_back(micros(r.phase[p]));
 
     t0 = clock_type::now();
     ref.solve(fs);
@@ -443,6 +448,7 @@ int run(const options& o)
   row("def bits set / cleared", std::to_string(def_set) + " / " + std::to_string(def_cleared));
   row("live bits checked", std::to_string(bits_checked));
   row("incremental tick, median", format("%.1f us", tick));
+  row("  of which, medians in us", phase_medians(t_phase));
   row("worklist from scratch, median", format("%.1f us", worklist));
   row("recompute_all, median", format("%.1f us", recompute));
   row("speedup over worklist from scratch", format("%.2fx", worklist / tick));

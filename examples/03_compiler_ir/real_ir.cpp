@@ -516,10 +516,7 @@ int run_real_ir(const real_ir_options& o)
   if (!t_tick.empty()) {
     const double tick = median(t_tick), program = median(t_program), edited = median(t_edited);
     row("incremental tick, median", format("%.1f us", tick));
-    std::string phases = format("send+set_weights %.1f", median(t_phase[0]));
-    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p)
-      phases += format(", %s", mmsb::phase_name(static_cast<mmsb::tick_phase>(p))) + format(" %.1f", median(t_phase[p + 1]));
-    row("  of which, medians in us", phases);
+    row("  of which, medians in us", phase_medians(t_phase));
     row("worklist, whole program, median", format("%.1f us", program));
     row("worklist, edited functions only, median", format("%.1f us", edited));
     row("tick speedup over whole program", format("%.2fx", program / tick));

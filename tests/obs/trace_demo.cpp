@@ -20,7 +20,10 @@ int main(int argc, char** argv)
   using S = scenario::semiring;
   using L = scenario::layout;
   try {
-    mmsb::obs::tracer tr({.threads = 16, .events_per_thread = 1 << 12, .sample_every = 1});
+    // Room for every thread that records: the owner, the checkpoint thread and the 40 short-lived
+    // producer threads (a thread's buffer is not reused after it exits; with 16, the nice-19
+    // checkpoint thread could come after 16 producers on a loaded machine and find none left).
+    mmsb::obs::tracer tr({.threads = 64, .events_per_thread = 1 << 12, .sample_every = 1});
     mmsb::memory_file_system fs;
     mmsb::bus_options o;
     o.fs = &fs;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/bits.hpp>
 #include <mmsb/core/span.hpp>
 
 #include <algorithm>
@@ -98,6 +99,13 @@ public:
   // CSC weights, parallel to row_index().
   [[nodiscard]] span<const stored_type> col_major_values() const noexcept { return {col_val_.data(), col_val_.size()}; }
 
+  // Whether every entry lies on the diagonal (square, row == column): slot i feeds slot i only.
+  [[nodiscard]] bool diagonal() const noexcept { return diagonal_; }
+  // For a diagonal matrix, its entries as bit masks of words_for(rows()) words each: first bit i
+  // set where (i, i) is an entry, then bit i set where that entry's weight is not T{} (for bool
+  // weights: true). Empty for any other matrix. For word-wide propagation over packed booleans.
+  [[nodiscard]] span<const word_t> diagonal_masks() const noexcept { return {diag_masks_.data(), diag_masks_.size()}; }
+
   // Every entry, row-major.
   [[nodiscard]] std::vector<matrix_entry<T>> entries() const
   {
@@ -124,7 +132,7 @@ public:
   {
     return (row_ptr_.capacity() + col_ptr_.capacity()) * sizeof(std::uint64_t) +
            (row_col_.capacity() + col_row_.capacity()) * sizeof(std::uint32_t) +
-           (row_val_.capacity() + col_val_.capacity()) * sizeof(stored_type);
+           (row_val_.capacity() + col_val_.capacity()) * sizeof(stored_type) + diag_masks_.capacity() * sizeof(word_t);
   }
 
 private:
@@ -173,12 +181,25 @@ private:
         col_row_[at] = i;
         col_val_[at] = row_val_[k];
       }
+    diagonal_ = rows_ == cols_;
+    for (std::uint32_t i = 0; i < rows_ && diagonal_; ++i)
+      diagonal_ = row_ptr_[i + 1] == row_ptr_[i] || (row_ptr_[i + 1] == row_ptr_[i] + 1 && row_col_[row_ptr_[i]] == i);
+    if (!diagonal_) return;
+    const std::size_t w = words_for(rows_);
+    diag_masks_.assign(2 * w, 0);
+    for (std::uint32_t i = 0; i < rows_; ++i)
+      if (row_ptr_[i + 1] != row_ptr_[i]) {
+        set_bit(diag_masks_.data(), i);
+        if (row_val_[row_ptr_[i]] != stored_type{}) set_bit(diag_masks_.data() + w, i);
+      }
   }
 
   std::uint32_t rows_ = 0, cols_ = 0;
   std::vector<std::uint64_t> row_ptr_{0}, col_ptr_{0};
   std::vector<std::uint32_t> row_col_, col_row_;
   std::vector<stored_type> row_val_, col_val_;
+  bool diagonal_ = true;            // the empty 0 x 0 matrix is diagonal
+  std::vector<word_t> diag_masks_;  // see diagonal_masks()
 };
 
 // f(i) for every row i whose entries differ, bit for bit, between a and b (same shape): what

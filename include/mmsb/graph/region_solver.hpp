@@ -19,8 +19,13 @@
 // (in) arrays; where it has several, they are fused into one owned list. A member's lists are
 // rebuilt lazily after an edge inside the region into or out of it is added, removed or
 // reweighted (touch()).
+//
+// Packed booleans under or (use_word_path_v) in a region whose internal edges are all diagonal
+// take the same algorithm on words, 64 slots an operation (graph/detail/diagonal_region.hpp).
 #pragma once
 
+#include <mmsb/delta/apply.hpp>
+#include <mmsb/graph/detail/diagonal_region.hpp>
 #include <mmsb/graph/detail/graph_state.hpp>
 
 #include <mmsb/config/error.hpp>
@@ -45,7 +50,7 @@ class region_solver {
   static constexpr std::size_t extent = state::extent;
 
 public:
-  explicit region_solver(state& g) : g_(g) {}
+  explicit region_solver(state& g) : g_(g), words_(g) {}
 
   void grow(std::size_t n) { index_.resize(n, 0); }
 
@@ -55,6 +60,7 @@ public:
     if (links_.size() <= rid) links_.resize(rid + 1);
     links_[rid].out.assign(members, {});
     links_[rid].in.assign(members, {});
+    words_.prepare(rid, members);
   }
   // After it: each member's index among the region's members.
   void index_members(const std::vector<std::uint32_t>& ids) noexcept
@@ -67,6 +73,7 @@ public:
     if (!g_.topo.same_unit(src, dst)) return;
     region_links& l = links_[g_.topo.region_of(dst)];
     l.out[index_[src]].stale = l.in[index_[dst]].stale = true;
+    words_.touch(g_.topo.region_of(dst), index_[src], index_[dst]);
   }
 
   // Solves the region holding root; returns the rounds it took.
@@ -117,6 +124,7 @@ private:
   void build_links(link_list& l, std::uint32_t page, bool out);
 
   state& g_;
+  diagonal_region<Semiring, Layout, Allocator> words_;  // the word path
   std::vector<region_links> links_;      // by region id
   scratch r_;
   std::vector<slot_set> marks_;          // per region member: scratch slot sets (the reset closure, the next round)
@@ -245,6 +253,12 @@ std::size_t region_solver<Semiring, Layout, Allocator>::solve(std::uint32_t root
       }
     }
   }
+  // Dense seeds (new pages, a whole loop) over diagonal edges: the word path from here on.
+  if constexpr (use_word_path_v<Semiring, Layout>)
+    if (r.reset.size() * 8 >= std::size_t{members} * extent && words_.diagonal(rid, index_)) {
+      clear_marks(r.reset);
+      return words_.solve(rid, r.reset, r.better);
+    }
   // 2. The closure (on the values before any reset), then the reset to base ⊕ external terms.
   //    A closure past half the region costs more to trace than to sweep: then the whole region
   //    is solved again from its bases.

@@ -22,6 +22,7 @@
 #include <mmsb/core/bits.hpp>
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
+#include <mmsb/delta/apply.hpp>
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/memory/page_table.hpp>
 #include <mmsb/page/page.hpp>
@@ -263,6 +264,28 @@ struct graph_state {
     }
     const page_type& b = base_page(v);
     page_type& x = shadow_page(v);
+    if constexpr (use_word_path_v<Semiring, Layout>) {  // packed booleans under or, diagonal edges: 64 rows a step
+      bool diagonal = true;
+      for (const auto& e : in) diagonal = diagonal && e.a->diagonal() && e.a->rows() == extent;
+      if (diagonal) {
+        constexpr std::size_t words = words_for(extent);
+        const word_t* bw = Layout::data(b.storage());
+        word_t* xw = Layout::data(x.storage());
+        for (std::size_t q = 0; q < words; ++q) {
+          word_t r = bw[q];
+          for (const auto& e : in) {
+            const word_t* m = e.a->diagonal_masks().data();
+            r |= m[q] & m[words + q] & Layout::data(e.src->storage())[q];
+          }
+          for (word_t d = r ^ xw[q]; d; d &= d - 1) {
+            const auto i = static_cast<std::uint32_t>(q * word_bits + countr_zero(d));
+            w.changes.add(i, test_bit(xw, i));
+          }
+          xw[q] = r;
+        }
+        return;
+      }
+    }
     for (std::uint32_t i = 0; i < extent; ++i) {
       value_type r = b.get(i);
       for (const auto& e : in) {
