@@ -32,14 +32,27 @@ std::string format(const char* fmt, T v)
   return buf;
 }
 
-// "send+set_weights A, ingest B, ..." from per-tick samples: the time to send the batch's deltas and
-// new weights, then each tick phase (tick_report::phase), each as its median in microseconds.
-inline std::string phase_medians(const std::array<std::vector<double>, 1 + mmsb::tick_phase_count>& t)
-{
-  std::string out = format("send+set_weights %.1f", median(t[0]));
-  for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p)
-    out += format(", %s", mmsb::phase_name(static_cast<mmsb::tick_phase>(p))) + format(" %.1f", median(t[p + 1]));
-  return out;
-}
+// The timed part of an edit batch, per batch: the whole (sending the deltas, set_weights and the
+// tick), the sending and new weights alone, and each tick phase (tick_report::phase).
+struct tick_timings {
+  std::vector<double> total;
+  std::array<std::vector<double>, 1 + mmsb::tick_phase_count> phase;
+
+  // One batch, started at start, its deltas and weights sent by sent, its tick's report r.
+  void record(clock_type::time_point start, clock_type::time_point sent, const mmsb::tick_report& r)
+  {
+    total.push_back(micros(clock_type::now() - start));
+    phase[0].push_back(micros(sent - start));
+    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p) phase[p + 1].push_back(micros(r.phase[p]));
+  }
+  // "send+set_weights A, ingest B, ...": each part's median in microseconds.
+  [[nodiscard]] std::string phases() const
+  {
+    std::string out = format("send+set_weights %.1f", median(phase[0]));
+    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p)
+      out += format(", %s", mmsb::phase_name(static_cast<mmsb::tick_phase>(p))) + format(" %.1f", median(phase[p + 1]));
+    return out;
+  }
+};
 
 } // namespace example03

@@ -377,8 +377,8 @@ int run(const options& o)
 
   // 3. Edit batches: the incremental tick (timed), the worklist from scratch (timed), the check.
   worklist_solver ref;
-  std::vector<double> t_tick, t_worklist, t_recompute;
-  std::array<std::vector<double>, 1 + mmsb::tick_phase_count> t_phase;  // sending and set_weights, then the tick's phases
+  std::vector<double> t_worklist, t_recompute;
+  tick_timings timings;
   std::size_t use_set = 0, use_cleared = 0, def_set = 0, def_cleared = 0, bits_checked = 0;
   const int progress_every = std::max(1, o.edits / 10);
   for (int batch = 1; batch <= o.edits; ++batch) {
@@ -416,9 +416,7 @@ int run(const options& o)
     for (const auto& [e, def] : defs) g.set_weights(e, kill_matrix(def));
     const auto t_sent = clock_type::now();
     const mmsb::tick_report r = bus.tick();
-    t_tick.push_back(micros(clock_type::now() - t0));
-    t_phase[0].push_back(micros(t_sent - t0));
-    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p) t_phase[p + 1].push_back(micros(r.phase[p]));
+    timings.record(t0, t_sent, r);
 
     t0 = clock_type::now();
     ref.solve(fs);
@@ -431,11 +429,11 @@ int run(const options& o)
       g.recompute_all();  // the bus's own full re-analysis: same values, every page recomputed
       t_recompute.push_back(micros(clock_type::now() - t0));
       std::printf("batch %4d/%d: incremental tick %8.1f us, worklist from scratch %8.1f us, recompute_all %9.1f us\n", batch,
-                  o.edits, t_tick.back(), t_worklist.back(), t_recompute.back());
+                  o.edits, timings.total.back(), t_worklist.back(), t_recompute.back());
     }
   }
 
-  const double tick = median(t_tick), worklist = median(t_worklist), recompute = median(t_recompute);
+  const double tick = median(timings.total), worklist = median(t_worklist), recompute = median(t_recompute);
   const auto row = [](const char* name, const std::string& value) { std::printf("%-36s %s\n", name, value.c_str()); };
   std::printf("\n");
   row("functions", std::to_string(o.functions));
@@ -448,7 +446,7 @@ int run(const options& o)
   row("def bits set / cleared", std::to_string(def_set) + " / " + std::to_string(def_cleared));
   row("live bits checked", std::to_string(bits_checked));
   row("incremental tick, median", format("%.1f us", tick));
-  row("  of which, medians in us", phase_medians(t_phase));
+  row("  of which, medians in us", timings.phases());
   row("worklist from scratch, median", format("%.1f us", worklist));
   row("recompute_all, median", format("%.1f us", recompute));
   row("speedup over worklist from scratch", format("%.2fx", worklist / tick));

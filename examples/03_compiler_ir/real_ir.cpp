@@ -120,56 +120,11 @@ struct worklist {
   }
 };
 
-// Strongly connected sets of blocks with a cycle (Tarjan, iterative): the loop nests.
+// Strongly connected sets of blocks with a cycle: the loop nests (the library's Tarjan).
 std::vector<std::vector<std::uint32_t>> loop_nests(const ir::function& f)
 {
-  const auto n = static_cast<std::uint32_t>(f.blocks.size());
-  std::vector<std::uint32_t> index(n, UINT32_MAX), low(n), stack;
-  std::vector<char> on_stack(n, 0);
-  std::vector<std::vector<std::uint32_t>> out;
-  std::uint32_t next = 0;
-  std::vector<std::pair<std::uint32_t, std::size_t>> call;  // (block, next successor)
-  for (std::uint32_t root = 0; root < n; ++root) {
-    if (index[root] != UINT32_MAX) continue;
-    call.emplace_back(root, 0);
-    index[root] = low[root] = next++;
-    stack.push_back(root);
-    on_stack[root] = 1;
-    while (!call.empty()) {
-      auto& [b, k] = call.back();
-      if (k < f.blocks[b].succ.size()) {
-        const auto s = f.blocks[b].succ[k++];
-        if (index[s] == UINT32_MAX) {
-          index[s] = low[s] = next++;
-          stack.push_back(s);
-          on_stack[s] = 1;
-          call.emplace_back(s, 0);
-        } else if (on_stack[s]) {
-          low[b] = std::min(low[b], index[s]);
-        }
-        continue;
-      }
-      const auto done = b;
-      call.pop_back();
-      if (!call.empty()) low[call.back().first] = std::min(low[call.back().first], low[done]);
-      if (low[done] != index[done]) continue;
-      std::vector<std::uint32_t> scc;
-      std::uint32_t m = 0;
-      do {
-        m = stack.back();
-        stack.pop_back();
-        on_stack[m] = 0;
-        scc.push_back(m);
-      } while (m != done);
-      const auto& succ = f.blocks[done].succ;
-      if (scc.size() > 1 || std::find(succ.begin(), succ.end(), done) != succ.end()) {
-        std::sort(scc.begin(), scc.end());
-        out.push_back(std::move(scc));
-      }
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
+  return mmsb::cyclic_components(
+    f.blocks.size(), [&](std::uint32_t b) { return f.blocks[b].succ.size(); }, [&](std::uint32_t b, std::size_t k) { return f.blocks[b].succ[k]; });
 }
 
 // diag(¬def) for one chunk's def words, shared between the edges with equal def chunks.
@@ -433,8 +388,8 @@ int run_real_ir(const real_ir_options& o)
   std::mt19937_64 rng(o.seed);
   editor ed(rng);
   std::vector<worklist> ref(fns.size());
-  std::vector<double> t_tick, t_program, t_edited;
-  std::array<std::vector<double>, 1 + mmsb::tick_phase_count> t_phase;  // sending and set_weights, then the tick's phases
+  std::vector<double> t_program, t_edited;
+  tick_timings timings;
   std::array<std::size_t, edit_kinds> done{};
   std::size_t bits_checked = 0, deltas = 0, weight_changes = 0;
   for (std::size_t k = 0; k < fns.size(); ++k) ref[k].solve(fns[k]);
@@ -486,9 +441,7 @@ int run_real_ir(const real_ir_options& o)
     for (const auto& [e, m] : changed_weights) bus.set_weights(e, *m);
     const auto t_sent = clock_type::now();
     const mmsb::tick_report r = bus.tick();
-    t_tick.push_back(micros(clock_type::now() - t0));
-    t_phase[0].push_back(micros(t_sent - t0));
-    for (std::size_t p = 0; p < mmsb::tick_phase_count; ++p) t_phase[p + 1].push_back(micros(r.phase[p]));
+    timings.record(t0, t_sent, r);
 
     t0 = clock_type::now();
     for (const auto fi : edited) ref[fi].solve(fns[fi]);
@@ -502,7 +455,7 @@ int run_real_ir(const real_ir_options& o)
       if (!check(bus, fns[k], ref[k], batch, bits_checked)) return 1;
     if (batch % progress_every == 0 || batch == o.edits)
       std::printf("batch %4d/%d: incremental tick %9.1f us, worklist: whole program %9.1f us, edited functions only %9.1f us\n", batch,
-                  o.edits, t_tick.back(), t_program.back(), t_edited.back());
+                  o.edits, timings.total.back(), t_program.back(), t_edited.back());
   }
   if (!o.dump_live_in.empty()) dump_live_in(bus, fns, o.dump_live_in);
 
@@ -513,10 +466,10 @@ int run_real_ir(const real_ir_options& o)
   for (int k = 0; k < edit_kinds; ++k) row(("edits: " + std::string(edit_names[k])).c_str(), std::to_string(done[k]));
   row("use/phi bits changed, kill weights reset", std::to_string(deltas) + ", " + std::to_string(weight_changes));
   row("live bits checked", std::to_string(bits_checked));
-  if (!t_tick.empty()) {
-    const double tick = median(t_tick), program = median(t_program), edited = median(t_edited);
+  if (!timings.total.empty()) {
+    const double tick = median(timings.total), program = median(t_program), edited = median(t_edited);
     row("incremental tick, median", format("%.1f us", tick));
-    row("  of which, medians in us", phase_medians(t_phase));
+    row("  of which, medians in us", timings.phases());
     row("worklist, whole program, median", format("%.1f us", program));
     row("worklist, edited functions only, median", format("%.1f us", edited));
     row("tick speedup over whole program", format("%.2fx", program / tick));

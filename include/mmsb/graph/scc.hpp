@@ -11,19 +11,18 @@
 
 namespace mmsb {
 
-// The components with a cycle (size > 1, or a self-loop), each sorted ascending; singletons
-// without a self-loop are left out. Order: by smallest member.
-[[nodiscard]] inline std::vector<std::vector<std::uint32_t>> cyclic_components(const graph_topology& g)
+// The components with a cycle (size > 1, or a self-loop) of any directed graph of n nodes, node v
+// having degree(v) successors successor(v, 0 .. degree(v) - 1), each component sorted ascending;
+// singletons without a self-loop are left out. Order: by smallest member.
+template <class Degree, class Successor>
+[[nodiscard]] std::vector<std::vector<std::uint32_t>> cyclic_components(std::size_t n, Degree&& degree, Successor&& successor)
 {
   constexpr auto none = graph_topology::none;
-  const std::size_t n = g.node_bound();
   std::vector<std::uint32_t> index(n, none), low(n, 0), stack;
   std::vector<std::uint8_t> on_stack(n, 0);
   std::vector<std::vector<std::uint32_t>> out;
   std::uint32_t next = 0;
-  // A frame: the node, the position in its out-transfers and in that transfer's... successors
-  // are destinations, so one position per out-transfer suffices.
-  struct frame { std::uint32_t v; std::uint32_t edge; };
+  struct frame { std::uint32_t v; std::size_t k; };  // a node and its next successor
   std::vector<frame> call;
   for (std::uint32_t root = 0; root < n; ++root) {
     if (index[root] != none) continue;
@@ -33,9 +32,8 @@ namespace mmsb {
     on_stack[root] = 1;
     while (!call.empty()) {
       auto& f = call.back();
-      const auto outs = g.out(f.v);
-      if (f.edge < outs.size()) {
-        const auto w = g.at(outs[f.edge++]).dst;
+      if (f.k < static_cast<std::size_t>(degree(f.v))) {
+        const std::uint32_t w = successor(f.v, f.k++);
         if (index[w] == none) {
           index[w] = low[w] = next++;
           stack.push_back(w);
@@ -59,8 +57,7 @@ namespace mmsb {
         comp.push_back(w);
       } while (w != v);
       bool cyclic = comp.size() > 1;
-      if (!cyclic)
-        for (const auto t : g.out(v)) cyclic = cyclic || g.at(t).dst == v;
+      for (std::size_t k = 0; !cyclic && k < static_cast<std::size_t>(degree(v)); ++k) cyclic = successor(v, k) == v;
       if (cyclic) {
         std::sort(comp.begin(), comp.end());
         out.push_back(std::move(comp));
@@ -69,6 +66,13 @@ namespace mmsb {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The same over a graph_topology: its pages, an edge's destination being a successor.
+[[nodiscard]] inline std::vector<std::vector<std::uint32_t>> cyclic_components(const graph_topology& g)
+{
+  return cyclic_components(
+    g.node_bound(), [&](std::uint32_t v) { return g.out(v).size(); }, [&](std::uint32_t v, std::size_t k) { return g.at(g.out(v)[k]).dst; });
 }
 
 } // namespace mmsb
