@@ -2,8 +2,8 @@
 // their basic blocks and control flow, and for each instruction the SSA value it defines and the
 // SSA values it uses (a phi's incoming values with the predecessor they come from).
 //
-// What is read: the output of `clang -S -emit-llvm` after `opt -passes=mem2reg` (LLVM 14 was
-// measured, typed pointers and opaque `ptr` alike). Everything outside `define ... { ... }`
+// What is read: the output of `clang -S -emit-llvm`, typically after `opt -passes=mem2reg`
+// (tested with LLVM 14's typed pointers and LLVM 16's opaque `ptr`, at -O0 and -O2). Everything outside `define ... { ... }`
 // (types, globals, declarations, attributes, metadata) is skipped. Inside a body, a local
 // `%name` that is an argument or an instruction's result is an SSA value; `%name` that is a block
 // label is a successor when it follows `label`; a `%name` that is neither (a type such as
