@@ -106,6 +106,11 @@ public:
   // weights: true). Empty for any other matrix. For word-wide propagation over packed booleans.
   [[nodiscard]] span<const word_t> diagonal_masks() const noexcept { return {diag_masks_.data(), diag_masks_.size()}; }
 
+  // Whether every stored weight is bit-identical to the first (true for an empty matrix): a pattern
+  // matrix, such as GraphBLAS's iso-valued ones. Row sums over weights equal to the semiring's
+  // one() can then skip ⊗ and the weights (graph_state::recompute_every_row).
+  [[nodiscard]] bool uniform() const noexcept { return uniform_; }
+
   // Every entry, row-major.
   [[nodiscard]] std::vector<matrix_entry<T>> entries() const
   {
@@ -181,6 +186,9 @@ private:
         col_row_[at] = i;
         col_val_[at] = row_val_[k];
       }
+    uniform_ = n == 0 || std::all_of(row_val_.begin(), row_val_.end(), [&](const stored_type& v) {
+      return std::memcmp(&v, row_val_.data(), sizeof(stored_type)) == 0;
+    });
     diagonal_ = rows_ == cols_;
     for (std::uint32_t i = 0; i < rows_ && diagonal_; ++i)
       diagonal_ = row_ptr_[i + 1] == row_ptr_[i] || (row_ptr_[i + 1] == row_ptr_[i] + 1 && row_col_[row_ptr_[i]] == i);
@@ -199,6 +207,7 @@ private:
   std::vector<std::uint32_t> row_col_, col_row_;
   std::vector<stored_type> row_val_, col_val_;
   bool diagonal_ = true;            // the empty 0 x 0 matrix is diagonal
+  bool uniform_ = true;             // see uniform()
   std::vector<word_t> diag_masks_;  // see diagonal_masks()
 };
 

@@ -93,6 +93,8 @@ struct min_plus {
   MMSB_HD static constexpr T zero() noexcept { return detail::top<T>(); }
   // 0, the identity of mul
   MMSB_HD static constexpr T one() noexcept { return T(0); }
+  // -inf (the lowest value for integers): min(-inf, a) == -inf, the annihilator of add
+  MMSB_HD static constexpr T terminal() noexcept { return detail::bottom<T>(); }
   static constexpr bool idempotent_add = true;  // min(a, a) == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;  // min(a, b) == min(b, a)
@@ -112,6 +114,8 @@ struct max_plus {
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
   // 0, the identity of mul
   MMSB_HD static constexpr T one() noexcept { return T(0); }
+  // +inf (the largest value for integers): max(+inf, a) == +inf, the annihilator of add
+  MMSB_HD static constexpr T terminal() noexcept { return detail::top<T>(); }
   static constexpr bool idempotent_add = true;  // max(a, a) == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;  // max(a, b) == max(b, a)
@@ -131,6 +135,8 @@ struct max_min {
   MMSB_HD static constexpr T zero() noexcept { return detail::bottom<T>(); }
   // +inf (the largest value for integers): the identity of min
   MMSB_HD static constexpr T one() noexcept { return detail::top<T>(); }
+  // +inf (the largest value for integers): max(+inf, a) == +inf, the annihilator of add
+  MMSB_HD static constexpr T terminal() noexcept { return detail::top<T>(); }
   static constexpr bool idempotent_add = true;  // max(a, a) == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;  // max(a, b) == max(b, a)
@@ -151,6 +157,8 @@ struct or_and {
   MMSB_HD static constexpr bool zero() noexcept { return false; }
   // true, the identity of and
   MMSB_HD static constexpr bool one() noexcept { return true; }
+  // true: true || a == true, the annihilator of add (a row stops at its first true term)
+  MMSB_HD static constexpr bool terminal() noexcept { return true; }
   static constexpr bool idempotent_add = true;  // a || a == a
   static constexpr bool selective_add = true;   // a ⊕ b is a or b
   static constexpr bool commutative_add = true;  // a || b == b || a
@@ -182,6 +190,7 @@ static_assert(semiring<min_plus<float>> && idempotent_semiring<min_plus<float>> 
 static_assert(semiring<max_plus<double>> && idempotent_semiring<max_plus<double>>);
 static_assert(semiring<max_min<std::int32_t>> && idempotent_semiring<max_min<std::int32_t>>);
 static_assert(semiring<or_and> && idempotent_semiring<or_and> && !ring<or_and>);
+static_assert(has_terminal_v<or_and> && has_terminal_v<min_plus<float>> && !has_terminal_v<plus_times<float>>);
 static_assert(semiring_name_v<min_plus<float>> == "min_plus<f32>" && semiring_name_v<or_and> == "or_and");
 
 } // namespace mmsb

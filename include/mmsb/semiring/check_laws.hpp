@@ -34,6 +34,8 @@ enum class semiring_law : std::uint8_t {
   add_commutativity,   // add(a, b) == add(b, a)        only when `commutative_add_v<S>`
   add_idempotence,     // add(a, a) == a                only when `idempotent_add_v<S>`
   add_inverse,         // sub(add(a, b), b) == a        only when `has_inverse_v<S>`
+  add_terminal_left,   // add(terminal, a) == terminal  only when `has_terminal_v<S>`
+  add_terminal_right,  // add(a, terminal) == terminal  only when `has_terminal_v<S>`
   mul_associativity,   // mul(mul(a, b), c) == mul(a, mul(b, c))
   mul_identity_left,   // mul(one, a) == a
   mul_identity_right,  // mul(a, one) == a
@@ -54,6 +56,8 @@ constexpr std::string_view law_name(semiring_law law) noexcept
   case semiring_law::add_commutativity: return "add commutativity";
   case semiring_law::add_idempotence: return "add idempotence";
   case semiring_law::add_inverse: return "add inverse";
+  case semiring_law::add_terminal_left: return "add terminal (left)";
+  case semiring_law::add_terminal_right: return "add terminal (right)";
   case semiring_law::mul_associativity: return "mul associativity";
   case semiring_law::mul_identity_left: return "mul identity (left)";
   case semiring_law::mul_identity_right: return "mul identity (right)";
@@ -357,6 +361,13 @@ law_check_report check_laws_impl(const std::vector<semiring_value_t<S>>& samples
     if (!law2(L::add_inverse, "sub(add(a, b), b)", "a",
               [](T a, T b) { return std::pair{tr::sub(tr::add(a, b), b), a}; }))
       return report;
+  if constexpr (has_terminal_v<S>) {
+    const T t = tr::terminal();
+    if (!law1(L::add_terminal_left, "add(terminal, a)", "terminal", [&](T a) { return std::pair{tr::add(t, a), t}; }))
+      return report;
+    if (!law1(L::add_terminal_right, "add(a, terminal)", "terminal", [&](T a) { return std::pair{tr::add(a, t), t}; }))
+      return report;
+  }
   if (!law3(L::mul_associativity, "mul(mul(a, b), c)", "mul(a, mul(b, c))",
             [](T a, T b, T c) { return std::pair{tr::mul(tr::mul(a, b), c), tr::mul(a, tr::mul(b, c))}; }))
     return report;
@@ -381,8 +392,8 @@ law_check_report check_laws_impl(const std::vector<semiring_value_t<S>>& samples
 } // namespace detail
 
 // Checks the semiring laws of S on zero(), one(), `samples` and (for arithmetic and bool value
-// types) seeded random values; commutativity, idempotence and the inverse only where S claims
-// them. A broken law is reported, not thrown. Pass samples as any range or a braced list:
+// types) seeded random values; commutativity, idempotence, the inverse and the terminal only
+// where S claims them. A broken law is reported, not thrown. Pass samples as any range or a braced list:
 //   auto r = mmsb::check_semiring_laws<my_sr>({x, y, z});
 //   CHECK(r);            // or INFO(r) to print the law, the counterexample and the seed
 template <class Semiring, std::ranges::input_range Range = std::initializer_list<typename detail::law_value<Semiring>::type>>

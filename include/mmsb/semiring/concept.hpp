@@ -13,6 +13,7 @@
 //     static constexpr bool commutative_add = true;
 //     static constexpr bool has_inverse = false;         // true: also `static T sub(T, T)`
 //     static constexpr bool selective_add = false;       // a ⊕ b is always a or b
+//     static constexpr int terminal() noexcept;          // optional: terminal() ⊕ a == terminal()
 //     static constexpr std::string_view name = "my_sr";  // for durable files; see below
 //   };
 //
@@ -81,6 +82,11 @@ struct semiring_traits<S> : detail::member_name<S> {
   MMSB_HD static constexpr T sub(T a, T b) noexcept
     requires requires(T x) { { S::sub(x, x) } -> std::convertible_to<T>; }
   { return S::sub(a, b); }
+  // The annihilator of ⊕ (terminal() ⊕ a == a ⊕ terminal() == terminal() for every a): forwards
+  // S::terminal; present only when S has one. A row sum that reaches it can stop early.
+  MMSB_HD static constexpr T terminal() noexcept
+    requires requires { { S::terminal() } -> std::convertible_to<T>; }
+  { return S::terminal(); }
 
   // a ⊕ a == a: S::idempotent_add when S gives it, else false.
   static constexpr bool idempotent_add = [] {
@@ -137,6 +143,10 @@ template <class S>
 concept traits_have_sub = traits_have_value_type<S> && requires(semiring_value_t<S> a) {
   { semiring_traits<S>::sub(a, a) } -> std::same_as<semiring_value_t<S>>;
 };
+template <class S>
+concept traits_have_terminal = traits_have_value_type<S> && requires {
+  { semiring_traits<S>::terminal() } -> std::same_as<semiring_value_t<S>>;
+};
 
 } // namespace detail
 
@@ -169,6 +179,11 @@ inline constexpr bool selective_add_v = MMSB_IMPL_TRAITS_FLAG(selective_add);
 template <class S>
 inline constexpr bool bitwise_v = MMSB_IMPL_TRAITS_FLAG(bitwise);
 #undef MMSB_IMPL_TRAITS_FLAG
+// ⊕ has an annihilator, `semiring_traits<S>::terminal()` (true for or, -inf for min, +inf for max):
+// a row sum  r = b ⊕ (w1 ⊗ x1) ⊕ ...  that reaches it is final, so sweeps and recomputes stop the
+// row there; the result is the same value, bit for bit, as summing every term.
+template <class S>
+inline constexpr bool has_terminal_v = detail::traits_have_terminal<S>;
 // ⊕ is associative bit for bit (integers, booleans, min/max selection); false for + over floats,
 // where the merge law holds up to rounding only. A traits specialization that omits it gets the
 // same default as the member opt-in.

@@ -32,6 +32,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace mmsb::detail {
@@ -57,6 +58,9 @@ struct graph_state {
     slot_set rows;                   // rows to recompute (edits)
     bool full = false;               // recompute every row / rerun the kernel
     bool done = false;
+    std::vector<std::uint32_t> pushed;      // push_sweep's scratch: non-zero source slots,
+    std::vector<std::size_t> pushed_ends;   // where each input's end in `pushed`,
+    std::unique_ptr<page_type> sum;         // and the page it sums into (allocated on first use)
     void init() { notes.init(extent); changes.init(extent); rows.init(extent); }
     void clear() { notes.clear(); changes.clear(); rows.clear(); full = done = false; }
   };
@@ -210,11 +214,30 @@ struct graph_state {
   }
   value_type wave_value(std::uint32_t u, std::uint32_t j) const { return derived[u] ? shadow_page(u).get(j) : wave_base(u, j); }
 
+  // True when r is the ⊕ annihilator (has_terminal_v): no later term of its row can change it, so
+  // the row stops there with the value the full sum would give. Constant false otherwise.
+  static constexpr bool terminal(const value_type& r) noexcept
+  {
+    if constexpr (has_terminal_v<Semiring>) return bit_equal(r, traits::terminal());
+    else return false;
+  }
+
+  // Whether ⊗ by every weight of a is the identity, bit for bit: a uniform matrix of one()s over an
+  // integral or boolean type (mul(one, x) == x is a semiring law; over floats it can still turn
+  // -0 into +0, as 0 + -0 does in min_plus, so floats always multiply).
+  static bool unit_weights(const matrix_type& a) noexcept
+  {
+    if constexpr (std::is_integral_v<value_type>)
+      return a.uniform() && (a.nnz() == 0 || bit_equal(static_cast<value_type>(a.values()[0]), traits::one()));
+    else return false;
+  }
+
   // base(v)[i] ⊕ every matrix edge's row i, in edge order then column order (without edges
-  // inside v's region unless internal_too).
+  // inside v's region unless internal_too); stops at a terminal value.
   value_type external_row(std::uint32_t v, std::uint32_t i, bool internal_too) const
   {
     value_type r = wave_base(v, i);
+    if (terminal(r)) return r;
     for (const auto t : topo.in(v)) {
       const auto& tr = topo.at(t);
       const auto u = tr.srcs.front();
@@ -224,11 +247,15 @@ struct graph_state {
       const auto ws = a.row_values(i);
       if (derived[u] || pending_of[u] == graph_topology::none) {
         const page_type& src = wave_source(u);
-        for (std::size_t k = 0; k < cols.size(); ++k)
+        for (std::size_t k = 0; k < cols.size(); ++k) {
           r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), src.get(cols[k])));
+          if (terminal(r)) return r;
+        }
       } else {
-        for (std::size_t k = 0; k < cols.size(); ++k)
+        for (std::size_t k = 0; k < cols.size(); ++k) {
           r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), wave_value(u, cols[k])));
+          if (terminal(r)) return r;
+        }
       }
     }
     return r;
@@ -243,20 +270,101 @@ struct graph_state {
     x.set(i, nv);
   }
 
-  // A full sweep of v: one pass over every in-edge's CSR rows, page pointers looked up once. The
-  // same expression, in the same order, as external_row (which it falls back to when a source or
-  // v's base has changes noted for the next wave).
+  struct sweep_input { const page_type* src; const matrix_type* a; bool unit; };
+
+  // Packed booleans: word q of a value page becomes r, each slot that changes recorded in order.
+  static void publish_word(std::size_t q, word_t r, word_t* xw, work& w)
+  {
+    for (word_t d = r ^ xw[q]; d; d &= d - 1) {
+      const auto i = static_cast<std::uint32_t>(q * word_bits + countr_zero(d));
+      w.changes.add(i, test_bit(xw, i));
+    }
+    xw[q] = r;
+  }
+
+  // push_sweep is exact where ⊕ is order-free bit for bit: integral or boolean values under a
+  // commutative, exactly associative ⊕ (or, min, max, wrap-around +).
+  static constexpr bool push_sweep_v =
+      std::is_integral_v<value_type> && commutative_add_v<Semiring> && exact_add_v<Semiring>;
+
+  // f(j) for every slot j of p that is not zero(): only those add anything to a row (zero ⊗ w is
+  // zero, the identity of ⊕). Packed booleans are scanned a word at a time.
+  template <class F>
+  static void for_each_nonzero(const page_type& p, F&& f)
+  {
+    if constexpr (use_word_path_v<Semiring, Layout>) {
+      const word_t* pw = Layout::data(p.storage());
+      for (std::size_t q = 0; q < words_for(extent); ++q)
+        for (word_t m = pw[q]; m; m &= m - 1) f(static_cast<std::uint32_t>(q * word_bits + countr_zero(m)));
+    } else {
+      for (std::uint32_t j = 0; j < extent; ++j)
+        if (!bit_equal(p.get(j), traits::zero())) f(j);
+    }
+  }
+
+  // The sweep pushed, direction-optimizing: each non-zero source slot goes down its CSC column
+  // into a copy of the base, and the sum is compared with x. Taken when the entries pushed are
+  // under a quarter of those a pull reads (a pushed entry is a read-modify-write of a random slot,
+  // a pulled one a read, and pulled rows stop at a terminal value); false, having changed nothing,
+  // otherwise. The same values as pulling, and the changes recorded in the same (slot) order.
+  bool push_sweep(span<const sweep_input> in, const page_type& b, page_type& x, work& w)
+  {
+    std::uint64_t pull = 0, push = 0;
+    for (const auto& e : in) pull += e.a->nnz();
+    w.pushed.clear();
+    w.pushed_ends.clear();
+    for (const auto& e : in) {
+      const auto cp = e.a->col_ptr();
+      for_each_nonzero(*e.src, [&](std::uint32_t j) {
+        if (cp[j + 1] == cp[j]) return;
+        w.pushed.push_back(j);
+        push += cp[j + 1] - cp[j];
+      });
+      if (4 * push >= pull) return false;
+      w.pushed_ends.push_back(w.pushed.size());
+    }
+    if (!w.sum) w.sum = std::make_unique<page_type>();
+    page_type& acc = *w.sum;
+    acc.storage() = b.storage();
+    for (std::size_t q = 0, s = 0; q < in.size(); ++q) {
+      const auto& e = in[q];
+      const auto cp = e.a->col_ptr();
+      const auto rows = e.a->row_index().data();
+      const auto ws = e.a->col_major_values().data();
+      for (; s < w.pushed_ends[q]; ++s) {
+        const auto j = w.pushed[s];
+        const value_type xj = e.src->get(j);
+        for (std::uint64_t k = cp[j]; k < cp[j + 1]; ++k)
+          acc.set(rows[k], traits::add(acc.get(rows[k]), e.unit ? xj : traits::mul(static_cast<value_type>(ws[k]), xj)));
+      }
+    }
+    if constexpr (use_word_path_v<Semiring, Layout>) {
+      const word_t* aw = Layout::data(acc.storage());
+      word_t* xw = Layout::data(x.storage());
+      for (std::size_t q = 0; q < words_for(extent); ++q) publish_word(q, aw[q], xw, w);
+    } else {
+      for (std::uint32_t i = 0; i < extent; ++i)
+        if (const value_type old = x.get(i), nv = acc.get(i); !bit_equal(old, nv)) {
+          w.changes.add(i, old);
+          x.set(i, nv);
+        }
+    }
+    return true;
+  }
+
+  // A full sweep of v: one pass over every in-edge's CSR rows, page pointers looked up once, each
+  // row stopped at a terminal value. The same expression, in the same order, as external_row
+  // (which it falls back to when a source or v's base has changes noted for the next wave).
   void recompute_every_row(std::uint32_t v, work& w, bool internal_too = true)
   {
     bool clean = pending_of[v] == graph_topology::none;
-    struct input { const page_type* src; const matrix_type* a; };
-    std::vector<input> in;
+    std::vector<sweep_input> in;
     for (const auto t : topo.in(v)) {
       const auto& tr = topo.at(t);
       const auto u = tr.srcs.front();
       if (!internal_too && topo.same_unit(u, v)) continue;
       clean = clean && (derived[u] || pending_of[u] == graph_topology::none);
-      in.push_back({&wave_source(u), matrices[tr.payload].get()});
+      in.push_back({&wave_source(u), matrices[tr.payload].get(), unit_weights(*matrices[tr.payload])});
     }
     if (!clean) {
       for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, external_row(v, i, internal_too), w);
@@ -277,24 +385,35 @@ struct graph_state {
             const word_t* m = e.a->diagonal_masks().data();
             r |= m[q] & m[words + q] & Layout::data(e.src->storage())[q];
           }
-          for (word_t d = r ^ xw[q]; d; d &= d - 1) {
-            const auto i = static_cast<std::uint32_t>(q * word_bits + countr_zero(d));
-            w.changes.add(i, test_bit(xw, i));
-          }
-          xw[q] = r;
+          publish_word(q, r, xw, w);
         }
         return;
       }
     }
+    if constexpr (push_sweep_v)  // sparse sources: push (see push_sweep), else pull every row
+      if (push_sweep({in.data(), in.size()}, b, x, w)) return;
     for (std::uint32_t i = 0; i < extent; ++i) {
-      value_type r = b.get(i);
-      for (const auto& e : in) {
-        const auto ptr = e.a->row_ptr();
-        const auto cols = e.a->col_index().data();
-        const auto ws = e.a->values().data();
-        for (std::uint64_t k = ptr[i]; k < ptr[i + 1]; ++k)
-          r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), e.src->get(cols[k])));
-      }
+      const value_type r = [&] {  // the row, stopped at a terminal value
+        value_type r = b.get(i);
+        if (terminal(r)) return r;
+        for (const auto& e : in) {
+          const auto ptr = e.a->row_ptr();
+          const auto cols = e.a->col_index().data();
+          const auto ws = e.a->values().data();
+          if (e.unit) {  // w ⊗ x == x: no weights read
+            for (std::uint64_t k = ptr[i]; k < ptr[i + 1]; ++k) {
+              r = traits::add(r, e.src->get(cols[k]));
+              if (terminal(r)) return r;
+            }
+          } else {
+            for (std::uint64_t k = ptr[i]; k < ptr[i + 1]; ++k) {
+              r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), e.src->get(cols[k])));
+              if (terminal(r)) return r;
+            }
+          }
+        }
+        return r;
+      }();
       const value_type old = x.get(i);
       if (!bit_equal(old, r)) {
         w.changes.add(i, old);
