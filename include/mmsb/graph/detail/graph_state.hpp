@@ -400,7 +400,7 @@ struct graph_state {
           const auto ptr = e.a->row_ptr();
           const auto cols = e.a->col_index().data();
           const auto ws = e.a->values().data();
-          if (e.unit) {  // w ⊗ x == x: no weights read
+          if (std::is_integral_v<value_type> && e.unit) {  // w ⊗ x == x: no weights read (never over floats)
             for (std::uint64_t k = ptr[i]; k < ptr[i + 1]; ++k) {
               r = traits::add(r, e.src->get(cols[k]));
               if (terminal(r)) return r;
