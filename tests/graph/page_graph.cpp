@@ -699,3 +699,131 @@ TEST_CASE("a traits-only semiring: matrix edges, a kernel edge and a region equa
   CHECK((rs.ancestors[0].page == p[1] && rs.ancestors[0].slot == 0));
   CHECK(g.provenance(p[4]).ancestors.size() == 4);  // r2, c, b, a
 }
+
+TEST_CASE("add_kernel_edges: a bulk add equals one add_kernel_edge per edge, bit for bit; refusals change nothing",
+          "[graph][property]")
+{
+  using S = plus_times<std::uint32_t>;
+  using L = dense<std::uint32_t, 8>;
+  using graph = page_graph<S, L>;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed());
+  const graph::kernel_fn slotwise_max = [](span<const page<L>* const> in, page<L>& o) {
+    for (std::size_t i = 0; i < L::extent; ++i) {
+      std::uint32_t m = 0;
+      for (const auto* s : in) m = std::max(m, s->get(i));
+      o.set(i, m + 1);
+    }
+  };
+  // A DAG of n pages: page p >= 1 is computed from up to 4 pages before it (one now and then
+  // listed twice), page 0 and a few others are inputs only.
+  const std::uint32_t n = 300;
+  page_table<L> ta, tb;
+  for (std::uint32_t p = 0; p < n; ++p) {
+    ta.create();
+    tb.create();
+    for (std::size_t i = 0; i < L::extent; ++i) {
+      const auto v = static_cast<std::uint32_t>(rng() % 1000);
+      ta.at(page_id{p}).set(i, v);
+      tb.at(page_id{p}).set(i, v);
+    }
+  }
+  graph one_by_one(ta), bulk(tb);
+  std::vector<std::vector<page_id>> srcs;
+  std::vector<graph::kernel_edge_spec> edges;
+  for (std::uint32_t p = 1; p < n; ++p) {
+    if (p % 17 == 0) continue;
+    std::vector<page_id> s;
+    for (std::size_t k = 0, fan = 1 + rng() % 4; k < fan; ++k) s.push_back(page_id{static_cast<std::uint32_t>(rng() % p)});
+    if (rng() % 5 == 0) s.push_back(s.front());
+    srcs.push_back(std::move(s));
+  }
+  for (std::uint32_t p = 1, k = 0; p < n; ++p) {
+    if (p % 17 == 0) continue;
+    edges.push_back({{srcs[k].data(), srcs[k].size()}, page_id{p}});
+    one_by_one.add_kernel_edge({srcs[k].data(), srcs[k].size()}, page_id{p}, slotwise_max, "max");
+    ++k;
+  }
+  const edge_id first = bulk.add_kernel_edges({edges.data(), edges.size()}, slotwise_max, "max");
+  CHECK(first.value() == 0);
+  CHECK(bulk.topology().transfer_count() == edges.size());
+  CHECK(bulk.kernel_name(edge_id{static_cast<std::uint32_t>(edges.size() - 1)}) == "max");
+  const auto same = [&] {
+    one_by_one.propagate();
+    bulk.propagate();
+    for (std::uint32_t p = 0; p < n; ++p)
+      for (std::size_t i = 0; i < L::extent; ++i) REQUIRE(one_by_one.value(page_id{p}).get(i) == bulk.value(page_id{p}).get(i));
+    for (std::uint32_t p = 0; p < n; ++p) REQUIRE(one_by_one.topology().level(p) == bulk.topology().level(p));
+  };
+  same();
+  for (int round = 0; round < 20; ++round) {  // base edits propagate the same through both
+    delta_builder<S, L> d(page_id{static_cast<std::uint32_t>(17 * (1 + rng() % (n / 17 - 1)))});
+    d.assign(rng() % L::extent, static_cast<std::uint32_t>(rng() % 5000));
+    const auto built = d.build();
+    one_by_one.apply(built);
+    bulk.apply(built);
+    same();
+  }
+
+  // Refusals: each names what is wrong, and nothing changes.
+  const auto transfers = bulk.topology().transfer_count();
+  const auto version = bulk.topology().version();
+  const auto fails = [&](std::vector<graph::kernel_edge_spec> batch, const graph::kernel_fn& f, errc code, const char* text) {
+    try {
+      bulk.add_kernel_edges({batch.data(), batch.size()}, f, "again");
+      FAIL("expected an error containing " << text);
+    } catch (const error& x) {
+      CHECK(x.code() == code);
+      CHECK_THAT(x.what(), Catch::Contains(text));
+    }
+    CHECK(bulk.topology().transfer_count() == transfers);
+    CHECK(bulk.topology().version() == version);
+    same();
+  };
+  const page_id p17[] = {page_id{17}}, p0[] = {page_id{0}}, missing[] = {page_id{n + 5}};
+  fails({{p0, page_id{17}}, {p0, page_id{34}}, {p17, page_id{34}}}, slotwise_max, errc::invalid_argument,
+        "page 34 already has incoming edges");
+  fails({{p0, page_id{17}}, {missing, page_id{34}}}, slotwise_max, errc::unknown_page, "page 305 does not exist");
+  fails({{p0, page_id{17}}, {p0, page_id{5}}}, slotwise_max, errc::invalid_argument, "page 5 already has incoming edges");
+  fails({{{}, page_id{17}}}, slotwise_max, errc::invalid_argument, "-> 17: it has no source pages");
+  fails({}, slotwise_max, errc::invalid_argument, "none given");
+  int calls = 0;
+  fails({{p0, page_id{17}}}, [&](span<const page<L>* const>, page<L>& o) { o.set(0, static_cast<std::uint32_t>(++calls)); },
+        errc::invalid_argument, "not pure");
+  // A small batch goes edge by edge: an edge from a page back into an input it reads closes a
+  // cycle, and the edges before it in the batch are taken back.
+  std::uint32_t reader = 0, input = 0;
+  for (std::size_t k = 0; k < edges.size() && !reader; ++k)
+    for (const auto s : edges[k].srcs)
+      if (s.value() % 17 == 0 && s.value() != 0) reader = edges[k].dst.value(), input = s.value();
+  REQUIRE(reader != 0);
+  const page_id from_reader[] = {page_id{reader}};
+  const page_id other_input{input == 17 ? 34u : 17u};
+  fails({{p0, other_input}, {from_reader, page_id{input}}}, slotwise_max, errc::cycle,
+        ("would close the cycle " + std::to_string(input) + " -> ").c_str());
+
+  // A batch as large as the graph is linked at once and leveled in one pass; a cycle in it is
+  // found then, named, and the whole batch taken back.
+  page_table<L> tc;
+  const page_id c[] = {tc.create(), tc.create(), tc.create(), tc.create()};
+  graph small(tc);
+  const graph::kernel_edge_spec ring[] = {{{&c[0], 1}, c[1]}, {{&c[1], 1}, c[2]}, {{&c[2], 1}, c[0]}, {{&c[0], 1}, c[3]}};
+  try {
+    small.add_kernel_edges(ring, slotwise_max, "ring");
+    FAIL("expected a cycle");
+  } catch (const error& x) {
+    CHECK(x.code() == errc::cycle);
+    CHECK_THAT(x.what(), Catch::Contains("the 4 edges added together would close the cycle"));
+    CHECK_THAT(x.what(), Catch::Contains("0 -> 1 -> 2 -> 0") || Catch::Contains("1 -> 2 -> 0 -> 1") ||
+                           Catch::Contains("2 -> 0 -> 1 -> 2"));
+  }
+  CHECK(small.topology().transfer_count() == 0);
+  for (const auto p : c) CHECK(small.topology().in(p.value()).empty());
+  small.add_kernel_edges({ring + 1, 3}, slotwise_max, "chain");  // without 0 -> 1 it is a DAG
+  small.propagate();
+  CHECK(small.topology().level(c[1].value()) == 0);  // 1 -> 2 -> 0 -> 3, leveled minimally
+  CHECK(small.topology().level(c[2].value()) == 1);
+  CHECK(small.topology().level(c[0].value()) == 2);
+  CHECK(small.topology().level(c[3].value()) == 3);
+  CHECK(small.value(c[1]).get(0) == tc.at(c[1]).get(0));  // an input: its base
+}

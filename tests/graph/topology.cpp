@@ -19,6 +19,24 @@ std::uint32_t one(graph_topology& g, std::uint32_t s, std::uint32_t d)
 {
   return g.add({&s, 1}, d, edge_kind::matrix, 0).value();
 }
+// Whether a path of live transfers (region links included) leads from a to b.
+bool reaches(const graph_topology& g, std::uint32_t a, std::uint32_t b)
+{
+  std::vector<std::uint32_t> stack{a};
+  std::set<std::uint32_t> seen{a};
+  while (!stack.empty()) {
+    const auto v = stack.back();
+    stack.pop_back();
+    if (v == b) return true;
+    std::vector<std::uint32_t> next;
+    for (const auto t : g.out(v)) next.push_back(g.at(t).dst);
+    if (g.region_of(v) != graph_topology::none)
+      for (const auto m : g.region_at(g.region_of(v)).members) next.push_back(m);
+    for (const auto w : next)
+      if (seen.insert(w).second) stack.push_back(w);
+  }
+  return false;
+}
 } // namespace
 
 TEST_CASE("csr_matrix keeps rows and columns sorted in both orders", "[graph]")
@@ -103,6 +121,176 @@ TEST_CASE("regions: cycles inside are allowed, a cycle through outside pages is 
   CHECK_THROWS_WITH(g.add_region(twice, 10), Catch::Contains("page 4 is listed twice in the fixed-point region"));
   CHECK(g.version() == version);
   CHECK(g.region_of(4) == graph_topology::none);
+}
+
+namespace {
+// Every live edge rises in level, except inside one region, whose members share one level.
+void require_levels_valid(const graph_topology& g)
+{
+  for (std::uint32_t e = 0; e < g.transfer_count(); ++e) {
+    if (!g.at(e).live) continue;
+    for (const auto u : g.at(e).srcs) {
+      if (g.same_unit(u, g.at(e).dst)) REQUIRE(g.level(u) == g.level(g.at(e).dst));
+      else REQUIRE(g.level(u) < g.level(g.at(e).dst));
+    }
+  }
+  for (std::uint32_t r = 0; r < g.region_count(); ++r)
+    for (const auto m : g.region_at(r).members) REQUIRE(g.level(m) == g.level(g.region_at(r).members.front()));
+}
+// Everything a refused edit must leave as it was.
+struct snapshot {
+  std::vector<std::uint32_t> levels, regions;
+  std::vector<std::vector<std::uint32_t>> in, out;
+  std::size_t transfers = 0, region_count = 0;
+  explicit snapshot(const graph_topology& g, std::uint32_t n) : transfers(g.transfer_count()), region_count(g.region_count())
+  {
+    for (std::uint32_t v = 0; v < n; ++v) {
+      levels.push_back(g.level(v));
+      regions.push_back(g.region_of(v));
+      in.emplace_back(g.in(v).begin(), g.in(v).end());
+      out.emplace_back(g.out(v).begin(), g.out(v).end());
+    }
+  }
+  bool operator==(const snapshot&) const = default;
+};
+// A named cycle is a closed path of edges: live transfers, `extra` ones, or links inside a region.
+void require_real_cycle(const graph_topology& g, const std::vector<std::pair<std::uint32_t, std::uint32_t>>& extra,
+                        const std::string& msg)
+{
+  const auto at = msg.find("would close the cycle ");
+  REQUIRE(at != std::string::npos);
+  std::vector<std::uint32_t> path;
+  std::istringstream in(msg.substr(at + 22));
+  for (std::string word; in >> word && !word.empty() && std::isdigit(static_cast<unsigned char>(word[0]));) {
+    path.push_back(static_cast<std::uint32_t>(std::stoul(word)));
+    if (!(in >> word) || word != "->") break;
+  }
+  INFO(msg);
+  REQUIRE(path.size() >= 2);
+  REQUIRE(path.front() == path.back());
+  for (std::size_t k = 0; k + 1 < path.size(); ++k) {
+    const auto a = path[k], b = path[k + 1];
+    bool edge = g.same_unit(a, b) && a != b;
+    for (std::uint32_t e = 0; e < g.transfer_count() && !edge; ++e)
+      edge = g.at(e).live && g.at(e).dst == b && std::count(g.at(e).srcs.begin(), g.at(e).srcs.end(), a) > 0;
+    for (const auto& [u, v] : extra) edge = edge || (u == a && v == b);
+    REQUIRE(edge);
+  }
+}
+} // namespace
+
+TEST_CASE("add_bulk: all or none, levels valid, a closed cycle named; small batches go edge by edge", "[graph][property]")
+{
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed());
+  int added = 0, refused_whole = 0, refused_one_by_one = 0;  // each path is exercised
+  for (int trial = 0; trial < 200; ++trial) {
+    graph_topology g;
+    const std::uint32_t n = 4 + rng() % 40;
+    g.reserve_nodes(n);
+    if (rng() % 2) {  // a region, some of the time
+      const std::uint32_t reg[] = {static_cast<std::uint32_t>(rng() % n), static_cast<std::uint32_t>(rng() % n)};
+      if (reg[0] != reg[1]) g.add_region(reg, 10);
+    }
+    for (int round = 0; round < 6; ++round) {
+      // A batch of kernel-like transfers (1-3 sources, a source now and then listed twice),
+      // mostly forward in id order (acyclic) and sometimes not.
+      const bool forward_only = rng() % 3 != 0;
+      std::vector<std::vector<std::uint32_t>> srcs;
+      std::vector<std::uint32_t> dsts;
+      std::vector<graph_topology::transfer_spec> batch;
+      std::vector<std::pair<std::uint32_t, std::uint32_t>> pairs;
+      const std::size_t size = 1 + rng() % (round == 5 ? 2 : 12);
+      for (std::size_t k = 0; k < size; ++k) {
+        const auto dst = static_cast<std::uint32_t>(1 + rng() % (n - 1));
+        std::vector<std::uint32_t> s;
+        for (std::size_t j = 0, fan = 1 + rng() % 3; j < fan; ++j)
+          s.push_back(static_cast<std::uint32_t>(forward_only ? rng() % dst : rng() % n));
+        if (rng() % 4 == 0) s.push_back(s.front());
+        for (const auto u : s) pairs.emplace_back(u, dst);
+        srcs.push_back(std::move(s));
+        dsts.push_back(dst);
+      }
+      for (std::size_t k = 0; k < size; ++k) batch.push_back({{srcs[k].data(), srcs[k].size()}, dsts[k], edge_kind::kernel, 7});
+      const snapshot before(g, n);
+      const auto count = g.transfer_count();
+      try {
+        const auto first = g.add_bulk({batch.data(), batch.size()});
+        REQUIRE(first.value() == count);
+        REQUIRE(g.transfer_count() == count + size);
+        for (std::size_t k = 0; k < size; ++k) {
+          const auto& t = g.at(static_cast<std::uint32_t>(count + k));
+          REQUIRE(t.live);
+          REQUIRE(t.dst == batch[k].dst);
+          REQUIRE(t.srcs == srcs[k]);
+          for (const auto u : srcs[k])  // listed once in out(u) however often u is a source
+            REQUIRE(std::count(g.out(u).begin(), g.out(u).end(), count + k) == 1);
+        }
+        ++added;
+      } catch (const error& x) {
+        REQUIRE(x.code() == errc::cycle);
+        ++(size * 8 < count ? refused_one_by_one : refused_whole);
+        REQUIRE(snapshot(g, n) == before);
+        require_real_cycle(g, pairs, x.what());
+      }
+      require_levels_valid(g);
+      REQUIRE(g.find_cycle().empty());
+    }
+  }
+  CHECK(added > 100);
+  CHECK(refused_whole > 10);
+  CHECK(refused_one_by_one > 10);
+}
+
+TEST_CASE("add_region levels incrementally: members share the top level, what lies downstream is raised", "[graph][property]")
+{
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed());
+  int added = 0, refused = 0;
+  for (int trial = 0; trial < 200; ++trial) {
+    graph_topology g;
+    const std::uint32_t n = 4 + rng() % 30;
+    g.reserve_nodes(n);
+    for (int k = 0; k < 2 * static_cast<int>(n); ++k) {
+      const auto b = static_cast<std::uint32_t>(1 + rng() % (n - 1)), a = static_cast<std::uint32_t>(rng() % b);
+      try {
+        one(g, a, b);
+      } catch (const error&) {  // a cycle through a region: refused, as tested above
+      }
+      if (rng() % 6 == 0) {
+        std::vector<std::uint32_t> members;
+        for (std::uint32_t v = 0; v < n; ++v)
+          if (g.region_of(v) == graph_topology::none && rng() % 8 == 0) members.push_back(v);
+        if (members.empty()) continue;
+        const snapshot before(g, n);
+        try {
+          g.add_region({members.data(), members.size()}, 5);
+          ++added;
+        } catch (const error& x) {
+          REQUIRE(x.code() == errc::cycle);
+          REQUIRE(snapshot(g, n) == before);
+          REQUIRE(std::string(x.what()).find("through pages outside it") != std::string::npos);
+          std::vector<std::pair<std::uint32_t, std::uint32_t>> links;  // the refused region's own
+          for (const auto a : members)
+            for (const auto b : members) links.emplace_back(a, b);
+          require_real_cycle(g, links, x.what());
+          // The refusal is right: with the members merged, some path leaves and comes back.
+          bool back = false;
+          for (const auto m : members)
+            for (const auto t : g.out(m))
+              for (const auto o : members)
+                back = back || (std::find(members.begin(), members.end(), g.at(t).dst) == members.end() &&
+                                !g.same_unit(g.at(t).dst, o) && reaches(g, g.at(t).dst, o));
+          REQUIRE(back);
+          ++refused;
+        }
+      }
+      require_levels_valid(g);
+    }
+    REQUIRE(g.find_cycle().empty());
+  }
+  CHECK(added > 100);
+  CHECK(refused > 10);
 }
 
 TEST_CASE("write_dot names pages, levels, edge labels and regions", "[graph]")

@@ -141,6 +141,65 @@ public:
     return e;
   }
 
+  // One kernel edge of a bulk add (add_kernel_edges): dst = f(srcs...).
+  struct kernel_edge_spec {
+    span<const page_id> srcs;  // its source pages
+    page_id dst;               // the page it computes
+  };
+  // Many kernel edges computed by one function f, all or none: each as add_kernel_edge would
+  // take it, and no destination twice. f is checked for purity once, on the first edge. Linear
+  // in the edges (graph_topology::add_bulk), against one add_kernel_edge per edge; the ids are
+  // consecutive from the one returned. Throws mmsb::error naming the page (or the cycle) that
+  // is refused, with nothing changed.
+  edge_id add_kernel_edges(span<const kernel_edge_spec> edges, kernel_fn f, std::string name = "kernel")
+  {
+    const std::string what = "kernel edges '" + name + "'";
+    if (edges.empty()) throw error(errc::invalid_argument, what + ": none given");
+    std::size_t bound = 0, sources = 0;
+    for (const auto& e : edges) {
+      const auto where = [&] { return what + " -> " + std::to_string(e.dst.value()); };
+      if (e.srcs.empty()) throw error(errc::invalid_argument, where() + ": it has no source pages");
+      for (const auto s : e.srcs)
+        if (!g_.bases.contains(s))
+          throw error(errc::unknown_page, where() + " source: page " + std::to_string(s.value()) + " does not exist");
+      if (!g_.bases.contains(e.dst))
+        throw error(errc::unknown_page, where() + " destination: page " + std::to_string(e.dst.value()) + " does not exist");
+      for (const auto s : e.srcs) bound = std::max<std::size_t>(bound, s.value() + 1);
+      bound = std::max<std::size_t>(bound, e.dst.value() + 1);
+      sources += e.srcs.size();
+    }
+    grow(bound);
+    std::vector<std::uint8_t> taken(bound, 0);
+    for (const auto& e : edges) {
+      const auto d = e.dst.value();
+      if (!g_.topo.in(d).empty() || taken[d])
+        throw error(errc::invalid_argument, what + " -> " + std::to_string(d) + ": page " + std::to_string(d) +
+                                              " already has incoming edges");
+      if (g_.topo.region_of(d) != graph_topology::none)
+        throw error(errc::invalid_argument, what + " -> " + std::to_string(d) + ": page " + std::to_string(d) +
+                                              " is in a fixed-point region");
+      taken[d] = 1;
+    }
+    std::vector<std::uint32_t> ids;
+    ids.reserve(sources);
+    for (const auto& e : edges)
+      for (const auto s : e.srcs) ids.push_back(s.value());
+    g_.check_pure(std::vector<std::uint32_t>(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(edges[0].srcs.size())), f,
+                  what + " -> " + std::to_string(edges[0].dst.value()));
+    std::vector<graph_topology::transfer_spec> batch;
+    batch.reserve(edges.size());
+    const auto payload = static_cast<std::uint32_t>(g_.kernels.size());
+    for (std::size_t k = 0, at = 0; k < edges.size(); at += edges[k].srcs.size(), ++k)
+      batch.push_back({{ids.data() + at, edges[k].srcs.size()}, edges[k].dst.value(), edge_kind::kernel, payload});
+    wave_.settle();
+    for (const auto& e : edges) g_.make_derived(e.dst.value());  // harmless if refused below (see add_matrix_edge)
+    reserve_for(g_.kernels, g_.kernels.size() + 1);
+    const edge_id first = g_.topo.add_bulk({batch.data(), batch.size()});
+    g_.kernels.push_back({std::move(f), std::move(name)});  // one function for the whole batch
+    for (const auto& e : edges) g_.pend(e.dst.value()).full = true;
+    return first;
+  }
+
   // Reserves the next edge id for an edge that was added and removed before: a bus restoring its
   // topology from a checkpoint keeps every later id as it was. Nothing is checked, linked or made
   // derived (a page is derived only while an edge leads into it, which this one never does).
