@@ -222,7 +222,7 @@ TEST_CASE("add_bulk: all or none, levels valid, a closed cycle named; small batc
           const auto& t = g.at(static_cast<std::uint32_t>(count + k));
           REQUIRE(t.live);
           REQUIRE(t.dst == batch[k].dst);
-          REQUIRE(t.srcs == srcs[k]);
+          REQUIRE(std::vector<std::uint32_t>(t.srcs.begin(), t.srcs.end()) == srcs[k]);
           for (const auto u : srcs[k])  // listed once in out(u) however often u is a source
             REQUIRE(std::count(g.out(u).begin(), g.out(u).end(), count + k) == 1);
         }
@@ -291,6 +291,57 @@ TEST_CASE("add_region levels incrementally: members share the top level, what li
   }
   CHECK(added > 100);
   CHECK(refused > 10);
+}
+
+TEST_CASE("adjacency: pooled lists behave as vectors through growth, bulk reserves and compaction", "[graph][property]")
+{
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed());
+  detail::adjacency a;
+  std::vector<std::vector<std::uint32_t>> model;
+  const auto same = [&] {
+    REQUIRE(a.size() == model.size());
+    for (std::uint32_t v = 0; v < model.size(); ++v) {
+      REQUIRE(std::vector<std::uint32_t>(a[v].begin(), a[v].end()) == model[v]);
+      REQUIRE(a.empty(v) == model[v].empty());
+      if (!model[v].empty()) REQUIRE(a.back(v) == model[v].back());
+    }
+  };
+  for (int step = 0; step < 20000; ++step) {
+    const auto op = rng() % 100;
+    if (op < 2 || model.empty()) {
+      const std::size_t n = model.size() + 1 + rng() % 40;
+      a.resize(n);
+      model.resize(n);
+    } else if (op < 4) {  // a bulk reserve, then the pushes it made room for
+      std::vector<std::uint32_t> more(model.size());
+      for (auto& m : more) m = rng() % 3 == 0 ? static_cast<std::uint32_t>(rng() % 50) : 0;
+      a.reserve_each({more.data(), more.size()});
+      for (std::uint32_t v = 0; v < more.size(); ++v)
+        for (std::uint32_t k = 0; k < more[v]; ++k) {
+          const auto x = static_cast<std::uint32_t>(rng() % 1000);
+          a.push(v, x);
+          model[v].push_back(x);
+        }
+    } else {
+      const auto v = static_cast<std::uint32_t>(rng() % model.size());
+      if (op < 70) {
+        const auto x = static_cast<std::uint32_t>(rng() % 1000);
+        a.reserve(v, 1);
+        a.push(v, x);
+        model[v].push_back(x);
+      } else if (op < 85 && !model[v].empty()) {
+        a.pop(v);
+        model[v].pop_back();
+      } else if (!model[v].empty()) {
+        const auto x = model[v][rng() % model[v].size()];
+        a.erase(v, x);
+        std::erase(model[v], x);
+      }
+    }
+    if (step % 500 == 0) same();
+  }
+  same();
 }
 
 TEST_CASE("write_dot names pages, levels, edge labels and regions", "[graph]")

@@ -119,20 +119,19 @@ public:
         ++more_in[t.dst];
         for (const auto u : t.srcs) ++more_out[u];
       }
-      for (std::uint32_t v = 0; v < level_.size(); ++v) {
-        if (more_in[v]) in_[v].reserve(in_[v].size() + more_in[v]);
-        if (more_out[v]) out_[v].reserve(out_[v].size() + more_out[v]);
-      }
+      in_.reserve_each({more_in.data(), more_in.size()});
+      out_.reserve_each({more_out.data(), more_out.size()});
     }
     transfers_.reserve(transfers_.size() + batch.size());
-    std::vector<std::vector<std::uint32_t>> sources(batch.size());
-    for (std::size_t k = 0; k < batch.size(); ++k) sources[k].assign(batch[k].srcs.begin(), batch[k].srcs.end());
-    for (std::size_t k = 0; k < batch.size(); ++k) {  // never throws: everything is reserved
+    std::size_t total = 0;
+    for (const auto& t : batch) total += t.srcs.size();
+    sources_.reserve(total);
+    for (const auto& t : batch) {  // never throws: everything is reserved
       const auto id = static_cast<std::uint32_t>(transfers_.size());
-      for (const auto u : batch[k].srcs)
-        if (out_[u].empty() || out_[u].back() != id) out_[u].push_back(id);  // a source listed twice: once
-      in_[batch[k].dst].push_back(id);
-      transfers_.push_back({std::move(sources[k]), batch[k].dst, batch[k].payload, batch[k].kind, true});
+      for (const auto u : t.srcs)
+        if (out_.empty(u) || out_.back(u) != id) out_.push(u, id);  // a source listed twice: once
+      in_.push(t.dst, id);
+      transfers_.push_back({sources_.take(t.srcs), t.dst, t.payload, t.kind, true});
     }
     try {
       if (auto cycle = relevel_or_cycle(); !cycle.empty())
@@ -161,8 +160,8 @@ public:
   void remove(edge_id e)
   {
     transfer& t = transfers_[e.value()];
-    for (const auto u : t.srcs) std::erase(out_[u], e.value());
-    std::erase(in_[t.dst], e.value());
+    for (const auto u : t.srcs) out_.erase(u, e.value());
+    in_.erase(t.dst, e.value());
     t.live = false;
     ++version_;
   }
@@ -235,9 +234,9 @@ public:
   // Number of regions added.
   [[nodiscard]] std::size_t region_count() const noexcept { return regions_.size(); }
   // The live transfers into v, by index; valid until the next edit.
-  [[nodiscard]] span<const std::uint32_t> in(std::uint32_t v) const noexcept { return {in_[v].data(), in_[v].size()}; }
+  [[nodiscard]] span<const std::uint32_t> in(std::uint32_t v) const noexcept { return in_[v]; }
   // The live transfers out of v (each listed once), by index; valid until the next edit.
-  [[nodiscard]] span<const std::uint32_t> out(std::uint32_t v) const noexcept { return {out_[v].data(), out_[v].size()}; }
+  [[nodiscard]] span<const std::uint32_t> out(std::uint32_t v) const noexcept { return out_[v]; }
   // Transfer e, live or removed (e < transfer_count(), unchecked).
   [[nodiscard]] const transfer& at(std::uint32_t e) const noexcept { return transfers_[e]; }
   // Transfers ever added, removed ones included: every edge id is below this.
@@ -255,7 +254,7 @@ private:
       if (u == dst) throw error(errc::cycle, "edge " + path_string({dst, dst}) + " would close the cycle " +
                                                path_string({dst, dst}) + " (a self-loop needs a fixed-point region)");
       // A path back from dst needs an edge out of dst (or out of its region).
-      if (level_[dst] <= level_[u] && (!out_[dst].empty() || region_[dst] != none)) {
+      if (level_[dst] <= level_[u] && (!out_.empty(dst) || region_[dst] != none)) {
         if (auto cycle = find_path(dst, u); !cycle.empty()) {
           cycle.push_back(dst);
           throw error(errc::cycle, "edge " + std::to_string(u) + " -> " + std::to_string(dst) +
@@ -266,22 +265,23 @@ private:
       any_external = true;
     }
     // Every allocation before the first link, so running out of memory leaves nothing half linked.
-    std::vector<std::uint32_t> sources(srcs.begin(), srcs.end());
+    sources_.reserve(srcs.size());
     reserve_for(transfers_, transfers_.size() + 1);
-    for (const auto u : srcs) reserve_for(out_[u], out_[u].size() + 1);
-    reserve_for(in_[dst], in_[dst].size() + 1);
-    transfers_.push_back({std::move(sources), dst, payload, kind, true});
+    for (const auto u : srcs) out_.reserve(u, 1);
+    in_.reserve(dst, 1);
+    transfers_.push_back({sources_.take(srcs), dst, payload, kind, true});
     const auto id = static_cast<std::uint32_t>(transfers_.size() - 1);
     for (const auto u : srcs)
-      if (std::find(out_[u].begin(), out_[u].end(), id) == out_[u].end()) out_[u].push_back(id);
-    in_[dst].push_back(id);
+      if (out_.empty(u) || out_.back(u) != id) out_.push(u, id);  // a source listed twice: once
+    in_.push(dst, id);
     if (any_external && level_[dst] <= max_src_level) {
       try {
         raise({{dst, max_src_level + 1}}, undo);
       } catch (...) {  // out of memory: take the edge back (raise changed no level)
-        in_[dst].pop_back();
+        in_.pop(dst);
         for (const auto u : srcs)
-          if (!out_[u].empty() && out_[u].back() == id) out_[u].pop_back();
+          if (!out_.empty(u) && out_.back(u) == id) out_.pop(u);
+        sources_.give_back(transfers_.back().srcs);
         transfers_.pop_back();
         throw;
       }
@@ -307,8 +307,9 @@ private:
       const auto id = static_cast<std::uint32_t>(transfers_.size() - 1);
       const transfer& t = transfers_.back();
       for (const auto u : t.srcs)
-        if (!out_[u].empty() && out_[u].back() == id) out_[u].pop_back();
-      if (!in_[t.dst].empty() && in_[t.dst].back() == id) in_[t.dst].pop_back();
+        if (!out_.empty(u) && out_.back(u) == id) out_.pop(u);
+      if (!in_.empty(t.dst) && in_.back(t.dst) == id) in_.pop(t.dst);
+      sources_.give_back(t.srcs);
       transfers_.pop_back();
     }
   }

@@ -23,6 +23,36 @@ template <class T>
 // state; a larger page's set grows geometrically past it.
 inline constexpr std::size_t set_reserve_slots = 1024;
 
+// The bitmap of slots a set holds, made on first use: a work record that only marks a page for a
+// full recompute (each new kernel edge's destination, a million in a bulk add) never allocates
+// one.
+class slot_bits {
+public:
+  void init(std::size_t extent)
+  {
+    extent_ = extent;
+    if (!words_.empty() && words_.size() != words_for(extent)) words_.assign(words_for(extent), 0);
+  }
+  [[nodiscard]] bool test(std::uint32_t slot) const noexcept { return !words_.empty() && test_bit(words_.data(), slot); }
+  // Sets slot; false if it was set. The first call makes the bitmap, and room in `items`.
+  template <class Items>
+  bool set(std::uint32_t slot, Items& items)
+  {
+    if (words_.empty()) {
+      words_.assign(words_for(extent_), 0);
+      items.reserve(extent_ < set_reserve_slots ? extent_ : set_reserve_slots);
+    }
+    if (test_bit(words_.data(), slot)) return false;
+    set_bit(words_.data(), slot);
+    return true;
+  }
+  void reset(std::uint32_t slot) noexcept { clear_bit(words_.data(), slot); }
+
+private:
+  std::vector<word_t> words_;
+  std::size_t extent_ = 0;
+};
+
 template <class T>
 struct slot_change {
   std::uint32_t slot;
@@ -33,17 +63,12 @@ struct slot_change {
 template <class T>
 class change_set {
 public:
-  void init(std::size_t extent)
-  {
-    if (seen_.size() != words_for(extent)) seen_.assign(words_for(extent), 0);
-    items_.reserve(extent < set_reserve_slots ? extent : set_reserve_slots);
-  }
-  [[nodiscard]] bool contains(std::uint32_t slot) const noexcept { return test_bit(seen_.data(), slot); }
+  void init(std::size_t extent) { seen_.init(extent); }
+  [[nodiscard]] bool contains(std::uint32_t slot) const noexcept { return seen_.test(slot); }
   // Records slot with its value before the wave; false (and nothing recorded) if already there.
   bool add(std::uint32_t slot, T before)
   {
-    if (contains(slot)) return false;
-    set_bit(seen_.data(), slot);
+    if (!seen_.set(slot, items_)) return false;
     items_.push_back({slot, before, before});
     return true;
   }
@@ -61,7 +86,7 @@ public:
   [[nodiscard]] std::size_t size() const noexcept { return items_.size(); }
   void clear() noexcept
   {
-    for (const auto& c : items_) clear_bit(seen_.data(), c.slot);
+    for (const auto& c : items_) seen_.reset(c.slot);
     items_.clear();
   }
   // Keeps the items keep(item) accepts, in order, and forgets the others' slots.
@@ -71,42 +96,37 @@ public:
     std::size_t kept = 0;
     for (auto& c : items_) {
       if (keep(c)) items_[kept++] = c;
-      else clear_bit(seen_.data(), c.slot);
+      else seen_.reset(c.slot);
     }
     items_.resize(kept);
   }
 
 private:
-  std::vector<word_t> seen_;
+  slot_bits seen_;
   std::vector<slot_change<T>> items_;
 };
 
 // A set of slots (rows to recompute), with the same O(touched) clearing.
 class slot_set {
 public:
-  void init(std::size_t extent)
-  {
-    if (seen_.size() != words_for(extent)) seen_.assign(words_for(extent), 0);
-    items_.reserve(extent < set_reserve_slots ? extent : set_reserve_slots);
-  }
+  void init(std::size_t extent) { seen_.init(extent); }
   bool add(std::uint32_t slot)
   {
-    if (test_bit(seen_.data(), slot)) return false;
-    set_bit(seen_.data(), slot);
+    if (!seen_.set(slot, items_)) return false;
     items_.push_back(slot);
     return true;
   }
-  [[nodiscard]] bool contains(std::uint32_t slot) const noexcept { return test_bit(seen_.data(), slot); }
+  [[nodiscard]] bool contains(std::uint32_t slot) const noexcept { return seen_.test(slot); }
   [[nodiscard]] const std::vector<std::uint32_t>& items() const noexcept { return items_; }
   [[nodiscard]] bool empty() const noexcept { return items_.empty(); }
   void clear() noexcept
   {
-    for (const auto s : items_) clear_bit(seen_.data(), s);
+    for (const auto s : items_) seen_.reset(s);
     items_.clear();
   }
 
 private:
-  std::vector<word_t> seen_;
+  slot_bits seen_;
   std::vector<std::uint32_t> items_;
 };
 

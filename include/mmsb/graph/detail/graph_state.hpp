@@ -65,6 +65,28 @@ struct graph_state {
     void clear() { notes.clear(); changes.clear(); rows.clear(); full = done = false; }
   };
 
+  // The work records, by index, in chunks that never move: one allocation per chunk_records
+  // records (a bulk add of a million kernel edges pends a million), never one per record.
+  class work_pool {
+  public:
+    static constexpr std::uint32_t chunk_records = 64;
+    [[nodiscard]] work* operator[](std::uint32_t i) const noexcept { return &chunks_[i / chunk_records][i % chunk_records]; }
+    [[nodiscard]] std::uint32_t size() const noexcept { return size_; }
+    // Adds a chunk of initialized records; their indices are [size() before, size() after).
+    void grow()
+    {
+      chunks_.reserve(chunks_.size() + 1);
+      auto chunk = std::make_unique<work[]>(chunk_records);
+      for (std::uint32_t k = 0; k < chunk_records; ++k) chunk[k].init();
+      chunks_.push_back(std::move(chunk));
+      size_ += chunk_records;
+    }
+
+  private:
+    std::vector<std::unique_ptr<work[]>> chunks_;
+    std::uint32_t size_ = 0;
+  };
+
   explicit graph_state(table_type& b) : bases(b) {}
   graph_state(const graph_state&) = delete;
   graph_state& operator=(const graph_state&) = delete;
@@ -76,7 +98,7 @@ struct graph_state {
   std::vector<kernel_edge> kernels;
   std::vector<std::uint8_t> derived;
   std::vector<writer_stamp> stamps;  // explicit stamps given to page_graph::apply(d, stamp)
-  std::vector<std::unique_ptr<work>> pool;
+  work_pool pool;
   std::vector<std::uint32_t> free_work;
   std::vector<std::uint32_t> pending_of, pending_nodes;  // noted before the next wave
   std::vector<std::uint32_t> wave_of, wave_nodes;        // this wave's records
@@ -175,9 +197,9 @@ struct graph_state {
   std::uint32_t take_work_index()
   {
     if (free_work.empty()) {
-      pool.push_back(std::make_unique<work>());
-      pool.back()->init();
-      free_work.push_back(static_cast<std::uint32_t>(pool.size() - 1));
+      free_work.reserve(free_work.size() + work_pool::chunk_records);
+      pool.grow();
+      for (std::uint32_t i = pool.size(); i-- > pool.size() - work_pool::chunk_records;) free_work.push_back(i);  // lowest first
     }
     const auto i = free_work.back();
     free_work.pop_back();

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <mmsb/core/span.hpp>
+#include <mmsb/graph/detail/adjacency.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -28,7 +30,7 @@ public:
 
   // One edge: its sources, its destination and what carries it.
   struct transfer {
-    std::vector<std::uint32_t> srcs;  // source nodes (one for a matrix edge)
+    span<const std::uint32_t> srcs;   // source nodes (one for a matrix edge), for the topology's life
     std::uint32_t dst = none;         // the destination node
     std::uint32_t payload = none;  // index of the matrix or kernel that carries it
     edge_kind kind = edge_kind::matrix;  // matrix or kernel
@@ -59,6 +61,41 @@ public:
   }
 
 protected:
+  // Where the transfers' source lists live: blocks that never move, so each transfer's srcs
+  // stays valid for the topology's life. One block per bulk add, not one list per transfer; a
+  // removed transfer's list is not reclaimed.
+  class source_arena {
+  public:
+    // Makes room for n more sources, so that the next takes of n in all cannot throw.
+    void reserve(std::size_t n)
+    {
+      if (cap_ - used_ >= n) return;
+      const std::size_t size = std::max<std::size_t>(n, block_sources);
+      blocks_.reserve(blocks_.size() + 1);
+      blocks_.push_back(std::make_unique_for_overwrite<std::uint32_t[]>(size));
+      used_ = 0;
+      cap_ = size;
+    }
+    // A lasting copy of s, in room reserved before.
+    [[nodiscard]] span<const std::uint32_t> take(span<const std::uint32_t> s) noexcept
+    {
+      std::uint32_t* at = blocks_.back().get() + used_;
+      std::copy(s.begin(), s.end(), at);
+      used_ += s.size();
+      return {at, s.size()};
+    }
+    // Hands back the newest take, s (a refused add).
+    void give_back(span<const std::uint32_t> s) noexcept
+    {
+      if (!blocks_.empty() && s.data() + s.size() == blocks_.back().get() + used_) used_ -= s.size();
+    }
+
+  private:
+    static constexpr std::size_t block_sources = std::size_t{1} << 14;  // 64 KiB blocks for edges added one by one
+    std::vector<std::unique_ptr<std::uint32_t[]>> blocks_;
+    std::size_t used_ = 0, cap_ = 0;
+  };
+
   // A unit is a page, or a whole region represented by its first member.
   [[nodiscard]] std::uint32_t unit_root(std::uint32_t v) const noexcept
   {
@@ -136,25 +173,36 @@ protected:
   // path. O(pages + transfers).
   [[nodiscard]] std::vector<std::uint32_t> kahn(std::vector<std::uint32_t>& next) const
   {
+    return regions_.empty() ? kahn_over<false>(next) : kahn_over<true>(next);
+  }
+  // kahn(), compiled without the region lookups when there are no regions (each unit a page).
+  template <bool Regions>
+  [[nodiscard]] std::vector<std::uint32_t> kahn_over(std::vector<std::uint32_t>& next) const
+  {
+    const auto unit = [&](std::uint32_t v) { return Regions ? unit_root(v) : v; };
+    const auto inside = [&](std::uint32_t a, std::uint32_t b) { return Regions && same_unit(a, b); };
     const auto n = static_cast<std::uint32_t>(level_.size());
     std::vector<std::uint32_t> indeg(n, 0), ready;
     next.assign(n, 0);
     for (std::uint32_t m = 0; m < n; ++m)
       for (const auto t : out_[m])
-        if (!same_unit(m, transfers_[t].dst)) ++indeg[unit_root(transfers_[t].dst)];
+        if (!inside(m, transfers_[t].dst)) ++indeg[unit(transfers_[t].dst)];
     for (std::uint32_t v = 0; v < n; ++v)
-      if (unit_root(v) == v && indeg[v] == 0) ready.push_back(v);
+      if (unit(v) == v && indeg[v] == 0) ready.push_back(v);
+    const auto release = [&](std::uint32_t r, std::uint32_t m) {
+      for (const auto t : out_[m]) {
+        const auto d = transfers_[t].dst;
+        if (inside(m, d)) continue;
+        const auto dr = unit(d);
+        next[dr] = std::max(next[dr], next[r] + 1);
+        if (--indeg[dr] == 0) ready.push_back(dr);
+      }
+    };
     while (!ready.empty()) {
       const auto r = ready.back();
       ready.pop_back();
-      for_each_member(r, [&](std::uint32_t m) {
-        for (const auto t : out_[m]) {
-          const auto dr = unit_root(transfers_[t].dst);
-          if (same_unit(m, transfers_[t].dst)) continue;
-          next[dr] = std::max(next[dr], next[r] + 1);
-          if (--indeg[dr] == 0) ready.push_back(dr);
-        }
-      });
+      if constexpr (Regions) for_each_member(r, [&](std::uint32_t m) { release(r, m); });
+      else release(r, r);
     }
     // A unit never leveled has an edge in from another such unit: walking back along those
     // must repeat a unit, and the walk between the repeats is a cycle.
@@ -191,8 +239,9 @@ protected:
 
   std::vector<std::uint32_t> level_, region_;  // per node: its level, its region (or none)
   // Per node: the live transfers into it and out of it (each listed once).
-  std::vector<std::vector<std::uint32_t>> in_, out_;
+  adjacency in_, out_;
   std::vector<transfer> transfers_;
+  source_arena sources_;  // the transfers' source lists
   std::vector<region> regions_;
   std::uint64_t version_ = 0;
   mutable std::vector<std::uint32_t> mark_, parent_;  // find_path's scratch
