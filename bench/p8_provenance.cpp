@@ -3,6 +3,7 @@
 //
 //   P8/ancestors/d<1|3|10>/<mmsb|graphblas|plain_bfs>   uncached queries
 //   P8/ancestors_cached/d<1|3|10>/mmsb                  the same queries answered from the cache
+//   P8/build/<mmsb|mmsb_one_by_one|plain_csr>            building the graph from its edge list
 //
 // The DAG (seeded mt19937_64): page p (p >= 1) depends on 16 distinct pages drawn uniformly from
 // the W pages before it, [max(0, p - W), p) (all of them when fewer than 16 exist); W = 1024. The
@@ -22,6 +23,14 @@
 //              generation-stamped visited array
 // The time is the p50 per query (the p50_ns counter bench/report reads) over a fixed list of
 // random query pages in the upper half of the id range; every contender answers the same list.
+// P8/build times building the graph's structure from the DAG's edge list (each page's sources),
+// from scratch in every iteration, the pages already existing:
+//   mmsb             a page_graph on the pages, every kernel edge added by one add_kernel_edges
+//                    (levels, both adjacency directions, the derived pages' values allocated)
+//   mmsb_one_by_one  the same with one add_kernel_edge per page (what the bulk add replaces)
+//   plain_csr        the forward CSR (each page's dependents) a hand-written engine would build:
+//                    a counting sort of the same list (count, prefix sum, scatter)
+// The goal is mmsb <= 2x plain_csr (issue 19); the first propagate is not part of it.
 // Before timing, every contender's answer (pages, depths, writers) is checked against plain_bfs
 // for 16 query pages at each depth; a mismatch aborts.
 //
@@ -130,6 +139,36 @@ const dag& the_dag()
 
 // ---- mmsb ---------------------------------------------------------------------------------------
 
+// Slot-wise max of the sources: a trivial pure kernel.
+const graph_t::kernel_fn slotwise_max = [](mmsb::span<const graph_t::page_type* const> srcs, graph_t::page_type& dst) {
+  for (std::size_t i = 0; i < layout::extent; ++i) {
+    std::uint32_t m = 0;
+    for (const auto* s : srcs) m = std::max(m, s->get(i));
+    dst.set(i, m);
+  }
+};
+
+// Every page's kernel edge (page p >= 1 from its sources), in one bulk add or one at a time.
+void add_edges(graph_t& g, const dag& d, bool bulk)
+{
+  static const std::vector<mmsb::page_id> ids = [&] {
+    std::vector<mmsb::page_id> v;
+    v.reserve(d.in_src.size());
+    for (const auto u : d.in_src) v.push_back(mmsb::page_id{u});
+    return v;
+  }();
+  if (bulk) {
+    std::vector<graph_t::kernel_edge_spec> edges;
+    edges.reserve(d.n);
+    for (std::uint32_t p = 1; p < d.n; ++p)
+      edges.push_back({{ids.data() + d.in_ptr[p], d.in_ptr[p + 1] - d.in_ptr[p]}, mmsb::page_id{p}});
+    g.add_kernel_edges({edges.data(), edges.size()}, slotwise_max, "max");
+  } else {
+    for (std::uint32_t p = 1; p < d.n; ++p)
+      g.add_kernel_edge({ids.data() + d.in_ptr[p], d.in_ptr[p + 1] - d.in_ptr[p]}, mmsb::page_id{p}, slotwise_max, "max");
+  }
+}
+
 struct mmsb_side {
   mmsb::page_table<layout> table;
   std::unique_ptr<graph_t> g;
@@ -147,19 +186,7 @@ struct mmsb_side {
       g->propagate();
     }
     auto t1 = clock_type::now();
-    const graph_t::kernel_fn slotwise_max = [](mmsb::span<const graph_t::page_type* const> srcs, graph_t::page_type& dst) {
-      for (std::size_t i = 0; i < layout::extent; ++i) {
-        std::uint32_t m = 0;
-        for (const auto* s : srcs) m = std::max(m, s->get(i));
-        dst.set(i, m);
-      }
-    };
-    std::vector<mmsb::page_id> srcs;
-    for (std::uint32_t p = 1; p < d.n; ++p) {
-      srcs.clear();
-      for (auto k = d.in_ptr[p]; k < d.in_ptr[p + 1]; ++k) srcs.push_back(mmsb::page_id{d.in_src[k]});
-      g->add_kernel_edge({srcs.data(), srcs.size()}, mmsb::page_id{p}, slotwise_max, "max");
-    }
+    add_edges(*g, d, /*bulk=*/true);
     auto t2 = clock_type::now();
     g->propagate();
     auto t3 = clock_type::now();
@@ -366,8 +393,72 @@ void time_queries(benchmark::State& state, F&& query)
   state.counters["ancestors"] = static_cast<double>(found) / static_cast<double>(std::max<std::size_t>(1, ns.size()));
 }
 
+// ---- P8/build -------------------------------------------------------------------------------------
+
+// Times `build` alone per iteration (manual time); `undo` (untimed) frees what it made.
+template <class Build, class Undo>
+void time_builds(benchmark::State& state, Build&& build, Undo&& undo)
+{
+  for (auto _ : state) {
+    const auto t0 = clock_type::now();
+    build();
+    const auto t1 = clock_type::now();
+    state.SetIterationTime(std::chrono::duration<double>(t1 - t0).count());
+    undo();
+  }
+  state.counters["edges"] = static_cast<double>(the_dag().in_src.size());
+}
+
+void build_mmsb(benchmark::State& state, bool bulk)
+{
+  const dag& d = the_dag();
+  static mmsb::page_table<layout> pages;
+  while (pages.size() < d.n) pages.create();
+  std::unique_ptr<graph_t> g;
+  time_builds(
+      state,
+      [&] {
+        g = std::make_unique<graph_t>(pages);
+        add_edges(*g, d, bulk);
+      },
+      [&] {
+        if (g->topology().transfer_count() != d.n - 1) fail("P8/build: the graph has the wrong edge count");
+        g.reset();
+      });
+}
+
+void build_plain_csr(benchmark::State& state)
+{
+  const dag& d = the_dag();
+  std::vector<std::uint64_t> out_ptr;
+  std::vector<std::uint32_t> out_dst;
+  time_builds(
+      state,
+      [&] {
+        out_ptr.assign(d.n + 1, 0);
+        for (const auto u : d.in_src) ++out_ptr[u + 1];
+        for (std::size_t v = 0; v < d.n; ++v) out_ptr[v + 1] += out_ptr[v];
+        out_dst.resize(d.in_src.size());
+        std::vector<std::uint64_t> at(out_ptr.begin(), out_ptr.end() - 1);
+        for (std::uint32_t v = 0; v < d.n; ++v)
+          for (auto k = d.in_ptr[v]; k < d.in_ptr[v + 1]; ++k) out_dst[at[d.in_src[k]]++] = v;
+        benchmark::DoNotOptimize(out_dst.data());
+      },
+      [&] {
+        if (out_ptr[d.n] != d.in_src.size()) fail("P8/build: plain_csr lost edges");
+        out_ptr = {};
+        out_dst = {};
+      });
+}
+
 void register_all()
 {
+  auto build = [](const char* name, auto fn, int iterations) {
+    benchmark::RegisterBenchmark(name, fn)->Unit(benchmark::kMillisecond)->UseManualTime()->Iterations(iterations);
+  };
+  build("P8/build/mmsb", [](benchmark::State& s) { build_mmsb(s, true); }, 5);
+  build("P8/build/mmsb_one_by_one", [](benchmark::State& s) { build_mmsb(s, false); }, 2);
+  build("P8/build/plain_csr", build_plain_csr, 5);
   for (const auto depth : depths) {
     const std::string dn = "/d" + std::to_string(depth) + "/";
     auto reg = [](const std::string& name, auto fn) { benchmark::RegisterBenchmark(name.c_str(), fn)->Unit(benchmark::kMicrosecond)->UseRealTime(); };
