@@ -782,7 +782,7 @@ TEST_CASE("add_kernel_edges: a bulk add equals one add_kernel_edge per edge, bit
   };
   const page_id p17[] = {page_id{17}}, p0[] = {page_id{0}}, missing[] = {page_id{n + 5}};
   fails({{p0, page_id{17}}, {p0, page_id{34}}, {p17, page_id{34}}}, slotwise_max, errc::invalid_argument,
-        "page 34 already has incoming edges");
+        "page 34 is the destination of two edges in the batch");
   fails({{p0, page_id{17}}, {missing, page_id{34}}}, slotwise_max, errc::unknown_page, "page 305 does not exist");
   fails({{p0, page_id{17}}, {p0, page_id{5}}}, slotwise_max, errc::invalid_argument, "page 5 already has incoming edges");
   fails({{{}, page_id{17}}}, slotwise_max, errc::invalid_argument, "-> 17: it has no source pages");

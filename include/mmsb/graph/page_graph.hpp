@@ -172,7 +172,10 @@ public:
     std::vector<std::uint8_t> taken(bound, 0);
     for (const auto& e : edges) {
       const auto d = e.dst.value();
-      if (!g_.topo.in(d).empty() || taken[d])
+      if (taken[d])
+        throw error(errc::invalid_argument, what + " -> " + std::to_string(d) + ": page " + std::to_string(d) +
+                                              " is the destination of two edges in the batch");
+      if (!g_.topo.in(d).empty())
         throw error(errc::invalid_argument, what + " -> " + std::to_string(d) + ": page " + std::to_string(d) +
                                               " already has incoming edges");
       if (g_.topo.region_of(d) != graph_topology::none)
