@@ -74,6 +74,21 @@ TEST_CASE("random ops: on the real file system, twice into two directories", "[b
   REQUIRE(std::system(("rm -rf '" + std::string(tmpl) + "'").c_str()) == 0);
 }
 
+TEST_CASE("random ops: under a memory budget that keeps most pages in a spill file, the oracle sees no difference", "[bus][random_ops][spill]")
+{
+  for (std::uint64_t seed : {31u, 32u}) {
+    config cfg;
+    cfg.seed = seed;
+    cfg.ops = 1500;
+    cfg.memory_limit = 4096;  // about 13 of up to 48 pages of 192 bytes at the low watermark
+    const result r = run_twice(cfg);
+    INFO("seed " << seed << ": " << r.failure);
+    REQUIRE(r.ok);
+    CHECK(r.max_spill_writes > 100);  // pages really went to the file, tick after tick
+    CHECK(r.max_reloads > 100);       // and came back when touched
+  }
+}
+
 TEST_CASE("random ops: every regression seed in random_ops_seeds.txt", "[bus][random_ops]")
 {
   std::ifstream in(MMSB_RANDOM_OPS_SEEDS);

@@ -59,6 +59,9 @@ struct config {
   std::string dir;             // a directory on the real file system (posix); empty: in memory
   durability sync = durability::none;  // the log's policy on posix (memory: per_commit, free)
   bool verbose = false;        // one line per operation to stderr
+  // A memory budget in bytes (bus_options::memory) so small that most pages live in a spill file
+  // in /tmp; 0: none. Spilling changes nothing the oracle sees.
+  std::uint64_t memory_limit = 0;
 };
 
 // What a run leaves: the verdict and what the driver prints.
@@ -69,6 +72,10 @@ struct result {
   std::uint64_t final_epoch = 0;
   std::uint64_t final_hash = 0;                  // bus hash after the last op
   std::map<std::string, std::uint64_t> counts;   // operations by kind
+  // Under config::memory_limit: the most pages one bus wrote to its spill file and brought back
+  // (check() reads every page after every operation, so each spilled page comes back at once).
+  std::uint64_t max_spill_writes = 0;
+  std::uint64_t max_reloads = 0;
   std::map<std::string, std::vector<std::byte>> files;  // log/ and checkpoints/ files by relative name
 };
 
@@ -249,6 +256,11 @@ public:
     opts_.store.log.compress_min_bytes = 64;
     opts_.store.log.durability = cfg.dir.empty() ? durability::per_commit : cfg.sync;
     opts_.checkpoint_every = rng_() % 2 ? 0 : 3 + rng_() % 15;
+    if (cfg.memory_limit != 0) {
+      opts_.memory.limit_bytes = cfg.memory_limit;
+      opts_.memory.tick_pages = 2;
+      opts_.memory.spill_dir = "/tmp";
+    }
   }
 
   result go()
@@ -265,6 +277,8 @@ public:
         if (cfg_.verbose) std::fprintf(stderr, "op %llu: %s, epoch %llu\n", static_cast<unsigned long long>(op), kind.c_str(),
                                        static_cast<unsigned long long>(m_.epoch));
         check(kind);
+        if (const spill_file* f = bus_->store().spill()) r.max_spill_writes = std::max(r.max_spill_writes, f->writes());
+        r.max_reloads = std::max<std::uint64_t>(r.max_reloads, bus_->store().pages().reloads());
       }
       bus_->wait_checkpoint();
       r.final_epoch = bus_->current_epoch().value();

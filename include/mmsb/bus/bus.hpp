@@ -5,9 +5,9 @@
 //
 //   producers ─ring─┐
 //   producers ─ring─┼─> ingest ─> merge ─> apply+log ─> propagate ─> maintain
-//   producers ─ring─┘   (drain)   (order,   (one commit,   (graph,      (checkpoint)
-//                                  one delta  parallel      budgeted)
-//                                  per page)  apply)
+//   producers ─ring─┘   (drain)   (order,   (one commit,   (graph,      (checkpoint,
+//                                  one delta  parallel      budgeted)    spill over
+//                                  per page)  apply)                     the memory budget)
 //
 // Determinism: a tick's result depends only on the changes it drained, never on thread count
 // or scheduler. Changes are ordered by (page, epoch, producer, sequence, slot); the pages are
@@ -106,6 +106,7 @@ public:
   {
     detail::replay_topology<Layout>(graph_, kernels_, store_.recovered_structure(), "store " + opts_.dir);
     store_.release_recovered_structure();
+    store_.set_memory_budget(opts_.memory, opts_.memory.tick_pages ? opts_.memory.tick_pages : opts_.ring_capacity);
     try {
       (void)graph_.propagate();
     } catch (const error&) {  // queued; tick() reports it
@@ -359,6 +360,7 @@ private:
     lap(tick_phase::propagate);
     if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every && begin_checkpoint())
       ticks_since_checkpoint_ = 0;  // else due again next tick
+    if (opts_.memory.on()) r.spill = store_.maintain_memory(t + opts_.memory.pause);  // t: the phase's start
     lap(tick_phase::maintain);
     r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
     stats_.record(r);

@@ -7,6 +7,7 @@
 #include <mmsb/core/trace.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/file_system.hpp>
+#include <mmsb/memory/budget.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -39,6 +40,11 @@ struct bus_options {
   // window, for a heatmap (core/heat.hpp, obs/heatmap.hpp); off by default. The recorder must
   // outlive the bus.
   heat_sink heat{};
+  // A limit on the bytes of pages kept in memory (memory/budget.hpp, docs/memory.md): over it,
+  // each tick's maintain phase spills the coldest pages to a spill file, and any access brings
+  // them back. Off by default. It must hold one tick's pages (memory.tick_pages, by default
+  // ring_capacity: a full ring, each change to another page), checked when the bus opens.
+  memory_budget memory{};
 };
 
 namespace detail {

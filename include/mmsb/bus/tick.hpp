@@ -17,6 +17,7 @@
 #include <vector>
 
 #include <mmsb/core/ids.hpp>
+#include <mmsb/memory/budget.hpp>
 
 namespace mmsb {
 
@@ -54,6 +55,10 @@ struct tick_report {
   // store opened with recovery_mode::point_in_time over mid-log corruption; the store's
   // recovery() has where and why). 0 otherwise.
   std::uint64_t lost_on_open = 0;
+  // The memory budget's work this tick (bus_options::memory; all zero without one): pages
+  // spilled, and whether usage is still over the low watermark (the pause ran out, a checkpoint
+  // was in flight, or the spill file failed: failure and message say which).
+  spill_report spill{};
 };
 
 // The last `window` durations of each phase; percentiles by nearest rank.

@@ -59,9 +59,13 @@
 #include <mmsb/log/retention.hpp>
 #include <mmsb/log/snapshot.hpp>
 #include <mmsb/log/store_options.hpp>
+#include <mmsb/memory/budget.hpp>
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/page_table.hpp>
+#include <mmsb/memory/spill_file.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -165,6 +169,9 @@ public:
                      const Sched& sched = Sched{})
   {
     std::unique_lock lock(mutex_);
+    // Pages record the epoch being committed as their last use; a spilled target comes back
+    // here, before anything is logged (mmsb::error corrupt or io_error otherwise).
+    table_.set_clock(static_cast<std::uint32_t>(epoch_.value() + 1));
     for (const auto& d : deltas)
       if (!table_.contains(d.target()))
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
@@ -226,6 +233,63 @@ public:
 
   // True while a background checkpoint is being written.
   [[nodiscard]] bool checkpoint_in_flight() const { return background_.busy(); }
+
+  // ---- the memory budget (memory/budget.hpp, docs/memory.md) ---------------------------------
+  // Sets the budget maintain_memory() keeps to, with a new spill file in its directory. A budget
+  // that is off brings every spilled page back. Throws mmsb::error with the store as it was:
+  // invalid_argument naming the numbers when the budget cannot hold min_pages pages (what one
+  // tick must keep in memory), io_error naming the directory when no file can be made there.
+  void set_memory_budget(const memory_budget& b, std::size_t min_pages = 1)
+  {
+    out_of_memory_as_error("set_memory_budget", [&] {
+      std::unique_lock lock(mutex_);
+      b.check(page_table_type::block_bytes, min_pages);
+      auto f = b.on() ? std::make_unique<spill_file>(b.directory(), sizeof(page_type), b.spill_quota) : nullptr;
+      background_.wait();  // no checkpoint holds page pointers while pages move
+      table_.set_spill_file(nullptr);  // every spilled page back (may throw: nothing else changed)
+      table_.set_spill_file(f.get());
+      spill_ = std::move(f);
+      budget_ = b;
+    });
+  }
+  // The budget in effect (off by default).
+  [[nodiscard]] const memory_budget& budget() const noexcept { return budget_; }
+  // Bytes the pages hold in memory: the allocator's live blocks and the page table's metadata.
+  [[nodiscard]] std::uint64_t memory_in_use() const noexcept
+  {
+    return table_.allocator().stats().live_bytes + table_.metadata_bytes();
+  }
+  // Over the budget's high watermark, spills the coldest clean pages (pages created since the
+  // last commit are not yet logged: never spilled) until usage is at the low watermark, until
+  // `deadline` (the next call goes on, even under the high watermark), or until the spill file fails (no_space: reported, nothing lost). Does nothing
+  // while a background checkpoint is in flight (it holds page pointers): reported carried over.
+  spill_report maintain_memory(std::chrono::steady_clock::time_point deadline)
+  {
+    spill_report r;
+    // Spilling starts over the high watermark and goes on, tick after tick, down to the low one.
+    if (!budget_.on() || (!spilling_ && memory_in_use() <= budget_.high_bytes())) return r;
+    spilling_ = true;
+    std::unique_lock lock(mutex_);
+    if (background_.busy()) {
+      r.carried_over = true;
+      return r;
+    }
+    const std::uint64_t meta = table_.metadata_bytes();
+    const std::uint64_t room = budget_.low_bytes() > meta ? budget_.low_bytes() - meta : 0;
+    const std::size_t keep = static_cast<std::size_t>(room / page_table_type::block_bytes);
+    const auto& fresh = pending_.ids();
+    const auto out = table_.spill_coldest(keep, deadline, [&](page_id id) {
+      return fresh.empty() || std::find(fresh.begin(), fresh.end(), id.value()) == fresh.end();
+    });
+    r.spilled = out.spilled;
+    r.carried_over = !out.done;
+    spilling_ = !out.done;
+    r.failure = out.failure;
+    r.message = out.message;
+    return r;
+  }
+  // The spill file in use, or nullptr (no budget).
+  [[nodiscard]] const spill_file* spill() const noexcept { return spill_.get(); }
 
   // Pages commits copied because a background checkpoint had not written them yet, in total.
   [[nodiscard]] std::uint64_t checkpoint_preserved_pages() const noexcept { return background_.preserved_pages(); }
@@ -352,6 +416,8 @@ private:
   // writer it had (and every segment) and nothing starts.
   void start_checkpoint(span<const std::byte> structure, bool roll)
   {
+    // A spilled page comes back here (find): the checkpoint thread reads pages by pointer. Under
+    // a budget, usage can pass it until the next maintain (docs/memory.md says so).
     std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
     for (std::uint32_t id = 0; id < frozen.size(); ++id) frozen[id] = table_.find(page_id{id});
     for (const auto id : pending_.ids())
@@ -424,6 +490,9 @@ private:
   std::vector<std::byte> shape_;
   store_options options_;
   page_table<Layout, Allocator> table_;
+  memory_budget budget_;
+  std::unique_ptr<spill_file> spill_;  // the table's spill file while a budget is on
+  bool spilling_ = false;              // over the high watermark, not yet down to the low one
   mmsb::epoch epoch_{};
   recovery_report recovery_;
   std::uint64_t lost_commits_ = 0;  // lost_commits()

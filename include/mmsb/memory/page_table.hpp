@@ -2,6 +2,16 @@
 // Pages are created, looked up and destroyed here; each page's epoch lives in the page itself.
 // Metadata: one 16-byte entry per id ever issued (plus the free-id list when ids are reused).
 //
+// Spill (docs/memory.md): with a spill_file attached, a resident page can be moved to the file
+// (spill, spill_coldest) and its block freed; any later access (find, at, for_each) brings it back
+// transparently, or, for const for_each, reads it without keeping it. A page that fails its check
+// on the way back is reported (errc::corrupt, naming the page and the file) and never returned.
+// Aging: each resident page records the table's clock (set_clock, the bus's tick) when found;
+// spill_coldest picks the oldest. Bringing a page back may happen on any thread (propagation
+// reads pages on the scheduler), so the entry's page pointer is read with an acquire load and a
+// reload holds the table's spill mutex; spilling itself is for the owner alone, with no other
+// thread reading the table.
+//
 // Id policy: by default ids are never reused, so a destroyed id stays an error forever and log
 // records or provenance can never name the wrong page. id_reuse::lowest_free hands the lowest
 // destroyed id out again, for long-running buses that churn pages.
@@ -13,16 +23,22 @@
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/memory/allocator.hpp>
 #include <mmsb/memory/host_heap.hpp>
+#include <mmsb/memory/spill_file.hpp>
 #include <mmsb/page/layout.hpp>
 #include <mmsb/page/page.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <limits>
+#include <mutex>
 #include <new>
 #include <string>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -60,7 +76,7 @@ public:
   {
     for (auto& e : entries_)
       if (e.page) release(e.page);
-  }
+  }  // spilled pages hold no block; their records go with the spill file
 
   // Creates a page whose storage is zero bytes (every byte, padding included) at epoch 0 under
   // the next id. Throws mmsb::error (out_of_memory, or
@@ -118,14 +134,21 @@ public:
   // Destroys a live page. Throws mmsb::error (unknown_page) naming the id otherwise.
   void destroy(page_id id)
   {
-    page_type& p = at(id);  // validates
+    const bool spilled = id.value() < entries_.size() && (entries_[id.value()].flags & flag_spilled);
+    page_type* p = spilled ? nullptr : checked(id);  // validates
     if (reuse_ == id_reuse::lowest_free) {
       reserve_for(free_ids_, free_ids_.size() + 1);  // may throw: nothing destroyed yet
       free_ids_.push_back(id.value());
       std::push_heap(free_ids_.begin(), free_ids_.end(), std::greater<>{});
     }
-    release(&p);
-    entries_[id.value()] = entry{nullptr, flag_destroyed, 0};
+    entry& e = entries_[id.value()];
+    if (spilled) {
+      spill_->release(e.used);
+      spilled_.fetch_sub(1, std::memory_order_relaxed);
+    } else {
+      release(p);
+    }
+    e = entry{nullptr, flag_destroyed, 0};
     --live_;
   }
 
@@ -134,16 +157,21 @@ public:
   // The page (read-only), or mmsb::error (unknown_page) as above.
   [[nodiscard]] const page_type& at(page_id id) const { return *const_cast<page_table*>(this)->checked(id); }
 
-  // The page, or nullptr.
-  [[nodiscard]] page_type* find(page_id id) noexcept
+  // The page, or nullptr when the id is not live. A spilled page is brought back first (see the
+  // top of this header; mmsb::error corrupt or io_error if it cannot be); the page records the
+  // table's clock as its last use.
+  [[nodiscard]] page_type* find(page_id id)
   {
-    return id.value() < entries_.size() ? entries_[id.value()].page : nullptr;
+    if (id.value() >= entries_.size()) return nullptr;
+    entry& e = entries_[id.value()];
+    if (page_type* p = __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) [[likely]] {
+      if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_) __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
+      return p;
+    }
+    return spilled_.load(std::memory_order_relaxed) == 0 ? nullptr : reload(id);
   }
-  // The page (read-only), or nullptr when the id is not live.
-  [[nodiscard]] const page_type* find(page_id id) const noexcept
-  {
-    return id.value() < entries_.size() ? entries_[id.value()].page : nullptr;
-  }
+  // The page (read-only), or nullptr when the id is not live; as find above.
+  [[nodiscard]] const page_type* find(page_id id) const { return const_cast<page_table*>(this)->find(id); }
   // Whether the id names a live page.
   [[nodiscard]] bool contains(page_id id) const noexcept { return find(id) != nullptr; }
 
@@ -152,19 +180,42 @@ public:
   // Ids issued so far (live or destroyed): every live id is below this.
   [[nodiscard]] std::size_t id_bound() const noexcept { return entries_.size(); }
 
-  // Calls f(page) for every live page in ascending id order.
+  // Calls f(page) for every live page in ascending id order. A spilled page is read into a
+  // scratch page for f and stays spilled (mmsb::error corrupt or io_error if it fails its check).
   template <class F>
   void for_each(F&& f) const
   {
-    for (const auto& e : entries_)
-      if (e.page) f(static_cast<const page_type&>(*e.page));
+    std::unique_ptr<page_type> scratch;
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+      const entry& e = entries_[i];
+      if (const page_type* p = __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) {
+        f(*p);
+      } else if (spilled_.load(std::memory_order_relaxed) != 0) {
+        std::unique_lock lock(spill_mutex_);
+        if (const page_type* q = e.page) {  // brought back meanwhile
+          lock.unlock();
+          f(*q);
+        } else if (e.flags & flag_spilled) {
+          if (!scratch) scratch = std::make_unique<page_type>();
+          spill_->read(e.used, page_id{static_cast<std::uint32_t>(i)}, mmsb::epoch{slot_epoch_[e.used]}, scratch.get());
+          lock.unlock();
+          f(static_cast<const page_type&>(*scratch));
+        }
+      }
+    }
   }
-  // Calls f(page) for every live page in ascending id order, with write access.
+  // Calls f(page) for every live page in ascending id order, with write access when f takes a
+  // page_type& (spilled pages are brought back for it); an f that can take a const page reads as
+  // above, leaving spilled pages spilled.
   template <class F>
   void for_each(F&& f)
   {
-    for (auto& e : entries_)
-      if (e.page) f(*e.page);
+    if constexpr (std::is_invocable_v<F&, const page_type&>) {
+      std::as_const(*this).for_each(f);
+    } else {
+      for (std::size_t i = 0; i < entries_.size(); ++i)
+        if (page_type* p = find(page_id{static_cast<std::uint32_t>(i)})) f(*p);
+    }
   }
 
   // The state hash of every live page (ids and payloads, ascending).
@@ -186,14 +237,129 @@ public:
   // The allocator the pages' blocks come from (read-only).
   [[nodiscard]] const Allocator& allocator() const noexcept { return alloc_; }
 
+  // ---- spill (see the top of this header; docs/memory.md) ------------------------------------
+  // Pages may be spilled to f from now on. nullptr turns spilling off, bringing every spilled
+  // page back first (mmsb::error as find). f must outlive its use here and hold records of
+  // sizeof(page_type) bytes.
+  void set_spill_file(spill_file* f)
+  {
+    if (!f)
+      for (std::size_t i = 0; i < entries_.size() && spilled() != 0; ++i) (void)find(page_id{static_cast<std::uint32_t>(i)});
+    spill_ = f;
+  }
+  // The spill file in use, or nullptr.
+  [[nodiscard]] spill_file* spill_target() const noexcept { return spill_; }
+  // The clock pages record when found (the bus sets its tick); set only with no other thread in
+  // the table.
+  void set_clock(std::uint32_t now) noexcept { clock_ = now; }
+  // The clock.
+  [[nodiscard]] std::uint32_t clock() const noexcept { return clock_; }
+  // The clock when a resident page was last found (0 for a spilled or dead page).
+  [[nodiscard]] std::uint32_t last_use(page_id id) const noexcept
+  {
+    return id.value() < entries_.size() && entries_[id.value()].page ? entries_[id.value()].used : 0;
+  }
+  // Live pages in memory, and live pages in the spill file.
+  [[nodiscard]] std::size_t resident() const noexcept { return live_ - spilled(); }
+  [[nodiscard]] std::size_t spilled() const noexcept { return spilled_.load(std::memory_order_relaxed); }
+  // Whether the id names a spilled page.
+  [[nodiscard]] bool is_spilled(page_id id) const noexcept
+  {
+    return id.value() < entries_.size() && (__atomic_load_n(&entries_[id.value()].flags, __ATOMIC_RELAXED) & flag_spilled);
+  }
+  // Pages brought back from the spill file so far.
+  [[nodiscard]] std::uint64_t reloads() const noexcept { return reloads_.load(std::memory_order_relaxed); }
+
+  // Moves a resident page to the spill file and frees its block (owner only, no other thread in
+  // the table). Throws mmsb::error: unknown_page naming the id, state_error with no spill file,
+  // no_space or io_error from the file, with the page still resident.
+  void spill(page_id id)
+  {
+    if (!spill_) throw error(errc::state_error, "page table: page " + std::to_string(id.value()) + " cannot be spilled: no spill file");
+    page_type* p = checked(id);
+    reserve_for(slot_epoch_, std::size_t{spill_->slot_bound()} + 1);
+    const std::uint32_t slot = spill_->write(id, p->epoch(), p);  // may throw: nothing changed
+    if (slot >= slot_epoch_.size()) slot_epoch_.resize(std::size_t{slot} + 1);  // reserved above: no throw
+    slot_epoch_[slot] = p->epoch().value();
+    release(p);
+    entries_[id.value()] = entry{nullptr, flag_spilled, slot};
+    spilled_.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // What spill_coldest did.
+  struct spill_outcome {
+    std::size_t spilled = 0;  // pages moved to the file
+    bool done = false;        // resident() reached `keep` (false: the deadline came, or an error)
+    errc failure{};           // errc{} or the error that stopped it (no_space, io_error)
+    std::string message;      // the error's message, naming the page and the file
+  };
+  // Spills resident pages, coldest first (oldest last use, then lowest id), until at most `keep`
+  // are resident or `deadline` passes (checked between pages), skipping pages for which
+  // may_spill(id) is false (owner only, as spill). A write that fails stops it, reported in
+  // the outcome, with that page still resident: a full disk loses nothing.
+  template <class MaySpill>
+  spill_outcome spill_coldest(std::size_t keep, std::chrono::steady_clock::time_point deadline, MaySpill&& may_spill)
+  {
+    spill_outcome out;
+    if (resident() <= keep) {
+      out.done = true;
+      return out;
+    }
+    const std::size_t want = resident() - keep;
+    candidates_.clear();
+    for (std::uint32_t i = 0; i < entries_.size(); ++i)
+      if (entries_[i].page && may_spill(page_id{i}))
+        candidates_.push_back((std::uint64_t{entries_[i].used} << 32) | i);
+    const std::size_t n = std::min(want, candidates_.size());
+    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(n), candidates_.end());
+    for (std::size_t k = 0; k < n; ++k) {
+      if (k != 0 && std::chrono::steady_clock::now() >= deadline) return out;
+      try {
+        spill(page_id{static_cast<std::uint32_t>(candidates_[k])});
+      } catch (const error& x) {
+        out.failure = x.code();
+        out.message = x.what();
+        return out;
+      }
+      ++out.spilled;
+    }
+    out.done = resident() <= keep;
+    return out;
+  }
+
 private:
   static constexpr std::uint32_t flag_destroyed = 1;
+  static constexpr std::uint32_t flag_spilled = 2;  // page is null; used is the spill slot
   struct entry {
-    page_type* page = nullptr;
+    page_type* page = nullptr;  // resident: the page (read with an acquire load); else nullptr
     std::uint32_t flags = 0;
-    std::uint32_t reserved = 0;
+    std::uint32_t used = 0;     // resident: the clock when last found; spilled: the spill slot
   };
   static_assert(sizeof(entry) == 16, "page table entries are 16 bytes");
+
+  // Brings a spilled page back (any thread); nullptr when the id is not live.
+  page_type* reload(page_id id)
+  {
+    std::lock_guard lock(spill_mutex_);
+    entry& e = entries_[id.value()];
+    if (e.page) return e.page;  // another thread brought it back
+    if (!(e.flags & flag_spilled)) return nullptr;
+    void* mem = alloc_.allocate(block_bytes);  // may throw; the page stays spilled
+    page_type* p = ::new (mem) page_type(id);
+    try {
+      spill_->read(e.used, id, mmsb::epoch{slot_epoch_[e.used]}, p);
+    } catch (...) {
+      release(p);
+      throw;
+    }
+    spill_->release(e.used);
+    __atomic_store_n(&e.flags, std::uint32_t{0}, __ATOMIC_RELAXED);
+    e.used = clock_;
+    spilled_.fetch_sub(1, std::memory_order_relaxed);
+    reloads_.fetch_add(1, std::memory_order_relaxed);
+    __atomic_store_n(&e.page, p, __ATOMIC_RELEASE);
+    return p;
+  }
 
   void place(page_id id)
   {
@@ -204,7 +370,7 @@ private:
     // (After construction: stores before a constructor are dead to GCC's lifetime DSE.)
     page_type* p = ::new (mem) page_type(id);
     std::memset(static_cast<void*>(&p->storage()), 0, sizeof(typename page_type::storage_type));
-    entries_[id.value()] = entry{p, 0, 0};
+    entries_[id.value()] = entry{p, 0, clock_};
     ++live_;
   }
   void release(page_type* p) noexcept
@@ -217,7 +383,7 @@ private:
     if (id.value() >= entries_.size())
       throw error(errc::unknown_page, "unknown page " + std::to_string(id.value()) + ": no such page was created (ids issued: " +
                                         std::to_string(entries_.size()) + ")");
-    page_type* p = entries_[id.value()].page;
+    page_type* p = find(id);
     if (!p) {
       const bool destroyed = entries_[id.value()].flags & flag_destroyed;
       throw error(errc::unknown_page, "unknown page " + std::to_string(id.value()) +
@@ -231,6 +397,14 @@ private:
   std::vector<entry> entries_;
   std::vector<std::uint32_t> free_ids_;  // min-heap, lowest_free only
   std::size_t live_ = 0;
+  // Spill (see the top of this header).
+  spill_file* spill_ = nullptr;
+  std::uint32_t clock_ = 0;
+  std::atomic<std::size_t> spilled_{0};
+  std::atomic<std::uint64_t> reloads_{0};
+  std::vector<std::uint64_t> slot_epoch_;  // by spill slot: the epoch of the page it holds
+  std::vector<std::uint64_t> candidates_;  // spill_coldest's (last use << 32 | id), reused
+  mutable std::mutex spill_mutex_;
 };
 
 } // namespace mmsb

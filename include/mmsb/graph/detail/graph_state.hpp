@@ -135,13 +135,13 @@ struct graph_state {
     return *x;
   }
   const page_type& shadow_page(std::uint32_t v) const noexcept { return const_cast<graph_state*>(this)->shadow_page(v); }
-  const page_type& base_page(std::uint32_t v) const noexcept
+  const page_type& base_page(std::uint32_t v) const
   {
     const page_type* b = bases.find(page_id{v});
     MMSB_ASSERT(b != nullptr);
     return *b;
   }
-  const page_type& wave_source(std::uint32_t u) const noexcept { return derived[u] ? shadow_page(u) : base_page(u); }
+  const page_type& wave_source(std::uint32_t u) const { return derived[u] ? shadow_page(u) : base_page(u); }
 
   std::uint32_t kernel_into(std::uint32_t v) const
   {

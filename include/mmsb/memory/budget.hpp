@@ -1,0 +1,73 @@
+// memory_budget: how many bytes of pages a store may keep in memory before it spills the
+// coldest to a spill file (memory/spill_file.hpp, memory/page_table.hpp; docs/memory.md).
+//
+// The monitor reads the page allocator's statistics (live bytes: every page block in memory)
+// plus the page table's own metadata. Over limit × high_watermark, the maintain phase spills
+// the coldest clean pages until usage is at most limit × low_watermark, for at most `pause` per
+// tick; what is left carries over to the next tick.
+#pragma once
+
+#include <mmsb/config/error.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <string>
+
+namespace mmsb {
+
+// A byte limit on resident pages (see the top of this header). limit_bytes == 0: no budget.
+struct memory_budget {
+  std::uint64_t limit_bytes = 0;         // 0: no budget, nothing is ever spilled
+  double high_watermark = 0.9;           // spill when usage > limit × high
+  double low_watermark = 0.75;           // ... down to usage <= limit × low
+  std::chrono::microseconds pause{3000}; // the most one tick's maintain phase spends spilling
+  // The directory of the spill file (must exist and be writable); empty: the system's temporary
+  // directory (TMPDIR, else /tmp).
+  std::string spill_dir;
+  std::uint64_t spill_quota = std::numeric_limits<std::uint64_t>::max();  // the most bytes the spill file may grow to
+  // The most pages one tick writes, which the budget must hold at its low watermark; 0: the
+  // bus's ring_capacity (a full ring, every change to another page).
+  std::size_t tick_pages = 0;
+
+  [[nodiscard]] bool on() const noexcept { return limit_bytes != 0; }
+
+  // Throws mmsb::error (invalid_argument) naming the numbers when the budget cannot hold what
+  // one tick must keep in memory: min_pages pages of page_bytes each (both named), at the low
+  // watermark; or when the watermarks are not 0 < low <= high <= 1.
+  void check(std::size_t page_bytes, std::size_t min_pages) const
+  {
+    if (!on()) return;
+    if (!(low_watermark > 0 && low_watermark <= high_watermark && high_watermark <= 1))
+      throw error(errc::invalid_argument, "memory budget: the watermarks must satisfy 0 < low <= high <= 1 (low " +
+                                            std::to_string(low_watermark) + ", high " + std::to_string(high_watermark) + ")");
+    const std::uint64_t need = std::uint64_t{page_bytes} * min_pages;
+    if (low_bytes() < need)
+      throw error(errc::invalid_argument,
+                  "memory budget: " + std::to_string(limit_bytes) + " bytes (" + std::to_string(low_bytes()) +
+                    " at the low watermark) cannot hold what one tick must keep in memory: " + std::to_string(min_pages) +
+                    " pages of " + std::to_string(page_bytes) + " bytes = " + std::to_string(need) + " bytes");
+  }
+  // The usage spilling starts above, and the usage it stops at.
+  [[nodiscard]] std::uint64_t high_bytes() const noexcept { return static_cast<std::uint64_t>(static_cast<double>(limit_bytes) * high_watermark); }
+  [[nodiscard]] std::uint64_t low_bytes() const noexcept { return static_cast<std::uint64_t>(static_cast<double>(limit_bytes) * low_watermark); }
+  // The spill directory in effect.
+  [[nodiscard]] std::string directory() const
+  {
+    if (!spill_dir.empty()) return spill_dir;
+    const char* t = std::getenv("TMPDIR");
+    return t && *t ? std::string(t) : std::string("/tmp");
+  }
+};
+
+// What one tick's maintain phase did about the budget.
+struct spill_report {
+  std::size_t spilled = 0;        // pages moved to the spill file this tick
+  bool carried_over = false;      // still over the low watermark: the pause ran out, or an error stopped it
+  errc failure{};                 // errc{} or what stopped spilling (no_space: the disk or the quota is full)
+  std::string message;            // that error's message, naming the page and the file
+};
+
+} // namespace mmsb

@@ -1,0 +1,89 @@
+// spill_file: where pages go when the memory budget is exceeded (memory/page_table.hpp spills
+// into one; docs/memory.md has the model). It is scratch space, not a source of truth: the log
+// and checkpoints stay the truth, nothing is synced, and the file is removed when the spill_file
+// goes (and not needed after a crash: recovery never reads it).
+//
+// RECORD FORMAT (every integer little-endian; one fixed-size record per slot)
+//   0    magic "MMSBSPL1"                u64
+//   8    page id                         u32, then u32 = 0
+//   16   epoch                           u64 (the page's epoch when it was spilled)
+//   24   the page's bytes                payload_bytes
+//   24+n checksum                        u64: xxh3-64 of the page's bytes, seeded with xxh3-64 of [0, 24)
+// Records are rounded up to 8 bytes; slot s is at s * record_bytes(). Freed slots are reused,
+// lowest first, so the file grows only to the largest number of pages spilled at once.
+//
+// Errors: a record that fails its check (magic, id, epoch or checksum) is errc::corrupt naming
+// the page, the file and the offset; it is never handed back as a page. A full disk (or the
+// file's byte quota) is errc::no_space, and a failed write leaves nothing recorded (the page
+// stays where it was).
+#pragma once
+
+#include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace mmsb {
+
+// A file of checksummed page records (see the top of this header). Not copyable or movable.
+// write() and release() are for one thread at a time; read() may run on any number of threads
+// at once, alongside each other but not alongside write() or release() of the same slot.
+class spill_file {
+public:
+  static constexpr std::uint64_t unlimited = std::numeric_limits<std::uint64_t>::max();  // no quota
+
+  // Creates a new, empty spill file in directory `dir` (which must exist and be writable) for
+  // records of payload_bytes each, growing to at most max_bytes (a quota that behaves as a full
+  // disk). Throws mmsb::error (io_error, naming the path and errno) when it cannot, or
+  // (invalid_argument) for a zero payload or a quota smaller than one record.
+  spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes = unlimited);
+  spill_file(const spill_file&) = delete;
+  spill_file& operator=(const spill_file&) = delete;
+  // Closes and removes the file.
+  ~spill_file();
+
+  // Writes one record (the page's id, epoch and payload_bytes bytes) and returns its slot. Throws
+  // mmsb::error (no_space, io_error: naming the page, the path and errno) with no slot taken.
+  [[nodiscard]] std::uint32_t write(page_id id, mmsb::epoch e, const void* bytes);
+  // Reads the record in `slot` into out (payload_bytes bytes) after checking that it is the
+  // record of page `id` at epoch `e`, whole. Throws mmsb::error (corrupt: naming the page, the
+  // path and the offset; io_error) and leaves out unspecified.
+  void read(std::uint32_t slot, page_id id, mmsb::epoch e, void* out) const;
+  // Frees a slot for reuse.
+  void release(std::uint32_t slot);
+
+  // The file's path.
+  [[nodiscard]] const std::string& path() const noexcept { return path_; }
+  // Bytes of one record.
+  [[nodiscard]] std::size_t record_bytes() const noexcept { return record_bytes_; }
+  // Slots holding a page now.
+  [[nodiscard]] std::size_t slots_in_use() const noexcept { return slots_ - free_.size(); }
+  // Slots ever used: every slot returned so far is below this.
+  [[nodiscard]] std::uint32_t slot_bound() const noexcept { return slots_; }
+  // The file's size in bytes.
+  [[nodiscard]] std::uint64_t file_bytes() const noexcept { return std::uint64_t{slots_} * record_bytes_; }
+  // Records written and read so far (counters for reports).
+  [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
+  [[nodiscard]] std::uint64_t reads() const noexcept { return reads_.load(std::memory_order_relaxed); }
+
+  // The byte offset of slot s in the file (for tests that damage a record on purpose).
+  [[nodiscard]] std::uint64_t offset_of(std::uint32_t s) const noexcept { return std::uint64_t{s} * record_bytes_; }
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  std::size_t payload_bytes_;
+  std::size_t record_bytes_;
+  std::uint64_t max_bytes_;
+  std::uint32_t slots_ = 0;             // slots ever used: the file holds slots_ records
+  std::vector<std::uint32_t> free_;     // freed slots, a min-heap
+  std::uint64_t writes_ = 0;
+  mutable std::atomic<std::uint64_t> reads_{0};
+};
+
+} // namespace mmsb

@@ -1,0 +1,199 @@
+// The bus under a memory budget (bus_options::memory, memory/budget.hpp): identical state at every
+// tick with and without a budget, the maintain phase's report (pages spilled, carried over), bad
+// budgets refused at construction naming the numbers or the path, and a damaged spill record
+// reported (errc::corrupt, naming the page and the file), never read as the page's value, while
+// the log still recovers it. The oracle run under a budget: tests/bus/random_ops.cpp.
+#include <mmsb/bus.hpp>
+#include <mmsb/log/posix_file_system.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+using namespace mmsb;
+
+namespace {
+
+using S = plus_times<std::int64_t>;
+using L = dense<std::int64_t, 32>;
+using B = basic_bus<S, L>;
+constexpr std::uint32_t bases = 48, derived = 16;
+
+struct temp_dir {
+  std::string path;
+  temp_dir()
+  {
+    char tmpl[] = "/tmp/mmsb-bus-spill-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+// 48 base pages; derived page 48 + k sums bases 3k, 3k + 1, 3k + 2 through matrix edges.
+void build(B& b)
+{
+  for (std::uint32_t i = 0; i < bases + derived; ++i) (void)b.create_page();
+  std::vector<matrix_entry<std::int64_t>> e;
+  for (std::uint32_t r = 0; r < L::extent; ++r) e.push_back({r, r, 1 + r % 3});
+  const auto m = std::make_shared<const csr_matrix<std::int64_t>>(csr_matrix<std::int64_t>::from_entries(L::extent, L::extent, {e.data(), e.size()}));
+  for (std::uint32_t k = 0; k < derived; ++k)
+    for (std::uint32_t j = 0; j < 3; ++j) (void)b.add_matrix_edge(page_id{3 * k + j}, page_id{bases + k}, m);
+}
+
+// Tick t's changes: a few pages, skewed to low ids (hot), some anywhere (cold pages come back).
+void push_tick(B::producer_type& w, std::mt19937_64& rng, int t)
+{
+  w.set_epoch(epoch{static_cast<std::uint64_t>(t + 1)});
+  for (int c = 0; c < 6; ++c) {
+    const auto page = static_cast<std::uint32_t>(c < 4 ? rng() % 6 : rng() % bases);
+    w.accumulate(page_id{page}, static_cast<std::size_t>(rng() % L::extent), static_cast<std::int64_t>(rng() % 9) - 4);
+  }
+}
+
+// Flips one byte of the file at offset.
+void damage(const std::string& path, std::uint64_t offset)
+{
+  const int fd = ::open(path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  unsigned char c = 0;
+  REQUIRE(::pread(fd, &c, 1, static_cast<off_t>(offset)) == 1);
+  c ^= 0xff;
+  REQUIRE(::pwrite(fd, &c, 1, static_cast<off_t>(offset)) == 1);
+  ::close(fd);
+}
+
+memory_budget small_budget(const std::string& dir)
+{
+  memory_budget m;
+  m.limit_bytes = 6 * 1024;  // ~14 of 48 pages of 320 bytes at the low watermark, after the metadata
+  m.tick_pages = 8;
+  m.spill_dir = dir;
+  return m;
+}
+
+} // namespace
+
+TEST_CASE("bus under a memory budget: the same state hash at every tick as without one", "[bus][spill]")
+{
+  temp_dir d;
+  bus_options with;
+  with.memory = small_budget(d.path);
+  with.checkpoint_every = 7;  // checkpoints read spilled pages too
+  B budgeted(with), plain;
+  build(budgeted);
+  build(plain);
+  auto wb = budgeted.make_producer();
+  auto wp = plain.make_producer();
+  std::mt19937_64 rb(5), rp(5);
+  std::size_t spilled = 0, max_spilled_now = 0, carried = 0;
+  for (int t = 0; t < 120; ++t) {
+    push_tick(wb, rb, t);
+    push_tick(wp, rp, t);
+    const auto r = budgeted.tick();
+    plain.tick();
+    spilled += r.spill.spilled;
+    carried += r.spill.carried_over ? 1 : 0;
+    CHECK(r.spill.failure == errc{});
+    max_spilled_now = std::max(max_spilled_now, budgeted.store().pages().spilled());
+    REQUIRE(budgeted.hash() == plain.hash());
+    REQUIRE(budgeted.store().hash() == plain.store().hash());
+  }
+  CHECK(spilled > 30);
+  CHECK(max_spilled_now > 20);
+  CHECK(budgeted.store().pages().reloads() > 10);
+  // Every page's value, spilled or not, equals the unbudgeted bus's.
+  for (std::uint32_t v = 0; v < bases + derived; ++v)
+    for (std::size_t i = 0; i < L::extent; ++i) REQUIRE(budgeted.value(page_id{v}).get(i) == plain.value(page_id{v}).get(i));
+  CHECK(budgeted.verify().ok());
+  CHECK(carried < 120);
+}
+
+TEST_CASE("bus under a memory budget: a pause of zero spills one page a tick and reports the rest carried over", "[bus][spill]")
+{
+  temp_dir d;
+  bus_options o;
+  o.memory = small_budget(d.path);
+  o.memory.pause = std::chrono::microseconds{0};
+  B b(o);
+  build(b);
+  auto w = b.make_producer();
+  std::mt19937_64 rng(9);
+  push_tick(w, rng, 0);
+  const auto r1 = b.tick();
+  CHECK(r1.spill.spilled == 1);
+  CHECK(r1.spill.carried_over);
+  int ticks = 1;
+  for (; ticks < 100 && b.tick().spill.carried_over; ++ticks) {
+  }
+  CHECK(ticks > 10);  // it took many ticks, one page each
+  CHECK(ticks < 100);
+  CHECK(b.store().memory_in_use() <= o.memory.low_bytes());
+}
+
+TEST_CASE("bus: a memory budget it cannot keep is refused, naming the numbers or the path", "[bus][spill]")
+{
+  temp_dir d;
+  bus_options o;
+  o.memory.limit_bytes = 64 * 1024;
+  o.memory.spill_dir = d.path;
+  // The default floor is a full ring: 16 Ki pages of 320 bytes.
+  CHECK_THROWS_WITH(B(o), Catch::Contains("65536 bytes") && Catch::Contains("16384 pages of 320 bytes"));
+  o.memory.tick_pages = 8;
+  o.memory.spill_dir = d.path + "/no-such-dir";
+  CHECK_THROWS_WITH(B(o), Catch::Contains(d.path + "/no-such-dir"));
+  o.memory.spill_dir = d.path;
+  B ok(o);  // and this one opens
+  CHECK(ok.store().spill() != nullptr);
+}
+
+TEST_CASE("bus under a memory budget: a damaged spill record is reported, and the log still has the page", "[bus][spill]")
+{
+  temp_dir d, store;
+  posix_file_system fs;
+  bus_options o;
+  o.fs = &fs;
+  o.dir = store.path + "/bus";
+  o.memory = small_budget(d.path);
+  std::vector<std::int64_t> want(L::extent);
+  std::string spill_path;
+  std::uint32_t victim = bases;
+  {
+    B b(o);
+    build(b);
+    auto w = b.make_producer();
+    std::mt19937_64 rng(11);
+    for (int t = 0; t < 40; ++t) {
+      push_tick(w, rng, t);
+      (void)b.tick();
+    }
+    for (std::uint32_t v = bases - 1; v > 0 && victim == bases; --v)
+      if (b.store().pages().is_spilled(page_id{v})) victim = v;
+    REQUIRE(victim < bases);
+    spill_path = b.store().spill()->path();
+    // The page's value while its record is whole.
+    for (std::size_t i = 0; i < L::extent; ++i) want[i] = b.store().snapshot().pages[victim].get(i);
+    // Damage every record's payload: the victim's among them.
+    const auto& f = *b.store().spill();
+    for (std::uint32_t s = 0; s < f.slot_bound(); ++s) damage(spill_path, f.offset_of(s) + 24 + 8);
+    try {
+      (void)b.value(page_id{victim});
+      FAIL("a damaged spilled page was returned");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::corrupt);
+      CHECK_THAT(e.what(), Catch::Contains("page " + std::to_string(victim)) && Catch::Contains(spill_path));
+    }
+    CHECK(b.store().pages().is_spilled(page_id{victim}));
+    CHECK_THROWS_AS(b.hash(), error);
+  }
+  // The spill file is not part of the truth: reopening recovers the page from the log.
+  o.memory = {};
+  B again(o);
+  for (std::size_t i = 0; i < L::extent; ++i) CHECK(again.value(page_id{victim}).get(i) == want[i]);
+}

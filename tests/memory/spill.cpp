@@ -1,0 +1,315 @@
+// The spill file (memory/spill_file.hpp) and spilling in the page table (memory/page_table.hpp):
+// records that round-trip and fail loudly when damaged, a quota that acts as a full disk and
+// loses nothing, transparent reloads (find, at, for_each, hash), aging that spills the coldest
+// first, and concurrent reloads. The bus under a budget: tests/bus/random_ops.cpp and
+// tests/bus/spill.cpp.
+#include <mmsb/memory/budget.hpp>
+#include <mmsb/memory/page_table.hpp>
+#include <mmsb/memory/spill_file.hpp>
+#include <mmsb/page/dense.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace mmsb;
+using L = dense<double, 256>;
+using table = page_table<L>;
+using page_t = table::page_type;
+
+namespace {
+
+// A fresh directory under /tmp, removed with its contents at the end of the test.
+struct temp_dir {
+  std::string path;
+  temp_dir()
+  {
+    char tmpl[] = "/tmp/mmsb-spill-test-XXXXXX";
+    REQUIRE(::mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~temp_dir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
+};
+
+// Flips one byte of the file at offset.
+void damage(const std::string& path, std::uint64_t offset)
+{
+  const int fd = ::open(path.c_str(), O_RDWR);
+  REQUIRE(fd >= 0);
+  unsigned char b = 0;
+  REQUIRE(::pread(fd, &b, 1, static_cast<off_t>(offset)) == 1);
+  b ^= 0x5a;
+  REQUIRE(::pwrite(fd, &b, 1, static_cast<off_t>(offset)) == 1);
+  ::close(fd);
+}
+
+// Page i's value in slot s.
+double value_of(std::uint32_t i, std::size_t s) { return static_cast<double>(i) * 1000.0 + static_cast<double>(s) * 0.5; }
+
+void fill_pages(table& t, std::uint32_t n)
+{
+  for (std::uint32_t i = 0; i < n; ++i) {
+    const page_id id = t.create();
+    page_t& p = t.at(id);
+    for (std::size_t s = 0; s < L::extent; ++s) p.set(s, value_of(i, s));
+    p.set_epoch(epoch{i + 1});
+  }
+}
+
+bool page_is_right(const page_t& p, std::uint32_t i)
+{
+  if (p.id().value() != i || p.epoch().value() != i + 1) return false;
+  for (std::size_t s = 0; s < L::extent; ++s)
+    if (p.get(s) != value_of(i, s)) return false;
+  return true;
+}
+
+} // namespace
+
+TEST_CASE("spill file: records round-trip, slots are reused lowest first, the file is removed", "[memory][spill]")
+{
+  temp_dir d;
+  std::string path;
+  {
+    spill_file f(d.path, 100);
+    path = f.path();
+    CHECK(f.record_bytes() == 136);  // 24 + 100 + 8, rounded up to 8
+    std::array<unsigned char, 100> a{}, b{}, out{};
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      a[i] = static_cast<unsigned char>(i);
+      b[i] = static_cast<unsigned char>(255 - i);
+    }
+    const auto s0 = f.write(page_id{7}, epoch{3}, a.data());
+    const auto s1 = f.write(page_id{9}, epoch{4}, b.data());
+    CHECK(s0 == 0);
+    CHECK(s1 == 1);
+    f.read(s1, page_id{9}, epoch{4}, out.data());
+    CHECK(out == b);
+    f.read(s0, page_id{7}, epoch{3}, out.data());
+    CHECK(out == a);
+    f.release(s0);
+    CHECK(f.slots_in_use() == 1);
+    CHECK(f.write(page_id{8}, epoch{5}, b.data()) == 0);  // the freed slot, not a new one
+    CHECK(f.file_bytes() == 2 * 136);
+    // Asking for the wrong page or epoch is caught, never answered with another page's bytes.
+    CHECK_THROWS_WITH(f.read(s1, page_id{8}, epoch{4}, out.data()), Catch::Contains("names page 9"));
+    CHECK_THROWS_WITH(f.read(s1, page_id{9}, epoch{5}, out.data()), Catch::Contains("of epoch 4, not 5"));
+    struct stat st {};
+    CHECK(::stat(path.c_str(), &st) == 0);
+  }
+  struct stat st {};
+  CHECK(::stat(path.c_str(), &st) != 0);  // gone with the spill_file
+}
+
+TEST_CASE("spill file: a damaged record is corrupt, naming the page, the file and the offset", "[memory][spill]")
+{
+  temp_dir d;
+  spill_file f(d.path, 64);
+  std::array<unsigned char, 64> a{}, out{};
+  a.fill(0xab);
+  const auto s = f.write(page_id{42}, epoch{1}, a.data());
+  for (const std::uint64_t at : {std::uint64_t{0}, std::uint64_t{30}, std::uint64_t{24 + 64}}) {  // magic, payload, checksum
+    damage(f.path(), f.offset_of(s) + at);
+    try {
+      f.read(s, page_id{42}, epoch{1}, out.data());
+      FAIL("a damaged record was read back");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::corrupt);
+      CHECK_THAT(e.what(), Catch::Contains("page 42") && Catch::Contains(f.path()) && Catch::Contains("offset 0"));
+    }
+    damage(f.path(), f.offset_of(s) + at);  // repaired
+    f.read(s, page_id{42}, epoch{1}, out.data());
+    CHECK(out == a);
+  }
+}
+
+TEST_CASE("spill file: bad arguments and a full quota are refused with nothing taken", "[memory][spill]")
+{
+  temp_dir d;
+  CHECK_THROWS_WITH(spill_file(d.path + "/missing", 64), Catch::Contains(d.path + "/missing"));
+  CHECK_THROWS_WITH(spill_file(d.path, 64, 10), Catch::Contains("quota of 10 bytes"));
+  if (::geteuid() != 0) {  // root writes anywhere
+    REQUIRE(::chmod(d.path.c_str(), 0500) == 0);
+    CHECK_THROWS_WITH(spill_file(d.path, 64), Catch::Contains(d.path));
+    REQUIRE(::chmod(d.path.c_str(), 0700) == 0);
+  }
+  spill_file f(d.path, 64, 2 * 96);  // two records of 96 bytes
+  std::array<unsigned char, 64> a{};
+  (void)f.write(page_id{1}, epoch{1}, a.data());
+  (void)f.write(page_id{2}, epoch{1}, a.data());
+  try {
+    (void)f.write(page_id{3}, epoch{1}, a.data());
+    FAIL("the quota was passed");
+  } catch (const error& e) {
+    CHECK(e.code() == errc::no_space);
+    CHECK_THAT(e.what(), Catch::Contains("page 3") && Catch::Contains(f.path()));
+  }
+  CHECK(f.slots_in_use() == 2);
+  CHECK(f.file_bytes() == 2 * 96);
+}
+
+TEST_CASE("page table: spilled pages come back transparently and bit for bit", "[memory][spill]")
+{
+  temp_dir d;
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  fill_pages(t, 40);
+  const auto h0 = t.hash();
+  t.set_spill_file(&f);
+  for (std::uint32_t i = 0; i < 40; i += 2) t.spill(page_id{i});
+  CHECK(t.spilled() == 20);
+  CHECK(t.resident() == 20);
+  CHECK(t.size() == 40);
+  CHECK(t.allocator().stats().live_blocks == 20);  // spilled pages hold no block
+  // Reading every page (hash, const for_each) leaves them spilled.
+  CHECK(t.hash() == h0);
+  std::uint32_t seen = 0;
+  t.for_each([&](const page_t& p) { CHECK(page_is_right(p, seen++)); });
+  CHECK(seen == 40);
+  CHECK(t.spilled() == 20);
+  // find, at and contains bring a page back.
+  CHECK(t.contains(page_id{4}));
+  CHECK(!t.is_spilled(page_id{4}));
+  CHECK(page_is_right(t.at(page_id{6}), 6));
+  CHECK(page_is_right(*t.find(page_id{8}), 8));
+  CHECK(t.spilled() == 17);
+  CHECK(t.reloads() == 3);
+  CHECK(t.find(page_id{40}) == nullptr);  // never issued: still nullptr
+  // Destroying a spilled page frees its record.
+  t.destroy(page_id{10});
+  CHECK(t.size() == 39);
+  CHECK(f.slots_in_use() == 16);
+  CHECK_THROWS_WITH(t.at(page_id{10}), Catch::Contains("destroyed"));
+  // Turning spilling off brings everything back.
+  t.set_spill_file(nullptr);
+  CHECK(t.spilled() == 0);
+  CHECK(f.slots_in_use() == 0);
+  for (std::uint32_t i = 0; i < 40; ++i)
+    if (i != 10) CHECK(page_is_right(t.at(page_id{i}), i));
+}
+
+TEST_CASE("page table: spill_coldest spills the least recently used first and stops at the deadline", "[memory][spill]")
+{
+  temp_dir d;
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  t.set_spill_file(&f);
+  t.set_clock(1);
+  fill_pages(t, 10);
+  // Pages used at ticks 2..: page 7 at 2, 3 at 3, 5 at 4; the others last at 1.
+  t.set_clock(2);
+  (void)t.find(page_id{7});
+  t.set_clock(3);
+  (void)t.find(page_id{3});
+  t.set_clock(4);
+  (void)t.at(page_id{5});
+  CHECK(t.last_use(page_id{5}) == 4);
+  const auto far = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  auto out = t.spill_coldest(4, far, [](page_id) { return true; });
+  CHECK(out.done);
+  CHECK(out.spilled == 6);
+  for (std::uint32_t i : {0u, 1u, 2u, 4u, 6u, 8u}) CHECK(t.is_spilled(page_id{i}));  // used at 1, lowest ids first
+  for (std::uint32_t i : {3u, 5u, 7u, 9u}) CHECK(!t.is_spilled(page_id{i}));
+  // may_spill excludes; a deadline already passed still spills one page (progress), then stops.
+  out = t.spill_coldest(0, std::chrono::steady_clock::now() - std::chrono::seconds(1), [](page_id id) { return id.value() != 9; });
+  CHECK(out.spilled == 1);
+  CHECK(!out.done);
+  CHECK(t.is_spilled(page_id{7}));  // the coldest left (used at 2)
+  out = t.spill_coldest(0, far, [](page_id id) { return id.value() != 9; });
+  CHECK(!out.done);  // page 9 stays: resident 1 > 0
+  CHECK(t.resident() == 1);
+  for (std::uint32_t i = 0; i < 10; ++i) CHECK(page_is_right(t.at(page_id{i}), i));
+}
+
+TEST_CASE("page table: a full spill file stops spilling and loses nothing", "[memory][spill]")
+{
+  temp_dir d;
+  table t;
+  spill_file f(d.path, sizeof(page_t), 3 * ((24 + sizeof(page_t) + 8 + 7) / 8 * 8));  // room for 3 records
+  t.set_spill_file(&f);
+  fill_pages(t, 8);
+  const auto h0 = t.hash();
+  const auto out = t.spill_coldest(0, std::chrono::steady_clock::now() + std::chrono::hours(1), [](page_id) { return true; });
+  CHECK(out.spilled == 3);
+  CHECK(!out.done);
+  CHECK(out.failure == errc::no_space);
+  CHECK_THAT(out.message, Catch::Contains("page 3") && Catch::Contains(f.path()));
+  CHECK(!t.is_spilled(page_id{3}));  // the page whose write failed is still in memory
+  CHECK(t.hash() == h0);
+  CHECK_THROWS_WITH(t.spill(page_id{4}), Catch::Contains("quota"));
+  CHECK(!t.is_spilled(page_id{4}));
+  for (std::uint32_t i = 0; i < 8; ++i) CHECK(page_is_right(t.at(page_id{i}), i));
+}
+
+TEST_CASE("page table: a spilled page whose record is damaged is reported, never returned wrong", "[memory][spill]")
+{
+  temp_dir d;
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  t.set_spill_file(&f);
+  fill_pages(t, 4);
+  t.spill(page_id{2});
+  damage(f.path(), f.offset_of(0) + 24 + 8 * 17);  // slot 17 of page 2's payload
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    try {
+      (void)t.at(page_id{2});
+      FAIL("a damaged page was returned");
+    } catch (const error& e) {
+      CHECK(e.code() == errc::corrupt);
+      CHECK_THAT(e.what(), Catch::Contains("page 2") && Catch::Contains(f.path()));
+    }
+    CHECK(t.is_spilled(page_id{2}));  // still reported on the next access
+  }
+  CHECK_THROWS_AS(t.hash(), error);
+  CHECK(t.allocator().stats().live_blocks == 3);  // the failed reload freed its block
+  CHECK(page_is_right(t.at(page_id{3}), 3));
+}
+
+TEST_CASE("page table: pages spilled and brought back from many threads at once", "[memory][spill][concurrency]")
+{
+  temp_dir d;
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  t.set_spill_file(&f);
+  constexpr std::uint32_t n = 256;
+  fill_pages(t, n);
+  for (int round = 0; round < 4; ++round) {
+    for (std::uint32_t i = 0; i < n; ++i) t.spill(page_id{i});
+    std::vector<std::thread> threads;
+    std::array<int, 4> bad{};
+    for (int k = 0; k < 4; ++k)
+      threads.emplace_back([&, k] {
+        for (std::uint32_t j = 0; j < n; ++j) {
+          const std::uint32_t i = (j * 7 + static_cast<std::uint32_t>(k) * 31) % n;  // every thread wants every page
+          if (!page_is_right(*t.find(page_id{i}), i)) ++bad[static_cast<std::size_t>(k)];
+        }
+      });
+    for (auto& th : threads) th.join();
+    CHECK(bad == std::array<int, 4>{});
+    CHECK(t.spilled() == 0);
+    CHECK(t.reloads() == std::uint64_t{n} * static_cast<std::uint64_t>(round + 1));  // each page read back once
+    CHECK(f.slots_in_use() == 0);
+  }
+}
+
+TEST_CASE("memory budget: watermarks and the floor of one tick's pages are checked, naming the numbers", "[memory][spill]")
+{
+  memory_budget b;
+  b.check(2048, 1000);  // off: anything goes
+  b.limit_bytes = 1 << 20;
+  b.check(2048, 256);   // 786,432 bytes at the low watermark hold 384 pages
+  CHECK_THROWS_WITH(b.check(2048, 500), Catch::Contains("1048576 bytes") && Catch::Contains("500 pages of 2048 bytes") &&
+                                          Catch::Contains("1024000"));
+  b.low_watermark = 0.95;
+  CHECK_THROWS_WITH(b.check(2048, 1), Catch::Contains("low 0.95"));
+}
