@@ -269,6 +269,8 @@ void wave_engine<Semiring, Layout, Allocator>::compute_node(std::uint32_t v, scr
 {
   const auto& topo = g_.topo;
   work& w = *g_.pool[g_.wave_of[v]];  // created when v was queued
+  for (const auto t : topo.in(v))  // page aging (spill): v reads its base sources
+    for (const auto u : topo.at(t).srcs) if (!g_.derived[u]) g_.bases.note_use(page_id{u});
   if (g_.kernel_into(v) != graph_topology::none) {
     bool run = w.full;
     for (const auto u : topo.at(topo.in(v).front()).srcs)

@@ -170,6 +170,22 @@ public:
     }
     return spilled_.load(std::memory_order_relaxed) == 0 ? nullptr : reload(id);
   }
+  // Records a use of a resident page now (any thread; a spilled or dead id is ignored).
+  void note_use(page_id id) noexcept
+  {
+    if (id.value() >= entries_.size()) return;
+    entry& e = entries_[id.value()];
+    if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_ && __atomic_load_n(&e.page, __ATOMIC_ACQUIRE))
+      __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
+  }
+  // As find, without recording a use: for loops that look the same page up row after row and
+  // record its use once themselves (propagation: note_use per node). A page it brings back is recorded as used.
+  [[nodiscard]] page_type* find_unaged(page_id id) const
+  {
+    if (id.value() >= entries_.size()) return nullptr;
+    if (page_type* p = __atomic_load_n(&entries_[id.value()].page, __ATOMIC_ACQUIRE)) [[likely]] return p;
+    return spilled_.load(std::memory_order_relaxed) == 0 ? nullptr : const_cast<page_table*>(this)->reload(id);
+  }
   // The page (read-only), or nullptr when the id is not live; as find above.
   [[nodiscard]] const page_type* find(page_id id) const { return const_cast<page_table*>(this)->find(id); }
   // Whether the id names a live page.
@@ -338,7 +354,7 @@ private:
   static_assert(sizeof(entry) == 16, "page table entries are 16 bytes");
 
   // Brings a spilled page back (any thread); nullptr when the id is not live.
-  page_type* reload(page_id id)
+  [[gnu::noinline, gnu::cold]] page_type* reload(page_id id)
   {
     std::lock_guard lock(spill_mutex_);
     entry& e = entries_[id.value()];

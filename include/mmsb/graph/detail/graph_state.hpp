@@ -130,14 +130,15 @@ struct graph_state {
   // on the propagation paths.
   page_type& shadow_page(std::uint32_t v) noexcept
   {
-    page_type* x = shadow.find(page_id{v});
+    page_type* x = shadow.find_unaged(page_id{v});  // the graph's own table: never spilled
     MMSB_ASSERT(x != nullptr);
     return *x;
   }
   const page_type& shadow_page(std::uint32_t v) const noexcept { return const_cast<graph_state*>(this)->shadow_page(v); }
+  // Looked up row after row: the wave records each node's uses once (wave_engine::compute_node).
   const page_type& base_page(std::uint32_t v) const
   {
-    const page_type* b = bases.find(page_id{v});
+    const page_type* b = bases.find_unaged(page_id{v});
     MMSB_ASSERT(b != nullptr);
     return *b;
   }
@@ -273,9 +274,11 @@ struct graph_state {
           r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), src.get(cols[k])));
           if (terminal(r)) return r;
         }
-      } else {
+      } else {  // a base page with changes this wave: its values before them (wave_base, page looked up once)
+        const page_type& b = base_page(u);
+        const auto& notes = pool[pending_of[u]]->notes;
         for (std::size_t k = 0; k < cols.size(); ++k) {
-          r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), wave_value(u, cols[k])));
+          r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), notes.before_or(cols[k], b.get(cols[k]))));
           if (terminal(r)) return r;
         }
       }
