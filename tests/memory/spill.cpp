@@ -313,3 +313,26 @@ TEST_CASE("memory budget: watermarks and the floor of one tick's pages are check
   b.low_watermark = 0.95;
   CHECK_THROWS_WITH(b.check(2048, 1), Catch::Contains("low 0.95"));
 }
+
+TEST_CASE("page table: in a table larger than the window, each spill_coldest call looks at the next window", "[memory][spill]")
+{
+  using small = page_table<dense<std::uint8_t, 8>>;
+  temp_dir d;
+  small t;
+  spill_file f(d.path, sizeof(small::page_type));
+  t.set_spill_file(&f);
+  const std::uint32_t n = small::spill_window + small::spill_window / 2;
+  t.set_clock(5);
+  for (std::uint32_t i = 0; i < n; ++i) (void)t.create();
+  // The coldest pages of each window: 100 and 70,000 were used before the others.
+  t.set_clock(1);
+  (void)t.find(page_id{100});
+  (void)t.find(page_id{small::spill_window + 4464});
+  const auto far = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  auto out = t.spill_coldest(n - 1, far, [](page_id) { return true; });
+  CHECK(out.spilled == 1);
+  CHECK(t.is_spilled(page_id{100}));  // the first window: ids [0, 65536)
+  out = t.spill_coldest(n - 2, far, [](page_id) { return true; });
+  CHECK(out.spilled == 1);
+  CHECK(t.is_spilled(page_id{small::spill_window + 4464}));  // the next one, from where the hand stopped
+}

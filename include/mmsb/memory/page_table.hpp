@@ -313,6 +313,10 @@ public:
   // are resident or `deadline` passes (checked between pages), skipping pages for which
   // may_spill(id) is false (owner only, as spill). A write that fails stops it, reported in
   // the outcome, with that page still resident: a full disk loses nothing.
+  // "Coldest" is exact within the entries one call looks at: the whole table when it is small,
+  // else a window of max(4 × pages wanted, spill_window) entries from where the last call
+  // stopped (the clock hand of CLOCK caches), so choosing stays proportional to what is spilled,
+  // not to the table (a million entries would take longer to sort than a pause allows).
   template <class MaySpill>
   spill_outcome spill_coldest(std::size_t keep, std::chrono::steady_clock::time_point deadline, MaySpill&& may_spill)
   {
@@ -322,12 +326,19 @@ public:
       return out;
     }
     const std::size_t want = resident() - keep;
+    const std::size_t n_entries = entries_.size();
+    const std::size_t window = std::min(n_entries, std::max(want * 4, spill_window));
     candidates_.clear();
-    for (std::uint32_t i = 0; i < entries_.size(); ++i)
-      if (entries_[i].page && may_spill(page_id{i}))
-        candidates_.push_back((std::uint64_t{entries_[i].used} << 32) | i);
+    if (hand_ >= n_entries) hand_ = 0;
+    for (std::size_t seen = 0; seen < window; ++seen) {
+      const auto i = static_cast<std::uint32_t>(hand_);
+      if (entries_[i].page && may_spill(page_id{i})) candidates_.push_back((std::uint64_t{entries_[i].used} << 32) | i);
+      if (++hand_ == n_entries) hand_ = 0;
+    }
     const std::size_t n = std::min(want, candidates_.size());
-    std::partial_sort(candidates_.begin(), candidates_.begin() + static_cast<std::ptrdiff_t>(n), candidates_.end());
+    const auto mid = candidates_.begin() + static_cast<std::ptrdiff_t>(n);
+    std::nth_element(candidates_.begin(), mid, candidates_.end());
+    std::sort(candidates_.begin(), mid);
     for (std::size_t k = 0; k < n; ++k) {
       if (k != 0 && std::chrono::steady_clock::now() >= deadline) return out;
       try {
@@ -342,6 +353,8 @@ public:
     out.done = resident() <= keep;
     return out;
   }
+  // The fewest entries one spill_coldest call looks at (when the table has that many).
+  static constexpr std::size_t spill_window = std::size_t{1} << 16;
 
 private:
   static constexpr std::uint32_t flag_destroyed = 1;
@@ -420,6 +433,7 @@ private:
   std::atomic<std::uint64_t> reloads_{0};
   std::vector<std::uint64_t> slot_epoch_;  // by spill slot: the epoch of the page it holds
   std::vector<std::uint64_t> candidates_;  // spill_coldest's (last use << 32 | id), reused
+  std::size_t hand_ = 0;                   // where the next spill_coldest window starts
   mutable std::mutex spill_mutex_;
 };
 
