@@ -261,7 +261,8 @@ public:
   }
   // Over the budget's high watermark, spills the coldest clean pages (pages created since the
   // last commit are not yet logged: never spilled) until usage is at the low watermark, until
-  // `deadline` (the next call goes on, even under the high watermark), or until the spill file fails (no_space: reported, nothing lost). Does nothing
+  // `deadline` (the next call goes on, even under the high watermark; so does a call that found
+  // only pages not yet logged), or until the spill file fails (no_space: reported, nothing lost). Does nothing
   // while a background checkpoint is in flight (it holds page pointers): reported carried over.
   spill_report maintain_memory(std::chrono::steady_clock::time_point deadline)
   {
@@ -277,9 +278,10 @@ public:
     const std::uint64_t meta = table_.metadata_bytes();
     const std::uint64_t room = budget_.low_bytes() > meta ? budget_.low_bytes() - meta : 0;
     const std::size_t keep = static_cast<std::size_t>(room / page_table_type::block_bytes);
-    const auto& fresh = pending_.ids();
+    fresh_.assign(pending_.ids().begin(), pending_.ids().end());  // not logged yet: never spilled
+    std::sort(fresh_.begin(), fresh_.end());
     const auto out = table_.spill_coldest(keep, deadline, [&](page_id id) {
-      return fresh.empty() || std::find(fresh.begin(), fresh.end(), id.value()) == fresh.end();
+      return fresh_.empty() || !std::binary_search(fresh_.begin(), fresh_.end(), id.value());
     });
     r.spilled = out.spilled;
     r.carried_over = !out.done;
@@ -493,6 +495,7 @@ private:
   memory_budget budget_;
   std::unique_ptr<spill_file> spill_;  // the table's spill file while a budget is on
   bool spilling_ = false;              // over the high watermark, not yet down to the low one
+  std::vector<std::uint32_t> fresh_;   // maintain_memory's sorted copy of pending_'s ids
   mmsb::epoch epoch_{};
   recovery_report recovery_;
   std::uint64_t lost_commits_ = 0;  // lost_commits()
