@@ -5,6 +5,7 @@
 // the log still recovers it. The oracle run under a budget: tests/bus/random_ops.cpp.
 #include <mmsb/bus.hpp>
 #include <mmsb/log/posix_file_system.hpp>
+#include <mmsb/obs/registry.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -83,9 +84,11 @@ memory_budget small_budget(const std::string& dir)
 TEST_CASE("bus under a memory budget: the same state hash at every tick as without one", "[bus][spill]")
 {
   temp_dir d;
+  obs::registry reg;
   bus_options with;
   with.memory = small_budget(d.path);
   with.checkpoint_every = 7;  // checkpoints read spilled pages too
+  with.metrics = reg.sink();
   B budgeted(with), plain;
   build(budgeted);
   build(plain);
@@ -113,6 +116,13 @@ TEST_CASE("bus under a memory budget: the same state hash at every tick as witho
     for (std::size_t i = 0; i < L::extent; ++i) REQUIRE(budgeted.value(page_id{v}).get(i) == plain.value(page_id{v}).get(i));
   CHECK(budgeted.verify().ok());
   CHECK(carried < 120);
+  // The metrics say the same (obs/: mmsb_pages_spilled_total and friends).
+  spilled += budgeted.tick().spill.spilled;
+  const auto m = reg.snapshot();
+  CHECK(m[metric_counter::pages_spilled] == spilled);
+  CHECK(m[metric_counter::pages_reloaded] == budgeted.store().pages().reloads());
+  CHECK(m[metric_counter::spill_failures] == 0);
+  CHECK(m[metric_gauge::pages_in_spill_file] == static_cast<std::int64_t>(budgeted.store().pages().spilled()));
 }
 
 TEST_CASE("bus under a memory budget: a pause of zero spills one page a tick and reports the rest carried over", "[bus][spill]")

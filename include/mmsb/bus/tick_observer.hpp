@@ -65,6 +65,11 @@ private:
     m.add(metric_counter::propagate_units, res.units);
     m.add(metric_counter::propagate_changed_slots, res.changed_slots);
     m.add(metric_counter::region_rounds, res.region_rounds);
+    m.add(metric_counter::pages_spilled, r.spill.spilled);
+    m.add(metric_counter::spill_failures, r.spill.failure != errc{} ? 1 : 0);
+    const std::uint64_t reloads = store.pages().reloads();
+    m.add(metric_counter::pages_reloaded, reloads - std::exchange(reloads_seen_, reloads));
+    m.set(metric_gauge::pages_in_spill_file, static_cast<std::int64_t>(store.pages().spilled()));
     const auto alloc = store.pages().allocator().stats();
     m.set(metric_gauge::epoch, static_cast<std::int64_t>(store.current_epoch().value()));
     m.set(metric_gauge::pages, static_cast<std::int64_t>(store.pages().size()));
@@ -83,6 +88,7 @@ private:
   heat_sink heat_;
   trace_sink trace_{};   // this tick's (off unless sampled)
   std::uint64_t ticks_ = 0;
+  mutable std::uint64_t reloads_seen_ = 0;  // the table's reloads() at the last tick, for the counter
   std::uint64_t began_ = 0, phase_began_ = 0;  // trace_clock() at the tick's and the phase's start
 };
 

@@ -49,8 +49,11 @@ enum class metric_counter : std::uint8_t {
   region_rounds,            // fixed-point rounds summed over regions
   producer_waits,           // pushes that found their ring full and waited (back-pressure)
   recovery_lost_commits,    // acknowledged commits an opening recovery dropped (point in time)
+  pages_spilled,            // pages moved to the spill file (memory budget)
+  pages_reloaded,           // spilled pages brought back on access
+  spill_failures,           // maintain phases a spill-file error stopped (no_space, io_error)
 };
-inline constexpr std::size_t counter_count = 16;  // the number of counters
+inline constexpr std::size_t counter_count = 19;  // the number of counters
 
 // Values that go up and down (Prometheus gauges), set by the bus's owner thread.
 enum class metric_gauge : std::uint8_t {
@@ -63,8 +66,9 @@ enum class metric_gauge : std::uint8_t {
   producers,             // producers open
   checkpoint_in_flight,  // 1 while a background checkpoint is being written
   last_tick_unix_ms,     // wall-clock time the last tick ended (Unix epoch, milliseconds)
+  pages_in_spill_file,   // pages spilled now (memory budget)
 };
-inline constexpr std::size_t gauge_count = 9;  // the number of gauges
+inline constexpr std::size_t gauge_count = 10;  // the number of gauges
 
 // Durations (Prometheus histograms in seconds).
 enum class metric_histogram : std::uint8_t {
@@ -122,6 +126,9 @@ inline constexpr std::array<metric_info, counter_count> counter_info{{
   {"mmsb_region_rounds_total", "Fixed-point region rounds.", nullptr, nullptr},
   {"mmsb_producer_waits_total", "Producer pushes that found their ring full and waited.", nullptr, nullptr},
   {"mmsb_recovery_lost_commits_total", "Acknowledged commits dropped by recovery on open.", nullptr, nullptr},
+  {"mmsb_pages_spilled_total", "Pages moved to the spill file (memory budget).", nullptr, nullptr},
+  {"mmsb_pages_reloaded_total", "Spilled pages brought back on access.", nullptr, nullptr},
+  {"mmsb_spill_failures_total", "Maintain phases stopped by a spill-file error.", nullptr, nullptr},
 }};
 // Every gauge's info, indexed by its enum.
 inline constexpr std::array<metric_info, gauge_count> gauge_info{{
@@ -134,6 +141,7 @@ inline constexpr std::array<metric_info, gauge_count> gauge_info{{
   {"mmsb_producers", "Producers open.", nullptr, nullptr},
   {"mmsb_checkpoint_in_flight", "1 while a background checkpoint is written.", nullptr, nullptr},
   {"mmsb_last_tick_unix_ms", "Wall-clock time the last tick ended, Unix milliseconds.", nullptr, nullptr},
+  {"mmsb_pages_in_spill_file", "Pages in the spill file now.", nullptr, nullptr},
 }};
 // Every histogram's info, indexed by its enum.
 inline constexpr std::array<metric_info, histogram_count> histogram_info{{
