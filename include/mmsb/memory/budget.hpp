@@ -32,6 +32,7 @@ struct memory_budget {
   // bus's ring_capacity (a full ring, every change to another page).
   std::size_t tick_pages = 0;
 
+  // Whether a budget is set (limit_bytes != 0).
   [[nodiscard]] bool on() const noexcept { return limit_bytes != 0; }
 
   // Throws mmsb::error (invalid_argument) naming the numbers when the budget cannot hold what
@@ -50,8 +51,9 @@ struct memory_budget {
                     " at the low watermark) cannot hold what one tick must keep in memory: " + std::to_string(min_pages) +
                     " pages of " + std::to_string(page_bytes) + " bytes = " + std::to_string(need) + " bytes");
   }
-  // The usage spilling starts above, and the usage it stops at.
+  // The usage spilling starts above: limit × high_watermark.
   [[nodiscard]] std::uint64_t high_bytes() const noexcept { return static_cast<std::uint64_t>(static_cast<double>(limit_bytes) * high_watermark); }
+  // The usage spilling stops at: limit × low_watermark.
   [[nodiscard]] std::uint64_t low_bytes() const noexcept { return static_cast<std::uint64_t>(static_cast<double>(limit_bytes) * low_watermark); }
   // The spill directory in effect.
   [[nodiscard]] std::string directory() const

@@ -275,8 +275,9 @@ public:
   {
     return id.value() < entries_.size() && entries_[id.value()].page ? entries_[id.value()].used : 0;
   }
-  // Live pages in memory, and live pages in the spill file.
+  // Live pages in memory.
   [[nodiscard]] std::size_t resident() const noexcept { return live_ - spilled(); }
+  // Live pages in the spill file.
   [[nodiscard]] std::size_t spilled() const noexcept { return spilled_.load(std::memory_order_relaxed); }
   // Whether the id names a spilled page.
   [[nodiscard]] bool is_spilled(page_id id) const noexcept

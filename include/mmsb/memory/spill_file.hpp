@@ -67,8 +67,9 @@ public:
   [[nodiscard]] std::uint32_t slot_bound() const noexcept { return slots_; }
   // The file's size in bytes.
   [[nodiscard]] std::uint64_t file_bytes() const noexcept { return std::uint64_t{slots_} * record_bytes_; }
-  // Records written and read so far (counters for reports).
+  // Records written so far.
   [[nodiscard]] std::uint64_t writes() const noexcept { return writes_; }
+  // Records read so far.
   [[nodiscard]] std::uint64_t reads() const noexcept { return reads_.load(std::memory_order_relaxed); }
 
   // The byte offset of slot s in the file (for tests that damage a record on purpose).
