@@ -7,15 +7,14 @@
 #include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/obs/registry.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
-#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <fcntl.h>
-#include <unistd.h>
 
 using namespace mmsb;
 
@@ -25,17 +24,6 @@ using S = plus_times<std::int64_t>;
 using L = dense<std::int64_t, 32>;
 using B = basic_bus<S, L>;
 constexpr std::uint32_t bases = 48, derived = 16;
-
-struct temp_dir {
-  std::string path;
-  temp_dir()
-  {
-    char tmpl[] = "/tmp/mmsb-bus-spill-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
-};
 
 // 48 base pages; derived page 48 + k sums bases 3k, 3k + 1, 3k + 2 through matrix edges.
 void build(B& b)
@@ -58,18 +46,6 @@ void push_tick(B::producer_type& w, std::mt19937_64& rng, int t)
   }
 }
 
-// Flips one byte of the file at offset.
-void damage(const std::string& path, std::uint64_t offset)
-{
-  const int fd = ::open(path.c_str(), O_RDWR);
-  REQUIRE(fd >= 0);
-  unsigned char c = 0;
-  REQUIRE(::pread(fd, &c, 1, static_cast<off_t>(offset)) == 1);
-  c ^= 0xff;
-  REQUIRE(::pwrite(fd, &c, 1, static_cast<off_t>(offset)) == 1);
-  ::close(fd);
-}
-
 memory_budget small_budget(const std::string& dir)
 {
   memory_budget m;
@@ -83,7 +59,7 @@ memory_budget small_budget(const std::string& dir)
 
 TEST_CASE("bus under a memory budget: the same state hash at every tick as without one", "[bus][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-bus-spill");
   obs::registry reg;
   bus_options with;
   with.memory = small_budget(d.path);
@@ -127,7 +103,7 @@ TEST_CASE("bus under a memory budget: the same state hash at every tick as witho
 
 TEST_CASE("bus under a memory budget: a pause of zero spills one page a tick and reports the rest carried over", "[bus][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-bus-spill");
   bus_options o;
   o.memory = small_budget(d.path);
   o.memory.pause = std::chrono::microseconds{0};
@@ -149,7 +125,7 @@ TEST_CASE("bus under a memory budget: a pause of zero spills one page a tick and
 
 TEST_CASE("bus: a memory budget it cannot keep is refused, naming the numbers or the path", "[bus][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-bus-spill");
   bus_options o;
   o.memory.limit_bytes = 64 * 1024;
   o.memory.spill_dir = d.path;
@@ -165,7 +141,7 @@ TEST_CASE("bus: a memory budget it cannot keep is refused, naming the numbers or
 
 TEST_CASE("bus under a memory budget: a damaged spill record is reported, and the log still has the page", "[bus][spill]")
 {
-  temp_dir d, store;
+  test::temp_dir d("mmsb-bus-spill"), store("mmsb-bus-spill-store");
   posix_file_system fs;
   bus_options o;
   o.fs = &fs;
@@ -191,7 +167,7 @@ TEST_CASE("bus under a memory budget: a damaged spill record is reported, and th
     for (std::size_t i = 0; i < L::extent; ++i) want[i] = b.store().snapshot().pages[victim].get(i);
     // Damage every record's payload: the victim's among them.
     const auto& f = *b.store().spill();
-    for (std::uint32_t s = 0; s < f.slot_bound(); ++s) damage(spill_path, f.offset_of(s) + 24 + 8);
+    for (std::uint32_t s = 0; s < f.slot_bound(); ++s) test::flip_byte(spill_path, f.offset_of(s) + 24 + 8);
     try {
       (void)b.value(page_id{victim});
       FAIL("a damaged spilled page was returned");

@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 
 #include "../support/replaced_new.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <atomic>
 #include <cstdlib>
@@ -52,17 +53,7 @@ constexpr std::size_t deltas_per_producer = 256;  // per tick
 constexpr std::size_t warm_ticks = 160;
 constexpr std::size_t counted_ticks = 48;
 
-struct temp_dir {
-  std::string path;
-  temp_dir()
-  {
-    std::string t = (std::filesystem::temp_directory_path() / "mmsb-tick-alloc-XXXXXX").string();
-    REQUIRE(::mkdtemp(t.data()) != nullptr);
-    path = t;
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
-
+using test::temp_dir;
 // Every tick's deltas, made before anything is counted: tick t, producer p, delta k.
 std::vector<delta<S, L>> make_deltas(std::size_t ticks)
 {

@@ -7,6 +7,7 @@
 #include <mmsb/log/posix_file_system.hpp>
 
 #include "../support/random.hpp"
+#include "../support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -467,23 +468,7 @@ TEST_CASE("durability none: buffered records across segment rolls survive sync()
 }
 
 namespace {
-struct temp_dir {
-  std::string path;
-  temp_dir()
-  {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "mmsb-log-XXXXXX").string();
-    REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir()
-  {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-};
-
+using test::temp_dir;
 // Everything read_log hands over, and its report, as one comparable string.
 std::string replay_transcript(file_system& fs, const std::string& dir, recovery_mode mode)
 {

@@ -8,17 +8,17 @@
 #include <mmsb/memory/spill_file.hpp>
 #include <mmsb/page/dense.hpp>
 
+#include "../support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <array>
 #include <chrono>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,30 +28,6 @@ using table = page_table<L>;
 using page_t = table::page_type;
 
 namespace {
-
-// A fresh directory under /tmp, removed with its contents at the end of the test.
-struct temp_dir {
-  std::string path;
-  temp_dir()
-  {
-    char tmpl[] = "/tmp/mmsb-spill-test-XXXXXX";
-    REQUIRE(::mkdtemp(tmpl) != nullptr);
-    path = tmpl;
-  }
-  ~temp_dir() { (void)std::system(("rm -rf '" + path + "'").c_str()); }
-};
-
-// Flips one byte of the file at offset.
-void damage(const std::string& path, std::uint64_t offset)
-{
-  const int fd = ::open(path.c_str(), O_RDWR);
-  REQUIRE(fd >= 0);
-  unsigned char b = 0;
-  REQUIRE(::pread(fd, &b, 1, static_cast<off_t>(offset)) == 1);
-  b ^= 0x5a;
-  REQUIRE(::pwrite(fd, &b, 1, static_cast<off_t>(offset)) == 1);
-  ::close(fd);
-}
 
 // Page i's value in slot s.
 double value_of(std::uint32_t i, std::size_t s) { return static_cast<double>(i) * 1000.0 + static_cast<double>(s) * 0.5; }
@@ -78,7 +54,7 @@ bool page_is_right(const page_t& p, std::uint32_t i)
 
 TEST_CASE("spill file: records round-trip, slots are reused lowest first, the file is removed", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   std::string path;
   {
     spill_file f(d.path, 100);
@@ -113,13 +89,13 @@ TEST_CASE("spill file: records round-trip, slots are reused lowest first, the fi
 
 TEST_CASE("spill file: a damaged record is corrupt, naming the page, the file and the offset", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   spill_file f(d.path, 64);
   std::array<unsigned char, 64> a{}, out{};
   a.fill(0xab);
   const auto s = f.write(page_id{42}, epoch{1}, a.data());
   for (const std::uint64_t at : {std::uint64_t{0}, std::uint64_t{30}, std::uint64_t{24 + 64}}) {  // magic, payload, checksum
-    damage(f.path(), f.offset_of(s) + at);
+    test::flip_byte(f.path(), f.offset_of(s) + at);
     try {
       f.read(s, page_id{42}, epoch{1}, out.data());
       FAIL("a damaged record was read back");
@@ -127,7 +103,7 @@ TEST_CASE("spill file: a damaged record is corrupt, naming the page, the file an
       CHECK(e.code() == errc::corrupt);
       CHECK_THAT(e.what(), Catch::Contains("page 42") && Catch::Contains(f.path()) && Catch::Contains("offset 0"));
     }
-    damage(f.path(), f.offset_of(s) + at);  // repaired
+    test::flip_byte(f.path(), f.offset_of(s) + at);  // repaired
     f.read(s, page_id{42}, epoch{1}, out.data());
     CHECK(out == a);
   }
@@ -135,7 +111,7 @@ TEST_CASE("spill file: a damaged record is corrupt, naming the page, the file an
 
 TEST_CASE("spill file: bad arguments and a full quota are refused with nothing taken", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   CHECK_THROWS_WITH(spill_file(d.path + "/missing", 64), Catch::Contains(d.path + "/missing"));
   CHECK_THROWS_WITH(spill_file(d.path, 64, 10), Catch::Contains("quota of 10 bytes"));
   if (::geteuid() != 0) {  // root writes anywhere
@@ -160,7 +136,7 @@ TEST_CASE("spill file: bad arguments and a full quota are refused with nothing t
 
 TEST_CASE("page table: spilled pages come back transparently and bit for bit", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   table t;
   spill_file f(d.path, sizeof(page_t));
   fill_pages(t, 40);
@@ -200,7 +176,7 @@ TEST_CASE("page table: spilled pages come back transparently and bit for bit", "
 
 TEST_CASE("page table: spill_coldest spills the least recently used first and stops at the deadline", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   table t;
   spill_file f(d.path, sizeof(page_t));
   t.set_spill_file(&f);
@@ -233,7 +209,7 @@ TEST_CASE("page table: spill_coldest spills the least recently used first and st
 
 TEST_CASE("page table: a full spill file stops spilling and loses nothing", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   table t;
   spill_file f(d.path, sizeof(page_t), 3 * ((24 + sizeof(page_t) + 8 + 7) / 8 * 8));  // room for 3 records
   t.set_spill_file(&f);
@@ -253,13 +229,13 @@ TEST_CASE("page table: a full spill file stops spilling and loses nothing", "[me
 
 TEST_CASE("page table: a spilled page whose record is damaged is reported, never returned wrong", "[memory][spill]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   table t;
   spill_file f(d.path, sizeof(page_t));
   t.set_spill_file(&f);
   fill_pages(t, 4);
   t.spill(page_id{2});
-  damage(f.path(), f.offset_of(0) + 24 + 8 * 17);  // slot 17 of page 2's payload
+  test::flip_byte(f.path(), f.offset_of(0) + 24 + 8 * 17);  // slot 17 of page 2's payload
   for (int attempt = 0; attempt < 2; ++attempt) {
     try {
       (void)t.at(page_id{2});
@@ -277,7 +253,7 @@ TEST_CASE("page table: a spilled page whose record is damaged is reported, never
 
 TEST_CASE("page table: pages spilled and brought back from many threads at once", "[memory][spill][concurrency]")
 {
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   table t;
   spill_file f(d.path, sizeof(page_t));
   t.set_spill_file(&f);
@@ -317,7 +293,7 @@ TEST_CASE("memory budget: watermarks and the floor of one tick's pages are check
 TEST_CASE("page table: in a table larger than the window, each spill_coldest call looks at the next window", "[memory][spill]")
 {
   using small = page_table<dense<std::uint8_t, 8>>;
-  temp_dir d;
+  test::temp_dir d("mmsb-spill-test");
   small t;
   spill_file f(d.path, sizeof(small::page_type));
   t.set_spill_file(&f);
