@@ -153,13 +153,16 @@ TEST_CASE("page table: spilled pages come back transparently and bit for bit", "
   t.for_each([&](const page_t& p) { CHECK(page_is_right(p, seen++)); });
   CHECK(seen == 40);
   CHECK(t.spilled() == 20);
-  // find, at and contains bring a page back.
+  // contains and epoch_of read the entry alone; find, at and find_unaged bring a page back.
   CHECK(t.contains(page_id{4}));
-  CHECK(!t.is_spilled(page_id{4}));
+  CHECK(t.epoch_of(page_id{4}) == epoch{5});
+  CHECK(t.is_spilled(page_id{4}));
+  CHECK(page_is_right(*t.find_unaged(page_id{4}), 4));
   CHECK(page_is_right(t.at(page_id{6}), 6));
   CHECK(page_is_right(*t.find(page_id{8}), 8));
   CHECK(t.spilled() == 17);
   CHECK(t.reloads() == 3);
+  CHECK(t.epoch_of(page_id{40}) == epoch{});
   CHECK(t.find(page_id{40}) == nullptr);  // never issued: still nullptr
   // Destroying a spilled page frees its record.
   t.destroy(page_id{10});

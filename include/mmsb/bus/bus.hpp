@@ -402,6 +402,10 @@ private:
   {
     const auto& topo = graph_.topology();
     const span<const delta_type> merged = merged_.merged();
+    // Spilled targets come back first (memory budget): a page that cannot (corrupt, io_error)
+    // throws before the graph notes anything or anything is logged.
+    if (store_.pages().spilled() != 0)
+      for (const auto& d : merged) (void)store_.pages().find(d.target());
     for (const auto& d : merged) {
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);

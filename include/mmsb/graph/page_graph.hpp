@@ -301,9 +301,8 @@ public:
   // with the txn given to apply(d, stamp) at that epoch, else the epoch's number.
   [[nodiscard]] writer_stamp stamp(page_id p) const noexcept
   {
-    const page_type* b = g_.bases.find(p);
-    if (!b) return {};
-    return last_writer(b->epoch(), p.value() < g_.stamps.size() ? g_.stamps[p.value()] : writer_stamp{});
+    if (!g_.bases.contains(p)) return {};
+    return last_writer(g_.bases.epoch_of(p), p.value() < g_.stamps.size() ? g_.stamps[p.value()] : writer_stamp{});
   }
   // True when no budgeted wave is unfinished and no change waits for propagate().
   [[nodiscard]] bool idle() const noexcept { return wave_.idle(); }

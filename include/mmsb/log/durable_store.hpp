@@ -170,10 +170,10 @@ public:
   {
     std::unique_lock lock(mutex_);
     // Pages record the epoch being committed as their last use; a spilled target comes back
-    // here, before anything is logged (mmsb::error corrupt or io_error otherwise).
+    // here, before anything is logged (mmsb::error corrupt or io_error, with nothing logged).
     table_.set_clock(static_cast<std::uint32_t>(epoch_.value() + 1));
     for (const auto& d : deltas)
-      if (!table_.contains(d.target()))
+      if (!table_.find(d.target()))  // a spilled target comes back here (throws corrupt or io_error)
         throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
     return out_of_memory_as_error("commit", [&] { return log_and_apply(deltas, apply_all, structure, sched); });
   }

@@ -4,7 +4,8 @@
 //
 // Spill (docs/memory.md): with a spill_file attached, a resident page can be moved to the file
 // (spill, spill_coldest) and its block freed; any later access (find, at, for_each) brings it back
-// transparently, or, for const for_each, reads it without keeping it. A page that fails its check
+// transparently, or, for const for_each, reads it without keeping it (contains and epoch_of need
+// only the entry). A page that fails its check
 // on the way back is reported (errc::corrupt, naming the page and the file) and never returned.
 // Aging: each resident page records the table's clock (set_clock, the bus's tick) when found;
 // spill_coldest picks the oldest. Bringing a page back may happen on any thread (propagation
@@ -188,8 +189,25 @@ public:
   }
   // The page (read-only), or nullptr when the id is not live; as find above.
   [[nodiscard]] const page_type* find(page_id id) const { return const_cast<page_table*>(this)->find(id); }
-  // Whether the id names a live page.
-  [[nodiscard]] bool contains(page_id id) const noexcept { return find(id) != nullptr; }
+  // Whether the id names a live page, in memory or spilled (nothing is brought back).
+  [[nodiscard]] bool contains(page_id id) const noexcept
+  {
+    if (id.value() >= entries_.size()) return false;
+    const entry& e = entries_[id.value()];
+    return __atomic_load_n(&e.page, __ATOMIC_ACQUIRE) != nullptr || (__atomic_load_n(&e.flags, __ATOMIC_RELAXED) & flag_spilled);
+  }
+  // The epoch of a live page, in memory or spilled (nothing is brought back); epoch 0 for an id
+  // that is not live.
+  [[nodiscard]] mmsb::epoch epoch_of(page_id id) const noexcept
+  {
+    if (id.value() >= entries_.size()) return mmsb::epoch{};
+    const entry& e = entries_[id.value()];
+    if (const page_type* p = __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) return p->epoch();
+    if (spilled_.load(std::memory_order_relaxed) == 0) return mmsb::epoch{};
+    std::lock_guard lock(spill_mutex_);
+    if (e.page) return e.page->epoch();
+    return e.flags & flag_spilled ? mmsb::epoch{slot_epoch_[e.used]} : mmsb::epoch{};
+  }
 
   // Number of live pages.
   [[nodiscard]] std::size_t size() const noexcept { return live_; }
