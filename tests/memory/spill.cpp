@@ -252,6 +252,36 @@ TEST_CASE("page table: a spilled page whose record is damaged is reported, never
   CHECK_THROWS_AS(t.hash(), error);
   CHECK(t.allocator().stats().live_blocks == 3);  // the failed reload freed its block
   CHECK(page_is_right(t.at(page_id{3}), 3));
+  CHECK(t.damaged() == 3);  // at twice, hash once
+  CHECK(t.rebuilt() == 0);
+  CHECK_THAT(t.last_damage(), Catch::Contains("page 2") && Catch::Contains(f.path()));
+  // A rebuild that cannot (false) leaves it reported; one that gives the page at its epoch
+  // brings it back, through at or through hash alike.
+  t.set_rebuild([](page_id, epoch, page_t&) { return false; });
+  CHECK_THROWS_AS(t.at(page_id{2}), error);
+  int calls = 0;
+  t.set_rebuild([&](page_id id, epoch e, page_t& out) {
+    ++calls;
+    for (std::size_t s = 0; s < L::extent; ++s) out.set(s, value_of(id.value(), s));
+    out.set_epoch(e);
+    return true;
+  });
+  CHECK(page_is_right(t.at(page_id{2}), 2));
+  CHECK(calls == 1);
+  CHECK(t.rebuilt() == 1);
+  CHECK(!t.is_spilled(page_id{2}));
+  CHECK_THAT(t.last_damage(), Catch::Contains("rebuilt"));
+  t.spill(page_id{1});
+  test::flip_byte(f.path(), f.offset_of(0) + 24 + 8);  // page 1's record, in the freed slot 0
+  std::uint32_t seen = 0;
+  t.for_each([&](const page_t& p) { CHECK(page_is_right(p, seen++)); });
+  CHECK(seen == 4);
+  CHECK(t.rebuilt() == 2);
+  // A rebuild that hands back another epoch is not taken.
+  t.spill(page_id{3});
+  test::flip_byte(f.path(), f.offset_of(0) + 24 + 8);
+  t.set_rebuild([](page_id, epoch, page_t& out) { out.set_epoch(epoch{99}); return true; });
+  CHECK_THROWS_AS(t.at(page_id{3}), error);
 }
 
 TEST_CASE("page table: pages spilled and brought back from many threads at once", "[memory][spill][concurrency]")

@@ -360,7 +360,13 @@ private:
     lap(tick_phase::propagate);
     if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every && begin_checkpoint())
       ticks_since_checkpoint_ = 0;  // else due again next tick
-    if (opts_.memory.on()) r.spill = store_.maintain_memory(t + opts_.memory.pause);  // t: the phase's start
+    if (opts_.memory.on()) {
+      r.spill = store_.maintain_memory(t + opts_.memory.pause);  // t: the phase's start
+      const auto& pages = store_.pages();
+      r.spill.damaged = static_cast<std::size_t>(pages.damaged() - std::exchange(damaged_seen_, pages.damaged()));
+      r.spill.rebuilt = static_cast<std::size_t>(pages.rebuilt() - std::exchange(rebuilt_seen_, pages.rebuilt()));
+      if (r.spill.damaged != 0) r.spill.damage = pages.last_damage();
+    }
     lap(tick_phase::maintain);
     r.lost_on_open = std::exchange(lost_on_open_, 0);  // a tick that completed reports it
     stats_.record(r);
@@ -440,6 +446,7 @@ private:
   detail::tick_deltas<Semiring, Layout> merged_;     // the deltas the next commit applies, cut into page ranges
   bool parallel_ = false;                            // this tick's choice: every phase on the scheduler, or none
   std::uint64_t ticks_since_checkpoint_ = 0;
+  std::uint64_t damaged_seen_ = 0, rebuilt_seen_ = 0;  // the store's spill damage counts at the last tick
   detail::tick_observer observer_{opts_};            // the tick's trace zones, page heat and metrics
   std::uint64_t lost_on_open_ = store_.lost_commits();  // reported by the first tick
   tick_stats stats_;

@@ -56,8 +56,9 @@ struct tick_report {
   // recovery() has where and why). 0 otherwise.
   std::uint64_t lost_on_open = 0;
   // The memory budget's work this tick (bus_options::memory; all zero without one): pages
-  // spilled, and whether usage is still over the low watermark (the pause ran out, a checkpoint
-  // was in flight, or the spill file failed: failure and message say which).
+  // spilled, whether usage is still over the low watermark (the pause ran out, a checkpoint
+  // was in flight, or the spill file failed: failure and message say which), and spill records
+  // found damaged since the last tick (rebuilt from the checkpoint and log, or reported).
   spill_report spill{};
 };
 

@@ -67,6 +67,7 @@ private:
     m.add(metric_counter::region_rounds, res.region_rounds);
     m.add(metric_counter::pages_spilled, r.spill.spilled);
     m.add(metric_counter::spill_failures, r.spill.failure != errc{} ? 1 : 0);
+    m.add(metric_counter::spill_damaged, r.spill.damaged);
     const std::uint64_t reloads = store.pages().reloads();
     m.add(metric_counter::pages_reloaded, reloads - std::exchange(reloads_seen_, reloads));
     m.set(metric_gauge::pages_in_spill_file, static_cast<std::int64_t>(store.pages().spilled()));

@@ -52,8 +52,9 @@ enum class metric_counter : std::uint8_t {
   pages_spilled,            // pages moved to the spill file (memory budget)
   pages_reloaded,           // spilled pages brought back on access
   spill_failures,           // maintain phases a spill-file error stopped (no_space, io_error)
+  spill_damaged,            // spill records that failed their check (rebuilt or reported, never returned)
 };
-inline constexpr std::size_t counter_count = 19;  // the number of counters
+inline constexpr std::size_t counter_count = 20;  // the number of counters
 
 // Values that go up and down (Prometheus gauges), set by the bus's owner thread.
 enum class metric_gauge : std::uint8_t {
@@ -129,6 +130,7 @@ inline constexpr std::array<metric_info, counter_count> counter_info{{
   {"mmsb_pages_spilled_total", "Pages moved to the spill file (memory budget).", nullptr, nullptr},
   {"mmsb_pages_reloaded_total", "Spilled pages brought back on access.", nullptr, nullptr},
   {"mmsb_spill_failures_total", "Maintain phases stopped by a spill-file error.", nullptr, nullptr},
+  {"mmsb_spill_damaged_total", "Spill records that failed their check.", nullptr, nullptr},
 }};
 // Every gauge's info, indexed by its enum.
 inline constexpr std::array<metric_info, gauge_count> gauge_info{{

@@ -110,6 +110,8 @@ public:
     // Retention: the first segment each existing checkpoint needs (the writer's new segment when
     // every one read is covered).
     retention_.learn(*fs_, ckpt_dir(), recovery_.extents, segment_index(writer_->segment_path()));
+    // A spilled page whose record is damaged comes back from the checkpoint and the log.
+    table_.set_rebuild([this](page_id id, mmsb::epoch e, page_type& out) { return rebuild_page(id, e, out); });
   } catch (const std::bad_alloc&) {
     throw error(errc::out_of_memory, "out of memory opening a durable store");
   }
@@ -471,6 +473,27 @@ private:
   {
     std::lock_guard w(writer_mutex_);
     if (writer_ && !writer_->poisoned()) writer_->flush();
+  }
+
+  // Page id as it was at epoch e (its last change), from the newest checkpoint and the log after
+  // it (replayed for that page alone: memory for one page, reads of the retained files), into out; false when the retained files do not give exactly that (the page table then
+  // reports the damage as corrupt). Called by the page table's reload, under its spill mutex,
+  // on any thread, with or without mutex_ held (a commit brings its targets back under it): it
+  // takes only the writer's buffer lock and the files lock, which come after both.
+  bool rebuild_page(page_id id, mmsb::epoch e, page_type& out) const
+  {
+    write_out_buffer();
+    std::shared_lock files(files_mutex_);
+    page_table<Layout, Allocator> replica;
+    mmsb::epoch reached{};
+    // Replayed to the current epoch (always reachable: it is what recovery would do); the page
+    // has not changed since its epoch e, which the result must carry.
+    (void)detail::recover_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, recovery_mode_in_effect(), replica, reached, epoch_,
+                                         nullptr, [id](page_id p) { return p == id; });
+    const page_type* p = replica.find(id);
+    if (!p || p->epoch() != e) return false;
+    out = *p;
+    return true;
   }
 
   // f(the pages at epoch target), rebuilt into a replica under the read lock; see snapshot_at.

@@ -58,14 +58,19 @@ inline std::string unreachable_epoch_message(file_system& fs, const std::string&
   return m;
 }
 
+// Every page: recover_into's default page filter.
+struct all_pages {
+  constexpr bool operator()(page_id) const noexcept { return true; }
+};
+
 // Loads the newest valid checkpoint (at or before `stop`, if given) and the log after it (up to
 // `stop`) into `table`; epoch_out is the epoch reached. A log that does not continue right
 // after the checkpoint (a gap) cannot reproduce the state: out_of_range for a replay target,
-// corrupt for recovery.
-template <class Semiring, class Layout, class Allocator>
+// corrupt for recovery. Only pages for which keep(id) is true are loaded (rebuilding one page).
+template <class Semiring, class Layout, class Allocator, class Keep = all_pages>
 recovery_report recover_into(file_system& fs, const std::string& log_dir, const std::string& ckpt_dir, span<const std::byte> shape,
                              recovery_mode mode, page_table<Layout, Allocator>& table, mmsb::epoch& epoch_out, mmsb::epoch stop,
-                             std::vector<std::vector<std::byte>>* structure_out)
+                             std::vector<std::vector<std::byte>>* structure_out, Keep keep = {})
 {
   using delta_type = delta<Semiring, Layout>;
   using page_type = page<Layout>;
@@ -73,6 +78,7 @@ recovery_report recover_into(file_system& fs, const std::string& log_dir, const 
   const auto ckpt = load_checkpoint(
     fs, ckpt_dir, shape, sizeof(typename Layout::storage_type),
     [&](page_id id, mmsb::epoch e, span<const std::byte> bytes) {
+      if (!keep(id)) return;
       table.create(id);  // every byte is then overwritten
       auto& p = table.at(id);
       std::memcpy(&p.storage(), bytes.data(), bytes.size());
@@ -96,6 +102,7 @@ recovery_report recover_into(file_system& fs, const std::string& log_dir, const 
                     detail::decode_commit(h.epoch, payload, deltas, structure);
                     if (structure_out && !structure.empty()) structure_out->emplace_back(structure.begin(), structure.end());
                     for (const auto& d : deltas) {
+                      if (!keep(d.target())) continue;
                       if (!table.contains(d.target())) {
                         table.create(d.target());
                         fill_zero<Semiring>(table.at(d.target()));  // as create_page

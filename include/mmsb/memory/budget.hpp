@@ -70,6 +70,9 @@ struct spill_report {
   bool carried_over = false;      // still over the low watermark: the pause ran out, or an error stopped it
   errc failure{};                 // errc{} or what stopped spilling (no_space: the disk or the quota is full)
   std::string message;            // that error's message, naming the page and the file
+  std::size_t damaged = 0;        // spill records that failed their check since the last tick (never returned as pages)
+  std::size_t rebuilt = 0;        // of those, pages rebuilt from the checkpoint and the log
+  std::string damage;             // the last damaged record's message (page, file, offset; whether it was rebuilt)
 };
 
 } // namespace mmsb

@@ -215,7 +215,8 @@ public:
   [[nodiscard]] std::size_t id_bound() const noexcept { return entries_.size(); }
 
   // Calls f(page) for every live page in ascending id order. A spilled page is read into a
-  // scratch page for f and stays spilled (mmsb::error corrupt or io_error if it fails its check).
+  // scratch page for f and stays spilled; one whose record fails its check comes back as find
+  // brings it (rebuilt, or mmsb::error corrupt).
   template <class F>
   void for_each(F&& f) const
   {
@@ -231,9 +232,17 @@ public:
           f(*q);
         } else if (e.flags & flag_spilled) {
           if (!scratch) scratch = std::make_unique<page_type>();
-          spill_->read(e.used, page_id{static_cast<std::uint32_t>(i)}, mmsb::epoch{slot_epoch_[e.used]}, scratch.get());
+          const page_id id{static_cast<std::uint32_t>(i)};
+          bool damaged = false;
+          try {
+            spill_->read(e.used, id, mmsb::epoch{slot_epoch_[e.used]}, scratch.get());
+          } catch (const error& x) {
+            if (x.code() != errc::corrupt) throw;
+            damaged = true;
+          }
           lock.unlock();
-          f(static_cast<const page_type&>(*scratch));
+          // A damaged record: the page comes back through reload, rebuilt where it can be.
+          f(damaged ? static_cast<const page_type&>(*const_cast<page_table*>(this)->reload(id)) : static_cast<const page_type&>(*scratch));
         }
       }
     }
@@ -301,6 +310,21 @@ public:
   [[nodiscard]] bool is_spilled(page_id id) const noexcept
   {
     return id.value() < entries_.size() && (__atomic_load_n(&entries_[id.value()].flags, __ATOMIC_RELAXED) & flag_spilled);
+  }
+  // What reload does with a record that fails its check: rebuild(id, epoch, out) writes the
+  // page as it was at that epoch into out and returns true, or returns false (or throws) when it
+  // cannot; the durable store rebuilds from its checkpoint and log. Without one, or when it
+  // cannot, the access throws errc::corrupt. Either way the damage is counted and described.
+  void set_rebuild(std::function<bool(page_id, mmsb::epoch, page_type&)> rebuild) { rebuild_ = std::move(rebuild); }
+  // Spilled pages whose record failed its check and that were rebuilt, so far.
+  [[nodiscard]] std::uint64_t rebuilt() const noexcept { return rebuilt_.load(std::memory_order_relaxed); }
+  // Records that failed their check so far (rebuilt or not), and the last one's message (naming
+  // the page, the file and the offset).
+  [[nodiscard]] std::uint64_t damaged() const noexcept { return damaged_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::string last_damage() const
+  {
+    std::lock_guard lock(spill_mutex_);
+    return last_damage_;
   }
   // Pages brought back from the spill file so far.
   [[nodiscard]] std::uint64_t reloads() const noexcept { return reloads_.load(std::memory_order_relaxed); }
@@ -394,8 +418,28 @@ private:
     if (!(e.flags & flag_spilled)) return nullptr;
     void* mem = alloc_.allocate(block_bytes);  // may throw; the page stays spilled
     page_type* p = ::new (mem) page_type(id);
+    const mmsb::epoch at{slot_epoch_[e.used]};
     try {
-      spill_->read(e.used, id, mmsb::epoch{slot_epoch_[e.used]}, p);
+      spill_->read(e.used, id, at, p);
+    } catch (const error& x) {
+      if (x.code() == errc::corrupt) {
+        damaged_.fetch_add(1, std::memory_order_relaxed);
+        last_damage_ = x.what();
+      }
+      bool rebuilt = false;
+      if (x.code() == errc::corrupt && rebuild_) {
+        try {
+          ::new (p) page_type(id);  // rebuild starts from a clean page
+          rebuilt = rebuild_(id, at, *p) && p->id() == id && p->epoch() == at;
+        } catch (...) {
+        }
+      }
+      if (!rebuilt) {
+        release(p);
+        throw;
+      }
+      last_damage_ += "; rebuilt from the checkpoint and the log";
+      rebuilt_.fetch_add(1, std::memory_order_relaxed);
     } catch (...) {
       release(p);
       throw;
@@ -450,6 +494,9 @@ private:
   std::uint32_t clock_ = 0;
   std::atomic<std::size_t> spilled_{0};
   std::atomic<std::uint64_t> reloads_{0};
+  std::atomic<std::uint64_t> rebuilt_{0}, damaged_{0};
+  std::function<bool(page_id, mmsb::epoch, page_type&)> rebuild_;  // see set_rebuild
+  std::string last_damage_;                // under spill_mutex_
   std::vector<std::uint64_t> slot_epoch_;  // by spill slot: the epoch of the page it holds
   std::vector<std::uint64_t> candidates_;  // spill_coldest's (last use << 32 | id), reused
   std::size_t hand_ = 0;                   // where the next spill_coldest window starts
