@@ -23,6 +23,7 @@
 #include <mmsb/core/ids.hpp>
 #include <mmsb/core/state_hash.hpp>
 #include <mmsb/memory/allocator.hpp>
+#include <mmsb/memory/detail/spill_records.hpp>
 #include <mmsb/memory/host_heap.hpp>
 #include <mmsb/memory/spill_file.hpp>
 #include <mmsb/page/layout.hpp>
@@ -34,8 +35,8 @@
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <memory>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
@@ -144,8 +145,8 @@ public:
     }
     entry& e = entries_[id.value()];
     if (spilled) {
-      spill_->release(e.used);
-      spilled_.fetch_sub(1, std::memory_order_relaxed);
+      spill_.release(e.used);
+      spill_.spilled.fetch_sub(1, std::memory_order_relaxed);
     } else {
       release(p);
     }
@@ -169,7 +170,7 @@ public:
       if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_) __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
       return p;
     }
-    return spilled_.load(std::memory_order_relaxed) == 0 ? nullptr : reload(id);
+    return spilled() == 0 ? nullptr : reload(id);
   }
   // Records a use of a resident page now (any thread; a spilled or dead id is ignored).
   void note_use(page_id id) noexcept
@@ -185,7 +186,7 @@ public:
   {
     if (id.value() >= entries_.size()) return nullptr;
     if (page_type* p = __atomic_load_n(&entries_[id.value()].page, __ATOMIC_ACQUIRE)) [[likely]] return p;
-    return spilled_.load(std::memory_order_relaxed) == 0 ? nullptr : const_cast<page_table*>(this)->reload(id);
+    return spilled() == 0 ? nullptr : const_cast<page_table*>(this)->reload(id);
   }
   // The page (read-only), or nullptr when the id is not live; as find above.
   [[nodiscard]] const page_type* find(page_id id) const { return const_cast<page_table*>(this)->find(id); }
@@ -203,10 +204,10 @@ public:
     if (id.value() >= entries_.size()) return mmsb::epoch{};
     const entry& e = entries_[id.value()];
     if (const page_type* p = __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) return p->epoch();
-    if (spilled_.load(std::memory_order_relaxed) == 0) return mmsb::epoch{};
-    std::lock_guard lock(spill_mutex_);
+    if (spilled() == 0) return mmsb::epoch{};
+    std::lock_guard lock(spill_.mutex);
     if (e.page) return e.page->epoch();
-    return e.flags & flag_spilled ? mmsb::epoch{slot_epoch_[e.used]} : mmsb::epoch{};
+    return e.flags & flag_spilled ? spill_.epoch_at(e.used) : mmsb::epoch{};
   }
 
   // Number of live pages.
@@ -225,24 +226,19 @@ public:
       const entry& e = entries_[i];
       if (const page_type* p = __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) {
         f(*p);
-      } else if (spilled_.load(std::memory_order_relaxed) != 0) {
-        std::unique_lock lock(spill_mutex_);
+      } else if (spilled() != 0) {
+        std::unique_lock lock(spill_.mutex);
         if (const page_type* q = e.page) {  // brought back meanwhile
           lock.unlock();
           f(*q);
         } else if (e.flags & flag_spilled) {
           if (!scratch) scratch = std::make_unique<page_type>();
           const page_id id{static_cast<std::uint32_t>(i)};
-          bool damaged = false;
-          try {
-            spill_->read(e.used, id, mmsb::epoch{slot_epoch_[e.used]}, scratch.get());
-          } catch (const error& x) {
-            if (x.code() != errc::corrupt) throw;
-            damaged = true;
-          }
+          std::string what;
+          const bool whole = spill_.read(e.used, id, *scratch, what);
           lock.unlock();
           // A damaged record: the page comes back through reload, rebuilt where it can be.
-          f(damaged ? static_cast<const page_type&>(*const_cast<page_table*>(this)->reload(id)) : static_cast<const page_type&>(*scratch));
+          f(whole ? static_cast<const page_type&>(*scratch) : static_cast<const page_type&>(*const_cast<page_table*>(this)->reload(id)));
         }
       }
     }
@@ -288,10 +284,15 @@ public:
   {
     if (!f)
       for (std::size_t i = 0; i < entries_.size() && spilled() != 0; ++i) (void)find(page_id{static_cast<std::uint32_t>(i)});
-    spill_ = f;
+    spill_.file = f;
   }
   // The spill file in use, or nullptr.
-  [[nodiscard]] spill_file* spill_target() const noexcept { return spill_; }
+  [[nodiscard]] spill_file* spill_target() const noexcept { return spill_.file; }
+  // What a reload does with a record that fails its check: rebuild(id, epoch, out) writes the
+  // page as it was at that epoch into out and returns true, or returns false (or throws) when it
+  // cannot; the durable store rebuilds from its checkpoint and log. Without one, or when it
+  // cannot, the access throws errc::corrupt. Either way the damage is counted and described.
+  void set_rebuild(std::function<bool(page_id, mmsb::epoch, page_type&)> rebuild) { spill_.rebuild = std::move(rebuild); }
   // The clock pages record when found (the bus sets its tick); set only with no other thread in
   // the table.
   void set_clock(std::uint32_t now) noexcept { clock_ = now; }
@@ -305,44 +306,32 @@ public:
   // Live pages in memory.
   [[nodiscard]] std::size_t resident() const noexcept { return live_ - spilled(); }
   // Live pages in the spill file.
-  [[nodiscard]] std::size_t spilled() const noexcept { return spilled_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::size_t spilled() const noexcept { return spill_.spilled.load(std::memory_order_relaxed); }
   // Whether the id names a spilled page.
   [[nodiscard]] bool is_spilled(page_id id) const noexcept
   {
     return id.value() < entries_.size() && (__atomic_load_n(&entries_[id.value()].flags, __ATOMIC_RELAXED) & flag_spilled);
   }
-  // What reload does with a record that fails its check: rebuild(id, epoch, out) writes the
-  // page as it was at that epoch into out and returns true, or returns false (or throws) when it
-  // cannot; the durable store rebuilds from its checkpoint and log. Without one, or when it
-  // cannot, the access throws errc::corrupt. Either way the damage is counted and described.
-  void set_rebuild(std::function<bool(page_id, mmsb::epoch, page_type&)> rebuild) { rebuild_ = std::move(rebuild); }
-  // Spilled pages whose record failed its check and that were rebuilt, so far.
-  [[nodiscard]] std::uint64_t rebuilt() const noexcept { return rebuilt_.load(std::memory_order_relaxed); }
-  // Records that failed their check so far (rebuilt or not), and the last one's message (naming
-  // the page, the file and the offset).
-  [[nodiscard]] std::uint64_t damaged() const noexcept { return damaged_.load(std::memory_order_relaxed); }
-  [[nodiscard]] std::string last_damage() const
-  {
-    std::lock_guard lock(spill_mutex_);
-    return last_damage_;
-  }
   // Pages brought back from the spill file so far.
-  [[nodiscard]] std::uint64_t reloads() const noexcept { return reloads_.load(std::memory_order_relaxed); }
+  [[nodiscard]] std::uint64_t reloads() const noexcept { return spill_.reloads.load(std::memory_order_relaxed); }
+  // Records that failed their check so far (rebuilt or not).
+  [[nodiscard]] std::uint64_t damaged() const noexcept { return spill_.damaged(); }
+  // Of those, pages rebuilt.
+  [[nodiscard]] std::uint64_t rebuilt() const noexcept { return spill_.rebuilt(); }
+  // The last damaged record's message (naming the page, the file and the offset).
+  [[nodiscard]] std::string last_damage() const { return spill_.last_damage(); }
 
   // Moves a resident page to the spill file and frees its block (owner only, no other thread in
   // the table). Throws mmsb::error: unknown_page naming the id, state_error with no spill file,
   // no_space or io_error from the file, with the page still resident.
   void spill(page_id id)
   {
-    if (!spill_) throw error(errc::state_error, "page table: page " + std::to_string(id.value()) + " cannot be spilled: no spill file");
+    if (!spill_.file) throw error(errc::state_error, "page table: page " + std::to_string(id.value()) + " cannot be spilled: no spill file");
     page_type* p = checked(id);
-    reserve_for(slot_epoch_, std::size_t{spill_->slot_bound()} + 1);
-    const std::uint32_t slot = spill_->write(id, p->epoch(), p);  // may throw: nothing changed
-    if (slot >= slot_epoch_.size()) slot_epoch_.resize(std::size_t{slot} + 1);  // reserved above: no throw
-    slot_epoch_[slot] = p->epoch().value();
+    const std::uint32_t slot = spill_.write(*p);  // may throw: nothing changed
     release(p);
     entries_[id.value()] = entry{nullptr, flag_spilled, slot};
-    spilled_.fetch_add(1, std::memory_order_relaxed);
+    spill_.spilled.fetch_add(1, std::memory_order_relaxed);
   }
 
   // What spill_coldest did.
@@ -355,37 +344,23 @@ public:
   // Spills resident pages, coldest first (oldest last use, then lowest id), until at most `keep`
   // are resident or `deadline` passes (checked between pages), skipping pages for which
   // may_spill(id) is false (owner only, as spill). A write that fails stops it, reported in
-  // the outcome, with that page still resident: a full disk loses nothing.
-  // "Coldest" is exact within the entries one call looks at: the whole table when it is small,
-  // else a window of max(4 × pages wanted, spill_window) entries from where the last call
-  // stopped (the clock hand of CLOCK caches), so choosing stays proportional to what is spilled,
-  // not to the table (a million entries would take longer to sort than a pause allows).
+  // the outcome, with that page still resident: a full disk loses nothing. "Coldest" is exact
+  // within the entries one call looks at: all of them up to spill_window, else a window of
+  // max(4 × pages wanted, spill_window) from where the last call stopped (detail/spill_records.hpp).
   template <class MaySpill>
   spill_outcome spill_coldest(std::size_t keep, std::chrono::steady_clock::time_point deadline, MaySpill&& may_spill)
   {
     spill_outcome out;
-    if (resident() <= keep) {
-      out.done = true;
-      return out;
-    }
-    const std::size_t want = resident() - keep;
-    const std::size_t n_entries = entries_.size();
-    const std::size_t window = std::min(n_entries, std::max(want * 4, spill_window));
-    candidates_.clear();
-    if (hand_ >= n_entries) hand_ = 0;
-    for (std::size_t seen = 0; seen < window; ++seen) {
-      const auto i = static_cast<std::uint32_t>(hand_);
-      if (entries_[i].page && may_spill(page_id{i})) candidates_.push_back((std::uint64_t{entries_[i].used} << 32) | i);
-      if (++hand_ == n_entries) hand_ = 0;
-    }
-    const std::size_t n = std::min(want, candidates_.size());
-    const auto mid = candidates_.begin() + static_cast<std::ptrdiff_t>(n);
-    std::nth_element(candidates_.begin(), mid, candidates_.end());
-    std::sort(candidates_.begin(), mid);
-    for (std::size_t k = 0; k < n; ++k) {
+    out.done = resident() <= keep;
+    if (out.done) return out;
+    const auto& pick = spill_.coldest(resident() - keep, entries_.size(), [&](std::uint32_t i, std::uint32_t& used) {
+      used = entries_[i].used;
+      return entries_[i].page && may_spill(page_id{i});
+    });
+    for (std::size_t k = 0; k < pick.size(); ++k) {
       if (k != 0 && std::chrono::steady_clock::now() >= deadline) return out;
       try {
-        spill(page_id{static_cast<std::uint32_t>(candidates_[k])});
+        spill(page_id{static_cast<std::uint32_t>(pick[k])});
       } catch (const error& x) {
         out.failure = x.code();
         out.message = x.what();
@@ -397,7 +372,7 @@ public:
     return out;
   }
   // The fewest entries one spill_coldest call looks at (when the table has that many).
-  static constexpr std::size_t spill_window = std::size_t{1} << 16;
+  static constexpr std::size_t spill_window = detail::spill_records<page_type>::window;
 
 private:
   static constexpr std::uint32_t flag_destroyed = 1;
@@ -409,46 +384,28 @@ private:
   };
   static_assert(sizeof(entry) == 16, "page table entries are 16 bytes");
 
-  // Brings a spilled page back (any thread); nullptr when the id is not live.
+  // Brings a spilled page back (any thread), rebuilt if its record is damaged and it can be;
+  // nullptr when the id is not live.
   [[gnu::noinline, gnu::cold]] page_type* reload(page_id id)
   {
-    std::lock_guard lock(spill_mutex_);
+    std::lock_guard lock(spill_.mutex);
     entry& e = entries_[id.value()];
     if (e.page) return e.page;  // another thread brought it back
     if (!(e.flags & flag_spilled)) return nullptr;
     void* mem = alloc_.allocate(block_bytes);  // may throw; the page stays spilled
     page_type* p = ::new (mem) page_type(id);
-    const mmsb::epoch at{slot_epoch_[e.used]};
     try {
-      spill_->read(e.used, id, at, p);
-    } catch (const error& x) {
-      if (x.code() == errc::corrupt) {
-        damaged_.fetch_add(1, std::memory_order_relaxed);
-        last_damage_ = x.what();
-      }
-      bool rebuilt = false;
-      if (x.code() == errc::corrupt && rebuild_) {
-        try {
-          ::new (p) page_type(id);  // rebuild starts from a clean page
-          rebuilt = rebuild_(id, at, *p) && p->id() == id && p->epoch() == at;
-        } catch (...) {
-        }
-      }
-      if (!rebuilt) {
-        release(p);
-        throw;
-      }
-      last_damage_ += "; rebuilt from the checkpoint and the log";
-      rebuilt_.fetch_add(1, std::memory_order_relaxed);
+      if (std::string what; !spill_.read(e.used, id, *p, what) && !spill_.recover(id, spill_.epoch_at(e.used), *p, what))
+        throw error(errc::corrupt, what);
     } catch (...) {
       release(p);
       throw;
     }
-    spill_->release(e.used);
+    spill_.release(e.used);
     __atomic_store_n(&e.flags, std::uint32_t{0}, __ATOMIC_RELAXED);
     e.used = clock_;
-    spilled_.fetch_sub(1, std::memory_order_relaxed);
-    reloads_.fetch_add(1, std::memory_order_relaxed);
+    spill_.spilled.fetch_sub(1, std::memory_order_relaxed);
+    spill_.reloads.fetch_add(1, std::memory_order_relaxed);
     __atomic_store_n(&e.page, p, __ATOMIC_RELEASE);
     return p;
   }
@@ -489,18 +446,8 @@ private:
   std::vector<entry> entries_;
   std::vector<std::uint32_t> free_ids_;  // min-heap, lowest_free only
   std::size_t live_ = 0;
-  // Spill (see the top of this header).
-  spill_file* spill_ = nullptr;
-  std::uint32_t clock_ = 0;
-  std::atomic<std::size_t> spilled_{0};
-  std::atomic<std::uint64_t> reloads_{0};
-  std::atomic<std::uint64_t> rebuilt_{0}, damaged_{0};
-  std::function<bool(page_id, mmsb::epoch, page_type&)> rebuild_;  // see set_rebuild
-  std::string last_damage_;                // under spill_mutex_
-  std::vector<std::uint64_t> slot_epoch_;  // by spill slot: the epoch of the page it holds
-  std::vector<std::uint64_t> candidates_;  // spill_coldest's (last use << 32 | id), reused
-  std::size_t hand_ = 0;                   // where the next spill_coldest window starts
-  mutable std::mutex spill_mutex_;
+  std::uint32_t clock_ = 0;                        // see set_clock
+  detail::spill_records<page_type> spill_;         // see the top of this header
 };
 
 } // namespace mmsb
