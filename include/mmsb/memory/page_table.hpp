@@ -342,35 +342,44 @@ public:
     std::string message;      // the error's message, naming the page and the file
   };
   // Spills resident pages, coldest first (oldest last use, then lowest id), until at most `keep`
-  // are resident or `deadline` passes (checked between pages), skipping pages for which
-  // may_spill(id) is false (owner only, as spill). A write that fails stops it, reported in
-  // the outcome, with that page still resident: a full disk loses nothing. "Coldest" is exact
-  // within the entries one call looks at: all of them up to spill_window, else a window of
-  // max(4 × pages wanted, spill_window) from where the last call stopped (detail/spill_records.hpp).
+  // are resident or `deadline` comes, skipping pages for which may_spill(id) is false (owner
+  // only, as spill). The deadline is kept: a page is started only when the mean time a page has
+  // taken so far still fits before it (the first page always goes, so every call progresses). A
+  // write that fails stops it, reported in the outcome, with that page still resident: a full
+  // disk loses nothing. Pages are chosen in batches of spill_batch, each the coldest of one
+  // window of entries (detail/spill_records.hpp: exact within it; the whole table when it has at
+  // most spill_window ids), so choosing costs in proportion to what is spilled.
   template <class MaySpill>
   spill_outcome spill_coldest(std::size_t keep, std::chrono::steady_clock::time_point deadline, MaySpill&& may_spill)
   {
+    using clock = std::chrono::steady_clock;
     spill_outcome out;
-    out.done = resident() <= keep;
-    if (out.done) return out;
-    const auto& pick = spill_.coldest(resident() - keep, entries_.size(), [&](std::uint32_t i, std::uint32_t& used) {
-      used = entries_[i].used;
-      return entries_[i].page && may_spill(page_id{i});
-    });
-    for (std::size_t k = 0; k < pick.size(); ++k) {
-      if (k != 0 && std::chrono::steady_clock::now() >= deadline) return out;
-      try {
-        spill(page_id{static_cast<std::uint32_t>(pick[k])});
-      } catch (const error& x) {
-        out.failure = x.code();
-        out.message = x.what();
-        return out;
+    const auto start = clock::now();
+    std::size_t looked = 0;  // entries looked at without finding a page to spill
+    while (resident() > keep && looked < entries_.size()) {
+      const auto& pick = spill_.coldest(std::min(resident() - keep, spill_batch), entries_.size(), [&](std::uint32_t i, std::uint32_t& used) {
+        used = entries_[i].used;
+        return entries_[i].page && may_spill(page_id{i});
+      });
+      looked = pick.empty() ? looked + std::min(entries_.size(), std::max(spill_batch * 4, spill_window)) : 0;
+      for (const std::uint64_t c : pick) {
+        const auto now = clock::now();
+        if (out.spilled != 0 && now + (now - start) / out.spilled > deadline) return out;
+        try {
+          spill(page_id{static_cast<std::uint32_t>(c)});
+        } catch (const error& x) {
+          out.failure = x.code();
+          out.message = x.what();
+          return out;
+        }
+        ++out.spilled;
       }
-      ++out.spilled;
     }
     out.done = resident() <= keep;
     return out;
   }
+  // The most pages chosen at once (each choice looks at one window of entries).
+  static constexpr std::size_t spill_batch = 1024;
   // The fewest entries one spill_coldest call looks at (when the table has that many).
   static constexpr std::size_t spill_window = detail::spill_records<page_type>::window;
 
