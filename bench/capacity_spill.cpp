@@ -8,7 +8,7 @@
 // What it does, on a bus of plus_times<double> over dense pages of 512 doubles (4 KiB; blocks of
 // 4,160 B), its log (durability none) and its spill file in a temporary directory under --dir
 // (default /tmp):
-//   1. load: creates the pages in chunks of 8,192 (at most 1/16 of them), page p with every slot at p; each chunk is
+//   1. load: creates the pages in chunks of 1,024 (at most 1/16 of them), page p with every slot at p; each chunk is
 //      committed by one tick, then ticks run until the maintain phase is back under the budget;
 //   2. work: --ticks ticks of 4,096 changes each (at most one per 16 pages), page drawn Zipf(0.99) over a shuffled order of
 //      the pages, +1 to slot p % 512 of page p;
@@ -48,7 +48,7 @@ struct config {
   std::size_t budget_mib = 1024;
   std::size_t ticks = 200;
   std::size_t changes_per_tick = 4096;
-  std::size_t chunk = 8192;  // a chunk's commit logs each new page's initial value in full: 8192 x 4 KiB stays under the 64 MiB record limit
+  std::size_t chunk = 1024;  // a chunk's commit logs each new page's initial value in full (4 MiB here), and the log keeps its buffers at their largest
   std::string dir = "/tmp";
 };
 

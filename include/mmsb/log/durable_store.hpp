@@ -264,7 +264,8 @@ public:
   // Over the budget's high watermark, spills the coldest clean pages (pages created since the
   // last commit are not yet logged: never spilled) until usage is at the low watermark, until
   // `deadline` (the next call goes on, even under the high watermark; so does a call that found
-  // only pages not yet logged), or until the spill file fails (no_space: reported, nothing lost). Does nothing
+  // only pages not yet logged), or until the spill file fails. Over the limit itself, it goes
+  // on past the deadline down to the limit (a hard cap: reported as over_limit) (no_space: reported, nothing lost). Does nothing
   // while a background checkpoint is in flight (it holds page pointers): reported carried over.
   spill_report maintain_memory(std::chrono::steady_clock::time_point deadline)
   {
@@ -278,14 +279,21 @@ public:
       return r;
     }
     const std::uint64_t meta = table_.metadata_bytes();
-    const std::uint64_t room = budget_.low_bytes() > meta ? budget_.low_bytes() - meta : 0;
-    const std::size_t keep = static_cast<std::size_t>(room / page_table_type::block_bytes);
+    const auto pages_within = [&](std::uint64_t bytes) {
+      return static_cast<std::size_t>((bytes > meta ? bytes - meta : 0) / page_table_type::block_bytes);
+    };
     fresh_.assign(pending_.ids().begin(), pending_.ids().end());  // not logged yet: never spilled
     std::sort(fresh_.begin(), fresh_.end());
-    const auto out = table_.spill_coldest(keep, deadline, [&](page_id id) {
-      return fresh_.empty() || !std::binary_search(fresh_.begin(), fresh_.end(), id.value());
-    });
+    const auto may_spill = [&](page_id id) { return fresh_.empty() || !std::binary_search(fresh_.begin(), fresh_.end(), id.value()); };
+    auto out = table_.spill_coldest(pages_within(budget_.low_bytes()), deadline, may_spill);
     r.spilled = out.spilled;
+    // The limit itself is a hard cap: past it, spilling goes on after the pause, down to it.
+    if (!out.done && out.failure == errc{} && memory_in_use() > budget_.limit_bytes) {
+      r.over_limit = true;
+      out = table_.spill_coldest(pages_within(budget_.limit_bytes), std::chrono::steady_clock::time_point::max(), may_spill);
+      r.spilled += out.spilled;
+      out.done = false;  // still over the low watermark: the next tick goes on
+    }
     r.carried_over = !out.done;
     spilling_ = !out.done;
     r.failure = out.failure;

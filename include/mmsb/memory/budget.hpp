@@ -4,7 +4,8 @@
 // The monitor reads the page allocator's statistics (live bytes: every page block in memory)
 // plus the page table's own metadata. Over limit × high_watermark, the maintain phase spills
 // the coldest clean pages until usage is at most limit × low_watermark, for at most `pause` per
-// tick; what is left carries over to the next tick.
+// tick; what is left carries over to the next tick. The limit itself is a hard cap: a phase that
+// finds usage over it when the pause runs out goes on spilling down to it.
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -23,7 +24,7 @@ struct memory_budget {
   std::uint64_t limit_bytes = 0;         // 0: no budget, nothing is ever spilled
   double high_watermark = 0.9;           // spill when usage > limit × high
   double low_watermark = 0.75;           // ... down to usage <= limit × low
-  std::chrono::microseconds pause{3000}; // the most one tick's maintain phase spends spilling
+  std::chrono::microseconds pause{3000}; // the most one tick's maintain phase spends spilling (unless over the limit)
   // The directory of the spill file (must exist and be writable); empty: the system's temporary
   // directory (TMPDIR, else /tmp).
   std::string spill_dir;
@@ -68,6 +69,7 @@ struct memory_budget {
 struct spill_report {
   std::size_t spilled = 0;        // pages moved to the spill file this tick
   bool carried_over = false;      // still over the low watermark: the pause ran out, or an error stopped it
+  bool over_limit = false;        // usage was over the limit itself: this phase spilled past its pause, down to the limit
   errc failure{};                 // errc{} or what stopped spilling (no_space: the disk or the quota is full)
   std::string message;            // that error's message, naming the page and the file
   std::size_t damaged = 0;        // spill records that failed their check since the last tick (never returned as pages)

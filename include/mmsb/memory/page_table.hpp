@@ -343,8 +343,8 @@ public:
   };
   // Spills resident pages, coldest first (oldest last use, then lowest id), until at most `keep`
   // are resident or `deadline` comes, skipping pages for which may_spill(id) is false (owner
-  // only, as spill). The deadline is kept: a page is started only when the mean time a page has
-  // taken so far still fits before it (the first page always goes, so every call progresses). A
+  // only, as spill). The deadline is kept: a page is started only when twice the mean time a page
+  // has taken so far still fits before it (the first page always goes, so every call progresses). A
   // write that fails stops it, reported in the outcome, with that page still resident: a full
   // disk loses nothing. Pages are chosen in batches of spill_batch, each the coldest of one
   // window of entries (detail/spill_records.hpp: exact within it; the whole table when it has at
@@ -364,7 +364,7 @@ public:
       looked = pick.empty() ? looked + std::min(entries_.size(), std::max(spill_batch * 4, spill_window)) : 0;
       for (const std::uint64_t c : pick) {
         const auto now = clock::now();
-        if (out.spilled != 0 && now + (now - start) / out.spilled > deadline) return out;
+        if (out.spilled != 0 && now + 2 * (now - start) / out.spilled > deadline) return out;  // twice the mean: room for a slow one
         try {
           spill(page_id{static_cast<std::uint32_t>(c)});
         } catch (const error& x) {
