@@ -264,9 +264,10 @@ public:
   // Over the budget's high watermark, spills the coldest clean pages (pages created since the
   // last commit are not yet logged: never spilled) until usage is at the low watermark, until
   // `deadline` (the next call goes on, even under the high watermark; so does a call that found
-  // only pages not yet logged), or until the spill file fails. Over the limit itself, it goes
-  // on past the deadline down to the limit (a hard cap: reported as over_limit) (no_space: reported, nothing lost). Does nothing
-  // while a background checkpoint is in flight (it holds page pointers): reported carried over.
+  // only pages not yet logged), or until the spill file fails (no_space: reported, nothing
+  // lost). Over the limit itself it goes on past the deadline, down to the limit (a hard cap,
+  // reported as over_limit). Does nothing while a background checkpoint is in flight (it holds
+  // page pointers): reported as carried over.
   spill_report maintain_memory(std::chrono::steady_clock::time_point deadline)
   {
     spill_report r;
@@ -484,8 +485,9 @@ private:
   }
 
   // Page id as it was at epoch e (its last change), from the newest checkpoint and the log after
-  // it (replayed for that page alone: memory for one page, reads of the retained files), into out; false when the retained files do not give exactly that (the page table then
-  // reports the damage as corrupt). Called by the page table's reload, under its spill mutex,
+  // it (replayed for that page alone: memory for one page, reads of the retained files), into
+  // out; false when the retained files do not give exactly that (the page table then reports
+  // the damage as corrupt). Called by the page table's reload, under its spill mutex,
   // on any thread, with or without mutex_ held (a commit brings its targets back under it): it
   // takes only the writer's buffer lock and the files lock, which come after both.
   bool rebuild_page(page_id id, mmsb::epoch e, page_type& out) const
