@@ -5,9 +5,9 @@
 // Spill (docs/memory.md): with a spill_file attached, a resident page can be moved to the file
 // (spill, spill_coldest) and its block freed; any later access (find, at, for_each) brings it back
 // transparently, or, for const for_each, reads it without keeping it (contains and epoch_of need
-// only the entry). A page that fails its check
-// on the way back is reported (errc::corrupt, naming the page and the file) and never returned.
-// Aging: each resident page records the table's clock (set_clock, the bus's tick) when found;
+// only the entry). A record that fails its check is never returned as the page: it is rebuilt
+// (set_rebuild) or reported (errc::corrupt, naming the page, the file and the offset).
+// Aging: each resident page records the table's clock (set_clock, the store's epoch) when found;
 // spill_coldest picks the oldest. Bringing a page back may happen on any thread (propagation
 // reads pages on the scheduler), so the entry's page pointer is read with an acquire load and a
 // reload holds the table's spill mutex; spilling itself is for the owner alone, with no other
