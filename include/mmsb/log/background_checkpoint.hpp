@@ -5,7 +5,7 @@
 //   start()     (owner, under its exclusive lock, at epoch e) takes the page pointers of every
 //               page in the epoch (by id; pages are separately allocated, so the pointers stay
 //               valid while the owner's table grows) and wakes the thread. O(pages) pointer
-//               copies, no page bytes.
+//               copies, no page bytes. Pages in a spill file are read from their records.
 //   preserve()  (owner, before it writes a page, under its exclusive lock) copies the page once
 //               if the thread has not taken it yet: its bytes are still those at e, because every
 //               write since e went through preserve() first.
@@ -97,6 +97,12 @@ public:
     std::function<void()> on_durable;           // after publish (the log truncation)
     metrics_sink metrics{};  // records mmsb_checkpoints, mmsb_checkpoint_failures, mmsb_checkpoint_seconds
     trace_sink trace{};      // traces the write (trace_zone::checkpoint, arg: the epoch)
+    // Pages of the epoch that are in a spill file (memory budget), as (id, slot), ascending by
+    // id, and how to read one: read_spilled(slot, id, out) (throws corrupt or io_error, failing
+    // the checkpoint). The owner writes no spill record while the checkpoint is in flight, so a
+    // record still holds the page at the epoch even once the page has come back and changed.
+    std::vector<std::pair<std::uint32_t, std::uint32_t>> spilled;
+    std::function<void(std::uint32_t, page_id, page_type&)> read_spilled;
   };
 
   // True from start() until the thread has finished writing (its error, if any, waits for wait()).
@@ -252,9 +258,17 @@ private:
     checkpoint_file file(*j.fs, j.dir, j.shape, j.epoch);
     page_type scratch;
     const std::size_t bound = live_.size();
+    auto spilled = j.spilled.begin();
     for (std::size_t id = 0; id < bound; ++id) {
       const page_type* p = live_[id];
-      if (!p) continue;
+      if (!p) {
+        if (spilled != j.spilled.end() && spilled->first == id) {
+          j.read_spilled(spilled->second, page_id{static_cast<std::uint32_t>(id)}, scratch);
+          file.add(scratch);
+          ++spilled;
+        }
+        continue;
+      }
       for (;;) {
         std::uint8_t s = untaken;
         if (state_[id].compare_exchange_strong(s, copying, std::memory_order_acq_rel)) {

@@ -429,13 +429,18 @@ private:
   // writer it had (and every segment) and nothing starts.
   void start_checkpoint(span<const std::byte> structure, bool roll)
   {
-    // A spilled page comes back here (find): the checkpoint thread reads pages by pointer. Under
-    // a budget, usage can pass it until the next maintain (docs/memory.md says so).
-    std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
-    for (std::uint32_t id = 0; id < frozen.size(); ++id) frozen[id] = table_.find(page_id{id});
-    for (const auto id : pending_.ids())
-      if (id < frozen.size()) frozen[id] = nullptr;
+    // Pages in memory by pointer; spilled pages stay spilled and the thread reads their records
+    // (no spill record is written while the checkpoint is in flight: maintain_memory waits).
     typename background_checkpoint<Layout>::job j;
+    std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
+    for (std::uint32_t id = 0; id < frozen.size(); ++id) {
+      frozen[id] = table_.resident_page(page_id{id});
+      if (std::uint32_t slot = 0; !frozen[id] && table_.spill_slot(page_id{id}, slot)) j.spilled.emplace_back(id, slot);
+    }
+    for (const auto id : pending_.ids())
+      if (id < frozen.size()) frozen[id] = nullptr;  // (never spilled: not logged yet)
+    if (!j.spilled.empty())
+      j.read_spilled = [this](std::uint32_t slot, page_id id, page_type& out) { table_.read_spill_slot(slot, id, out); };
     j.fs = fs_;
     j.dir = ckpt_dir();
     j.shape = shape_;

@@ -321,6 +321,25 @@ public:
   // The last damaged record's message (naming the page, the file and the offset).
   [[nodiscard]] std::string last_damage() const { return spill_.last_damage(); }
 
+  // The page if it is in memory, else nullptr (a spilled page is not brought back; owner only).
+  [[nodiscard]] const page_type* resident_page(page_id id) const noexcept
+  {
+    return id.value() < entries_.size() ? entries_[id.value()].page : nullptr;
+  }
+  // The slot of a spilled page in its spill file (owner only): false when it is not spilled.
+  [[nodiscard]] bool spill_slot(page_id id, std::uint32_t& slot) const noexcept
+  {
+    if (!is_spilled(id)) return false;
+    slot = entries_[id.value()].used;
+    return true;
+  }
+  // Reads the record in `slot`, page id's as spill_slot gave it, into out, checked (any thread;
+  // the record must not be rewritten meanwhile). Throws mmsb::error (corrupt, io_error).
+  void read_spill_slot(std::uint32_t slot, page_id id, page_type& out) const
+  {
+    spill_.file->read(slot, id, spill_.epoch_at(slot), &out);
+  }
+
   // Moves a resident page to the spill file and frees its block (owner only, no other thread in
   // the table). Throws mmsb::error: unknown_page naming the id, state_error with no spill file,
   // no_space or io_error from the file, with the page still resident.
