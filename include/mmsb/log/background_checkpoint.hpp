@@ -98,10 +98,11 @@ public:
     metrics_sink metrics{};  // records mmsb_checkpoints, mmsb_checkpoint_failures, mmsb_checkpoint_seconds
     trace_sink trace{};      // traces the write (trace_zone::checkpoint, arg: the epoch)
     // Pages of the epoch that are in a spill file (memory budget), as (id, slot), ascending by
-    // id, and how to read one: read_spilled(slot, id, out) (throws corrupt or io_error, failing
-    // the checkpoint). The owner writes no spill record while the checkpoint is in flight, so a
-    // record still holds the page at the epoch even once the page has come back and changed.
+    // id. The owner writes no spill record while the checkpoint is in flight, so a record still
+    // holds the page at the epoch even once the page has come back and changed.
     std::vector<std::pair<std::uint32_t, std::uint32_t>> spilled;
+    // Reads one of them: read_spilled(slot, id, out); throws corrupt or io_error, failing the
+    // checkpoint.
     std::function<void(std::uint32_t, page_id, page_type&)> read_spilled;
   };
 
