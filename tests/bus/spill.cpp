@@ -46,6 +46,15 @@ void push_tick(B::producer_type& w, std::mt19937_64& rng, int t)
   }
 }
 
+// Ticks t in [from, to): each pushes push_tick's changes, then ticks.
+void run_ticks(B& b, B::producer_type& w, std::mt19937_64& rng, int from, int to)
+{
+  for (int t = from; t < to; ++t) {
+    push_tick(w, rng, t);
+    (void)b.tick();
+  }
+}
+
 memory_budget small_budget(const std::string& dir)
 {
   memory_budget m;
@@ -53,6 +62,16 @@ memory_budget small_budget(const std::string& dir)
   m.tick_pages = 8;
   m.spill_dir = dir;
   return m;
+}
+
+// A bus whose store is on the real file system in `store`, spilling into `spill` (small_budget).
+bus_options on_disk(posix_file_system& fs, const test::temp_dir& store, const test::temp_dir& spill)
+{
+  bus_options o;
+  o.fs = &fs;
+  o.dir = store.path + "/bus";
+  o.memory = small_budget(spill.path);
+  return o;
 }
 
 } // namespace
@@ -150,10 +169,7 @@ TEST_CASE("bus under a memory budget: a damaged spill record is reported and the
 {
   test::temp_dir d("mmsb-bus-spill"), store("mmsb-bus-spill-store");
   posix_file_system fs;
-  bus_options o;
-  o.fs = &fs;
-  o.dir = store.path + "/bus";
-  o.memory = small_budget(d.path);
+  bus_options o = on_disk(fs, store, d);
   o.checkpoint_every = 15;  // rebuilt from the newest checkpoint plus the log after it
   std::vector<std::int64_t> want(L::extent);
   std::string spill_path;
@@ -163,10 +179,7 @@ TEST_CASE("bus under a memory budget: a damaged spill record is reported and the
     build(b);
     auto w = b.make_producer();
     std::mt19937_64 rng(11);
-    for (int t = 0; t < 40; ++t) {
-      push_tick(w, rng, t);
-      (void)b.tick();
-    }
+    run_ticks(b, w, rng, 0, 40);
     b.wait_checkpoint();
     for (int t = 0; t < 1000 && b.tick().spill.carried_over; ++t) {
     }  // spills what the checkpoint brought back, down to the low watermark
@@ -201,20 +214,14 @@ TEST_CASE("bus under a memory budget: a checkpoint reads spilled pages from thei
 {
   test::temp_dir d("mmsb-bus-spill"), store("mmsb-bus-spill-store");
   posix_file_system fs;
-  bus_options o;
-  o.fs = &fs;
-  o.dir = store.path + "/bus";
-  o.memory = small_budget(d.path);
+  bus_options o = on_disk(fs, store, d);
   std::uint64_t h = 0;
   {
     B b(o);
     build(b);
     auto w = b.make_producer();
     std::mt19937_64 rng(13);
-    for (int t = 0; t < 30; ++t) {
-      push_tick(w, rng, t);
-      (void)b.tick();
-    }
+    run_ticks(b, w, rng, 0, 30);
     const std::size_t spilled = b.store().pages().spilled();
     REQUIRE(spilled > 20);
     const std::uint64_t reloads = b.store().pages().reloads();
@@ -224,10 +231,7 @@ TEST_CASE("bus under a memory budget: a checkpoint reads spilled pages from thei
     // A background checkpoint while ticks bring spilled pages back and change them: the
     // checkpoint still holds each page as it was at its epoch (the reopened state says so).
     CHECK(b.begin_checkpoint());
-    for (int t = 30; t < 40; ++t) {
-      push_tick(w, rng, t);
-      (void)b.tick();
-    }
+    run_ticks(b, w, rng, 30, 40);
     b.wait_checkpoint();
     h = b.hash().value;
   }
