@@ -3,6 +3,7 @@
 // loses nothing, transparent reloads (find, at, for_each, hash), aging that spills the coldest
 // first, and concurrent reloads. The bus under a budget: tests/bus/random_ops.cpp and
 // tests/bus/spill.cpp.
+#include <mmsb/graph/page_graph.hpp>
 #include <mmsb/memory/budget.hpp>
 #include <mmsb/memory/page_table.hpp>
 #include <mmsb/memory/spill_file.hpp>
@@ -177,7 +178,7 @@ TEST_CASE("page table: spilled pages come back transparently and bit for bit", "
     if (i != 10) CHECK(page_is_right(t.at(page_id{i}), i));
 }
 
-TEST_CASE("page table: spill_coldest spills the least recently used first and stops at the deadline", "[memory][spill]")
+TEST_CASE("page table: spill_coldest spills the fewest recent uses, then the least recently used, first and stops at the deadline", "[memory][spill]")
 {
   test::temp_dir d("mmsb-spill-test");
   table t;
@@ -333,10 +334,10 @@ TEST_CASE("page table: in a table larger than the window, each spill_coldest cal
   const std::uint32_t n = small::spill_window + small::spill_window / 2;
   t.set_clock(5);
   for (std::uint32_t i = 0; i < n; ++i) (void)t.create();
-  // The coldest pages of each window: 100 and 70,000 were used before the others.
-  t.set_clock(1);
-  (void)t.find(page_id{100});
-  (void)t.find(page_id{small::spill_window + 4464});
+  // The coldest pages of each window: 100 and 70,000 were not used since they were made.
+  t.set_clock(6);
+  for (std::uint32_t i = 0; i < n; ++i)
+    if (i != 100 && i != small::spill_window + 4464) (void)t.find(page_id{i});
   const auto far = std::chrono::steady_clock::now() + std::chrono::hours(1);
   auto out = t.spill_coldest(n - 1, far, [](page_id) { return true; });
   CHECK(out.spilled == 1);
@@ -344,4 +345,92 @@ TEST_CASE("page table: in a table larger than the window, each spill_coldest cal
   out = t.spill_coldest(n - 2, far, [](page_id) { return true; });
   CHECK(out.spilled == 1);
   CHECK(t.is_spilled(page_id{small::spill_window + 4464}));  // the next one, from where the hand stopped
+}
+
+TEST_CASE("page table: aging ranks a page used in many ticks above one used once more recently, and forgets with the half-life", "[memory][spill]")
+{
+  test::temp_dir d("mmsb-spill-test");
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  t.set_spill_file(&f);
+  t.set_half_life(4);
+  t.set_clock(1);
+  fill_pages(t, 3);
+  // Page 0 is used in ticks 2..9 (its count saturates nowhere near: 8), page 1 once at tick 10.
+  for (std::uint32_t c = 2; c <= 9; ++c) {
+    t.set_clock(c);
+    (void)t.find(page_id{0});
+  }
+  CHECK(t.use_count(page_id{0}) == 8);
+  t.set_clock(10);
+  (void)t.find(page_id{1});
+  CHECK(t.use_count(page_id{1}) == 1);
+  CHECK(t.use_count(page_id{2}) == 0);  // made, never found since
+  const auto far = std::chrono::steady_clock::now() + std::chrono::hours(1);
+  auto out = t.spill_coldest(2, far, [](page_id) { return true; });
+  CHECK(out.spilled == 1);
+  CHECK(t.is_spilled(page_id{2}));
+  out = t.spill_coldest(1, far, [](page_id) { return true; });
+  CHECK(t.is_spilled(page_id{1}));  // used more recently than 0, but once: 0 stays
+  CHECK(!t.is_spilled(page_id{0}));
+  // Twelve ticks unused are three half-lives: 8 >> 3 = 1, then this use makes 2. The count
+  // survives a spill: page 0 spilled and found again at tick 22 counts its uses on.
+  t.set_clock(21);
+  (void)t.find(page_id{0});
+  CHECK(t.use_count(page_id{0}) == 2);
+  t.spill(page_id{0});
+  t.set_clock(22);
+  (void)t.find(page_id{0});
+  CHECK(t.use_count(page_id{0}) == 3);
+  CHECK_THROWS_WITH(t.set_half_life(0), Catch::Contains("half-life"));
+  for (std::uint32_t i = 0; i < 3; ++i) CHECK(page_is_right(t.at(page_id{i}), i));
+  memory_budget b;
+  b.limit_bytes = 1 << 20;
+  b.half_life = 0;
+  CHECK_THROWS_WITH(b.check(2048, 1), Catch::Contains("half_life"));
+}
+
+TEST_CASE("page table: bring_back reloads the spilled pages of a list at once, in file order", "[memory][spill]")
+{
+  test::temp_dir d("mmsb-spill-test");
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  t.set_spill_file(&f);
+  fill_pages(t, 8);
+  for (std::uint32_t i : {6u, 2u, 4u, 5u}) t.spill(page_id{i});
+  const std::uint64_t reads = f.reads();
+  // Resident, repeated and unknown ids are skipped.
+  const std::vector<page_id> ids{page_id{5}, page_id{1}, page_id{6}, page_id{5}, page_id{99}, page_id{2}};
+  t.bring_back(ids);
+  CHECK(t.prefetched() == 3);
+  CHECK(f.reads() - reads == 3);
+  for (std::uint32_t i : {2u, 5u, 6u}) CHECK(!t.is_spilled(page_id{i}));
+  CHECK(t.is_spilled(page_id{4}));
+  for (std::uint32_t i = 0; i < 8; ++i) CHECK(page_is_right(t.at(page_id{i}), i));
+}
+
+TEST_CASE("page graph under spill: propagation brings a level's spilled sources back before it reads them", "[memory][spill]")
+{
+  using S = plus_times<double>;
+  test::temp_dir d("mmsb-spill-test");
+  table t;
+  spill_file f(d.path, sizeof(page_t));
+  t.set_spill_file(&f);
+  fill_pages(t, 4);  // page 3 becomes its own value plus pages 0, 1 and 2
+  std::vector<matrix_entry<double>> e;
+  for (std::uint32_t r = 0; r < L::extent; ++r) e.push_back({r, r, 1.0});
+  const auto identity = std::make_shared<const csr_matrix<double>>(csr_matrix<double>::from_entries(L::extent, L::extent, {e.data(), e.size()}));
+  page_graph<S, L> g(t);
+  for (std::uint32_t j = 0; j < 3; ++j) (void)g.add_matrix_edge(page_id{j}, page_id{3}, identity);
+  g.propagate();
+  for (std::uint32_t j = 0; j < 3; ++j) t.spill(page_id{j});
+  delta_builder<S, L> b(page_id{0});
+  b.accumulate(7, 2.0);
+  g.apply(b.build());  // brings page 0 back, as a write does
+  CHECK(t.prefetched() == 0);
+  g.propagate();
+  CHECK(t.prefetched() == 2);  // pages 1 and 2, at once, before the row was computed
+  for (std::size_t s = 0; s < L::extent; ++s)
+    CHECK(g.value(page_id{3}).get(s) == value_of(3, s) + value_of(0, s) + value_of(1, s) + value_of(2, s) + (s == 7 ? 2.0 : 0.0));
+  CHECK(g.verify().ok());
 }

@@ -410,8 +410,7 @@ private:
     const span<const delta_type> merged = merged_.merged();
     // Spilled targets come back first (memory budget): a page that cannot (corrupt, io_error)
     // throws before the graph notes anything or anything is logged.
-    if (store_.pages().spilled() != 0)
-      for (const auto& d : merged) (void)store_.pages().find(d.target());
+    if (store_.pages().spilled() != 0) store_.bring_in(merged);
     for (const auto& d : merged) {
       const auto v = d.target().value();
       if (graph_.is_derived(d.target()) || (v < topo.node_bound() && !topo.out(v).empty())) graph_.note(d);

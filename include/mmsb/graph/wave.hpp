@@ -130,6 +130,7 @@ private:
 
   bool seal();
   void finish();
+  void fetch_sources(std::size_t level);
   template <class Sched>
   bool run(const propagate_budget& budget, propagate_result& res, const Sched& sched);
   template <class Sched>
@@ -175,6 +176,7 @@ private:
   scratch main_;                           // the calling thread's
   std::vector<scratch> workers_;           // one per parallel range, kept
   std::vector<std::size_t> cuts_;          // a parallel level's ranges
+  std::vector<page_id> sources_;           // fetch_sources', reused
   std::unique_ptr<page_type> kernel_out_;  // a kernel's output, reused
   detail::level_trace levels_;            // levels' and regions' trace zones (off by default)
 };
@@ -373,6 +375,7 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
 {
   processed_.clear();
   const std::size_t c0 = cursor_, p0 = pos_;
+  std::size_t fetched = SIZE_MAX;  // none yet: the level whose spilled sources were brought back by this call
   try {
     while (cursor_ < buckets_.size()) {
       if (pos_ == buckets_[cursor_].size()) {
@@ -381,6 +384,7 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
         pos_ = 0;
         continue;
       }
+      if (fetched != cursor_ && g_.bases.spilled() != 0) fetch_sources(fetched = cursor_);
       levels_.unit_starting();
       if (res.units > 0 && budget.expired()) {
         for (std::size_t l = cursor_; l < buckets_.size(); ++l) res.frontier += buckets_[l].size() - (l == cursor_ ? pos_ : 0);
@@ -408,6 +412,25 @@ bool wave_engine<Semiring, Layout, Allocator>::run(const propagate_budget& budge
   }
   finish();
   return true;
+}
+
+// Memory budget: brings the spilled base sources of the rest of `level` back in one call, in
+// file order, before any is read (a level is fixed once it runs: successors are a level up).
+template <class Semiring, layout Layout, page_allocator Allocator>
+void wave_engine<Semiring, Layout, Allocator>::fetch_sources(std::size_t level)
+{
+  const auto& topo = g_.topo;
+  sources_.clear();
+  const auto add = [&](std::uint32_t v) {
+    for (const auto t : topo.in(v))
+      for (const auto u : topo.at(t).srcs) if (!g_.derived[u]) sources_.push_back(page_id{u});
+  };
+  for (std::size_t k = pos_; k < buckets_[level].size(); ++k) {
+    const auto v = buckets_[level][k];
+    if (topo.region_of(v) == graph_topology::none) add(v);
+    else for (const auto m : topo.region_at(topo.region_of(v)).members) add(m);
+  }
+  g_.bases.bring_back(sources_);
 }
 
 // The rest of the current level: its plain pages computed in parallel ranges, then every unit

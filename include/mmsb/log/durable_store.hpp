@@ -171,13 +171,18 @@ public:
                      const Sched& sched = Sched{})
   {
     std::unique_lock lock(mutex_);
-    // Pages record the epoch being committed as their last use; a spilled target comes back
-    // here, before anything is logged (mmsb::error corrupt or io_error, with nothing logged).
-    table_.set_clock(static_cast<std::uint32_t>(epoch_.value() + 1));
-    for (const auto& d : deltas)
-      if (!table_.find(d.target()))  // a spilled target comes back here (throws corrupt or io_error)
-        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
+    bring_in_locked(deltas);  // before anything is logged
     return out_of_memory_as_error("commit", [&] { return log_and_apply(deltas, apply_all, structure, sched); });
+  }
+  // Brings the pages `deltas` target into memory (a memory budget's spilled pages come back) and
+  // records their use at the epoch the next commit will have. commit() does it first; the bus
+  // does it before the graph notes the deltas, so that a page that cannot come back refuses the
+  // tick with nothing noted. Throws mmsb::error (unknown_page naming the id; corrupt, io_error)
+  // with nothing changed but pages brought back.
+  void bring_in(span<const delta_type> deltas)
+  {
+    std::unique_lock lock(mutex_);
+    bring_in_locked(deltas);
   }
 
   // The structure recovery found, in order: the loaded checkpoint's, then every retained
@@ -250,6 +255,7 @@ public:
       background_.wait();  // no checkpoint holds page pointers while pages move
       table_.set_spill_file(nullptr);  // every spilled page back (may throw: nothing else changed)
       table_.set_spill_file(f.get());
+      if (b.on()) table_.set_half_life(b.half_life);  // checked above: no throw
       spill_ = std::move(f);
       budget_ = b;
     });
@@ -390,6 +396,18 @@ public:
   }
 
 private:
+  void bring_in_locked(span<const delta_type> deltas)
+  {
+    table_.set_clock(static_cast<std::uint32_t>(epoch_.value() + 1));  // the use is at the next commit's epoch
+    if (table_.spilled() != 0) {  // spilled targets come back at once, in file order
+      targets_.clear();
+      for (const auto& d : deltas) targets_.push_back(d.target());
+      table_.bring_back(targets_);
+    }
+    for (const auto& d : deltas)
+      if (!table_.find(d.target()))  // a spilled target comes back here (throws corrupt or io_error)
+        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
+  }
 
   // Write-ahead: encodes deltas (plus empty ones for pages created since the last commit, so
   // recovery creates them) into one commit record, appends it, and only then applies. If the
@@ -534,6 +552,7 @@ private:
   std::unique_ptr<spill_file> spill_;  // the table's spill file while a budget is on
   bool spilling_ = false;              // over the high watermark, not yet down to the low one
   std::vector<std::uint32_t> fresh_;   // maintain_memory's sorted copy of pending_'s ids
+  std::vector<page_id> targets_;       // bring_in's, reused
   mmsb::epoch epoch_{};
   recovery_report recovery_;
   std::uint64_t lost_commits_ = 0;  // lost_commits()

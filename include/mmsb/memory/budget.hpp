@@ -32,16 +32,21 @@ struct memory_budget {
   // The most pages one tick writes, which the budget must hold at its low watermark; 0: the
   // bus's ring_capacity (a full ring, every change to another page).
   std::size_t tick_pages = 0;
+  // Ticks without a use that halve a page's use count, which ranks pages for spilling (fewest
+  // recent uses first, then oldest; memory/detail/page_aging.hpp). Longer favours a stable hot
+  // set; shorter forgets an old one sooner. At least 1.
+  std::uint32_t half_life = 64;
 
   // Whether a budget is set (limit_bytes != 0).
   [[nodiscard]] bool on() const noexcept { return limit_bytes != 0; }
 
   // Throws mmsb::error (invalid_argument) naming the numbers when the budget cannot hold what
   // one tick must keep in memory: min_pages pages of page_bytes each (both named), at the low
-  // watermark; or when the watermarks are not 0 < low <= high <= 1.
+  // watermark; or when the watermarks are not 0 < low <= high <= 1, or half_life is 0.
   void check(std::size_t page_bytes, std::size_t min_pages) const
   {
     if (!on()) return;
+    if (half_life == 0) throw error(errc::invalid_argument, "memory budget: half_life must be at least 1 tick (it is 0)");
     if (!(low_watermark > 0 && low_watermark <= high_watermark && high_watermark <= 1))
       throw error(errc::invalid_argument, "memory budget: the watermarks must satisfy 0 < low <= high <= 1 (low " +
                                             std::to_string(low_watermark) + ", high " + std::to_string(high_watermark) + ")");

@@ -7,8 +7,9 @@
 // transparently, or, for const for_each, reads it without keeping it (contains and epoch_of need
 // only the entry). A record that fails its check is never returned as the page: it is rebuilt
 // (set_rebuild) or reported (errc::corrupt, naming the page, the file and the offset).
-// Aging: each resident page records the table's clock (set_clock, the store's epoch) when found;
-// spill_coldest picks the oldest. Bringing a page back may happen on any thread (propagation
+// Aging (detail/page_aging.hpp): a page found in a new clock tick (set_clock, the store's epoch)
+// records the tick and counts the use, the count halving for every half-life of ticks unused;
+// spill_coldest picks the fewest recent uses, then the oldest. Bringing a page back may happen on any thread (propagation
 // reads pages on the scheduler), so the entry's page pointer is read with an acquire load and a
 // reload holds the table's spill mutex; spilling itself is for the owner alone, with no other
 // thread reading the table.
@@ -167,7 +168,7 @@ public:
     if (id.value() >= entries_.size()) return nullptr;
     entry& e = entries_[id.value()];
     if (page_type* p = __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) [[likely]] {
-      if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_) __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
+      if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_) touch(e);
       return p;
     }
     return spilled() == 0 ? nullptr : reload(id);
@@ -177,8 +178,7 @@ public:
   {
     if (id.value() >= entries_.size()) return;
     entry& e = entries_[id.value()];
-    if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_ && __atomic_load_n(&e.page, __ATOMIC_ACQUIRE))
-      __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
+    if (__atomic_load_n(&e.used, __ATOMIC_RELAXED) != clock_ && __atomic_load_n(&e.page, __ATOMIC_ACQUIRE)) touch(e);
   }
   // As find, without recording a use: for loops that look the same page up row after row and
   // record its use once themselves (propagation: note_use per node). A page it brings back is recorded as used.
@@ -303,6 +303,18 @@ public:
   {
     return id.value() < entries_.size() && entries_[id.value()].page ? entries_[id.value()].used : 0;
   }
+  // Uses a resident page has counted (decayed to its last use; 0 for a spilled or dead page).
+  [[nodiscard]] std::uint32_t use_count(page_id id) const noexcept
+  {
+    return id.value() < entries_.size() && entries_[id.value()].page ? entries_[id.value()].flags >> uses_shift : 0;
+  }
+  // Ticks without a use that halve a page's use count (>= 1; 64 by default); set with no other
+  // thread in the table. Throws mmsb::error (invalid_argument) for 0.
+  void set_half_life(std::uint32_t ticks)
+  {
+    if (ticks == 0) throw error(errc::invalid_argument, "page table: the aging half-life must be at least 1 tick");
+    spill_.aging.half_life = ticks;
+  }
   // Live pages in memory.
   [[nodiscard]] std::size_t resident() const noexcept { return live_ - spilled(); }
   // Live pages in the spill file.
@@ -340,16 +352,40 @@ public:
     spill_.file->read(slot, id, spill_.epoch_at(slot), &out);
   }
 
+  // Brings the spilled pages among `ids` (a range of page_id; others are skipped) back at once,
+  // reading their records in file order, each as find would (rebuilt if damaged; mmsb::error
+  // corrupt or io_error for the first that cannot come back, the ones before it staying back).
+  // Propagation brings a level's sources back this way before it reads them, and the store a
+  // commit's targets. Each page counts one use now.
+  template <class Ids>
+  void bring_back(const Ids& ids)
+  {
+    if (spilled() == 0) return;
+    wanted_.clear();
+    std::uint32_t slot = 0;
+    for (const page_id id : ids)
+      if (spill_slot(id, slot)) wanted_.push_back((std::uint64_t{slot} << 32) | id.value());
+    std::sort(wanted_.begin(), wanted_.end());  // file order; a repeated id follows its first
+    for (const std::uint64_t w : wanted_) {
+      const page_id id{static_cast<std::uint32_t>(w)};
+      if (is_spilled(id) && reload(id)) spill_.prefetched.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  // Pages bring_back brought back so far (also counted in reloads()).
+  [[nodiscard]] std::uint64_t prefetched() const noexcept { return spill_.prefetched.load(std::memory_order_relaxed); }
+
   // Moves a resident page to the spill file and frees its block (owner only, no other thread in
   // the table). Throws mmsb::error: unknown_page naming the id, state_error with no spill file,
   // no_space or io_error from the file, with the page still resident.
   void spill(page_id id)
   {
     if (!spill_.file) throw error(errc::state_error, "page table: page " + std::to_string(id.value()) + " cannot be spilled: no spill file");
-    page_type* p = checked(id);
-    const std::uint32_t slot = spill_.write(*p);  // may throw: nothing changed
+    page_type* p = id.value() < entries_.size() ? entries_[id.value()].page : nullptr;  // spilling is no use
+    if (!p) p = checked(id);  // unknown (throws), or spilled (brought back)
+    entry& e = entries_[id.value()];
+    const std::uint32_t slot = spill_.write(*p, e.used);  // may throw: nothing changed
     release(p);
-    entries_[id.value()] = entry{nullptr, flag_spilled, slot};
+    e = entry{nullptr, flag_spilled | (e.flags & uses_mask), slot};
     spill_.spilled.fetch_add(1, std::memory_order_relaxed);
   }
 
@@ -360,7 +396,8 @@ public:
     errc failure{};           // errc{} or the error that stopped it (no_space, io_error)
     std::string message;      // the error's message, naming the page and the file
   };
-  // Spills resident pages, coldest first (oldest last use, then lowest id), until at most `keep`
+  // Spills resident pages, coldest first (fewest recent uses, then oldest, then lowest id; see
+  // detail/page_aging.hpp), until at most `keep`
   // are resident or `deadline` comes, skipping pages for which may_spill(id) is false (owner
   // only, as spill). The deadline is kept: a page is started only when twice the mean time a page
   // has taken so far still fits before it (the first page always goes, so every call progresses). A
@@ -376,9 +413,11 @@ public:
     const auto start = clock::now();
     std::size_t looked = 0;  // entries looked at without finding a page to spill
     while (resident() > keep && looked < entries_.size()) {
-      const auto& pick = spill_.coldest(std::min(resident() - keep, spill_batch), entries_.size(), [&](std::uint32_t i, std::uint32_t& used) {
-        used = entries_[i].used;
-        return entries_[i].page && may_spill(page_id{i});
+      const auto& pick = spill_.coldest(std::min(resident() - keep, spill_batch), entries_.size(), [&](std::uint32_t i, std::uint32_t& heat) {
+        const entry& e = entries_[i];
+        if (!e.page || !may_spill(page_id{i})) return false;
+        heat = spill_.aging.heat(e.flags >> uses_shift, e.used, clock_);
+        return true;
       });
       looked = pick.empty() ? looked + std::min(entries_.size(), std::max(spill_batch * 4, spill_window)) : 0;
       for (const std::uint64_t c : pick) {
@@ -398,16 +437,18 @@ public:
     return out;
   }
   // The most pages chosen at once (each choice looks at one window of entries).
-  static constexpr std::size_t spill_batch = 1024;
+  static constexpr std::size_t spill_batch = 4096;
   // The fewest entries one spill_coldest call looks at (when the table has that many).
   static constexpr std::size_t spill_window = detail::spill_records<page_type>::window;
 
 private:
   static constexpr std::uint32_t flag_destroyed = 1;
   static constexpr std::uint32_t flag_spilled = 2;  // page is null; used is the spill slot
+  static constexpr std::uint32_t uses_shift = 8;    // flags >> uses_shift: the page's use count
+  static constexpr std::uint32_t uses_mask = 0xFFu << uses_shift;
   struct entry {
     page_type* page = nullptr;  // resident: the page (read with an acquire load); else nullptr
-    std::uint32_t flags = 0;
+    std::uint32_t flags = 0;    // flag_* | use count << uses_shift (a resident page: the count alone)
     std::uint32_t used = 0;     // resident: the clock when last found; spilled: the spill slot
   };
   static_assert(sizeof(entry) == 16, "page table entries are 16 bytes");
@@ -429,8 +470,9 @@ private:
       release(p);
       throw;
     }
+    const std::uint32_t uses = spill_.aging.used(e.flags >> uses_shift, spill_.last_use_at(e.used), clock_);  // this access counts
     spill_.release(e.used);
-    __atomic_store_n(&e.flags, std::uint32_t{0}, __ATOMIC_RELAXED);
+    __atomic_store_n(&e.flags, uses << uses_shift, __ATOMIC_RELAXED);
     e.used = clock_;
     spill_.spilled.fetch_sub(1, std::memory_order_relaxed);
     spill_.reloads.fetch_add(1, std::memory_order_relaxed);
@@ -438,6 +480,14 @@ private:
     return p;
   }
 
+  // Records a use of a resident page in a new clock tick (any thread: plain stores, a race may
+  // count one use less).
+  void touch(entry& e) const noexcept
+  {
+    const std::uint32_t uses = spill_.aging.used(__atomic_load_n(&e.flags, __ATOMIC_RELAXED) >> uses_shift, __atomic_load_n(&e.used, __ATOMIC_RELAXED), clock_);
+    __atomic_store_n(&e.flags, uses << uses_shift, __ATOMIC_RELAXED);
+    __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
+  }
   void place(page_id id)
   {
     void* mem = alloc_.allocate(block_bytes);  // may throw; nothing recorded yet
@@ -476,6 +526,7 @@ private:
   std::size_t live_ = 0;
   std::uint32_t clock_ = 0;                        // see set_clock
   detail::spill_records<page_type> spill_;         // see the top of this header
+  std::vector<std::uint64_t> wanted_;              // bring_back's (slot << 32 | id), reused
 };
 
 } // namespace mmsb

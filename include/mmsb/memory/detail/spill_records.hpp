@@ -7,6 +7,7 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/alignment.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/memory/detail/page_aging.hpp>
 #include <mmsb/memory/spill_file.hpp>
 
 #include <algorithm>
@@ -32,18 +33,22 @@ public:
   spill_file* file = nullptr;  // where records go; nullptr: spilling is off
   rebuild_fn rebuild;          // see set_rebuild in page_table
   mutable std::mutex mutex;    // held by whoever reads a record or brings a page back
+  page_aging aging;            // how pages' uses rank them for spilling
 
-  // Writes p's record and returns its slot. Throws as spill_file::write, with nothing taken.
-  std::uint32_t write(const Page& p)
+  // Writes p's record (p was last used at clock `last_use`) and returns its slot. Throws as
+  // spill_file::write, with nothing taken.
+  std::uint32_t write(const Page& p, std::uint32_t last_use)
   {
-    reserve_for(slot_epoch_, std::size_t{file->slot_bound()} + 1);
+    reserve_for(slots_, std::size_t{file->slot_bound()} + 1);
     const std::uint32_t slot = file->write(p.id(), p.epoch(), &p);  // may throw: nothing changed
-    if (slot >= slot_epoch_.size()) slot_epoch_.resize(std::size_t{slot} + 1);  // reserved above: no throw
-    slot_epoch_[slot] = p.epoch().value();
+    if (slot >= slots_.size()) slots_.resize(std::size_t{slot} + 1);  // reserved above: no throw
+    slots_[slot] = {p.epoch().value(), last_use};
     return slot;
   }
   // The epoch of the page slot s holds.
-  [[nodiscard]] mmsb::epoch epoch_at(std::uint32_t s) const noexcept { return mmsb::epoch{slot_epoch_[s]}; }
+  [[nodiscard]] mmsb::epoch epoch_at(std::uint32_t s) const noexcept { return mmsb::epoch{slots_[s].epoch}; }
+  // The clock at the last use of the page slot s holds.
+  [[nodiscard]] std::uint32_t last_use_at(std::uint32_t s) const noexcept { return slots_[s].last_use; }
   // Frees slot s.
   void release(std::uint32_t s) { file->release(s); }
 
@@ -82,8 +87,8 @@ public:
   }
 
   // The up to `want` coldest of the entries [hand, hand + the window) (wrapping; the window is
-  // max(4 × want, window) entries, at most all n of them), as (last use << 32 | id), coldest
-  // first. used(i, u) says whether entry i may be spilled, with its last use in u. The next call
+  // max(4 × want, window) entries, at most all n of them), as (heat << 32 | id), coldest first
+  // (page_aging::heat). used(i, h) says whether entry i may be spilled, with its heat in h. The next call
   // starts where this one stopped (the clock hand of CLOCK caches), so choosing costs in
   // proportion to what is spilled, not to the table; within the window the choice is exact.
   template <class Used>
@@ -107,6 +112,7 @@ public:
   // Counters and the last damage (see page_table's accessors of the same names).
   std::atomic<std::size_t> spilled{0};
   std::atomic<std::uint64_t> reloads{0};
+  std::atomic<std::uint64_t> prefetched{0};
   [[nodiscard]] std::uint64_t rebuilt() const noexcept { return rebuilt_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::uint64_t damaged() const noexcept { return damaged_.load(std::memory_order_relaxed); }
   [[nodiscard]] std::string last_damage() const
@@ -118,7 +124,11 @@ public:
 private:
   std::atomic<std::uint64_t> rebuilt_{0}, damaged_{0};
   std::string last_damage_;                // under mutex
-  std::vector<std::uint64_t> slot_epoch_;  // by slot: the epoch of the page it holds
+  struct slot_info {
+    std::uint64_t epoch;    // the epoch of the page the slot holds
+    std::uint32_t last_use; // the clock at that page's last use before it was spilled
+  };
+  std::vector<slot_info> slots_;  // by slot
   std::vector<std::uint64_t> candidates_;  // coldest()'s, reused
   std::size_t hand_ = 0;                   // where the next window starts
 };
