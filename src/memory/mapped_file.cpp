@@ -7,7 +7,7 @@
 
 #include "detail/posix_handles.hpp"
 
-#include <xxhash.h>
+#include <xxh_x86dispatch.h>  // xxhash.h, with XXH3 calls dispatched to the CPU's widest vectors (same values)
 
 #include <algorithm>
 #include <atomic>

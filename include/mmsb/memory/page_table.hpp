@@ -400,7 +400,8 @@ public:
   // detail/page_aging.hpp), until at most `keep`
   // are resident or `deadline` comes, skipping pages for which may_spill(id) is false (owner
   // only, as spill). The deadline is kept: a page is started only when twice the mean time a page
-  // has taken so far still fits before it (the first page always goes, so every call progresses). A
+  // has taken so far, and at least a tenth of the call's time to the deadline, still fit before
+  // it (the first page always goes, so every call progresses). A
   // write that fails stops it, reported in the outcome, with that page still resident: a full
   // disk loses nothing. Pages are chosen in batches of spill_batch, each the coldest of one
   // window of entries (detail/spill_records.hpp: exact within it; the whole table when it has at
@@ -411,6 +412,8 @@ public:
     using clock = std::chrono::steady_clock;
     spill_outcome out;
     const auto start = clock::now();
+    // Kept back for a page slower than the mean (a write the kernel throttles): a tenth of the time.
+    const auto slack = deadline > start ? (deadline - start) / 10 : clock::duration::zero();
     std::size_t looked = 0;  // entries looked at without finding a page to spill
     while (resident() > keep && looked < entries_.size()) {
       const auto& pick = spill_.coldest(std::min(resident() - keep, spill_batch), entries_.size(), [&](std::uint32_t i, std::uint32_t& heat) {
@@ -420,9 +423,11 @@ public:
         return true;
       });
       looked = pick.empty() ? looked + std::min(entries_.size(), std::max(spill_batch * 4, spill_window)) : 0;
-      for (const std::uint64_t c : pick) {
+      for (std::size_t k = 0; k < pick.size(); ++k) {
+        const std::uint64_t c = pick[k];
+        if (k + 1 < pick.size()) prefetch_block(entries_[static_cast<std::uint32_t>(pick[k + 1])].page);  // cold: fetched during this write
         const auto now = clock::now();
-        if (out.spilled != 0 && now + 2 * (now - start) / out.spilled > deadline) return out;  // twice the mean: room for a slow one
+        if (out.spilled != 0 && now + std::max<clock::duration>(2 * (now - start) / static_cast<clock::rep>(out.spilled), slack) > deadline) return out;
         try {
           spill(page_id{static_cast<std::uint32_t>(c)});
         } catch (const error& x) {
@@ -499,6 +504,12 @@ private:
     std::memset(static_cast<void*>(&p->storage()), 0, sizeof(typename page_type::storage_type));
     entries_[id.value()] = entry{p, 0, clock_};
     ++live_;
+  }
+  // A cold page's block ahead of its spill: its header (past the storage) and its first line.
+  static void prefetch_block(const page_type* p) noexcept
+  {
+    __builtin_prefetch(p);
+    __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(page_type) - 1);
   }
   void release(page_type* p) noexcept
   {

@@ -8,7 +8,7 @@
 //   8    page id                         u32, then u32 = 0
 //   16   epoch                           u64 (the page's epoch when it was spilled)
 //   24   the page's bytes                payload_bytes
-//   24+n checksum                        u64: xxh3-64 of the page's bytes, seeded with xxh3-64 of [0, 24)
+//   24+n checksum                        u64: xxh3-64 of [0, 24), seeded with xxh3-64 of the page's bytes
 // Records are rounded up to 8 bytes; slot s is at s * record_bytes(). Freed slots are reused,
 // lowest first, so the file grows only to the largest number of pages spilled at once.
 //
