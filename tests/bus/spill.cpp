@@ -11,6 +11,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <random>
 #include <string>
 #include <vector>
@@ -151,8 +153,11 @@ TEST_CASE("bus under a memory budget: over the limit it spills down to it at onc
 
 TEST_CASE("bus: a memory budget it cannot keep is refused, naming the numbers or the path", "[bus][spill]")
 {
-  test::temp_dir d("mmsb-bus-spill");
+  test::temp_dir d("mmsb-bus-spill"), store("mmsb-bus-spill-store");
+  posix_file_system fs;
   bus_options o;
+  o.fs = &fs;
+  o.dir = store.path + "/bus";
   o.memory.limit_bytes = 64 * 1024;
   o.memory.spill_dir = d.path;
   // The default floor is a full ring: 16 Ki pages of 320 bytes.
@@ -160,6 +165,10 @@ TEST_CASE("bus: a memory budget it cannot keep is refused, naming the numbers or
   o.memory.tick_pages = 8;
   o.memory.spill_dir = d.path + "/no-such-dir";
   CHECK_THROWS_WITH(B(o), Catch::Contains(d.path + "/no-such-dir"));
+  // Refused before the store opened: no store directory, no log, no spill file left behind.
+  struct stat st {};
+  CHECK(::stat(o.dir.c_str(), &st) != 0);
+  CHECK(test::entries_in(d.path).empty());
   o.memory.spill_dir = d.path;
   B ok(o);  // and this one opens
   CHECK(ok.store().spill() != nullptr);

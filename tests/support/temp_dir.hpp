@@ -1,5 +1,6 @@
 // Test support: a fresh directory under the system's temporary directory, removed with its
-// contents when the test ends, and a helper that damages one byte of a file in place.
+// contents when the test ends, a helper that damages one byte of a file in place, and the names
+// in a directory.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -43,6 +45,15 @@ inline void flip_byte(const std::string& path, std::uint64_t offset, unsigned ch
   b ^= mask;
   REQUIRE(::pwrite(fd, &b, 1, static_cast<off_t>(offset)) == 1);
   ::close(fd);
+}
+
+// The names of the entries in a directory (none when it cannot be read).
+inline std::vector<std::string> entries_in(const std::string& dir)
+{
+  std::vector<std::string> names;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) names.push_back(e.path().filename().string());
+  return names;
 }
 
 } // namespace mmsb::test
