@@ -192,6 +192,9 @@ public:
   [[nodiscard]] const graph_type& graph() const noexcept { return graph_; }
   // See graph(): the store, read-only (pages, epochs, history, checkpoints).
   [[nodiscard]] const store_type& store() const noexcept { return store_; }
+  // Bytes of pages in memory, as the memory budget counts them: the store's base pages and their
+  // metadata, plus the graph's derived pages (counted, never spilled).
+  [[nodiscard]] std::uint64_t memory_in_use() const noexcept { return store_.memory_in_use() + graph_.derived_bytes(); }
   // The scheduler the tick's parallel phases run on.
   [[nodiscard]] Scheduler& scheduler() noexcept { return sched_; }
 
@@ -371,7 +374,7 @@ private:
     if (opts_.checkpoint_every != 0 && ++ticks_since_checkpoint_ >= opts_.checkpoint_every && begin_checkpoint())
       ticks_since_checkpoint_ = 0;  // else due again next tick
     if (opts_.memory.on()) {
-      r.spill = store_.maintain_memory(t + opts_.memory.pause);  // t: the phase's start
+      r.spill = store_.maintain_memory(t + opts_.memory.pause, graph_.derived_bytes());  // t: the phase's start
       const auto& pages = store_.pages();
       r.spill.damaged = static_cast<std::size_t>(pages.damaged() - std::exchange(damaged_seen_, pages.damaged()));
       r.spill.rebuilt = static_cast<std::size_t>(pages.rebuilt() - std::exchange(rebuilt_seen_, pages.rebuilt()));

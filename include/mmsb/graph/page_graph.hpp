@@ -282,6 +282,12 @@ public:
   [[nodiscard]] table_type& bases() noexcept { return g_.bases; }
   // The structure (levels, edges, regions), read-only.
   [[nodiscard]] const graph_topology& topology() const noexcept { return g_.topo; }
+  // Bytes the derived pages hold in memory: their blocks and their table's metadata (a memory
+  // budget counts them; they are never spilled).
+  [[nodiscard]] std::uint64_t derived_bytes() const noexcept
+  {
+    return g_.shadow.allocator().stats().live_bytes + g_.shadow.metadata_bytes();
+  }
   // A live matrix edge's weights. Throws mmsb::error (invalid_argument) for an edge not live
   // or a kernel edge.
   [[nodiscard]] const matrix_type& matrix(edge_id e) const

@@ -273,19 +273,25 @@ public:
   // only pages not yet logged), or until the spill file fails (no_space: reported, nothing
   // lost). Over the limit itself it goes on past the deadline, down to the limit (a hard cap,
   // reported as over_limit). Does nothing while a background checkpoint is in flight (it holds
-  // page pointers): reported as carried over.
-  spill_report maintain_memory(std::chrono::steady_clock::time_point deadline)
+  // page pointers): reported as carried over; over the limit, it waits for the checkpoint first. `kept_bytes`: memory of pages outside this store
+  // that count against the budget but are never spilled (the bus passes its graph's derived
+  // pages), so base pages are spilled to make room for them.
+  spill_report maintain_memory(std::chrono::steady_clock::time_point deadline, std::uint64_t kept_bytes = 0)
   {
     spill_report r;
     // Spilling starts over the high watermark and goes on, tick after tick, down to the low one.
-    if (!budget_.on() || (!spilling_ && memory_in_use() <= budget_.high_bytes())) return r;
+    if (!budget_.on() || (!spilling_ && memory_in_use() + kept_bytes <= budget_.high_bytes())) return r;
     spilling_ = true;
     std::unique_lock lock(mutex_);
     if (background_.busy()) {
-      r.carried_over = true;
-      return r;
+      if (memory_in_use() + kept_bytes <= budget_.limit_bytes) {
+        r.carried_over = true;  // it holds page pointers: spill next tick
+        return r;
+      }
+      r.over_limit = true;  // the hard cap: wait for it rather than go on past the limit
+      background_.wait();
     }
-    const std::uint64_t meta = table_.metadata_bytes();
+    const std::uint64_t meta = table_.metadata_bytes() + kept_bytes;
     const auto pages_within = [&](std::uint64_t bytes) {
       return static_cast<std::size_t>((bytes > meta ? bytes - meta : 0) / page_table_type::block_bytes);
     };
@@ -295,7 +301,7 @@ public:
     auto out = table_.spill_coldest(pages_within(budget_.low_bytes()), deadline, may_spill);
     r.spilled = out.spilled;
     // The limit itself is a hard cap: past it, spilling goes on after the pause, down to it.
-    if (!out.done && out.failure == errc{} && memory_in_use() > budget_.limit_bytes) {
+    if (!out.done && out.failure == errc{} && memory_in_use() + kept_bytes > budget_.limit_bytes) {
       r.over_limit = true;
       out = table_.spill_coldest(pages_within(budget_.limit_bytes), std::chrono::steady_clock::time_point::max(), may_spill);
       r.spilled += out.spilled;
