@@ -49,6 +49,7 @@
 #include <mmsb/delta/fill.hpp>
 #include <mmsb/log/background_checkpoint.hpp>
 #include <mmsb/log/checkpoint.hpp>
+#include <mmsb/log/detail/store_memory.hpp>
 #include <mmsb/log/commit_record.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/kill_point.hpp>
@@ -250,71 +251,30 @@ public:
   {
     out_of_memory_as_error("set_memory_budget", [&] {
       std::unique_lock lock(mutex_);
-      b.check(page_table_type::block_bytes, min_pages);
-      auto f = b.on() ? std::make_unique<spill_file>(b.directory(), sizeof(page_type), b.spill_quota) : nullptr;
-      background_.wait();  // no checkpoint holds page pointers while pages move
-      table_.set_spill_file(nullptr);  // every spilled page back (may throw: nothing else changed)
-      table_.set_spill_file(f.get());
-      if (b.on()) table_.set_half_life(b.half_life);  // checked above: no throw
-      spill_ = std::move(f);
-      budget_ = b;
+      memory_.set(table_, b, min_pages, [&] { background_.wait(); });  // no checkpoint holds page pointers while pages move
     });
   }
   // The budget in effect (off by default).
-  [[nodiscard]] const memory_budget& budget() const noexcept { return budget_; }
+  [[nodiscard]] const memory_budget& budget() const noexcept { return memory_.budget(); }
   // Bytes the pages hold in memory: the allocator's live blocks and the page table's metadata.
-  [[nodiscard]] std::uint64_t memory_in_use() const noexcept
-  {
-    return table_.allocator().stats().live_bytes + table_.metadata_bytes();
-  }
+  [[nodiscard]] std::uint64_t memory_in_use() const noexcept { return memory_type::in_use(table_); }
   // Over the budget's high watermark, spills the coldest clean pages (pages created since the
   // last commit are not yet logged: never spilled) until usage is at the low watermark, until
   // `deadline` (the next call goes on, even under the high watermark; so does a call that found
   // only pages not yet logged), or until the spill file fails (no_space: reported, nothing
   // lost). Over the limit itself it goes on past the deadline, down to the limit (a hard cap,
   // reported as over_limit). Does nothing while a background checkpoint is in flight (it holds
-  // page pointers): reported as carried over; over the limit, it waits for the checkpoint first. `kept_bytes`: memory of pages outside this store
-  // that count against the budget but are never spilled (the bus passes its graph's derived
-  // pages), so base pages are spilled to make room for them.
+  // page pointers): reported as carried over; over the limit, it waits for the checkpoint first.
+  // `kept_bytes`: memory of pages outside this store that count against the budget but are
+  // never spilled (the bus passes its graph's derived pages), so base pages make room for them.
   spill_report maintain_memory(std::chrono::steady_clock::time_point deadline, std::uint64_t kept_bytes = 0)
   {
-    spill_report r;
-    // Spilling starts over the high watermark and goes on, tick after tick, down to the low one.
-    if (!budget_.on() || (!spilling_ && memory_in_use() + kept_bytes <= budget_.high_bytes())) return r;
-    spilling_ = true;
+    if (!memory_.due(table_, kept_bytes)) return {};
     std::unique_lock lock(mutex_);
-    if (background_.busy()) {
-      if (memory_in_use() + kept_bytes <= budget_.limit_bytes) {
-        r.carried_over = true;  // it holds page pointers: spill next tick
-        return r;
-      }
-      r.over_limit = true;  // the hard cap: wait for it rather than go on past the limit
-      background_.wait();
-    }
-    const std::uint64_t meta = table_.metadata_bytes() + kept_bytes;
-    const auto pages_within = [&](std::uint64_t bytes) {
-      return static_cast<std::size_t>((bytes > meta ? bytes - meta : 0) / page_table_type::block_bytes);
-    };
-    fresh_.assign(pending_.ids().begin(), pending_.ids().end());  // not logged yet: never spilled
-    std::sort(fresh_.begin(), fresh_.end());
-    const auto may_spill = [&](page_id id) { return fresh_.empty() || !std::binary_search(fresh_.begin(), fresh_.end(), id.value()); };
-    auto out = table_.spill_coldest(pages_within(budget_.low_bytes()), deadline, may_spill);
-    r.spilled = out.spilled;
-    // The limit itself is a hard cap: past it, spilling goes on after the pause, down to it.
-    if (!out.done && out.failure == errc{} && memory_in_use() + kept_bytes > budget_.limit_bytes) {
-      r.over_limit = true;
-      out = table_.spill_coldest(pages_within(budget_.limit_bytes), std::chrono::steady_clock::time_point::max(), may_spill);
-      r.spilled += out.spilled;
-      out.done = false;  // still over the low watermark: the next tick goes on
-    }
-    r.carried_over = !out.done;
-    spilling_ = !out.done;
-    r.failure = out.failure;
-    r.message = out.message;
-    return r;
+    return memory_.maintain(table_, pending_.ids(), background_, deadline, kept_bytes);
   }
   // The spill file in use, or nullptr (no budget).
-  [[nodiscard]] const spill_file* spill() const noexcept { return spill_.get(); }
+  [[nodiscard]] const spill_file* spill() const noexcept { return memory_.file(); }
 
   // Pages commits copied because a background checkpoint had not written them yet, in total.
   [[nodiscard]] std::uint64_t checkpoint_preserved_pages() const noexcept { return background_.preserved_pages(); }
@@ -404,15 +364,7 @@ public:
 private:
   void bring_in_locked(span<const delta_type> deltas)
   {
-    table_.set_clock(static_cast<std::uint32_t>(epoch_.value() + 1));  // the use is at the next commit's epoch
-    if (table_.spilled() != 0) {  // spilled targets come back at once, in file order
-      targets_.clear();
-      for (const auto& d : deltas) targets_.push_back(d.target());
-      table_.bring_back(targets_);
-    }
-    for (const auto& d : deltas)
-      if (!table_.find(d.target()))  // a spilled target comes back here (throws corrupt or io_error)
-        throw error(errc::unknown_page, "commit: unknown page " + std::to_string(d.target().value()));
+    memory_.bring_in(table_, deltas, static_cast<std::uint32_t>(epoch_.value() + 1));  // the use is at the next commit's epoch
   }
 
   // Write-ahead: encodes deltas (plus empty ones for pages created since the last commit, so
@@ -554,11 +506,8 @@ private:
   std::vector<std::byte> shape_;
   store_options options_;
   page_table<Layout, Allocator> table_;
-  memory_budget budget_;
-  std::unique_ptr<spill_file> spill_;  // the table's spill file while a budget is on
-  bool spilling_ = false;              // over the high watermark, not yet down to the low one
-  std::vector<std::uint32_t> fresh_;   // maintain_memory's sorted copy of pending_'s ids
-  std::vector<page_id> targets_;       // bring_in's, reused
+  using memory_type = detail::store_memory<page_table_type>;
+  memory_type memory_;  // the memory budget, its spill file and the maintain phase's state
   mmsb::epoch epoch_{};
   recovery_report recovery_;
   std::uint64_t lost_commits_ = 0;  // lost_commits()
