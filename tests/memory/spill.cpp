@@ -30,6 +30,14 @@ using page_t = table::page_type;
 
 namespace {
 
+// A table spilling into a file in a fresh directory: where most tests here start.
+struct spilling {
+  test::temp_dir d{"mmsb-spill-test"};
+  table t;
+  spill_file f{d.path, sizeof(page_t)};
+  spilling() { t.set_spill_file(&f); }
+};
+
 // Page i's value in slot s.
 double value_of(std::uint32_t i, std::size_t s) { return static_cast<double>(i) * 1000.0 + static_cast<double>(s) * 0.5; }
 
@@ -180,10 +188,8 @@ TEST_CASE("page table: spilled pages come back transparently and bit for bit", "
 
 TEST_CASE("page table: spill_coldest spills the fewest recent uses, then the least recently used, first and stops at the deadline", "[memory][spill]")
 {
-  test::temp_dir d("mmsb-spill-test");
-  table t;
-  spill_file f(d.path, sizeof(page_t));
-  t.set_spill_file(&f);
+  spilling s;
+  auto& [d, t, f] = s;
   t.set_clock(1);
   fill_pages(t, 10);
   // Pages used at ticks 2..: page 7 at 2, 3 at 3, 5 at 4; the others last at 1.
@@ -233,10 +239,8 @@ TEST_CASE("page table: a full spill file stops spilling and loses nothing", "[me
 
 TEST_CASE("page table: a spilled page whose record is damaged is reported, never returned wrong", "[memory][spill]")
 {
-  test::temp_dir d("mmsb-spill-test");
-  table t;
-  spill_file f(d.path, sizeof(page_t));
-  t.set_spill_file(&f);
+  spilling s;
+  auto& [d, t, f] = s;
   fill_pages(t, 4);
   t.spill(page_id{2});
   test::flip_byte(f.path(), f.offset_of(0) + 24 + 8 * 17);  // slot 17 of page 2's payload
@@ -287,10 +291,8 @@ TEST_CASE("page table: a spilled page whose record is damaged is reported, never
 
 TEST_CASE("page table: pages spilled and brought back from many threads at once", "[memory][spill][concurrency]")
 {
-  test::temp_dir d("mmsb-spill-test");
-  table t;
-  spill_file f(d.path, sizeof(page_t));
-  t.set_spill_file(&f);
+  spilling s;
+  auto& [d, t, f] = s;
   constexpr std::uint32_t n = 256;
   fill_pages(t, n);
   for (int round = 0; round < 4; ++round) {
@@ -349,10 +351,8 @@ TEST_CASE("page table: in a table larger than the window, each spill_coldest cal
 
 TEST_CASE("page table: aging ranks a page used in many ticks above one used once more recently, and forgets with the half-life", "[memory][spill]")
 {
-  test::temp_dir d("mmsb-spill-test");
-  table t;
-  spill_file f(d.path, sizeof(page_t));
-  t.set_spill_file(&f);
+  spilling s;
+  auto& [d, t, f] = s;
   t.set_half_life(4);
   t.set_clock(1);
   fill_pages(t, 3);
@@ -392,10 +392,8 @@ TEST_CASE("page table: aging ranks a page used in many ticks above one used once
 
 TEST_CASE("page table: bring_back reloads the spilled pages of a list at once, in file order", "[memory][spill]")
 {
-  test::temp_dir d("mmsb-spill-test");
-  table t;
-  spill_file f(d.path, sizeof(page_t));
-  t.set_spill_file(&f);
+  spilling s;
+  auto& [d, t, f] = s;
   fill_pages(t, 8);
   for (std::uint32_t i : {6u, 2u, 4u, 5u}) t.spill(page_id{i});
   const std::uint64_t reads = f.reads();
@@ -412,10 +410,8 @@ TEST_CASE("page table: bring_back reloads the spilled pages of a list at once, i
 TEST_CASE("page graph under spill: propagation brings a level's spilled sources back before it reads them", "[memory][spill]")
 {
   using S = plus_times<double>;
-  test::temp_dir d("mmsb-spill-test");
-  table t;
-  spill_file f(d.path, sizeof(page_t));
-  t.set_spill_file(&f);
+  spilling s;
+  auto& [d, t, f] = s;
   fill_pages(t, 4);  // page 3 becomes its own value plus pages 0, 1 and 2
   std::vector<matrix_entry<double>> e;
   for (std::uint32_t r = 0; r < L::extent; ++r) e.push_back({r, r, 1.0});

@@ -100,13 +100,13 @@ public:
   explicit basic_bus(bus_options opts = {}, Scheduler sched = Scheduler{}) : basic_bus(std::move(opts), kernel_table{}, std::move(sched)) {}
   basic_bus(bus_options opts, kernel_table kernels, Scheduler sched = Scheduler{})
   try
-    : opts_(checked(std::move(opts))), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
+    : opts_(detail::with_checked_memory(std::move(opts), store_type::page_table_type::block_bytes, sizeof(page_type))), owned_fs_(opts_.fs ? nullptr : std::make_unique<memory_file_system>()),
       store_(opts_.fs ? *opts_.fs : *owned_fs_, opts_.dir, shape_descriptor<Semiring, Layout>(), detail::store_options_for(opts_)), graph_(store_.pages()),
       sched_(std::move(sched)), kernels_(std::move(kernels))
   {
     detail::replay_topology<Layout>(graph_, kernels_, store_.recovered_structure(), "store " + opts_.dir);
     store_.release_recovered_structure();
-    store_.set_memory_budget(opts_.memory, memory_floor(opts_));
+    store_.set_memory_budget(opts_.memory, detail::memory_floor(opts_));
     try {
       (void)graph_.propagate();
     } catch (const error&) {  // queued; tick() reports it
@@ -311,16 +311,6 @@ public:
   }
 
 private:
-  // The pages one tick must keep in memory: the budget's tick_pages, by default a full ring.
-  static std::size_t memory_floor(const bus_options& o) { return o.memory.tick_pages ? o.memory.tick_pages : o.ring_capacity; }
-  // The memory budget is checked before the store opens, so that a refused one leaves no file
-  // behind: its numbers, then a spill file made and removed in its directory (naming the path).
-  static bus_options checked(bus_options o)
-  {
-    o.memory.check(store_type::page_table_type::block_bytes, memory_floor(o));
-    if (o.memory.on()) spill_file probe(o.memory.directory(), sizeof(page_type), o.memory.spill_quota);
-    return o;
-  }
   using clock = std::chrono::steady_clock;
 
   mmsb::epoch commit_transaction(transaction_type& tx)

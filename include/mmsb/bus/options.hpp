@@ -8,6 +8,7 @@
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/memory/budget.hpp>
+#include <mmsb/memory/spill_file.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -55,6 +56,17 @@ namespace detail {
   s.metrics = o.metrics;
   s.trace = o.trace;
   return s;
+}
+// The pages one tick must keep in memory: the budget's tick_pages, by default a full ring.
+[[nodiscard]] inline std::size_t memory_floor(const bus_options& o) noexcept { return o.memory.tick_pages ? o.memory.tick_pages : o.ring_capacity; }
+// o, its memory budget checked before anything opens, so that a refused one leaves no file
+// behind: its numbers for blocks of block_bytes, then a spill file for records of page_bytes
+// made and removed in its directory (naming the path). Throws mmsb::error.
+[[nodiscard]] inline bus_options with_checked_memory(bus_options o, std::size_t block_bytes, std::size_t page_bytes)
+{
+  o.memory.check(block_bytes, memory_floor(o));
+  if (o.memory.on()) spill_file probe(o.memory.directory(), page_bytes, o.memory.spill_quota);
+  return o;
 }
 } // namespace detail
 
