@@ -3,6 +3,8 @@
 
 #include <mmsb/core/alignment.hpp>
 
+#include "core/xxh3_wide.hpp"
+
 // The one-shot xxh3 functions inlined here (xxHash's own switch, local to this file), so the
 // 32-byte header hash compiles for its fixed length and short payloads take no library call:
 // per record, the checksum is most of what the log adds to a bare write or read.
@@ -33,9 +35,15 @@ void store(std::byte* p, T v) noexcept
   else std::memcpy(p, &v, sizeof(T));
 }
 
+// Payloads from this size on (xxh3's long-input path) are hashed through the CPU dispatch
+// (core/xxh3_wide.hpp): the same value, in wider vectors. Seeded, on this VM: 256 B in 19 ns
+// against 48 ns inlined, 64 KiB in 0.79 us against 12.3 us. Shorter ones stay inlined.
+constexpr std::size_t wide_bytes = 256;
+
 inline std::uint64_t checksum(const std::byte* header, const std::byte* payload, std::size_t n) noexcept
 {
   const XXH64_hash_t seed = XXH3_64bits(header, 32);
+  if (n >= wide_bytes) return detail::xxh3_wide_seeded(payload, n, seed);
   return XXH3_64bits_withSeed(n == 0 ? static_cast<const void*>(header) : payload, n, seed);
 }
 } // namespace

@@ -7,7 +7,9 @@
 
 #include "detail/posix_handles.hpp"
 
-#include <xxh_x86dispatch.h>  // xxhash.h, with XXH3 calls dispatched to the CPU's widest vectors (same values)
+#include "core/xxh3_wide.hpp"
+
+#include <xxhash.h>
 
 #include <algorithm>
 #include <atomic>
@@ -402,7 +404,7 @@ void writer::state::load_from_bank()
                                     ", but the sequence " + std::to_string(seq) + " says " + std::to_string(g));
   for (const auto& e : live) {
     const std::byte* p = at(geo_.page(1 + bank, e.slot));
-    if (XXH3_64bits(p, geo_.page_bytes) != e.checksum)
+    if (detail::xxh3_wide(p, geo_.page_bytes) != e.checksum)
       m::fail(errc::corrupt, path_, "page " + std::to_string(e.id) + " (slot " + std::to_string(e.slot) + ") fails its checksum");
     if (ops_->id_of(p) != page_id{e.id})
       m::fail(errc::corrupt, path_, "slot " + std::to_string(e.slot) + " holds a page whose id is not " + std::to_string(e.id));
@@ -499,7 +501,7 @@ void writer::publish(mmsb::epoch e)
     fail(errc::invalid_argument, s.path_, "publish at epoch " + std::to_string(e.value()) +
                                             " does not advance the published epoch " + std::to_string(s.epoch_.value()));
   for (const std::uint32_t slot : s.dirty_)
-    if (s.entries_[slot].live) s.entries_[slot].checksum = XXH3_64bits(s.working(slot), s.geo_.page_bytes);
+    if (s.entries_[slot].live) s.entries_[slot].checksum = detail::xxh3_wide(s.working(slot), s.geo_.page_bytes);
 
   std::byte* seq = s.at(sequence_offset);
   const std::uint64_t next = s.gen_ + 1;
@@ -610,7 +612,7 @@ reader::copy_result reader::snapshot(std::vector<live_entry>& entries, void* (*r
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const auto& e = entries[i];
       const std::byte* p = pages + i * r.geo_.page_bytes;
-      if (XXH3_64bits(p, r.geo_.page_bytes) != e.checksum)
+      if (detail::xxh3_wide(p, r.geo_.page_bytes) != e.checksum)
         fail(errc::corrupt, r.path_, "page " + std::to_string(e.id) + " (slot " + std::to_string(e.slot) + ") fails its checksum");
       if (id_of(p) != page_id{e.id})
         fail(errc::corrupt, r.path_, "slot " + std::to_string(e.slot) + " holds a page whose id is not " + std::to_string(e.id));

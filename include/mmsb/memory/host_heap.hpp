@@ -1,11 +1,11 @@
 // host_heap: one system-heap allocation per block. The simple reference allocator.
 //
-// A block is carved from ::operator new(bytes + page_alignment) and aligned by hand, with the
-// pointer to free kept in the 8 bytes before it. Not the aligned operator new: glibc serves an
-// aligned request by splitting a larger chunk, so a freed block of the same size can never serve
-// the next aligned request, and under a memory budget's churn (blocks freed by spills, others
-// allocated by reloads) the heap grew 16 % past the live bytes (bench/capacity_spill: peak RSS
-// 1,186 MiB for a 1 GiB budget). A plain request of one size is served from its freed chunks.
+// A block is a plain allocation of bytes + page_alignment (the global operator new), aligned by
+// hand, with the pointer to free in the 8 bytes before it. Not the aligned operator new: glibc
+// serves an aligned request by splitting a larger chunk, so a freed block of the same size can
+// never serve the next aligned request, and under a memory budget's churn (blocks freed by
+// spills, others allocated by reloads) the heap grew 16 % past the live bytes (capacity_spill:
+// peak RSS 1,186 MiB for a 1 GiB budget). A plain request is served from its freed chunks.
 #pragma once
 
 #include <mmsb/config/error.hpp>
