@@ -20,7 +20,6 @@ namespace {
 
 constexpr std::uint64_t magic = 0x314c50534253'4d4dULL;  // "MMSBSPL1" little-endian
 constexpr std::size_t header_bytes = 24;
-constexpr std::uint64_t kick_bytes = std::uint64_t{8} << 20;  // write-back is started every this many bytes written
 
 struct header {
   std::uint64_t magic;
@@ -126,10 +125,6 @@ std::uint32_t spill_file::write(page_id id, mmsb::epoch e, const void* bytes)
     ++slots_;
   }
   ++writes_;
-  // Write-back starts every 8 MiB or so written, without waiting for it: the kernel then never
-  // holds enough dirty pages of the file to throttle a write (balance_dirty_pages), which had
-  // stalled a maintain phase for 7-12 ms in bench/capacity_spill. Only a hint: errors ignored.
-  if (writes_ % std::max<std::uint64_t>(1, kick_bytes / record_bytes_) == 0) (void)::sync_file_range(fd_, 0, 0, SYNC_FILE_RANGE_WRITE);
   return slot;
 }
 
