@@ -3,9 +3,9 @@
 // Debian's libxxhash's plain entry points run scalar code. On this VM (AVX2), a 2 KiB page takes
 // 460 ns through libxxhash's XXH3_64bits and 42 ns dispatched; a 4 KiB log record's seeded
 // checksum, inlined with our flags (SSE2), 135 ns and 82 ns dispatched. One translation unit
-// includes the dispatch header
-// (src/core/xxh3_wide.cpp): record.cpp inlines xxhash for its short inputs, and the dispatch
-// header's declarations cannot share a file with that. Other CPUs: the plain calls.
+// includes the dispatch header (src/core/xxh3_wide.cpp): record.cpp inlines xxhash for its short
+// inputs, and the dispatch header's declarations cannot share a file with that. Other CPUs: the
+// plain calls.
 #pragma once
 
 #include <cstddef>
