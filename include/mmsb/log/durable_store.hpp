@@ -206,15 +206,7 @@ public:
   // an in-flight background checkpoint first (rethrowing its failure, without starting), then
   // writes this one before returning. Throws mmsb::error; the previous checkpoints and the log
   // stay as they were, so recovery is unaffected.
-  void checkpoint(span<const std::byte> structure = {})
-  {
-    out_of_memory_as_error("checkpoint", [&] {
-      std::unique_lock lock(mutex_);
-      background_.wait();
-      start_checkpoint(structure, true);
-      background_.wait();
-    });
-  }
+  void checkpoint(span<const std::byte> structure = {});
 
   // The same in the background: returns once the epoch is frozen (no page bytes copied, no
   // I/O), and the store's thread writes it while commits go on. Once it is durable it removes
@@ -223,16 +215,7 @@ public:
   // recovery). Returns false, starting nothing, while
   // another is in flight (the request coalesces into it). Rethrows, once, the failure of a
   // finished background checkpoint not yet reported, starting nothing.
-  bool begin_checkpoint(span<const std::byte> structure = {})
-  {
-    return out_of_memory_as_error("begin_checkpoint", [&] {
-      std::unique_lock lock(mutex_);
-      if (background_.busy()) return false;
-      background_.wait();
-      start_checkpoint(structure, false);
-      return true;
-    });
-  }
+  bool begin_checkpoint(span<const std::byte> structure = {});
 
   // Waits for the in-flight background checkpoint, if any, to be durable (and the log it covers
   // removed); rethrows its failure, once, as mmsb::error naming the checkpoint's path. (The
@@ -314,12 +297,7 @@ public:
   // Every page at epoch `target`, rebuilt from the newest retained checkpoint at or before it
   // (or from empty) and the log after it: what an audit reads. Throws mmsb::error (out_of_range)
   // if the retained log does not reach back that far or forward that far; the store is untouched.
-  [[nodiscard]] snapshot_type snapshot_at(mmsb::epoch target) const
-  {
-    snapshot_type s;
-    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { s = snapshot_type::copy_of(t, target); });
-    return s;
-  }
+  [[nodiscard]] snapshot_type snapshot_at(mmsb::epoch target) const;
 
   // snapshot_at(target) and the structure up to it, in order (the checkpoint's, then each commit's).
   struct history_type {
@@ -327,20 +305,10 @@ public:
     std::vector<std::vector<std::byte>> structure;  // the structure records up to it, in order
   };
   // snapshot_at(target) with the structure up to it; the same errors as snapshot_at.
-  [[nodiscard]] history_type history_at(mmsb::epoch target) const
-  {
-    history_type h;
-    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { h.state = snapshot_type::copy_of(t, target); }, &h.structure);
-    return h;
-  }
+  [[nodiscard]] history_type history_at(mmsb::epoch target) const;
 
   // The state hash at epoch `target` (as snapshot_at, without copying the pages out).
-  [[nodiscard]] state_hash replay_to(mmsb::epoch target) const
-  {
-    state_hash h{};
-    with_state_at(target, [&](const page_table<Layout, Allocator>& t) { h = t.hash(); });
-    return h;
-  }
+  [[nodiscard]] state_hash replay_to(mmsb::epoch target) const;
 
   // The history: f(epoch, span<const delta_type>) for every commit the retained log holds after
   // epoch `after`, in epoch order, with the deltas as logged (one per page; a commit's first
@@ -351,15 +319,7 @@ public:
   // into this store (it runs under the store's read lock). An f that takes a third argument,
   // span<const std::byte>, also gets each commit's structure (empty for most).
   template <class F>
-  void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const
-  {
-    out_of_memory_as_error("for_each_commit", [&] {
-      write_out_buffer();
-      std::shared_lock lock(mutex_);
-      std::shared_lock files(files_mutex_);  // no checkpoint thread removes a segment under us
-      detail::for_each_logged_commit<Semiring, Layout>(*fs_, log_dir(), shape_, recovery_mode_in_effect(), after, f);
-    });
-  }
+  void for_each_commit(F&& f, mmsb::epoch after = mmsb::epoch{}) const;
 
 private:
   void bring_in_locked(span<const delta_type> deltas)
@@ -403,42 +363,7 @@ private:
   // ones before skipped on recovery) stays until a later checkpoint finds it rolled. The new
   // writer comes before the old one goes: if it cannot start its segment, the store keeps the
   // writer it had (and every segment) and nothing starts.
-  void start_checkpoint(span<const std::byte> structure, bool roll)
-  {
-    // Pages in memory by pointer; spilled pages stay spilled and the thread reads their records
-    // (no spill record is written while the checkpoint is in flight: maintain_memory waits).
-    typename background_checkpoint<Layout>::job j;
-    std::vector<const page_type*> frozen(table_.id_bound(), nullptr);
-    for (std::uint32_t id = 0; id < frozen.size(); ++id) {
-      frozen[id] = table_.resident_page(page_id{id});
-      if (std::uint32_t slot = 0; !frozen[id] && table_.spill_slot(page_id{id}, slot)) j.spilled.emplace_back(id, slot);
-    }
-    for (const auto id : pending_.ids())
-      if (id < frozen.size()) frozen[id] = nullptr;  // (never spilled: not logged yet)
-    if (!j.spilled.empty())
-      j.read_spilled = [this](std::uint32_t slot, page_id id, page_type& out) { table_.read_spill_slot(slot, id, out); };
-    j.fs = fs_;
-    j.dir = ckpt_dir();
-    j.shape = shape_;
-    j.epoch = epoch_;
-    j.structure.assign(structure.begin(), structure.end());
-    j.files_mutex = &files_mutex_;
-    j.metrics = options_.metrics;
-    j.trace = options_.trace;
-    if (roll) {
-      // Everything the old writer holds reaches the file first: a newer segment must never be
-      // synced before an older one.
-      std::lock_guard w(writer_mutex_);
-      writer_->sync();
-      writer_ = std::make_unique<log_writer>(*fs_, log_dir(), shape_, log_resume{true, 0, 0, epoch_}, options_.log);
-      MMSB_KILL_POINT("checkpoint.log_rolled");
-    }
-    // Retention by checkpoints (log/retention.hpp): the segments the retained checkpoints no
-    // longer need go once this one is durable.
-    const std::uint64_t below = retention_.start(*fs_, ckpt_dir(), epoch_, segment_index(writer_->segment_path()), j.keep);
-    j.on_durable = [this, below] { remove_segments_below(*fs_, log_dir(), below); };
-    background_.start(std::move(j), std::move(frozen));
-  }
+  void start_checkpoint(span<const std::byte> structure, bool roll);
 
   static bool bit_equal_value(const value_type& a, const value_type& b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
 
@@ -471,35 +396,11 @@ private:
   // the damage as corrupt). Called by the page table's reload, under its spill mutex,
   // on any thread, with or without mutex_ held (a commit brings its targets back under it): it
   // takes only the writer's buffer lock and the files lock, which come after both.
-  bool rebuild_page(page_id id, mmsb::epoch e, page_type& out) const
-  {
-    write_out_buffer();
-    std::shared_lock files(files_mutex_);
-    page_table<Layout, Allocator> replica;
-    mmsb::epoch reached{};
-    // Replayed to the current epoch (always reachable: it is what recovery would do); the page
-    // has not changed since its epoch e, which the result must carry.
-    (void)detail::recover_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, recovery_mode_in_effect(), replica, reached, epoch_,
-                                         nullptr, [id](page_id p) { return p == id; });
-    const page_type* p = replica.find(id);
-    if (!p || p->epoch() != e) return false;
-    out = *p;
-    return true;
-  }
+  bool rebuild_page(page_id id, mmsb::epoch e, page_type& out) const;
 
   // f(the pages at epoch target), rebuilt into a replica under the read lock; see snapshot_at.
   template <class F>
-  void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const
-  {
-    out_of_memory_as_error("replay", [&] {
-      write_out_buffer();
-      std::shared_lock lock(mutex_);
-      std::shared_lock files(files_mutex_);  // no checkpoint thread removes a file under us
-      page_table<Layout, Allocator> replica;
-      detail::replay_into<Semiring>(*fs_, log_dir(), ckpt_dir(), shape_, recovery_mode_in_effect(), target, replica, structure_out);
-      f(replica);
-    });
-  }
+  void with_state_at(mmsb::epoch target, F&& f, std::vector<std::vector<std::byte>>* structure_out = nullptr) const;
 
   file_system* fs_;
   std::string dir_;
@@ -529,3 +430,6 @@ private:
 };
 
 } // namespace mmsb
+
+#include <mmsb/log/detail/store_checkpoint.hpp>  // checkpoint, begin_checkpoint, start_checkpoint
+#include <mmsb/log/detail/store_history.hpp>     // snapshot_at, history_at, replay_to, for_each_commit, rebuild_page
