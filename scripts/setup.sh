@@ -21,7 +21,7 @@ packages=(meson ninja-build pkg-config cmake g++ python3 dpkg-dev doxygen
           libgraphblas-dev libmimalloc-dev libjemalloc-dev librocksdb-dev liblmdb-dev
           libboost-dev libreaderwriterqueue-dev libconcurrentqueue-dev libtbb-dev libpng-dev
           clang-16 libclang-rt-16-dev libomp-16-dev valgrind python3-numpy python3-pytest
-          prometheus-cpp-dev prometheus clang-14 llvm-14)  # clang-16: the second compiler (the ASan+UBSan suite, tests/bus/shape_roundtrip, scripts/check-compilers, scripts/fuzz; clang-14 cannot parse the headers), with its sanitizer runtimes and OpenMP (Kokkos under clang); valgrind: CI's memcheck stage; python3-numpy, python3-pytest: the Python module's tests and examples/06_python (for /usr/bin/python3); prometheus-cpp-dev: the Prometheus exporter (libmmsb_prometheus); prometheus: the real server tests/obs/live.py starts; clang-14, llvm-14 (opt): Lua 5.4 compiled to LLVM IR for examples/03_compiler_ir
+          prometheus-cpp-dev prometheus clang-14 llvm-14 libopenmpi-dev openmpi-bin)  # clang-16: the second compiler (the ASan+UBSan suite, tests/bus/shape_roundtrip, scripts/check-compilers, scripts/fuzz; clang-14 cannot parse the headers), with its sanitizer runtimes and OpenMP (Kokkos under clang); valgrind: CI's memcheck stage; python3-numpy, python3-pytest: the Python module's tests and examples/06_python (for /usr/bin/python3); prometheus-cpp-dev: the Prometheus exporter (libmmsb_prometheus); prometheus: the real server tests/obs/live.py starts; clang-14, llvm-14 (opt): Lua 5.4 compiled to LLVM IR for examples/03_compiler_ir; libopenmpi-dev, openmpi-bin: the distributed bus (mmsb/dist/) and its tests under mpirun
 
 log() { printf 'mmsb-setup: %s\n' "$*" >&2; }
 

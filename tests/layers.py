@@ -20,6 +20,7 @@ ALLOWED = {
     'exec': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph'},
     'bus': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph', 'exec'},
     'obs': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph', 'exec', 'bus'},
+    'dist': {'config', 'core', 'semiring', 'page', 'memory', 'delta', 'log', 'graph', 'exec', 'bus'},
 }
 
 root = pathlib.Path(sys.argv[1]) / 'mmsb'

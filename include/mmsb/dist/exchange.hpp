@@ -1,0 +1,93 @@
+// The MPI collectives the distributed bus uses (dist/mpi_bus.hpp; docs/dist.md), over a
+// communicator whose errors return (MPI_ERRORS_RETURN) so that they become mmsb::error. Every
+// function here is collective: every rank of the communicator calls it, in the same order.
+// Opt-in: needs MPI (meson: dependency('mpi', language: 'cpp')).
+#pragma once
+
+#include <mmsb/config/error.hpp>
+
+#include <mpi.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace mmsb::dist::detail {
+
+// Throws mmsb::error (io_error) naming the call and MPI's message when rc is not MPI_SUCCESS.
+inline void check_mpi(int rc, const char* what)
+{
+  if (rc == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int n = 0;
+  MPI_Error_string(rc, text, &n);
+  throw error(errc::io_error, std::string("mpi: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(n)));
+}
+
+// A byte count as MPI's int; throws mmsb::error (out_of_range) naming `what` past 2 GiB.
+inline int mpi_count(std::size_t bytes, const char* what)
+{
+  if (bytes > static_cast<std::size_t>(std::numeric_limits<int>::max()))
+    throw error(errc::out_of_range, std::string("mpi: ") + what + ": " + std::to_string(bytes) + " bytes in one message, more than MPI's int counts");
+  return static_cast<int>(bytes);
+}
+
+// Every rank's `mine`, in rank order.
+inline std::vector<std::string> allgather_text(MPI_Comm comm, const std::string& mine, int ranks)
+{
+  const int n = mpi_count(mine.size(), "allgather_text");
+  std::vector<int> sizes(static_cast<std::size_t>(ranks)), at(static_cast<std::size_t>(ranks));
+  check_mpi(MPI_Allgather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm), "MPI_Allgather");
+  std::size_t total = 0;
+  for (int r = 0; r < ranks; ++r) {
+    at[static_cast<std::size_t>(r)] = mpi_count(total, "allgather_text");
+    total += static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)]);
+  }
+  std::string all(total, '\0');
+  check_mpi(MPI_Allgatherv(mine.data(), n, MPI_CHAR, all.data(), sizes.data(), at.data(), MPI_CHAR, comm), "MPI_Allgatherv");
+  std::vector<std::string> out;
+  for (int r = 0; r < ranks; ++r)
+    out.push_back(all.substr(static_cast<std::size_t>(at[static_cast<std::size_t>(r)]), static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)])));
+  return out;
+}
+
+// Sends out[r] to rank r and receives what every rank sent this one into in (rank order), with
+// from[r] the number of items from rank r. T is trivially copyable; sent as bytes. Reuses in's
+// and the count buffers' capacity.
+template <class T>
+void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vector<T>& in, std::vector<int>& from,
+               std::vector<int>& scratch)
+{
+  static_assert(std::is_trivially_copyable_v<T>);
+  const std::size_t ranks = out.size();
+  // scratch: send counts, send displacements, receive counts, receive displacements (bytes).
+  scratch.assign(4 * ranks, 0);
+  int* send_n = scratch.data();
+  int* send_at = send_n + ranks;
+  int* recv_n = send_at + ranks;
+  int* recv_at = recv_n + ranks;
+  std::size_t total_out = 0;
+  for (std::size_t r = 0; r < ranks; ++r) total_out += out[r].size();
+  std::vector<T> packed;
+  packed.reserve(total_out);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    send_n[r] = mpi_count(out[r].size() * sizeof(T), "alltoallv");
+    send_at[r] = mpi_count(packed.size() * sizeof(T), "alltoallv");
+    packed.insert(packed.end(), out[r].begin(), out[r].end());
+  }
+  check_mpi(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm), "MPI_Alltoall");
+  std::size_t total_in = 0;
+  from.assign(ranks, 0);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    recv_at[r] = mpi_count(total_in, "alltoallv");
+    total_in += static_cast<std::size_t>(recv_n[r]);
+    from[r] = recv_n[r] / static_cast<int>(sizeof(T));
+  }
+  in.resize(total_in / sizeof(T));
+  check_mpi(MPI_Alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), recv_n, recv_at, MPI_BYTE, comm), "MPI_Alltoallv");
+}
+
+} // namespace mmsb::dist::detail

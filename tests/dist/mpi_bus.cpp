@@ -1,0 +1,194 @@
+// The distributed bus under mpirun (tests/meson.build runs it at -np 1, 2 and 4, oversubscribed,
+// on shared memory and loopback only). Every rank runs every check; a failure is printed by the
+// rank that saw it, and the program exits non-zero on every rank when any rank failed.
+//
+//   determinism   under the block, hash and a random owners partition, seven producers spread
+//                 over the ranks (producer i on rank i % ranks) push accumulates and assigns of
+//                 non-integer doubles (so the fold order shows in the bits) with their own
+//                 epochs; after every tick the distributed hash equals the hash of one basic_bus
+//                 fed the same changes (each rank runs that bus too), and every owned page equals
+//                 that bus's page bit for bit.
+//   bad input     a page outside the bus, a page owned elsewhere, a slot past the extent: clear
+//                 errors, nothing queued; a producer id pushing from two ranks fails the tick on
+//                 every rank with nothing changed; ranks built with different partitions are
+//                 refused at start-up on every rank with the same message.
+//   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
+//                 (the test is registered should_fail), never hang.
+#include <mmsb/dist/mpi_bus.hpp>
+#include <mmsb/semiring/builtins.hpp>
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+using S = mmsb::plus_times<double>;
+using L = mmsb::dense<double, 64>;
+using dbus = mmsb::dist::mpi_bus<S, L>;
+using ref_bus = mmsb::basic_bus<S, L>;
+using mmsb::page_id;
+
+int rank = 0, ranks = 1, failures = 0, checks = 0;
+
+void check(bool ok, const std::string& what)
+{
+  ++checks;
+  if (ok) return;
+  ++failures;
+  std::printf("rank %d: FAILED: %s\n", rank, what.c_str());
+  std::fflush(stdout);
+}
+
+template <class F>
+std::string error_of(F&& f)
+{
+  try {
+    f();
+  } catch (const mmsb::error& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+constexpr std::uint32_t pages = 97;  // not a multiple of any rank count
+constexpr std::uint32_t producers = 7;
+constexpr int ticks = 12;
+
+// Producer p's changes in tick t: the same on every rank count.
+struct change {
+  std::uint32_t page, slot;
+  bool assign;
+  double value;
+};
+std::vector<change> changes_of(std::uint32_t p, int t)
+{
+  std::mt19937_64 rng(1000003ULL * p + static_cast<std::uint64_t>(t));
+  std::vector<change> out(20 + rng() % 30);
+  for (auto& c : out) {
+    c.page = static_cast<std::uint32_t>(rng() % pages);
+    if (rng() % 3 == 0) c.page %= 5;  // hot pages: many producers on one slot, the order matters
+    c.slot = static_cast<std::uint32_t>(rng() % L::extent);
+    c.assign = rng() % 11 == 0;
+    c.value = static_cast<double>(rng() % 2000003) / 7.0 - 1.3e5;
+  }
+  return out;
+}
+// Producer p's epoch in tick t: most follow the tick, two lag behind (their changes fold first).
+mmsb::epoch epoch_of(std::uint32_t p, int t) { return mmsb::epoch{static_cast<std::uint64_t>(p % 3 == 1 ? t : t + 1)}; }
+
+void determinism(const mmsb::dist::partition& parts)
+{
+  dbus b(MPI_COMM_WORLD, parts);
+  ref_bus ref;
+  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
+  std::vector<ref_bus::producer_type> ref_producers;
+  for (std::uint32_t p = 0; p < producers; ++p) ref_producers.push_back(ref.make_producer());
+  std::vector<dbus::producer> mine;
+  for (std::uint32_t p = 0; p < producers; ++p)
+    if (static_cast<int>(p % static_cast<std::uint32_t>(ranks)) == rank) mine.push_back(b.make_producer(p));
+  check(b.hash() == ref.hash(), parts.rule() + ": the empty buses' hashes");
+  std::uint64_t routed = 0;
+  for (int t = 0; t < ticks; ++t) {
+    for (std::uint32_t p = 0; p < producers; ++p) {
+      ref_producers[p].set_epoch(epoch_of(p, t));
+      for (const auto& c : changes_of(p, t)) {
+        if (c.assign) ref_producers[p].assign(page_id{c.page}, c.slot, c.value);
+        else ref_producers[p].accumulate(page_id{c.page}, c.slot, c.value);
+      }
+    }
+    for (auto& w : mine) {
+      w.set_epoch(epoch_of(w.id(), t));
+      for (const auto& c : changes_of(w.id(), t)) {
+        if (c.assign) w.assign(page_id{c.page}, c.slot, c.value);
+        else w.accumulate(page_id{c.page}, c.slot, c.value);
+      }
+    }
+    (void)ref.tick();
+    const auto r = b.tick();
+    routed += r.changes_sent;
+    check(b.hash() == ref.hash(), parts.rule() + ": the hash after tick " + std::to_string(t));
+  }
+  for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank)))
+    check(std::memcmp(b.value(g).payload_bytes().data(), ref.value(g).payload_bytes().data(), sizeof(L::storage_type)) == 0,
+          parts.rule() + ": page " + std::to_string(g.value()) + " bit for bit");
+  check(ranks == 1 ? routed == 0 : routed > 0, parts.rule() + ": changes crossed ranks");
+}
+
+void bad_input()
+{
+  const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  dbus b(MPI_COMM_WORLD, parts);
+  auto w = b.make_producer(static_cast<std::uint32_t>(rank));
+  const std::string range = error_of([&] { w.accumulate(page_id{pages + 3}, 0, 1.0); });
+  check(range.find("page 100") != std::string::npos && range.find("[0, 97)") != std::string::npos, "out of range: " + range);
+  const std::string slot = error_of([&] { w.accumulate(page_id{1}, L::extent, 1.0); });
+  check(slot.find("slot 64") != std::string::npos, "slot: " + slot);
+  if (ranks > 1) {
+    const page_id elsewhere = parts.owned(static_cast<std::uint32_t>((rank + 1) % ranks)).front();
+    const std::string owner = error_of([&] { (void)b.value(elsewhere); });
+    check(owner.find("owned by rank " + std::to_string((rank + 1) % ranks)) != std::string::npos, "owner: " + owner);
+  }
+  const auto h0 = b.hash();
+  (void)b.tick();  // nothing was queued by the refused pushes
+  check(b.hash() == h0, "refused pushes queued nothing");
+  // Producer 40 on every rank, all pushing to page 0: its owner sees it from several ranks.
+  auto twin = b.make_producer(40);
+  twin.accumulate(page_id{0}, 0, 2.5);
+  const std::string dup = error_of([&] { (void)b.tick(); });
+  if (ranks > 1) {
+    check(dup.find("producer 40") != std::string::npos || dup.find("another rank") != std::string::npos, "duplicate producer: " + dup);
+    check(b.hash() == h0, "a refused tick changes nothing");
+  } else {
+    check(dup == "(no error)", "one rank: producer 40 is unique");
+  }
+  // Ranks that disagree: rank 0 builds a hash partition, the others a block one.
+  if (ranks > 1) {
+    const auto odd = rank == 0 ? mmsb::dist::partition::hash(pages, static_cast<std::uint32_t>(ranks)) : parts;
+    const std::string refused = error_of([&] { dbus again(MPI_COMM_WORLD, odd); });
+    check(refused.find("disagree at start-up") != std::string::npos && refused.find("rank 0 has partition hash") != std::string::npos,
+          "disagreement: " + refused);
+    // The same message on every rank.
+    const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, refused, ranks);
+    for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "rank " + std::to_string(k) + "'s message equals rank 0's");
+  }
+  const std::string wrong_size = error_of([&] { dbus again(MPI_COMM_WORLD, mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks) + 1)); });
+  check(wrong_size.find("communicator has " + std::to_string(ranks)) != std::string::npos, "ranks: " + wrong_size);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+  MPI_Init(&argc, &argv);
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  const bool die = argc > 1 && std::string(argv[1]) == "--die";
+  try {
+    const auto n = static_cast<std::uint32_t>(ranks);
+    determinism(mmsb::dist::partition::block(pages, n));
+    if (die && rank == 1) {
+      std::printf("rank 1: exiting on purpose (--die)\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    }
+    determinism(mmsb::dist::partition::hash(pages, n));
+    std::mt19937 rng(77);
+    std::vector<std::uint32_t> owners(pages);
+    for (auto& o : owners) o = static_cast<std::uint32_t>(rng() % n);
+    determinism(mmsb::dist::partition::from_owners(owners, n));
+    bad_input();
+  } catch (const std::exception& e) {
+    check(false, std::string("unexpected exception: ") + e.what());
+  }
+  int total = 0;
+  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (rank == 0) std::printf("mpi_bus on %d ranks: %d checks on rank 0, %d failed on all ranks\n", ranks, checks, total);
+  MPI_Finalize();
+  return total == 0 ? 0 : 1;
+}
