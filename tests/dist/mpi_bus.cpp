@@ -2,14 +2,17 @@
 // on shared memory and loopback only). Every rank runs every check; a failure is printed by the
 // rank that saw it, and the program exits non-zero on every rank when any rank failed.
 //
-//   determinism   under the block, hash and a random owners partition, seven producers spread
-//                 over the ranks (producer i on rank i % ranks) push accumulates and assigns of
+//   determinism   under the block, hash and a random owners partition, with edges from base
+//                 pages to derived ones (most across ranks: ghosts), seven producers spread over
+//                 the ranks (producer i on rank i % ranks) push accumulates and assigns of
 //                 non-integer doubles (so the fold order shows in the bits) with their own
 //                 epochs; after every tick the distributed hash equals the hash of one basic_bus
-//                 fed the same changes (each rank runs that bus too), and every owned page equals
-//                 that bus's page bit for bit.
+//                 fed the same changes and edges (each rank runs that bus too), and every owned
+//                 page, derived ones included, equals that bus's page bit for bit.
 //   bad input     a page outside the bus, a page owned elsewhere, a slot past the extent: clear
-//                 errors, nothing queued; a producer id pushing from two ranks fails the tick on
+//                 errors, nothing queued; edges not built yet (from a derived page on another
+//                 rank, to a page with ghosts, a new ghost after the first tick) and a cycle:
+//                 refused on every rank with the same message; a producer id pushing from two ranks fails the tick on
 //                 every rank with nothing changed; ranks built with different partitions are
 //                 refused at start-up on every rank with the same message.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
@@ -21,8 +24,11 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <random>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -60,6 +66,28 @@ constexpr std::uint32_t pages = 97;  // not a multiple of any rank count
 constexpr std::uint32_t producers = 7;
 constexpr int ticks = 12;
 
+// The edges: sources among pages [0, 40) (the hot pages 0..4 among them), destinations among
+// [60, 97), never a source: acyclic, every source a base page. Weights non-integer.
+struct edge {
+  std::uint32_t src, dst;
+  std::shared_ptr<const mmsb::csr_matrix<double>> a;
+};
+std::vector<edge> edges()
+{
+  std::mt19937_64 rng(4242);
+  std::vector<edge> out;
+  for (int k = 0; k < 24; ++k) {
+    std::vector<mmsb::matrix_entry<double>> e;
+    for (std::uint32_t r = 0; r < L::extent; ++r)
+      for (int j = 0; j < 3; ++j) e.push_back({r, static_cast<std::uint32_t>(rng() % L::extent), static_cast<double>(rng() % 1000) / 9.0});
+    std::sort(e.begin(), e.end(), [](const auto& x, const auto& y) { return std::tie(x.row, x.col) < std::tie(y.row, y.col); });
+    e.erase(std::unique(e.begin(), e.end(), [](const auto& x, const auto& y) { return x.row == y.row && x.col == y.col; }), e.end());
+    out.push_back({static_cast<std::uint32_t>(k < 6 ? k % 5 : rng() % 40), static_cast<std::uint32_t>(60 + rng() % 37),
+                   std::make_shared<const mmsb::csr_matrix<double>>(mmsb::csr_matrix<double>::from_entries(L::extent, L::extent, {e.data(), e.size()}))});
+  }
+  return out;
+}
+
 // Producer p's changes in tick t: the same on every rank count.
 struct change {
   std::uint32_t page, slot;
@@ -89,6 +117,13 @@ void determinism(const mmsb::dist::partition& parts)
   for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
   std::vector<ref_bus::producer_type> ref_producers;
   for (std::uint32_t p = 0; p < producers; ++p) ref_producers.push_back(ref.make_producer());
+  std::size_t across = 0;
+  for (const auto& e : edges()) {
+    (void)ref.add_matrix_edge(page_id{e.src}, page_id{e.dst}, e.a);
+    b.add_matrix_edge(page_id{e.src}, page_id{e.dst}, *e.a);
+    across += parts.owner(page_id{e.src}) != parts.owner(page_id{e.dst}) ? 1 : 0;
+  }
+  check(ranks == 1 ? across == 0 : across > 5, parts.rule() + ": edges across ranks");
   std::vector<dbus::producer> mine;
   for (std::uint32_t p = 0; p < producers; ++p)
     if (static_cast<int>(p % static_cast<std::uint32_t>(ranks)) == rank) mine.push_back(b.make_producer(p));
@@ -118,6 +153,13 @@ void determinism(const mmsb::dist::partition& parts)
     check(std::memcmp(b.value(g).payload_bytes().data(), ref.value(g).payload_bytes().data(), sizeof(L::storage_type)) == 0,
           parts.rule() + ": page " + std::to_string(g.value()) + " bit for bit");
   check(ranks == 1 ? routed == 0 : routed > 0, parts.rule() + ": changes crossed ranks");
+}
+
+std::shared_ptr<const mmsb::csr_matrix<double>> identity()
+{
+  std::vector<mmsb::matrix_entry<double>> e;
+  for (std::uint32_t r = 0; r < L::extent; ++r) e.push_back({r, r, 1.0});
+  return std::make_shared<const mmsb::csr_matrix<double>>(mmsb::csr_matrix<double>::from_entries(L::extent, L::extent, {e.data(), e.size()}));
 }
 
 void bad_input()
@@ -161,6 +203,37 @@ void bad_input()
   check(wrong_size.find("communicator has " + std::to_string(ranks)) != std::string::npos, "ranks: " + wrong_size);
 }
 
+// Edges that are not built yet, and a cycle: refused on every rank with the same message.
+void edge_refusals()
+{
+  const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  dbus b(MPI_COMM_WORLD, parts);
+  // Page 2 -> 70 makes 70 derived; an edge from 70 to a page on another rank is not built
+  // yet, nor one to page 2 (it has ghosts where 70's owner is not 2's), nor a cycle.
+  b.add_matrix_edge(page_id{2}, page_id{70}, *identity());
+  const auto far_from = [&](page_id g) {  // a page owned by another rank than g's (g's own on one rank)
+    for (std::uint32_t k = 0; k < pages; ++k)
+      if (parts.owner(page_id{k}) != parts.owner(g) && k != 2 && k != 70) return page_id{k};
+    return page_id{71};
+  };
+  const page_id other = far_from(page_id{70});
+  const std::string from_derived = error_of([&] { b.add_matrix_edge(page_id{70}, other, *identity()); });
+  if (ranks > 1) {
+    check(from_derived.find("from a derived page") != std::string::npos, "from derived: " + from_derived);
+  } else {
+    check(from_derived == "(no error)", "one rank: an edge from a derived page is local");
+  }
+  const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{70}, page_id{2}, *identity()); });
+  check(cycle != "(no error)", "cycle refused: " + cycle);
+  const auto agreed = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, from_derived + "|" + cycle, ranks);
+  for (int k = 1; k < ranks; ++k) check(agreed[static_cast<std::size_t>(k)] == agreed[0], "edge refusals: rank " + std::to_string(k) + " says what rank 0 says");
+  // A new ghost after the first tick: page 3's owner (rank 0) to page 90's (the last rank).
+  (void)b.tick();
+  const std::string late = error_of([&] { b.add_matrix_edge(page_id{3}, page_id{90}, *identity()); });
+  if (ranks > 1) check(late.find("before the first tick") != std::string::npos, "late ghost: " + late);
+  else check(late == "(no error)", "one rank: no ghost needed");
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -183,6 +256,7 @@ int main(int argc, char** argv)
     for (auto& o : owners) o = static_cast<std::uint32_t>(rng() % n);
     determinism(mmsb::dist::partition::from_owners(owners, n));
     bad_input();
+    edge_refusals();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());
   }

@@ -15,8 +15,15 @@
 // fed the same changes, at any number of ranks and under any partition; hash() (collective)
 // gives that bus's state hash.
 //
-// Not yet (issue 23 goes on): edges between pages (propagation across ranks, ghost pages), a
-// global commit record and recovery of all ranks to the last complete epoch.
+// Edges (add_matrix_edge, collective) live on the rank that owns their destination. A source
+// owned by another rank is held there as a ghost: a local base page that receives a copy of
+// every change routed to the source, in the same tick and the same order, so it equals the
+// source bit for bit and the local bus propagates as one bus would. Only changes travel, never
+// pages.
+//
+// Not yet (issue 23 goes on): an edge from a derived page owned by another rank (its value is
+// computed, not changed: it needs an exchange per propagation step), and a global commit record
+// with recovery of all ranks to the last complete epoch.
 //
 // Errors: a page id outside the bus names the range and the ranks; a page owned elsewhere names
 // its owner; ranks that disagree at start-up (partition, page count, shape, communicator size)
@@ -38,6 +45,7 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -73,6 +81,7 @@ public:
   using value_type = typename Layout::value_type;  // the element type of one slot
   using page_type = typename bus_type::page_type;  // one page
   using change_type = routed_change<value_type>;  // one change on its way to its owner
+  using matrix_type = typename bus_type::matrix_type;  // an edge's matrix (CSR of value_type)
 
   // A producer's handle: changes pushed here reach their pages' owners at the next tick. Use it
   // on the bus's thread; it must not outlive the bus.
@@ -115,6 +124,8 @@ public:
       for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       outbox_.resize(static_cast<std::size_t>(ranks_));
+      ghost_ranks_.resize(parts_.pages());
+      derived_.resize(parts_.pages());
     } catch (...) {
       in_producer_.reset();
       local_.reset();
@@ -144,6 +155,47 @@ public:
   // ranks; the same id pushing on two ranks fails the tick.
   [[nodiscard]] producer make_producer(std::uint32_t id) { return producer(this, id); }
 
+  // An edge src → dst with matrix a (collective: every rank calls it with the same arguments; a
+  // is used on dst's owner). When src is owned elsewhere, dst's owner keeps a ghost of it (see
+  // the top of this header). Throws mmsb::error on every rank with the same message and no edge
+  // added: unknown_page for a page outside the bus; invalid_argument for an edge from a derived
+  // page owned by another rank, one making a page with ghosts derived, or one needing a new ghost
+  // after the first tick (not built yet); what basic_bus::add_matrix_edge throws on dst's owner
+  // (a cycle, a wrong shape).
+  void add_matrix_edge(page_id src, page_id dst, matrix_type a)
+  {
+    // What every rank can decide alike, from what every rank knows.
+    const std::uint32_t from = parts_.checked_owner(src), to = parts_.checked_owner(dst);
+    const bool remote = from != to;
+    auto& holders = ghost_ranks_[src.value()];
+    const bool new_ghost = remote && std::find(holders.begin(), holders.end(), to) == holders.end();
+    if (remote && derived_[src.value()])
+      throw error(errc::invalid_argument, "mpi_bus: an edge from page " + std::to_string(src.value()) + " (derived, on rank " +
+                                            std::to_string(from) + ") to page " + std::to_string(dst.value()) + " (on rank " +
+                                            std::to_string(to) + "): edges from a derived page on another rank are not built yet");
+    if (!ghost_ranks_[dst.value()].empty())
+      throw error(errc::invalid_argument, "mpi_bus: an edge to page " + std::to_string(dst.value()) + " would make it derived, but rank " +
+                                            std::to_string(ghost_ranks_[dst.value()].front()) +
+                                            " holds a ghost of it for an edge across ranks: not built yet");
+    if (new_ghost && ticks_ != 0)
+      throw error(errc::invalid_argument, "mpi_bus: an edge from page " + std::to_string(src.value()) + " (rank " + std::to_string(from) +
+                                            ") to page " + std::to_string(dst.value()) + " (rank " + std::to_string(to) +
+                                            ") needs a new ghost, and ghosts are made before the first tick: not built yet");
+    // dst's owner adds it (and the ghost: kept current from now on, even if its bus refuses the edge).
+    if (new_ghost) holders.push_back(to);
+    std::string why;
+    if (to == me()) {
+      try {
+        local_->add_matrix_edge(remote ? ghost_of(src) : parts_.local(src), parts_.local(dst), std::move(a));
+      } catch (const error& e) {
+        why = e.what();
+      }
+    }
+    const auto all = detail::allgather_text(comm_, why, ranks_);
+    if (!all[to].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(to) + " refused the edge: " + all[to]);
+    derived_[dst.value()] = true;
+  }
+
   // The value of page g, which this rank must own. Throws mmsb::error (unknown_page) naming the
   // range for an id outside the bus, or naming g's owner and this rank.
   [[nodiscard]] const page_type& value(page_id g) const
@@ -159,6 +211,7 @@ public:
   dist_tick_report tick()
   {
     dist_tick_report r;
+    ++ticks_;
     for (std::size_t k = 0; k < outbox_.size(); ++k)
       (k == me() ? r.changes_kept : r.changes_sent) += outbox_[k].size();
     detail::alltoallv(comm_, outbox_, inbox_, from_, scratch_);
@@ -177,7 +230,9 @@ public:
     });
     for (const change_type& c : inbox_) {
       in_producer_->set_epoch(mmsb::epoch{c.epoch});
-      in_producer_->put(parts_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
+      const page_id g{c.page};
+      in_producer_->put(parts_.owner(g) == me() ? parts_.local(g) : ghost_local_.find(c.page)->second, c.slot,
+                        static_cast<delta_op>(c.op), c.value);
     }
     inbox_.clear();
     r.local = local_->tick();
@@ -262,8 +317,19 @@ private:
     if (slot >= Layout::extent)
       throw error(errc::out_of_range, "page " + std::to_string(g.value()) + " slot " + std::to_string(slot) + ": past the page's " +
                                         std::to_string(Layout::extent) + " slots");
-    outbox_[owner].push_back(change_type{p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot),
-                                         static_cast<std::uint32_t>(op), v});
+    const change_type c{p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v};
+    outbox_[owner].push_back(c);
+    for (const std::uint32_t r : ghost_ranks_[g.value()]) outbox_[r].push_back(c);  // its ghosts
+  }
+
+  // The local id of this rank's ghost of page g, made on first use (before the first tick: a
+  // zero page, as g was). Throws as basic_bus::create_page.
+  page_id ghost_of(page_id g)
+  {
+    if (const auto it = ghost_local_.find(g.value()); it != ghost_local_.end()) return it->second;
+    const page_id local = local_->create_page();
+    ghost_local_.emplace(g.value(), local);
+    return local;
   }
 
   // What is wrong with the changes received, or "": a producer id pushing from two ranks, or
@@ -300,6 +366,12 @@ private:
   std::vector<change_type> inbox_;                // this tick's changes for pages owned here
   std::vector<int> from_, scratch_;
   std::vector<std::pair<std::uint32_t, int>> seen_;  // check_inbox's (producer, rank)
+  // Edges, known on every rank: the ranks holding a ghost of each page (by global id) and
+  // whether each page is derived.
+  std::vector<std::vector<std::uint32_t>> ghost_ranks_;
+  std::vector<bool> derived_;
+  std::uint64_t ticks_ = 0;  // ticks so far (the same on every rank)
+  std::unordered_map<std::uint32_t, page_id> ghost_local_;  // this rank's ghosts: global id -> local id
 };
 
 } // namespace mmsb::dist
