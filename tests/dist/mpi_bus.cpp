@@ -15,9 +15,12 @@
 //                 refused on every rank with the same message; a producer id pushing from two ranks fails the tick on
 //                 every rank with nothing changed; ranks built with different partitions are
 //                 refused at start-up on every rank with the same message.
+//   reopening     a bus on disk (a store per rank) reopened is refused on every rank: recovery
+//                 across ranks is not built yet.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
 //                 (the test is registered should_fail), never hang.
 #include <mmsb/dist/mpi_bus.hpp>
+#include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
 #include <mpi.h>
@@ -26,11 +29,14 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <tuple>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -203,6 +209,33 @@ void bad_input()
   check(wrong_size.find("communicator has " + std::to_string(ranks)) != std::string::npos, "ranks: " + wrong_size);
 }
 
+// A distributed bus on disk, one store per rank, reopened: not built yet, so refused on every
+// rank with the same message (rank 0's store names itself) rather than opened half-way.
+void reopen_refused()
+{
+  char tmpl[] = "/tmp/mmsb-dist-test-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) {
+    check(false, "mkdtemp");
+    return;
+  }
+  const std::string dir = tmpl;
+  mmsb::posix_file_system fs;
+  mmsb::bus_options o;
+  o.fs = &fs;
+  o.dir = dir + "/store";
+  const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  {
+    dbus b(MPI_COMM_WORLD, parts, o);
+    auto w = b.make_producer(static_cast<std::uint32_t>(rank));
+    for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank))) w.accumulate(g, 1, 0.5);
+    (void)b.tick();  // logs every rank's pages
+  }
+  const std::string again = error_of([&] { dbus b(MPI_COMM_WORLD, parts, o); });
+  check(again.find("rank 0's store in /tmp/mmsb-dist-test-") != std::string::npos && again.find("not built yet") != std::string::npos,
+        "reopen: " + again);
+  std::filesystem::remove_all(dir);
+}
+
 // Edges that are not built yet, and a cycle: refused on every rank with the same message.
 void edge_refusals()
 {
@@ -257,6 +290,7 @@ int main(int argc, char** argv)
     determinism(mmsb::dist::partition::from_owners(owners, n));
     bad_input();
     edge_refusals();
+    reopen_refused();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());
   }

@@ -4,13 +4,14 @@
 // and its own log in its own directory; producers live on any rank.
 //
 // A tick is collective (every rank calls it):
-//   1. route    every change pushed on this rank since the last tick goes to its page's owner,
-//               in one MPI_Alltoallv (only the changes: page, slot, value and order key);
+//   1. route    every change pushed on this rank since the last tick goes to its page's owner
+//               and to the ranks holding a ghost of the page (below), in one MPI_Alltoallv
+//               (only the changes: page, slot, value and order key);
 //   2. order    the owner sorts what it received by (epoch, producer, sequence), the key the
 //               single-process bus folds changes in, with producer ids global (the caller's
 //               make_producer(id)), so the result does not depend on which rank pushed;
 //   3. tick     the owner pushes them, in that order, through one producer of its local bus and
-//               ticks it (ingest, merge, apply+log, maintain).
+//               ticks it (ingest, merge, apply+log, propagate, maintain).
 // So the state after every tick is, page for page and bit for bit, the state of one basic_bus
 // fed the same changes, at any number of ranks and under any partition; hash() (collective)
 // gives that bus's state hash.
@@ -27,9 +28,9 @@
 //
 // Errors: a page id outside the bus names the range and the ranks; a page owned elsewhere names
 // its owner; ranks that disagree at start-up (partition, page count, shape, communicator size)
-// are refused on every rank with the same message; a producer id used on two ranks in one tick,
-// or more changes routed to one rank than its local ring holds, fail the tick on every rank
-// before any page changes. A rank that dies ends the job (Open MPI's runtime stops every rank)
+// are refused on every rank with the same message; a producer id whose changes reach one rank
+// from two ranks in one tick, or more changes routed to one rank than its local ring holds, fail
+// the tick on every rank before any page changes (that tick's changes are dropped). A rank that dies ends the job (Open MPI's runtime stops every rank)
 // rather than leaving the others waiting in a collective.
 #pragma once
 
@@ -107,10 +108,11 @@ public:
   };
 
   // Joins the bus on comm (collective: every rank constructs one, with equal partitions). opts
-  // configures this rank's local bus; give each rank its own opts.dir (a store directory per
-  // rank). Throws mmsb::error (invalid_argument), on every rank with the same message, when the
-  // ranks disagree on the partition, its size or the shape, or the partition is for another
-  // number of ranks; and whatever basic_bus's constructor throws.
+  // configures this rank's local bus; give each rank its own opts.dir (a new store directory
+  // per rank). Throws mmsb::error (invalid_argument), on every rank with the same message, when
+  // the ranks disagree on the partition, its size or the shape, the partition is for another
+  // number of ranks, or a rank's store already holds pages (reopening is not built yet); and
+  // whatever basic_bus's constructor throws.
   mpi_bus(MPI_Comm comm, partition parts, bus_options opts = {}) : parts_(std::move(parts))
   {
     detail::check_mpi(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
@@ -120,7 +122,15 @@ public:
       detail::check_mpi(MPI_Comm_size(comm_, &ranks_), "MPI_Comm_size");
       agree();
       ring_capacity_ = opts.ring_capacity;
+      const std::string dir = opts.dir;
       local_ = std::make_unique<bus_type>(std::move(opts));
+      // A store that already holds pages would be reopened: not built yet. Every rank refuses.
+      const std::string stale = local_->store().pages().size() == 0 ? std::string()
+                                : "mpi_bus: rank " + std::to_string(rank_) + "'s store in " + dir +
+                                    " already holds pages; reopening a distributed bus (recovery across ranks) is not "
+                                    "built yet: give every rank a new directory";
+      for (const auto& why : detail::allgather_text(comm_, stale, ranks_))
+        if (!why.empty()) throw error(errc::invalid_argument, why);
       for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       outbox_.resize(static_cast<std::size_t>(ranks_));
