@@ -10,7 +10,8 @@
 //                 fed the same changes and edges (each rank runs that bus too), and every owned
 //                 page, derived ones included, equals that bus's page bit for bit.
 //   bad input     a page outside the bus, a page owned elsewhere, a slot past the extent: clear
-//                 errors, nothing queued; edges not built yet (from a derived page on another
+//                 errors, nothing queued; more changes for a rank than its ring holds: the
+//                 tick refused on every rank, nothing changed; edges not built yet (from a derived page on another
 //                 rank, to a page with ghosts, a new ghost after the first tick) and a cycle:
 //                 refused on every rank with the same message; a producer id pushing from two ranks fails the tick on
 //                 every rank with nothing changed; ranks built with different partitions are
@@ -194,6 +195,21 @@ void bad_input()
     check(b.hash() == h0, "a refused tick changes nothing");
   } else {
     check(dup == "(no error)", "one rank: producer 40 is unique");
+  }
+  // More changes for one rank than its local ring holds: refused on every rank, nothing changed.
+  {
+    mmsb::bus_options small;
+    small.ring_capacity = 16;
+    dbus tight(MPI_COMM_WORLD, parts, small);
+    auto p = tight.make_producer(static_cast<std::uint32_t>(rank));
+    const auto before = tight.hash();
+    for (std::size_t i = 0; i < 20; ++i) p.accumulate(page_id{0}, i, 1.5);  // 20 × ranks changes to rank 0
+    const std::string full = error_of([&] { (void)tight.tick(); });
+    check(full.find("ring_capacity 16") != std::string::npos || full.find("another rank") != std::string::npos, "ring: " + full);
+    check(tight.hash() == before, "a refused tick (ring) changes nothing");
+    p.accumulate(page_id{0}, 0, 1.5);
+    const std::string ok = error_of([&] { (void)tight.tick(); });
+    check(ok == "(no error)" && tight.hash() != before, "the next tick within the ring goes through: " + ok);
   }
   // Ranks that disagree: rank 0 builds a hash partition, the others a block one.
   if (ranks > 1) {

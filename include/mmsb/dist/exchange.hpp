@@ -55,11 +55,12 @@ inline std::vector<std::string> allgather_text(MPI_Comm comm, const std::string&
 }
 
 // Sends out[r] to rank r and receives what every rank sent this one into in (rank order), with
-// from[r] the number of items from rank r. T is trivially copyable; sent as bytes. Reuses in's
-// and the count buffers' capacity.
+// from[r] the number of items from rank r. T is trivially copyable; sent as bytes. packed holds
+// the items to send in one buffer; it, in and the count buffers keep their capacity, so a
+// steady state allocates nothing.
 template <class T>
 void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vector<T>& in, std::vector<int>& from,
-               std::vector<int>& scratch)
+               std::vector<int>& scratch, std::vector<T>& packed)
 {
   static_assert(std::is_trivially_copyable_v<T>);
   const std::size_t ranks = out.size();
@@ -71,7 +72,7 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vecto
   int* recv_at = recv_n + ranks;
   std::size_t total_out = 0;
   for (std::size_t r = 0; r < ranks; ++r) total_out += out[r].size();
-  std::vector<T> packed;
+  packed.clear();
   packed.reserve(total_out);
   for (std::size_t r = 0; r < ranks; ++r) {
     send_n[r] = mpi_count(out[r].size() * sizeof(T), "alltoallv");

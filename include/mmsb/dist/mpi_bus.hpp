@@ -224,7 +224,7 @@ public:
     ++ticks_;
     for (std::size_t k = 0; k < outbox_.size(); ++k)
       (k == me() ? r.changes_kept : r.changes_sent) += outbox_[k].size();
-    detail::alltoallv(comm_, outbox_, inbox_, from_, scratch_);
+    detail::alltoallv(comm_, outbox_, inbox_, from_, scratch_, packed_);
     r.changes_received = inbox_.size() - r.changes_kept;
     for (auto& o : outbox_) o.clear();
     // Check before anything changes, and agree: every rank fails the tick, or none.
@@ -374,6 +374,7 @@ private:
   std::unique_ptr<typename bus_type::producer_type> in_producer_;  // the local producer the owner pushes through
   std::vector<std::vector<change_type>> outbox_;  // by owner rank: changes pushed here since the last tick
   std::vector<change_type> inbox_;                // this tick's changes for pages owned here
+  std::vector<change_type> packed_;               // the outboxes in one buffer, as sent
   std::vector<int> from_, scratch_;
   std::vector<std::pair<std::uint32_t, int>> seen_;  // check_inbox's (producer, rank)
   // Edges, known on every rank: the ranks holding a ghost of each page (by global id) and
