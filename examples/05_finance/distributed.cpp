@@ -1,4 +1,4 @@
-// 05_finance_mpi: the finance example's book on a bus split across MPI ranks (docs/dist.md).
+// 05_finance_mpi: the finance example's book on a bus split across MPI ranks (docs/distributed.md).
 //
 // The instruments are partitioned across the ranks: price page k lives on rank k × ranks / n
 // (contiguous blocks). The positions, portfolios, the firm and the report are derived pages and

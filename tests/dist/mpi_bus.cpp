@@ -9,13 +9,19 @@
 //                 epochs; after every tick the distributed hash equals the hash of one basic_bus
 //                 fed the same changes and edges (each rank runs that bus too), and every owned
 //                 page, derived ones included, equals that bus's page bit for bit.
+//   chains        derived pages feeding pages on other ranks, hops deep, a diamond, one page
+//                 feeding every rank, ghosts made after ticks: the hash and every page equal one
+//                 basic_bus's after every tick; the steps are at most the hops across ranks plus
+//                 one, and some tick takes them all; a cycle through ranks (or a self-loop) is
+//                 refused on every rank with the same message, naming it in global ids.
+//   past the ring a ghost's update larger than the holder's ring is assigned in parts, with a
+//                 local tick between, and still equals one bus.
 //   bad input     a page outside the bus, a page owned elsewhere, a slot past the extent: clear
 //                 errors, nothing queued; more changes for a rank than its ring holds: the
-//                 tick refused on every rank, nothing changed; edges not built yet (from a derived page on another
-//                 rank, to a page with ghosts, a new ghost after the first tick) and a cycle:
-//                 refused on every rank with the same message; a producer id pushing from two ranks fails the tick on
-//                 every rank with nothing changed; ranks built with different partitions are
-//                 refused at start-up on every rank with the same message.
+//                 tick refused on every rank, nothing changed; a producer id pushing from two
+//                 ranks fails the tick on every rank with nothing changed; ranks built with
+//                 different partitions are refused at start-up on every rank with the same
+//                 message.
 //   reopening     a bus on disk (a store per rank) reopened is refused on every rank: recovery
 //                 across ranks is not built yet.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
@@ -252,35 +258,111 @@ void reopen_refused()
   std::filesystem::remove_all(dir);
 }
 
-// Edges that are not built yet, and a cycle: refused on every rank with the same message.
-void edge_refusals()
+// Chains of derived pages across ranks: edges from derived pages to pages on other ranks,
+// several hops deep, a diamond, a page feeding ghosts on several ranks, and ghosts made after
+// ticks (sent whole when their edge is added). After every tick the hash and every owned page
+// equal one basic_bus's; the steps number the longest chain across ranks plus one; the
+// boundary deltas are the encoded size of the changed slots (delta/codec.hpp), and the
+// bytes sent are those plus the routed changes and the counts. A cycle (through ranks or
+// within one) is refused on every rank with the same message, naming it in global ids.
+void derived_chains(const mmsb::dist::partition& parts)
+{
+  dbus b(MPI_COMM_WORLD, parts);
+  ref_bus ref;
+  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
+  auto ref_p = ref.make_producer();
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> added;
+  const auto add = [&](std::uint32_t s, std::uint32_t d, const std::shared_ptr<const mmsb::csr_matrix<double>>& a) {
+    (void)ref.add_matrix_edge(page_id{s}, page_id{d}, a);
+    b.add_matrix_edge(page_id{s}, page_id{d}, *a);
+    added.emplace_back(s, d);
+  };
+  // The most edges across ranks on one path: the steps a tick takes when every hop changes.
+  const auto most_across = [&] {
+    std::vector<std::uint32_t> at(pages, 0);
+    for (std::size_t round = 0; round < added.size(); ++round)
+      for (const auto& [s, d] : added)
+        at[d] = std::max(at[d], at[s] + (parts.owner(page_id{s}) != parts.owner(page_id{d}) ? 1u : 0u));
+    return *std::max_element(at.begin(), at.end());
+  };
+  const auto es = edges();
+  // A chain through every rank's pages: 0 -> 30 -> 50 -> 75 -> 96 (block: ranks 0 .. last),
+  // a diamond 0 -> 20, 0 -> 40, 20 -> 60, 40 -> 60, and 30 feeding pages on every rank.
+  const std::uint32_t chain[] = {0, 30, 50, 75, 96};
+  for (std::size_t k = 0; k + 1 < std::size(chain); ++k) add(chain[k], chain[k + 1], es[k].a);
+  add(0, 20, es[5].a), add(0, 40, es[6].a), add(20, 60, es[7].a), add(40, 60, es[8].a);
+  add(30, 10, es[9].a), add(30, 55, es[10].a), add(30, 90, es[11].a);
+  // Cycles: through ranks (96 -> 0 closes 0 -> 30 -> 50 -> 75 -> 96) and within a page.
+  const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{96}, page_id{0}, *es[12].a); });
+  check(cycle.find("would close the cycle 0 -> 30 -> 50 -> 75 -> 96 -> 0") != std::string::npos, parts.rule() + ": cycle: " + cycle);
+  const std::string self = error_of([&] { b.add_matrix_edge(page_id{7}, page_id{7}, *es[12].a); });
+  check(self.find("cycle 7 -> 7") != std::string::npos, parts.rule() + ": self-loop: " + self);
+  const auto agreed = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, cycle + "|" + self, ranks);
+  for (int k = 1; k < ranks; ++k) check(agreed[static_cast<std::size_t>(k)] == agreed[0], "cycle refusals: rank " + std::to_string(k) + " says what rank 0 says");
+
+  bool deepest = false;  // some tick took every step the edges allow
+  for (int t = 0; t < ticks; ++t) {
+    if (t == 4) add(50, 5, es[13].a), add(96, 33, identity());  // new ghosts after ticks: sent whole
+    // Producers push to the chain's head and the diamond's sources, as one producer on the reference.
+    ref_p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+    for (std::uint32_t p = 0; p < producers; ++p)
+      for (const auto& c : changes_of(p, t))
+        if (c.page < 5) c.assign ? ref_p.assign(page_id{c.page}, c.slot, c.value) : ref_p.accumulate(page_id{c.page}, c.slot, c.value);
+    if (rank == 0) {
+      auto w = b.make_producer(0);  // one producer, as on the reference: its sequence restarts with each handle, so one tick each
+      w.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+      for (std::uint32_t p = 0; p < producers; ++p)
+        for (const auto& c : changes_of(p, t))
+          if (c.page < 5) c.assign ? w.assign(page_id{c.page}, c.slot, c.value) : w.accumulate(page_id{c.page}, c.slot, c.value);
+    }
+    (void)ref.tick();
+    const auto r = b.tick();
+    check(b.hash() == ref.hash(), parts.rule() + ": chains: the hash after tick " + std::to_string(t));
+    const std::uint32_t across = most_across();
+    check(r.steps >= 1 && r.steps <= across + 1, parts.rule() + ": chains: " + std::to_string(r.steps) + " steps for at most " +
+                                                   std::to_string(across) + " hops across ranks");
+    deepest = deepest || r.steps == across + 1;
+    check(r.bytes_sent() == r.route_bytes + r.boundary_bytes + r.count_bytes, "bytes add up");
+    check((r.boundary_slots == 0) == (r.boundary_bytes == 0) && (ranks > 1 || r.boundary_bytes == 0), "boundary deltas carry their slots");
+  }
+  for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank)))
+    check(std::memcmp(b.value(g).payload_bytes().data(), ref.value(g).payload_bytes().data(), sizeof(L::storage_type)) == 0,
+          parts.rule() + ": chains: page " + std::to_string(g.value()) + " bit for bit");
+  check(deepest, parts.rule() + ": chains: a tick took every step");
+  check(ranks == 1 ? b.ghost_pages() == 0 : true, "one rank: no ghosts");
+}
+
+// Ghost updates larger than the local ring: a derived page whose every slot changes each tick
+// (every row reads slot 0 of page 0), ghosted on another rank whose ring holds 16 changes. The
+// holder assigns them 16 at a time, a local tick between (assigns to distinct slots: the cut
+// does not change the end state), and still equals one bus.
+void ghost_updates_past_the_ring()
 {
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
-  dbus b(MPI_COMM_WORLD, parts);
-  // Page 2 -> 70 makes 70 derived; an edge from 70 to a page on another rank is not built
-  // yet, nor one to page 2 (it has ghosts where 70's owner is not 2's), nor a cycle.
-  b.add_matrix_edge(page_id{2}, page_id{70}, *identity());
-  const auto far_from = [&](page_id g) {  // a page owned by another rank than g's (g's own on one rank)
-    for (std::uint32_t k = 0; k < pages; ++k)
-      if (parts.owner(page_id{k}) != parts.owner(g) && k != 2 && k != 70) return page_id{k};
-    return page_id{71};
-  };
-  const page_id other = far_from(page_id{70});
-  const std::string from_derived = error_of([&] { b.add_matrix_edge(page_id{70}, other, *identity()); });
-  if (ranks > 1) {
-    check(from_derived.find("from a derived page") != std::string::npos, "from derived: " + from_derived);
-  } else {
-    check(from_derived == "(no error)", "one rank: an edge from a derived page is local");
+  mmsb::bus_options small;
+  small.ring_capacity = 16;
+  dbus b(MPI_COMM_WORLD, parts, small);
+  ref_bus ref;
+  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
+  auto ref_p = ref.make_producer();
+  std::vector<mmsb::matrix_entry<double>> e;
+  for (std::uint32_t r = 0; r < L::extent; ++r) e.push_back({r, 0, 1.0 + r / 8.0});
+  const auto fan = std::make_shared<const mmsb::csr_matrix<double>>(mmsb::csr_matrix<double>::from_entries(L::extent, L::extent, {e.data(), e.size()}));
+  const std::uint32_t mid = ranks == 1 ? 48 : parts.owned(0).back().value(), last = pages - 1;  // rank 0's last page; the last rank's
+  for (const auto& [s, d, a] : {std::tuple{0u, mid, fan}, std::tuple{mid, last, identity()}}) {
+    (void)ref.add_matrix_edge(page_id{s}, page_id{d}, a);
+    b.add_matrix_edge(page_id{s}, page_id{d}, *a);
   }
-  const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{70}, page_id{2}, *identity()); });
-  check(cycle != "(no error)", "cycle refused: " + cycle);
-  const auto agreed = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, from_derived + "|" + cycle, ranks);
-  for (int k = 1; k < ranks; ++k) check(agreed[static_cast<std::size_t>(k)] == agreed[0], "edge refusals: rank " + std::to_string(k) + " says what rank 0 says");
-  // A new ghost after the first tick: page 3's owner (rank 0) to page 90's (the last rank).
-  (void)b.tick();
-  const std::string late = error_of([&] { b.add_matrix_edge(page_id{3}, page_id{90}, *identity()); });
-  if (ranks > 1) check(late.find("before the first tick") != std::string::npos, "late ghost: " + late);
-  else check(late == "(no error)", "one rank: no ghost needed");
+  std::uint32_t most = 0;
+  for (int t = 0; t < 4; ++t) {
+    ref_p.accumulate(page_id{0}, 0, 0.75 + t);
+    if (rank == 0) b.make_producer(0).accumulate(page_id{0}, 0, 0.75 + t);
+    (void)ref.tick();
+    const auto r = b.tick();
+    most = std::max(most, r.local_ticks);
+    check(b.hash() == ref.hash(), "past the ring: the hash after tick " + std::to_string(t));
+  }
+  if (ranks > 1 && rank == ranks - 1) check(most >= L::extent / 16 + 1, "past the ring: " + std::to_string(most) + " local ticks in one tick");
 }
 
 } // namespace
@@ -305,7 +387,9 @@ int main(int argc, char** argv)
     for (auto& o : owners) o = static_cast<std::uint32_t>(rng() % n);
     determinism(mmsb::dist::partition::from_owners(owners, n));
     bad_input();
-    edge_refusals();
+    derived_chains(mmsb::dist::partition::block(pages, n));
+    derived_chains(mmsb::dist::partition::hash(pages, n));
+    ghost_updates_past_the_ring();
     reopen_refused();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());

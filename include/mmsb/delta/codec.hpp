@@ -27,6 +27,7 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/delta.hpp>
 
+#include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
@@ -241,6 +242,40 @@ std::size_t encode(const delta<Semiring, Layout>& d, std::vector<std::byte>& out
   out.resize(at + plan.bytes);  // zeroed: the bitmaps are or-ed in
   detail::encode_into(d, plan, out.data() + at);
   return plan.bytes;
+}
+
+// The size of the encoded delta at the front of `bytes` (a stream of deltas back to back, as the
+// distributed bus sends them), read from its header alone: what decode() must then be given.
+// Throws mmsb::error (size_mismatch) naming the sizes when the header or the size it gives does
+// not fit in bytes, and (bad_format) for an unknown version or encoding. decode() still checks
+// the rest (the layout, the body).
+template <class Layout>
+[[nodiscard]] std::size_t encoded_size_at(span<const std::byte> bytes)
+{
+  using V = detail::wire_t<typename Layout::value_type>;
+  if (bytes.size() < delta_header_bytes)
+    throw error(errc::size_mismatch, "delta stream: " + std::to_string(bytes.size()) + " bytes left, shorter than the " +
+                                       std::to_string(delta_header_bytes) + "-byte header");
+  const auto version = static_cast<std::uint8_t>(bytes[0]);
+  const auto encoding = static_cast<std::uint8_t>(bytes[2]);
+  const auto page = detail::get_le<std::uint32_t>(bytes.data() + 8);
+  const std::size_t count = std::min<std::size_t>(detail::get_le<std::uint32_t>(bytes.data() + 12), Layout::extent + 1);
+  std::size_t size = 0;
+  if (encoding == static_cast<std::uint8_t>(delta_encoding::dense) && (version == 1 || version == 2)) {
+    size = detail::dense_wire_bytes<Layout>();
+  } else if (version == 1 && encoding == static_cast<std::uint8_t>(delta_encoding::sparse)) {
+    size = delta_header_bytes + count * (4 + 1 + sizeof(V));
+  } else if (version == 2 && encoding >= static_cast<std::uint8_t>(detail::wire_encoding::sparse_accumulate) &&
+             encoding <= static_cast<std::uint8_t>(detail::wire_encoding::sparse_mixed)) {
+    size = detail::sparse_wire_bytes<Layout>(count, encoding == static_cast<std::uint8_t>(detail::wire_encoding::sparse_mixed));
+  } else {
+    throw error(errc::bad_format, "delta stream: the delta for page " + std::to_string(page) + " has version " + std::to_string(version) +
+                                    " and encoding " + std::to_string(encoding) + ", which this build does not read");
+  }
+  if (size > bytes.size())
+    throw error(errc::size_mismatch, "delta stream: the delta for page " + std::to_string(page) + " needs " + std::to_string(size) +
+                                       " bytes, " + std::to_string(bytes.size()) + " are left");
+  return size;
 }
 
 // The wire form of d as a new byte vector (see encode(d, out)).

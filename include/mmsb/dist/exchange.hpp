@@ -1,4 +1,4 @@
-// The MPI collectives the distributed bus uses (dist/mpi_bus.hpp; docs/dist.md), over a
+// The MPI collectives the distributed bus uses (dist/mpi_bus.hpp; docs/distributed.md), over a
 // communicator whose errors return (MPI_ERRORS_RETURN) so that they become mmsb::error. Every
 // function here is collective: every rank of the communicator calls it, in the same order.
 // Opt-in: needs MPI (meson: dependency('mpi', language: 'cpp')).
@@ -89,6 +89,40 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vecto
   }
   in.resize(total_in / sizeof(T));
   check_mpi(MPI_Alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), recv_n, recv_at, MPI_BYTE, comm), "MPI_Alltoallv");
+}
+
+// Over a distributed graph topology (MPI_Dist_graph_create_adjacent): sends out[k] to the k-th
+// out-neighbour and receives from every in-neighbour (indegree of them) into in, the k-th one's
+// bytes at in[at[k], at[k] + from[k]). Counts first (MPI_Neighbor_alltoall), then the bytes
+// (MPI_Neighbor_alltoallv). Every buffer keeps its capacity: a steady state allocates nothing.
+inline void neighbor_alltoallv(MPI_Comm nbr, const std::vector<std::vector<std::byte>>& out, std::size_t indegree,
+                               std::vector<std::byte>& in, std::vector<int>& from, std::vector<int>& at, std::vector<int>& scratch,
+                               std::vector<std::byte>& packed)
+{
+  const std::size_t outdegree = out.size();
+  scratch.assign(2 * outdegree + 1, 0);  // send counts, send displacements (one spare: never a null pointer)
+  int* send_n = scratch.data();
+  int* send_at = send_n + outdegree;
+  std::size_t total = 0;
+  for (const auto& o : out) total += o.size();
+  packed.clear();
+  packed.reserve(total);
+  for (std::size_t k = 0; k < outdegree; ++k) {
+    send_n[k] = mpi_count(out[k].size(), "neighbor_alltoallv");
+    send_at[k] = mpi_count(packed.size(), "neighbor_alltoallv");
+    packed.insert(packed.end(), out[k].begin(), out[k].end());
+  }
+  from.assign(indegree + 1, 0);
+  at.assign(indegree + 1, 0);
+  check_mpi(MPI_Neighbor_alltoall(send_n, 1, MPI_INT, from.data(), 1, MPI_INT, nbr), "MPI_Neighbor_alltoall");
+  std::size_t in_total = 0;
+  for (std::size_t k = 0; k < indegree; ++k) {
+    at[k] = mpi_count(in_total, "neighbor_alltoallv");
+    in_total += static_cast<std::size_t>(from[k]);
+  }
+  in.resize(in_total + 1);
+  check_mpi(MPI_Neighbor_alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), from.data(), at.data(), MPI_BYTE, nbr),
+            "MPI_Neighbor_alltoallv");
 }
 
 } // namespace mmsb::dist::detail

@@ -1,41 +1,52 @@
 // mpi_bus: a bus whose pages are partitioned across the ranks of an MPI communicator
-// (docs/dist.md). Opt-in: needs MPI (meson: dependency('mpi', language: 'cpp'); the build
+// (docs/distributed.md). Opt-in: needs MPI (meson: dependency('mpi', language: 'cpp'); the build
 // defines OMPI_SKIP_MPICXX). Each rank holds a basic_bus of the pages it owns (dist/partition.hpp)
 // and its own log in its own directory; producers live on any rank.
 //
 // A tick is collective (every rank calls it):
-//   1. route    every change pushed on this rank since the last tick goes to its page's owner
-//               and to the ranks holding a ghost of the page (below), in one MPI_Alltoallv
-//               (only the changes: page, slot, value and order key);
+//   1. route    every change pushed on this rank since the last tick goes to its page's owner,
+//               in one MPI_Alltoallv (page, slot, value and order key);
 //   2. order    the owner sorts what it received by (epoch, producer, sequence), the key the
 //               single-process bus folds changes in, with producer ids global (the caller's
 //               make_producer(id)), so the result does not depend on which rank pushed;
-//   3. tick     the owner pushes them, in that order, through one producer of its local bus and
-//               ticks it (ingest, merge, apply+log, propagate, maintain).
-// So the state after every tick is, page for page and bit for bit, the state of one basic_bus
-// fed the same changes, at any number of ranks and under any partition; hash() (collective)
-// gives that bus's state hash.
+//   3. step 0   the owner pushes them, in that order, through one producer of its local bus and
+//               ticks it (ingest, merge, apply+log, propagate, maintain);
+//   4. steps    bulk-synchronous propagation across ranks. An edge lives on the rank that owns
+//               its destination; a source owned elsewhere is held there as a ghost, a local base
+//               page. After each step, every owner compares its boundary pages (those with ghosts
+//               elsewhere) with what it last sent, and sends the slots that changed, as one
+//               encoded delta per page (delta/codec.hpp: assigns of the new values), to the ranks
+//               holding ghosts, in one MPI_Neighbor_alltoallv over a distributed graph topology
+//               built from the edges. The holders assign them to their ghosts and tick again.
+//               A global reduction ends the loop when no rank has a changed boundary page. The
+//               steps number the longest chain of edges across ranks, plus one.
+// A derived value is a deterministic function of its sources' values (docs/propagation.md: a row
+// is always computed in one order), and every ghost ends the tick equal to its source bit for
+// bit, so the state after every tick is, page for page and bit for bit, the state of one
+// basic_bus fed the same changes and edges, at any number of ranks and under any partition;
+// hash() (collective) gives that bus's state hash. Only changed slots travel, never pages (a
+// new ghost is sent whole once, when its edge is added).
 //
-// Edges (add_matrix_edge, collective) live on the rank that owns their destination. A source
-// owned by another rank is held there as a ghost: a local base page that receives a copy of
-// every change routed to the source, in the same tick and the same order, so it equals the
-// source bit for bit and the local bus propagates as one bus would. Only changes travel, never
-// pages.
-//
-// Not yet (issue 23 goes on): an edge from a derived page owned by another rank (its value is
-// computed, not changed: it needs an exchange per propagation step), and a global commit record
-// with recovery of all ranks to the last complete epoch.
+// Each step that changes pages on a rank is one commit (one epoch) of that rank's local bus, so
+// local epochs run ahead of the global tick count. Not yet (issue 23 goes on): fixed-point
+// regions spanning ranks, and a global commit record with recovery of all ranks to the last
+// complete tick.
 //
 // Errors: a page id outside the bus names the range and the ranks; a page owned elsewhere names
 // its owner; ranks that disagree at start-up (partition, page count, shape, communicator size)
-// are refused on every rank with the same message; a producer id whose changes reach one rank
-// from two ranks in one tick, or more changes routed to one rank than its local ring holds, fail
-// the tick on every rank before any page changes (that tick's changes are dropped). A rank that dies ends the job (Open MPI's runtime stops every rank)
-// rather than leaving the others waiting in a collective.
+// are refused on every rank with the same message; an edge closing a cycle (across ranks or not)
+// is refused on every rank, naming the cycle in global ids; a producer id whose changes reach
+// one rank from two ranks in one tick, or more changes routed to one rank than its local ring
+// holds, fail the tick on every rank before any page changes (that tick's changes are dropped).
+// A local tick that fails on one rank fails the distributed tick on every rank with that rank's
+// message (the ranks' states may then differ: the bus must be rebuilt). A rank that dies ends the
+// job (Open MPI's runtime stops every rank) rather than leaving the others waiting in a
+// collective.
 #pragma once
 
 #include <mmsb/bus/bus.hpp>
 #include <mmsb/bus/shape.hpp>
+#include <mmsb/delta/codec.hpp>
 #include <mmsb/dist/exchange.hpp>
 #include <mmsb/dist/partition.hpp>
 
@@ -44,8 +55,11 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -64,12 +78,21 @@ struct routed_change {
   T value;                 // the change's value
 };
 
-// What one distributed tick did on this rank.
+// What one distributed tick did on this rank, and what it sent to other ranks.
 struct dist_tick_report {
-  tick_report local;               // the local bus's tick
-  std::uint64_t changes_sent = 0;  // changes this rank routed to other ranks
-  std::uint64_t changes_kept = 0;  // changes pushed here to pages owned here
+  tick_report local;                   // the local bus's step 0 (the producers' changes)
+  std::uint32_t steps = 0;             // propagation steps (step 0 included; the same on every rank)
+  std::uint32_t local_ticks = 0;       // local ticks this rank ran (steps that brought it ghost updates, and step 0)
+  std::uint64_t changes_sent = 0;      // changes this rank routed to other ranks
+  std::uint64_t changes_kept = 0;      // changes pushed here to pages owned here
   std::uint64_t changes_received = 0;  // changes other ranks routed here
+  std::uint64_t route_bytes = 0;       // bytes of routed changes sent to other ranks
+  std::uint64_t boundary_slots = 0;    // changed boundary slots sent, once per rank holding a ghost
+  std::uint64_t boundary_bytes = 0;    // their encoded deltas (delta/codec.hpp), as sent
+  std::uint64_t count_bytes = 0;       // the byte counts that frame every exchange (an int per peer)
+  std::uint64_t ghost_slots = 0;       // ghost slots this rank assigned from what it received
+  // Every byte this rank handed MPI for other ranks in this tick.
+  [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return route_bytes + boundary_bytes + count_bytes; }
 };
 
 // The distributed bus (see the top of this header). Not copyable or movable; owned by one thread
@@ -134,8 +157,7 @@ public:
       for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       outbox_.resize(static_cast<std::size_t>(ranks_));
-      ghost_ranks_.resize(parts_.pages());
-      derived_.resize(parts_.pages());
+      succ_.resize(parts_.pages());
     } catch (...) {
       in_producer_.reset();
       local_.reset();
@@ -149,6 +171,7 @@ public:
   {
     in_producer_.reset();
     local_.reset();
+    if (nbr_ != MPI_COMM_NULL) MPI_Comm_free(&nbr_);
     MPI_Comm_free(&comm_);
   }
 
@@ -158,52 +181,49 @@ public:
   [[nodiscard]] int ranks() const noexcept { return ranks_; }
   // Who owns which page.
   [[nodiscard]] const partition& parts() const noexcept { return parts_; }
-  // This rank's local bus (its pages under local ids: parts().local(g); read it, do not write).
+  // This rank's local bus (its pages under local ids: parts().local(g), then its ghosts; read
+  // it, do not write).
   [[nodiscard]] const bus_type& local() const noexcept { return *local_; }
+  // Pages this rank owns that other ranks hold ghosts of.
+  [[nodiscard]] std::size_t boundary_pages() const noexcept { return boundary_.size(); }
+  // Ghosts this rank holds (pages owned elsewhere that its edges read).
+  [[nodiscard]] std::size_t ghost_pages() const noexcept { return ghost_local_.size(); }
 
   // A producer with global id `id` (local: no communication). The id must be unique across the
   // ranks; the same id pushing on two ranks fails the tick.
   [[nodiscard]] producer make_producer(std::uint32_t id) { return producer(this, id); }
 
   // An edge src → dst with matrix a (collective: every rank calls it with the same arguments; a
-  // is used on dst's owner). When src is owned elsewhere, dst's owner keeps a ghost of it (see
-  // the top of this header). Throws mmsb::error on every rank with the same message and no edge
-  // added: unknown_page for a page outside the bus; invalid_argument for an edge from a derived
-  // page owned by another rank, one making a page with ghosts derived, or one needing a new ghost
-  // after the first tick (not built yet); what basic_bus::add_matrix_edge throws on dst's owner
-  // (a cycle, a wrong shape).
+  // is used on dst's owner). src may be a base or a derived page on any rank; when it is owned
+  // elsewhere, dst's owner keeps a ghost of it (see the top of this header), sent whole from
+  // src's owner the first time. Throws mmsb::error on every rank with the same message and no
+  // edge added: unknown_page for a page outside the bus; invalid_argument for an edge that would
+  // close a cycle (naming it, in global ids) and for what basic_bus::add_matrix_edge refuses on
+  // dst's owner (a wrong shape).
   void add_matrix_edge(page_id src, page_id dst, matrix_type a)
   {
     // What every rank can decide alike, from what every rank knows.
     const std::uint32_t from = parts_.checked_owner(src), to = parts_.checked_owner(dst);
+    check_acyclic(src, dst);
     const bool remote = from != to;
-    auto& holders = ghost_ranks_[src.value()];
-    const bool new_ghost = remote && std::find(holders.begin(), holders.end(), to) == holders.end();
-    if (remote && derived_[src.value()])
-      throw error(errc::invalid_argument, "mpi_bus: an edge from page " + std::to_string(src.value()) + " (derived, on rank " +
-                                            std::to_string(from) + ") to page " + std::to_string(dst.value()) + " (on rank " +
-                                            std::to_string(to) + "): edges from a derived page on another rank are not built yet");
-    if (!ghost_ranks_[dst.value()].empty())
-      throw error(errc::invalid_argument, "mpi_bus: an edge to page " + std::to_string(dst.value()) + " would make it derived, but rank " +
-                                            std::to_string(ghost_ranks_[dst.value()].front()) +
-                                            " holds a ghost of it for an edge across ranks: not built yet");
-    if (new_ghost && ticks_ != 0)
-      throw error(errc::invalid_argument, "mpi_bus: an edge from page " + std::to_string(src.value()) + " (rank " + std::to_string(from) +
-                                            ") to page " + std::to_string(dst.value()) + " (rank " + std::to_string(to) +
-                                            ") needs a new ghost, and ghosts are made before the first tick: not built yet");
-    // dst's owner adds it (and the ghost: kept current from now on, even if its bus refuses the edge).
-    if (new_ghost) holders.push_back(to);
     std::string why;
-    if (to == me()) {
+    if (remote && !has_ghost(src, to)) {
+      // dst's owner gets a ghost of src, kept current from now on (even if its bus refuses the edge).
+      holders_[src.value()].push_back(to);
+      nbr_dirty_ = true;
+      why = make_ghost(src, from, to);
+    }
+    if (to == me() && why.empty()) {
       try {
-        local_->add_matrix_edge(remote ? ghost_of(src) : parts_.local(src), parts_.local(dst), std::move(a));
+        local_->add_matrix_edge(remote ? ghost_local_.at(src.value()) : parts_.local(src), parts_.local(dst), std::move(a));
       } catch (const error& e) {
         why = e.what();
       }
     }
     const auto all = detail::allgather_text(comm_, why, ranks_);
-    if (!all[to].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(to) + " refused the edge: " + all[to]);
-    derived_[dst.value()] = true;
+    for (const std::uint32_t k : {to, from})
+      if (!all[k].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " refused the edge: " + all[k]);
+    succ_[src.value()].push_back(dst.value());
   }
 
   // The value of page g, which this rank must own. Throws mmsb::error (unknown_page) naming the
@@ -222,8 +242,11 @@ public:
   {
     dist_tick_report r;
     ++ticks_;
-    for (std::size_t k = 0; k < outbox_.size(); ++k)
+    for (std::size_t k = 0; k < outbox_.size(); ++k) {
       (k == me() ? r.changes_kept : r.changes_sent) += outbox_[k].size();
+      if (k != me()) r.route_bytes += outbox_[k].size() * sizeof(change_type);
+    }
+    r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
     detail::alltoallv(comm_, outbox_, inbox_, from_, scratch_, packed_);
     r.changes_received = inbox_.size() - r.changes_kept;
     for (auto& o : outbox_) o.clear();
@@ -240,12 +263,13 @@ public:
     });
     for (const change_type& c : inbox_) {
       in_producer_->set_epoch(mmsb::epoch{c.epoch});
-      const page_id g{c.page};
-      in_producer_->put(parts_.owner(g) == me() ? parts_.local(g) : ghost_local_.find(c.page)->second, c.slot,
-                        static_cast<delta_op>(c.op), c.value);
+      in_producer_->put(parts_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
     }
     inbox_.clear();
-    r.local = local_->tick();
+    push_ghost_updates(seeds_, r);  // new ghosts' first values (within the ring: checked above)
+    seeds_.clear();
+    if (nbr_dirty_) build_neighbours();
+    propagate_across_ranks(r);
     return r;
   }
 
@@ -292,6 +316,23 @@ public:
   }
 
 private:
+  using storage_type = typename page_type::storage_type;
+  using delta_type = delta<Semiring, Layout>;
+
+  // A page owned here that other ranks hold ghosts of.
+  struct boundary_page {
+    std::uint32_t global;               // its global id
+    page_id local;                      // its local id
+    std::vector<std::uint32_t> holders; // the ranks holding a ghost of it, in the order made
+    storage_type shadow;                // its value as last sent to them
+  };
+  // A ghost slot to assign: (the ghost's local id, slot, value).
+  struct ghost_update {
+    page_id ghost;
+    std::uint32_t slot;
+    value_type value;
+  };
+
   [[nodiscard]] std::uint32_t me() const noexcept { return static_cast<std::uint32_t>(rank_); }
 
   // The local ids [b, e) of rank k's pages with global ids in [c0, c1).
@@ -327,19 +368,220 @@ private:
     if (slot >= Layout::extent)
       throw error(errc::out_of_range, "page " + std::to_string(g.value()) + " slot " + std::to_string(slot) + ": past the page's " +
                                         std::to_string(Layout::extent) + " slots");
-    const change_type c{p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v};
-    outbox_[owner].push_back(c);
-    for (const std::uint32_t r : ghost_ranks_[g.value()]) outbox_[r].push_back(c);  // its ghosts
+    outbox_[owner].push_back({p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v});
   }
 
-  // The local id of this rank's ghost of page g, made on first use (before the first tick: a
-  // zero page, as g was). Throws as basic_bus::create_page.
-  page_id ghost_of(page_id g)
+  // ---- edges --------------------------------------------------------------------------------
+  // Throws mmsb::error (invalid_argument) when src → dst would close a cycle: dst reaches src
+  // over the edges every rank knows (succ_). The message names the cycle in global ids.
+  void check_acyclic(page_id src, page_id dst) const
   {
-    if (const auto it = ghost_local_.find(g.value()); it != ghost_local_.end()) return it->second;
-    const page_id local = local_->create_page();
-    ghost_local_.emplace(g.value(), local);
-    return local;
+    std::unordered_map<std::uint32_t, std::uint32_t> parent{{dst.value(), dst.value()}};
+    std::vector<std::uint32_t> stack{dst.value()};
+    while (!stack.empty() && !parent.count(src.value())) {
+      const std::uint32_t v = stack.back();
+      stack.pop_back();
+      for (const std::uint32_t w : succ_[v])
+        if (parent.emplace(w, v).second) stack.push_back(w);
+    }
+    if (!parent.count(src.value())) return;
+    std::vector<std::uint32_t> path{src.value()};  // src back to dst along parents
+    while (path.back() != dst.value()) path.push_back(parent.at(path.back()));
+    std::string cycle;
+    for (auto it = path.rbegin(); it != path.rend(); ++it) cycle += std::to_string(*it) + " -> ";
+    throw error(errc::invalid_argument, "mpi_bus: edge " + std::to_string(src.value()) + " -> " + std::to_string(dst.value()) +
+                                          " would close the cycle " + cycle + std::to_string(dst.value()) +
+                                          " (pages in global ids; fixed-point regions across ranks are not built yet)");
+  }
+
+  [[nodiscard]] bool has_ghost(page_id g, std::uint32_t rank) const
+  {
+    const auto it = holders_.find(g.value());
+    return it != holders_.end() && std::find(it->second.begin(), it->second.end(), rank) != it->second.end();
+  }
+
+  // A ghost of g (owned by `from`) on rank `to`: from sends g's value; to makes a local base page
+  // and queues the slots that differ from a new page for the next tick's step 0; from adds g to
+  // its boundary pages with that value as sent. Returns this rank's failure message, or "".
+  std::string make_ghost(page_id g, std::uint32_t from, std::uint32_t to)
+  {
+    const int tag = 0x6d6d;  // the bus's own communicator: no other traffic to confuse
+    if (me() == from) {
+      const page_id local = parts_.local(g);
+      const auto it = boundary_at_.find(g.value());
+      std::size_t b = it == boundary_at_.end() ? boundary_.size() : it->second;
+      if (it == boundary_at_.end()) {
+        boundary_.push_back({g.value(), local, {}, local_->value(local).storage()});
+        boundary_at_.emplace(g.value(), b);
+      }
+      boundary_[b].holders.push_back(to);
+      detail::check_mpi(MPI_Send(&boundary_[b].shadow, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_), "MPI_Send");
+      return {};
+    }
+    if (me() != to) return {};
+    storage_type now{};
+    detail::check_mpi(MPI_Recv(&now, sizeof(storage_type), MPI_BYTE, static_cast<int>(from), tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+    try {
+      const page_id ghost = local_->create_page();
+      ghost_local_.emplace(g.value(), ghost);
+      const storage_type& fresh = local_->value(ghost).storage();
+      for (std::size_t i = 0; i < Layout::extent; ++i)
+        if (!same_bits(Layout::load(now, i), Layout::load(fresh, i)))
+          seeds_.push_back({ghost, static_cast<std::uint32_t>(i), Layout::load(now, i)});
+    } catch (const error& e) {
+      return e.what();
+    }
+    return {};
+  }
+
+  [[nodiscard]] static bool same_bits(value_type a, value_type b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
+
+  // ---- propagation across ranks -------------------------------------------------------------
+  // The distributed graph topology of the ghost exchange (collective): this rank sends to the
+  // ranks holding ghosts of its pages and receives from the owners of its ghosts.
+  void build_neighbours()
+  {
+    std::vector<int> out, in;
+    for (const auto& b : boundary_) out.insert(out.end(), b.holders.begin(), b.holders.end());
+    for (const auto& [g, ghost] : ghost_local_) in.push_back(static_cast<int>(parts_.owner(page_id{g})));
+    for (auto* v : {&out, &in}) {
+      std::sort(v->begin(), v->end());
+      v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
+    if (nbr_ != MPI_COMM_NULL) MPI_Comm_free(&nbr_);
+    detail::check_mpi(MPI_Dist_graph_create_adjacent(comm_, static_cast<int>(in.size()), in.data(), MPI_UNWEIGHTED,
+                                                     static_cast<int>(out.size()), out.data(), MPI_UNWEIGHTED, MPI_INFO_NULL, 0, &nbr_),
+                      "MPI_Dist_graph_create_adjacent");
+    detail::check_mpi(MPI_Comm_set_errhandler(nbr_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    nbr_out_ = std::move(out);
+    nbr_in_ = std::move(in);
+    out_slot_.assign(static_cast<std::size_t>(ranks_), -1);
+    for (std::size_t k = 0; k < nbr_out_.size(); ++k) out_slot_[static_cast<std::size_t>(nbr_out_[k])] = static_cast<int>(k);
+    to_nbr_.resize(nbr_out_.size());
+    nbr_dirty_ = false;
+  }
+
+  // Steps: tick locally, send changed boundary slots, until no rank has any (see the top).
+  void propagate_across_ranks(dist_tick_report& r)
+  {
+    bool run = true;  // step 0 always ticks; later steps where ghost updates arrived
+    std::string failed;
+    for (r.steps = 1;; ++r.steps) {
+      std::uint64_t out = 0;
+      if (run && failed.empty()) {
+        try {
+          tick_local(r);
+          out = collect_boundary(r);
+        } catch (const error& e) {
+          failed = "mpi_bus tick: rank " + std::to_string(rank_) + ", step " + std::to_string(r.steps - 1) + ": " + e.what();
+        }
+      }
+      int flags[2] = {out != 0 ? 1 : 0, failed.empty() ? 0 : 1}, all[2] = {0, 0};
+      detail::check_mpi(MPI_Allreduce(flags, all, 2, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
+      if (all[1] != 0) {
+        for (const auto& why : detail::allgather_text(comm_, failed, ranks_))
+          if (!why.empty()) throw error(errc::io_error, why + " (the tick failed on every rank; ranks may differ: rebuild the bus)");
+      }
+      if (all[0] == 0) return;
+      r.count_bytes += sizeof(int) * nbr_out_.size();
+      detail::neighbor_alltoallv(nbr_, to_nbr_, nbr_in_.size(), nbr_in_bytes_, from_nbr_, from_nbr_at_, nbr_scratch_, nbr_packed_);
+      for (auto& o : to_nbr_) o.clear();
+      updates_.clear();
+      try {
+        read_ghost_updates();
+      } catch (const error& e) {
+        failed = "mpi_bus tick: rank " + std::to_string(rank_) + ", ghost updates: " + e.what();
+      }
+      run = !updates_.empty();
+      r.ghost_slots += updates_.size();
+      if (run && failed.empty()) push_ghost_updates(updates_, r);
+    }
+  }
+
+  // One local tick (more when the ghost updates queued exceed the ring: see push_ghost_updates).
+  void tick_local(dist_tick_report& r)
+  {
+    const tick_report t = local_->tick();
+    if (r.local_ticks++ == 0) r.local = t;
+  }
+
+  // Compares every boundary page with what was last sent; encodes the changed slots of each as
+  // one delta (assigns) for every rank holding a ghost of it. Returns the bytes queued.
+  std::uint64_t collect_boundary(dist_tick_report& r)
+  {
+    std::uint64_t bytes = 0;
+    for (auto& b : boundary_) {
+      const storage_type& now = local_->value(b.local).storage();
+      if (std::memcmp(&now, &b.shadow, sizeof(storage_type)) == 0) continue;
+      auto& s = scratch_delta_.reuse_sparse(page_id{b.global});
+      s.reserve(Layout::extent);  // once: kept across pages and ticks
+      for (std::size_t i = 0; i < Layout::extent; ++i) {
+        const value_type v = Layout::load(now, i);
+        if (same_bits(v, Layout::load(b.shadow, i))) continue;
+        s.push_back_unchecked(static_cast<std::uint32_t>(i), delta_op::assign, v);
+      }
+      b.shadow = now;
+      encoded_.clear();
+      const std::size_t n = encode(scratch_delta_, encoded_);
+      for (const std::uint32_t h : b.holders) {
+        auto& to = to_nbr_[static_cast<std::size_t>(out_slot_[h])];
+        to.insert(to.end(), encoded_.begin(), encoded_.end());
+      }
+      r.boundary_slots += s.count() * b.holders.size();
+      r.boundary_bytes += n * b.holders.size();
+      bytes += n * b.holders.size();
+    }
+    return bytes;
+  }
+
+  // Decodes what the owners sent (a stream of encoded deltas from each neighbour) into updates_.
+  // Throws mmsb::error for a malformed stream or a delta for a page this rank holds no ghost of.
+  void read_ghost_updates()
+  {
+    for (std::size_t k = 0; k < nbr_in_.size(); ++k) {
+      span<const std::byte> rest(nbr_in_bytes_.data() + from_nbr_at_[k], static_cast<std::size_t>(from_nbr_[k]));
+      while (!rest.empty()) {
+        const std::size_t n = encoded_size_at<Layout>(rest);
+        const delta_type d = decode<Semiring, Layout>(rest.first(n));
+        rest = rest.subspan(n);
+        const auto it = ghost_local_.find(d.target().value());
+        if (it == ghost_local_.end())
+          throw error(errc::invalid_argument, "rank " + std::to_string(nbr_in_[k]) + " sent a change of page " +
+                                                std::to_string(d.target().value()) + ", which this rank holds no ghost of");
+        d.visit([&](const auto& enc) {
+          using enc_type = std::decay_t<decltype(enc)>;
+          const auto assign = [&](std::size_t i, bool is_assign, value_type v) {
+            if (!is_assign)
+              throw error(errc::invalid_argument, "rank " + std::to_string(nbr_in_[k]) + " sent an accumulate to slot " +
+                                                    std::to_string(i) + " of page " + std::to_string(d.target().value()) +
+                                                    "; ghost updates are assigns");
+            updates_.push_back({it->second, static_cast<std::uint32_t>(i), v});
+          };
+          if constexpr (std::is_same_v<enc_type, sparse_delta<Semiring, Layout>>) {
+            for (const auto& e : enc.entries()) assign(e.index, e.op == delta_op::assign, e.value);
+          } else {
+            for (std::size_t i = 0; i < Layout::extent; ++i)
+              if (enc.contains(i)) assign(i, enc.is_assign(i), enc.value(i));
+          }
+        });
+      }
+    }
+  }
+
+  // Queues ghost assigns through the local producer, ticking the local bus whenever its ring is
+  // full (assigns to distinct slots: the end state does not depend on where they are cut). The
+  // last part stays queued for the caller's tick.
+  void push_ghost_updates(const std::vector<ghost_update>& u, dist_tick_report& r)
+  {
+    std::size_t in_ring = 0;
+    for (const ghost_update& g : u) {
+      if (in_ring == ring_capacity_) {
+        tick_local(r);
+        in_ring = 0;
+      }
+      in_producer_->put(g.ghost, g.slot, delta_op::assign, g.value);
+      ++in_ring;
+    }
   }
 
   // What is wrong with the changes received, or "": a producer id pushing from two ranks, or
@@ -348,7 +590,7 @@ private:
   [[nodiscard]] std::string check_inbox()
   {
     const std::size_t capacity = ring_capacity_;
-    if (inbox_.size() > capacity)
+    if (inbox_.size() + seeds_.size() > capacity)
       return "mpi_bus tick: " + std::to_string(inbox_.size()) + " changes routed to rank " + std::to_string(rank_) +
              ", more than its local ring holds (bus_options::ring_capacity " + std::to_string(capacity) + "); nothing changed";
     seen_.clear();
@@ -372,17 +614,34 @@ private:
   std::size_t ring_capacity_ = 0;  // the local producer's ring
   std::unique_ptr<bus_type> local_;
   std::unique_ptr<typename bus_type::producer_type> in_producer_;  // the local producer the owner pushes through
-  std::vector<std::vector<change_type>> outbox_;  // by owner rank: changes pushed here since the last tick
-  std::vector<change_type> inbox_;                // this tick's changes for pages owned here
+  std::uint64_t ticks_ = 0;  // ticks so far (the same on every rank)
+  // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
+  std::vector<std::vector<change_type>> outbox_;
+  std::vector<change_type> inbox_;
   std::vector<change_type> packed_;               // the outboxes in one buffer, as sent
   std::vector<int> from_, scratch_;
   std::vector<std::pair<std::uint32_t, int>> seen_;  // check_inbox's (producer, rank)
-  // Edges, known on every rank: the ranks holding a ghost of each page (by global id) and
-  // whether each page is derived.
-  std::vector<std::vector<std::uint32_t>> ghost_ranks_;
-  std::vector<bool> derived_;
-  std::uint64_t ticks_ = 0;  // ticks so far (the same on every rank)
-  std::unordered_map<std::uint32_t, page_id> ghost_local_;  // this rank's ghosts: global id -> local id
+  // Edges, known alike on every rank: each page's destinations (global ids; the cycle check)
+  // and the ranks holding a ghost of each page that has one.
+  std::vector<std::vector<std::uint32_t>> succ_;
+  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> holders_;
+  // This rank's side of the ghosts: its boundary pages (and where each is in boundary_), its
+  // ghosts (global id -> local id), and new ghosts' first values for the next tick.
+  std::vector<boundary_page> boundary_;
+  std::unordered_map<std::uint32_t, std::size_t> boundary_at_;
+  std::unordered_map<std::uint32_t, page_id> ghost_local_;
+  std::vector<ghost_update> seeds_;
+  // The exchange between steps: the neighbour communicator, its ranks (ascending), this rank's
+  // outgoing buffer per out-neighbour, and the buffers of one exchange (kept: no allocation
+  // once warm).
+  MPI_Comm nbr_ = MPI_COMM_NULL;
+  bool nbr_dirty_ = true;
+  std::vector<int> nbr_out_, nbr_in_, out_slot_;
+  std::vector<std::vector<std::byte>> to_nbr_;
+  std::vector<std::byte> nbr_packed_, nbr_in_bytes_, encoded_;
+  std::vector<int> nbr_scratch_, from_nbr_, from_nbr_at_;
+  std::vector<ghost_update> updates_;
+  delta_type scratch_delta_;
 };
 
 } // namespace mmsb::dist

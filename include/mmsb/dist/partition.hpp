@@ -1,5 +1,5 @@
 // partition: which rank owns each page of a bus split across ranks (dist/mpi_bus.hpp;
-// docs/dist.md). Every rank builds the same partition from the same rule, so every rank knows
+// docs/distributed.md). Every rank builds the same partition from the same rule, so every rank knows
 // every page's owner without communication. A rank's pages get local ids 0, 1, ... in ascending
 // global order, so a rank's local bus keeps its pages in the global order.
 //
