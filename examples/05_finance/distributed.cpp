@@ -1,20 +1,26 @@
 // 05_finance_mpi: the finance example's book on a bus split across MPI ranks (docs/distributed.md).
 //
 // The instruments are partitioned across the ranks: price page k lives on rank k × ranks / n
-// (contiguous blocks). The positions, portfolios, the firm and the report are derived pages and
-// live on rank 0 (an edge from a derived page on another rank is not built yet), which holds a
-// ghost of every price page: the price changes routed to a price page's owner are copied there.
+// (contiguous blocks). Each position page lives with the price page of its first position's
+// instrument (positions are sorted by instrument, so most of a position page's edges stay on its
+// rank), so the positions' recompute, the bulk of the work, is spread over the ranks. The
+// portfolios, the firm and the report live on rank 0, which holds ghosts of the position pages:
+// after each propagation step the ranks send it the changed slots of their position pages, as
+// encoded deltas. --derived-on-root puts every derived page on rank 0 instead (rank 0 then holds
+// ghosts of the price pages, and does all the propagation).
 // The feeds are producers spread over the ranks (feed f on rank f % ranks, producer id f + 1;
 // the opening desk is producer 0 on rank 0); feed f publishes instruments f, f + feeds, ...
 // wherever their pages live, so most changes cross ranks.
 //
 // Checks, every tick: the distributed state hash equals the hash of one basic_bus fed the same
 // changes (rank 0 runs it), and the risk report read on rank 0 equals the plain full recompute.
-// Exit 1 on any difference. It prints, per tick, the bytes the ranks sent against the bytes of
-// price that changed.
+// Exit 1 on any difference. It prints, per tick, the bytes the ranks sent (the routed price
+// changes, the boundary deltas, the counts framing each exchange) against the bytes of price
+// that changed and the changed boundary slots.
 //
 // usage: mpirun -np N 05_finance_mpi [--instruments N] [--positions N] [--portfolios N]
 //                                    [--ticks N] [--updates N] [--feeds N] [--seed N]
+//                                    [--derived-on-root]
 #include <mmsb/dist/mpi_bus.hpp>
 
 #include "model.hpp"
@@ -23,6 +29,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cinttypes>
 #include <cstdio>
@@ -48,9 +55,13 @@ struct dist_builder {
   void add_matrix_edge(mmsb::page_id src, mmsb::page_id dst, matrix a) { bus.add_matrix_edge(src, dst, std::move(a)); }
 };
 
-options parse(int argc, char** argv)
+struct dist_options : options {
+  bool derived_on_root = false;
+};
+
+dist_options parse(int argc, char** argv)
 {
-  options o;
+  dist_options o;
   o.instruments = 2000;
   o.ticks = 100;
   o.feeds = 4;
@@ -61,7 +72,8 @@ options parse(int argc, char** argv)
     .number("--ticks", o.ticks, 1, 1'000'000)
     .number("--updates", o.updates, 1, 1'000'000)
     .number("--feeds", o.feeds, 1, 64)
-    .number("--seed", o.seed, 0);
+    .number("--seed", o.seed, 0)
+    .flag("--derived-on-root", o.derived_on_root);
   p.parse(argc, argv);
   if (o.feeds > o.instruments)
     p.reject("--feeds", std::to_string(o.feeds), "more feeds than instruments (" + std::to_string(o.instruments) + ")");
@@ -70,16 +82,18 @@ options parse(int argc, char** argv)
   return o;
 }
 
-int run(const options& o)
+int run(const dist_options& o)
 {
   const book b = make_book(o);
   const std::uint32_t price_pages = pages_for(o.instruments);
   const std::uint32_t pages = price_pages + pages_for(o.positions) + pages_for(o.portfolios * per_portfolio) + 2;
-  std::vector<std::uint32_t> owners(pages, 0);  // derived pages on rank 0
+  std::vector<std::uint32_t> owners(pages, 0);  // portfolios, the firm and the report on rank 0
   for (std::uint32_t k = 0; k < price_pages; ++k)
     owners[k] = static_cast<std::uint32_t>(std::uint64_t{k} * static_cast<std::uint64_t>(ranks) / price_pages);
+  if (!o.derived_on_root)
+    for (std::uint32_t k = 0; k < pages_for(o.positions); ++k) owners[price_pages + k] = owners[b.positions[std::size_t{k} * slots].instrument / slots];
   mmsb::bus_options opts;
-  opts.ring_capacity = std::bit_ceil(2 * std::size_t{o.instruments} + 16);  // the opening batch, and its ghost copies
+  opts.ring_capacity = std::bit_ceil(std::size_t{o.instruments} + 16);  // the opening batch
   dist_bus bus(MPI_COMM_WORLD, mmsb::dist::partition::from_owners(owners, static_cast<std::uint32_t>(ranks)), opts);
   dist_builder builder{bus};
   const world w = build_world(builder, b, o);
@@ -112,13 +126,16 @@ int run(const options& o)
     }
   };
 
-  std::uint64_t sent = 0, changed = 0, ticks = 0;
+  // Per tick, summed over the ranks: bytes routed, boundary bytes, count bytes, boundary slots, steps.
+  std::array<std::uint64_t, 5> sent{};
+  std::uint64_t changed = 0, ticks = 0;
   bool ok = true;
   const auto check = [&](std::uint32_t t, const std::vector<std::int64_t>& price, std::int64_t opening_mv) {
     const auto r = bus.tick();
     if (single) (void)single->tick();
-    std::uint64_t mine_sent = r.changes_sent * sizeof(dist_bus::change_type), all_sent = 0;
-    MPI_Allreduce(&mine_sent, &all_sent, 1, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    const std::array<std::uint64_t, 5> mine_sent{r.route_bytes, r.boundary_bytes, r.count_bytes, r.boundary_slots, r.steps};
+    std::array<std::uint64_t, 5> all_sent{};
+    MPI_Allreduce(mine_sent.data(), all_sent.data(), 5, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     const auto h = bus.hash();
     int bad = 0;
     if (rank == 0) {
@@ -159,7 +176,8 @@ int run(const options& o)
         ++updates;
       }
     }
-    sent += check(t, price, opening_mv);
+    const auto all_sent = check(t, price, opening_mv);
+    for (std::size_t k = 0; k < sent.size(); ++k) sent[k] += all_sent[k];
     changed += updates * sizeof(std::int64_t);
     ++ticks;
   }
@@ -169,10 +187,15 @@ int run(const options& o)
     std::printf("05_finance_mpi on %d ranks: %u instruments (%u price pages over the ranks), %u positions, %u portfolios; %" PRIu64
                 " ticks\n",
                 ranks, o.instruments, price_pages, o.positions, o.portfolios, ticks);
-    std::printf("sent %.0f bytes a tick for %.0f bytes of changed prices (%.1f x: 40-byte changes, and a copy to rank 0's ghosts "
-                "from every other rank)\n",
-                static_cast<double>(sent) / static_cast<double>(ticks), static_cast<double>(changed) / static_cast<double>(ticks),
-                changed == 0 ? 0.0 : static_cast<double>(sent) / static_cast<double>(changed));
+    const auto per_tick = [&](std::uint64_t v) { return static_cast<double>(v) / static_cast<double>(ticks); };
+    const std::uint64_t total = sent[0] + sent[1] + sent[2];
+    std::printf("%s; %.1f steps a tick\n",
+                o.derived_on_root ? "every derived page on rank 0 (--derived-on-root)" : "positions with their prices, the roll-up on rank 0",
+                per_tick(sent[4]) / ranks);
+    std::printf("sent %.0f bytes a tick for %.0f bytes of changed prices: %.0f of routed price changes (%zu bytes each), %.0f of "
+                "boundary deltas carrying %.0f changed slots (%.1f bytes a slot, encoded), %.0f of counts\n",
+                per_tick(total), per_tick(changed), per_tick(sent[0]), sizeof(dist_bus::change_type), per_tick(sent[1]), per_tick(sent[3]),
+                sent[3] == 0 ? 0.0 : static_cast<double>(sent[1]) / static_cast<double>(sent[3]), per_tick(sent[2]));
     std::printf("MV %.2f, P&L %+.2f, worst stress %+.2f; state hash %016" PRIx64 "\n", dollars(fin.mv), dollars(fin.pnl),
                 stress_dollars(fin.worst()), h.value);
     std::printf("%s\n", ok ? "every tick equals the single-process bus and the full recompute" : "FAILED");
