@@ -54,12 +54,13 @@ inline std::vector<std::string> allgather_text(MPI_Comm comm, const std::string&
   return out;
 }
 
-// Sends out[r] to rank r and receives what every rank sent this one into in (rank order), with
-// from[r] the number of items from rank r. T is trivially copyable; sent as bytes. packed holds
-// the items to send in one buffer; it, in and the count buffers keep their capacity, so a
-// steady state allocates nothing.
+// Sends out[r] to every rank r other than `self` (this rank) and receives what every other rank
+// sent this one into in (rank order), with from[r] the number of items from rank r (from[self]
+// is 0: out[self] never passes through MPI; the caller keeps it). T is trivially copyable; sent
+// as bytes. packed holds the items to send in one buffer; it, in and the count buffers keep
+// their capacity, so a steady state allocates nothing.
 template <class T>
-void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vector<T>& in, std::vector<int>& from,
+void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::size_t self, std::vector<T>& in, std::vector<int>& from,
                std::vector<int>& scratch, std::vector<T>& packed)
 {
   static_assert(std::is_trivially_copyable_v<T>);
@@ -71,12 +72,13 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vecto
   int* recv_n = send_at + ranks;
   int* recv_at = recv_n + ranks;
   std::size_t total_out = 0;
-  for (std::size_t r = 0; r < ranks; ++r) total_out += out[r].size();
+  for (std::size_t r = 0; r < ranks; ++r) total_out += r == self ? 0 : out[r].size();
   packed.clear();
-  packed.reserve(total_out);
+  packed.reserve(total_out + 1);  // never a null buffer
   for (std::size_t r = 0; r < ranks; ++r) {
-    send_n[r] = mpi_count(out[r].size() * sizeof(T), "alltoallv");
     send_at[r] = mpi_count(packed.size() * sizeof(T), "alltoallv");
+    if (r == self) continue;
+    send_n[r] = mpi_count(out[r].size() * sizeof(T), "alltoallv");
     packed.insert(packed.end(), out[r].begin(), out[r].end());
   }
   check_mpi(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm), "MPI_Alltoall");
@@ -88,6 +90,7 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::vecto
     from[r] = recv_n[r] / static_cast<int>(sizeof(T));
   }
   in.resize(total_in / sizeof(T));
+  in.reserve(in.size() + 1);
   check_mpi(MPI_Alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), recv_n, recv_at, MPI_BYTE, comm), "MPI_Alltoallv");
 }
 

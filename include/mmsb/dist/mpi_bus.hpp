@@ -247,8 +247,10 @@ public:
       if (k != me()) r.route_bytes += outbox_[k].size() * sizeof(change_type);
     }
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
-    detail::alltoallv(comm_, outbox_, inbox_, from_, scratch_, packed_);
-    r.changes_received = inbox_.size() - r.changes_kept;
+    detail::alltoallv(comm_, outbox_, me(), inbox_, from_, scratch_, packed_);
+    r.changes_received = inbox_.size();
+    inbox_.insert(inbox_.end(), outbox_[me()].begin(), outbox_[me()].end());  // this rank's own, last
+    from_[me()] = static_cast<int>(outbox_[me()].size());
     for (auto& o : outbox_) o.clear();
     // Check before anything changes, and agree: every rank fails the tick, or none.
     std::string why = check_inbox();
@@ -258,9 +260,10 @@ public:
       inbox_.clear();
       throw error(errc::invalid_argument, why.empty() ? "mpi_bus tick: another rank refused the tick's changes; nothing changed" : why);
     }
-    std::sort(inbox_.begin(), inbox_.end(), [](const change_type& a, const change_type& b) {
+    const auto by_key = [](const change_type& a, const change_type& b) {
       return std::tie(a.epoch, a.producer, a.sequence) < std::tie(b.epoch, b.producer, b.sequence);
-    });
+    };
+    if (!std::is_sorted(inbox_.begin(), inbox_.end(), by_key)) std::sort(inbox_.begin(), inbox_.end(), by_key);  // one producer's: in order
     for (const change_type& c : inbox_) {
       in_producer_->set_epoch(mmsb::epoch{c.epoch});
       in_producer_->put(parts_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
@@ -593,12 +596,20 @@ private:
     if (inbox_.size() + seeds_.size() > capacity)
       return "mpi_bus tick: " + std::to_string(inbox_.size()) + " changes routed to rank " + std::to_string(rank_) +
              ", more than its local ring holds (bus_options::ring_capacity " + std::to_string(capacity) + "); nothing changed";
+    // The inbox holds the other ranks' changes in rank order, then this rank's own. One entry per
+    // run of one producer's changes (a rank's producers push in runs): linear, then a sort of
+    // the runs.
     seen_.clear();
     std::size_t at = 0;
-    for (int k = 0; k < ranks_; ++k) {
-      for (int i = 0; i < from_[static_cast<std::size_t>(k)]; ++i) seen_.emplace_back(inbox_[at + static_cast<std::size_t>(i)].producer, k);
-      at += static_cast<std::size_t>(from_[static_cast<std::size_t>(k)]);
-    }
+    const auto segment = [&](int k) {
+      const std::size_t n = static_cast<std::size_t>(from_[static_cast<std::size_t>(k)]);
+      for (std::size_t i = 0; i < n; ++i)
+        if (i == 0 || inbox_[at + i].producer != inbox_[at + i - 1].producer) seen_.emplace_back(inbox_[at + i].producer, k);
+      at += n;
+    };
+    for (int k = 0; k < ranks_; ++k)
+      if (k != rank_) segment(k);
+    segment(rank_);
     std::sort(seen_.begin(), seen_.end());
     seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
     for (std::size_t i = 1; i < seen_.size(); ++i)
