@@ -26,6 +26,8 @@
 //                 across ranks is not built yet.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
 //                 (the test is registered should_fail), never hang.
+//   --stall       rank 1 stays alive but never ticks: the others end the job after the bus's
+//                 collective timeout (2 s) with a message naming the call (tests/dist/stall.py).
 #include <mmsb/dist/mpi_bus.hpp>
 #include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/semiring/builtins.hpp>
@@ -35,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <memory>
@@ -373,6 +376,18 @@ int main(int argc, char** argv)
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const bool die = argc > 1 && std::string(argv[1]) == "--die";
+  if (argc > 1 && std::string(argv[1]) == "--stall") {
+    // Rank 1 stays away from the tick (alive, not dead); the others give up after 2 s and end
+    // the job with a message (tests/dist/stall.py checks it, and that it took seconds, not a hang).
+    mmsb::dist::dist_options d;
+    d.collective_timeout = std::chrono::seconds(2);
+    dbus b(MPI_COMM_WORLD, mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks)), {}, d);
+    if (rank == 1) ::sleep(120);
+    (void)b.tick();
+    std::printf("rank %d: the tick returned without rank 1\n", rank);
+    MPI_Finalize();
+    return 0;
+  }
   try {
     const auto n = static_cast<std::uint32_t>(ranks);
     determinism(mmsb::dist::partition::block(pages, n));

@@ -2,6 +2,11 @@
 // communicator whose errors return (MPI_ERRORS_RETURN) so that they become mmsb::error. Every
 // function here is collective: every rank of the communicator calls it, in the same order.
 // Opt-in: needs MPI (meson: dependency('mpi', language: 'cpp')).
+//
+// Timeouts: each call is started nonblocking and waited for with a deadline (timeout_s > 0;
+// 0 waits as long as MPI does). MPI cannot cancel a collective, and a rank that never arrives
+// would leave the others waiting for ever, so past the deadline the job ends: the rank prints
+// which call it waited in and for how long, then MPI_Abort (exit code 124) stops every rank.
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -10,7 +15,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
+#include <thread>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -27,6 +34,42 @@ inline void check_mpi(int rc, const char* what)
   throw error(errc::io_error, std::string("mpi: ") + what + " failed: " + std::string(text, static_cast<std::size_t>(n)));
 }
 
+// Waits for r. Past timeout_s seconds (when > 0) prints what it waited for on stderr and ends
+// the job (MPI_Abort on comm, exit code 124): see the top of this header.
+inline void wait_for(MPI_Request& r, MPI_Comm comm, double timeout_s, const char* what)
+{
+  if (timeout_s <= 0) {
+    check_mpi(MPI_Wait(&r, MPI_STATUS_IGNORE), what);
+    return;
+  }
+  const double began = MPI_Wtime();
+  for (std::uint32_t polls = 0;; ++polls) {
+    int done = 0;
+    check_mpi(MPI_Test(&r, &done, MPI_STATUS_IGNORE), what);
+    if (done != 0) return;
+    if (MPI_Wtime() - began > timeout_s) {
+      int rank = -1;
+      MPI_Comm_rank(comm, &rank);
+      std::fprintf(stderr,
+                   "mmsb::dist: rank %d waited %.1f s in %s, past the bus's collective timeout (dist_options::collective_timeout): "
+                   "another rank is gone or stuck; MPI cannot cancel a collective, so the job ends here\n",
+                   rank, MPI_Wtime() - began, what);
+      std::fflush(stderr);
+      MPI_Abort(comm, 124);
+    }
+    if (polls >= 64) std::this_thread::yield();  // share the core with a rank it waits for
+  }
+}
+
+// Starts a nonblocking MPI call (start(&request) returns its error code) and waits for it.
+template <class Start>
+void run(Start&& start, MPI_Comm comm, double timeout_s, const char* what)
+{
+  MPI_Request r = MPI_REQUEST_NULL;
+  check_mpi(start(&r), what);
+  wait_for(r, comm, timeout_s, what);
+}
+
 // A byte count as MPI's int; throws mmsb::error (out_of_range) naming `what` past 2 GiB.
 inline int mpi_count(std::size_t bytes, const char* what)
 {
@@ -36,18 +79,19 @@ inline int mpi_count(std::size_t bytes, const char* what)
 }
 
 // Every rank's `mine`, in rank order.
-inline std::vector<std::string> allgather_text(MPI_Comm comm, const std::string& mine, int ranks)
+inline std::vector<std::string> allgather_text(MPI_Comm comm, const std::string& mine, int ranks, double timeout_s = 0)
 {
   const int n = mpi_count(mine.size(), "allgather_text");
   std::vector<int> sizes(static_cast<std::size_t>(ranks)), at(static_cast<std::size_t>(ranks));
-  check_mpi(MPI_Allgather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm), "MPI_Allgather");
+  run([&](MPI_Request* r) { return MPI_Iallgather(&n, 1, MPI_INT, sizes.data(), 1, MPI_INT, comm, r); }, comm, timeout_s, "MPI_Iallgather");
   std::size_t total = 0;
   for (int r = 0; r < ranks; ++r) {
     at[static_cast<std::size_t>(r)] = mpi_count(total, "allgather_text");
     total += static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)]);
   }
   std::string all(total, '\0');
-  check_mpi(MPI_Allgatherv(mine.data(), n, MPI_CHAR, all.data(), sizes.data(), at.data(), MPI_CHAR, comm), "MPI_Allgatherv");
+  run([&](MPI_Request* r) { return MPI_Iallgatherv(mine.data(), n, MPI_CHAR, all.data(), sizes.data(), at.data(), MPI_CHAR, comm, r); },
+      comm, timeout_s, "MPI_Iallgatherv");
   std::vector<std::string> out;
   for (int r = 0; r < ranks; ++r)
     out.push_back(all.substr(static_cast<std::size_t>(at[static_cast<std::size_t>(r)]), static_cast<std::size_t>(sizes[static_cast<std::size_t>(r)])));
@@ -61,7 +105,7 @@ inline std::vector<std::string> allgather_text(MPI_Comm comm, const std::string&
 // their capacity, so a steady state allocates nothing.
 template <class T>
 void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::size_t self, std::vector<T>& in, std::vector<int>& from,
-               std::vector<int>& scratch, std::vector<T>& packed)
+               std::vector<int>& scratch, std::vector<T>& packed, double timeout_s = 0)
 {
   static_assert(std::is_trivially_copyable_v<T>);
   const std::size_t ranks = out.size();
@@ -81,7 +125,7 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::size_
     send_n[r] = mpi_count(out[r].size() * sizeof(T), "alltoallv");
     packed.insert(packed.end(), out[r].begin(), out[r].end());
   }
-  check_mpi(MPI_Alltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm), "MPI_Alltoall");
+  run([&](MPI_Request* r) { return MPI_Ialltoall(send_n, 1, MPI_INT, recv_n, 1, MPI_INT, comm, r); }, comm, timeout_s, "MPI_Ialltoall");
   std::size_t total_in = 0;
   from.assign(ranks, 0);
   for (std::size_t r = 0; r < ranks; ++r) {
@@ -91,7 +135,8 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::size_
   }
   in.resize(total_in / sizeof(T));
   in.reserve(in.size() + 1);
-  check_mpi(MPI_Alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), recv_n, recv_at, MPI_BYTE, comm), "MPI_Alltoallv");
+  run([&](MPI_Request* r) { return MPI_Ialltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), recv_n, recv_at, MPI_BYTE, comm, r); },
+      comm, timeout_s, "MPI_Ialltoallv");
 }
 
 // Over a distributed graph topology (MPI_Dist_graph_create_adjacent): sends out[k] to the k-th
@@ -100,7 +145,7 @@ void alltoallv(MPI_Comm comm, const std::vector<std::vector<T>>& out, std::size_
 // (MPI_Neighbor_alltoallv). Every buffer keeps its capacity: a steady state allocates nothing.
 inline void neighbor_alltoallv(MPI_Comm nbr, const std::vector<std::vector<std::byte>>& out, std::size_t indegree,
                                std::vector<std::byte>& in, std::vector<int>& from, std::vector<int>& at, std::vector<int>& scratch,
-                               std::vector<std::byte>& packed)
+                               std::vector<std::byte>& packed, double timeout_s = 0)
 {
   const std::size_t outdegree = out.size();
   scratch.assign(2 * outdegree + 1, 0);  // send counts, send displacements (one spare: never a null pointer)
@@ -117,15 +162,17 @@ inline void neighbor_alltoallv(MPI_Comm nbr, const std::vector<std::vector<std::
   }
   from.assign(indegree + 1, 0);
   at.assign(indegree + 1, 0);
-  check_mpi(MPI_Neighbor_alltoall(send_n, 1, MPI_INT, from.data(), 1, MPI_INT, nbr), "MPI_Neighbor_alltoall");
+  run([&](MPI_Request* r) { return MPI_Ineighbor_alltoall(send_n, 1, MPI_INT, from.data(), 1, MPI_INT, nbr, r); }, nbr, timeout_s,
+      "MPI_Ineighbor_alltoall");
   std::size_t in_total = 0;
   for (std::size_t k = 0; k < indegree; ++k) {
     at[k] = mpi_count(in_total, "neighbor_alltoallv");
     in_total += static_cast<std::size_t>(from[k]);
   }
   in.resize(in_total + 1);
-  check_mpi(MPI_Neighbor_alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), from.data(), at.data(), MPI_BYTE, nbr),
-            "MPI_Neighbor_alltoallv");
+  run([&](MPI_Request* r) {
+    return MPI_Ineighbor_alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), from.data(), at.data(), MPI_BYTE, nbr, r);
+  }, nbr, timeout_s, "MPI_Ineighbor_alltoallv");
 }
 
 } // namespace mmsb::dist::detail

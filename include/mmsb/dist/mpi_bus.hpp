@@ -53,6 +53,7 @@
 #include <mpi.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -95,6 +96,15 @@ struct dist_tick_report {
   [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return route_bytes + boundary_bytes + count_bytes; }
 };
 
+// What the distributed layer adds to each rank's bus_options.
+struct dist_options {
+  // How long a rank waits in one collective (or a ghost's first transfer) before it ends the job
+  // with a message naming the call (MPI_Abort, exit code 124: dist/exchange.hpp); zero or less
+  // waits as long as MPI does. A rank that dies is caught by Open MPI's runtime, which ends the
+  // job; this catches a rank that is alive but never arrives (stuck, or in a different call).
+  std::chrono::duration<double> collective_timeout{0};
+};
+
 // The distributed bus (see the top of this header). Not copyable or movable; owned by one thread
 // of each rank (its producers too).
 template <class Semiring, class Layout = dense<semiring_value_t<Semiring>, 256>, class Allocator = host_heap,
@@ -135,8 +145,9 @@ public:
   // per rank). Throws mmsb::error (invalid_argument), on every rank with the same message, when
   // the ranks disagree on the partition, its size or the shape, the partition is for another
   // number of ranks, or a rank's store already holds pages (reopening is not built yet); and
-  // whatever basic_bus's constructor throws.
-  mpi_bus(MPI_Comm comm, partition parts, bus_options opts = {}) : parts_(std::move(parts))
+  // whatever basic_bus's constructor throws. d: the collective timeout (see dist_options).
+  mpi_bus(MPI_Comm comm, partition parts, bus_options opts = {}, dist_options d = {})
+    : parts_(std::move(parts)), timeout_(d.collective_timeout.count())
   {
     detail::check_mpi(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
     try {
@@ -152,7 +163,7 @@ public:
                                 : "mpi_bus: rank " + std::to_string(rank_) + "'s store in " + dir +
                                     " already holds pages; reopening a distributed bus (recovery across ranks) is not "
                                     "built yet: give every rank a new directory";
-      for (const auto& why : detail::allgather_text(comm_, stale, ranks_))
+      for (const auto& why : detail::allgather_text(comm_, stale, ranks_, timeout_))
         if (!why.empty()) throw error(errc::invalid_argument, why);
       for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
@@ -197,9 +208,9 @@ public:
   // is used on dst's owner). src may be a base or a derived page on any rank; when it is owned
   // elsewhere, dst's owner keeps a ghost of it (see the top of this header), sent whole from
   // src's owner the first time. Throws mmsb::error on every rank with the same message and no
-  // edge added: unknown_page for a page outside the bus; invalid_argument for an edge that would
-  // close a cycle (naming it, in global ids) and for what basic_bus::add_matrix_edge refuses on
-  // dst's owner (a wrong shape).
+  // edge added: unknown_page for a page outside the bus; cycle for an edge that would close a
+  // cycle (naming it, in global ids); invalid_argument for what basic_bus::add_matrix_edge
+  // refuses on dst's owner (a wrong shape).
   void add_matrix_edge(page_id src, page_id dst, matrix_type a)
   {
     // What every rank can decide alike, from what every rank knows.
@@ -220,7 +231,7 @@ public:
         why = e.what();
       }
     }
-    const auto all = detail::allgather_text(comm_, why, ranks_);
+    const auto all = detail::allgather_text(comm_, why, ranks_, timeout_);
     for (const std::uint32_t k : {to, from})
       if (!all[k].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " refused the edge: " + all[k]);
     succ_[src.value()].push_back(dst.value());
@@ -247,7 +258,7 @@ public:
       if (k != me()) r.route_bytes += outbox_[k].size() * sizeof(change_type);
     }
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
-    detail::alltoallv(comm_, outbox_, me(), inbox_, from_, scratch_, packed_);
+    detail::alltoallv(comm_, outbox_, me(), inbox_, from_, scratch_, packed_, timeout_);
     r.changes_received = inbox_.size();
     inbox_.insert(inbox_.end(), outbox_[me()].begin(), outbox_[me()].end());  // this rank's own, last
     from_[me()] = static_cast<int>(outbox_[me()].size());
@@ -255,7 +266,7 @@ public:
     // Check before anything changes, and agree: every rank fails the tick, or none.
     std::string why = check_inbox();
     int bad = why.empty() ? 0 : 1, any = 0;
-    detail::check_mpi(MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
+    detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
     if (any != 0) {
       inbox_.clear();
       throw error(errc::invalid_argument, why.empty() ? "mpi_bus tick: another rank refused the tick's changes; nothing changed" : why);
@@ -302,9 +313,9 @@ public:
         mine.insert(mine.end(), bytes.begin(), bytes.end());
       }
       all.resize(rank_ == 0 ? total : 0);
-      detail::check_mpi(MPI_Gatherv(mine.data(), detail::mpi_count(mine.size(), "hash"), MPI_BYTE, all.data(), counts.data(), at.data(),
-                                    MPI_BYTE, 0, comm_),
-                        "MPI_Gatherv");
+      const int n = detail::mpi_count(mine.size(), "hash");
+      detail::run([&](MPI_Request* q) { return MPI_Igatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), at.data(), MPI_BYTE, 0, comm_, q); },
+                  comm_, timeout_, "MPI_Igatherv");
       if (rank_ != 0) continue;
       std::vector<std::size_t> next(static_cast<std::size_t>(ranks_), 0);
       for (std::uint32_t g = c0; g < c1; ++g) {
@@ -314,7 +325,7 @@ public:
       }
     }
     std::uint64_t digest = rank_ == 0 ? h.digest().value : 0;
-    detail::check_mpi(MPI_Bcast(&digest, 1, MPI_UINT64_T, 0, comm_), "MPI_Bcast");
+    detail::run([&](MPI_Request* q) { return MPI_Ibcast(&digest, 1, MPI_UINT64_T, 0, comm_, q); }, comm_, timeout_, "MPI_Ibcast");
     return state_hash{digest};
   }
 
@@ -354,7 +365,7 @@ private:
     const std::string mine = "partition " + parts_.rule() + " of " + std::to_string(parts_.pages()) + " pages over " +
                              std::to_string(parts_.ranks()) + " ranks (fingerprint " + std::to_string(parts_.fingerprint()) +
                              "), shape " + shape_text<Semiring, Layout>();
-    const auto all = detail::allgather_text(comm_, mine, ranks_);
+    const auto all = detail::allgather_text(comm_, mine, ranks_, timeout_);
     for (int k = 1; k < ranks_; ++k)
       if (all[static_cast<std::size_t>(k)] != all[0])
         throw error(errc::invalid_argument, "mpi_bus: the ranks disagree at start-up: rank 0 has " + all[0] + "; rank " +
@@ -392,7 +403,7 @@ private:
     while (path.back() != dst.value()) path.push_back(parent.at(path.back()));
     std::string cycle;
     for (auto it = path.rbegin(); it != path.rend(); ++it) cycle += std::to_string(*it) + " -> ";
-    throw error(errc::invalid_argument, "mpi_bus: edge " + std::to_string(src.value()) + " -> " + std::to_string(dst.value()) +
+    throw error(errc::cycle, "mpi_bus: edge " + std::to_string(src.value()) + " -> " + std::to_string(dst.value()) +
                                           " would close the cycle " + cycle + std::to_string(dst.value()) +
                                           " (pages in global ids; fixed-point regions across ranks are not built yet)");
   }
@@ -418,12 +429,14 @@ private:
         boundary_at_.emplace(g.value(), b);
       }
       boundary_[b].holders.push_back(to);
-      detail::check_mpi(MPI_Send(&boundary_[b].shadow, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_), "MPI_Send");
+      detail::run([&](MPI_Request* q) { return MPI_Isend(&boundary_[b].shadow, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_, q); },
+                  comm_, timeout_, "MPI_Isend");
       return {};
     }
     if (me() != to) return {};
     storage_type now{};
-    detail::check_mpi(MPI_Recv(&now, sizeof(storage_type), MPI_BYTE, static_cast<int>(from), tag, comm_, MPI_STATUS_IGNORE), "MPI_Recv");
+    detail::run([&](MPI_Request* q) { return MPI_Irecv(&now, sizeof(storage_type), MPI_BYTE, static_cast<int>(from), tag, comm_, q); }, comm_,
+                timeout_, "MPI_Irecv");
     try {
       const page_id ghost = local_->create_page();
       ghost_local_.emplace(g.value(), ghost);
@@ -480,14 +493,14 @@ private:
         }
       }
       int flags[2] = {out != 0 ? 1 : 0, failed.empty() ? 0 : 1}, all[2] = {0, 0};
-      detail::check_mpi(MPI_Allreduce(flags, all, 2, MPI_INT, MPI_MAX, comm_), "MPI_Allreduce");
+      detail::run([&](MPI_Request* q) { return MPI_Iallreduce(flags, all, 2, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
       if (all[1] != 0) {
-        for (const auto& why : detail::allgather_text(comm_, failed, ranks_))
+        for (const auto& why : detail::allgather_text(comm_, failed, ranks_, timeout_))
           if (!why.empty()) throw error(errc::io_error, why + " (the tick failed on every rank; ranks may differ: rebuild the bus)");
       }
       if (all[0] == 0) return;
       r.count_bytes += sizeof(int) * nbr_out_.size();
-      detail::neighbor_alltoallv(nbr_, to_nbr_, nbr_in_.size(), nbr_in_bytes_, from_nbr_, from_nbr_at_, nbr_scratch_, nbr_packed_);
+      detail::neighbor_alltoallv(nbr_, to_nbr_, nbr_in_.size(), nbr_in_bytes_, from_nbr_, from_nbr_at_, nbr_scratch_, nbr_packed_, timeout_);
       for (auto& o : to_nbr_) o.clear();
       updates_.clear();
       try {
@@ -622,6 +635,7 @@ private:
   partition parts_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, ranks_ = 1;
+  double timeout_ = 0;  // dist_options::collective_timeout, in seconds
   std::size_t ring_capacity_ = 0;  // the local producer's ring
   std::unique_ptr<bus_type> local_;
   std::unique_ptr<typename bus_type::producer_type> in_producer_;  // the local producer the owner pushes through
