@@ -82,6 +82,38 @@ dist_options parse(int argc, char** argv)
   return o;
 }
 
+// The latency (alpha, one way) and the cost per byte (beta) of one message between ranks 0 and
+// 1, from ping-pongs of 8 bytes and of 256 KiB: the scaling model's constants
+// (docs/distributed.md). Collective; zeros on one rank.
+struct link_cost {
+  double alpha_us = 0, beta_ns = 0;
+};
+link_cost ping_pong()
+{
+  link_cost c;
+  if (ranks < 2) return c;
+  std::vector<char> buf(256 * 1024);
+  const auto one_way = [&](int bytes, int rounds) {
+    MPI_Barrier(MPI_COMM_WORLD);
+    const double t0 = MPI_Wtime();
+    for (int i = 0; i < rounds; ++i) {
+      if (rank == 0) {
+        MPI_Send(buf.data(), bytes, MPI_CHAR, 1, 7, MPI_COMM_WORLD);
+        MPI_Recv(buf.data(), bytes, MPI_CHAR, 1, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      } else if (rank == 1) {
+        MPI_Recv(buf.data(), bytes, MPI_CHAR, 0, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        MPI_Send(buf.data(), bytes, MPI_CHAR, 0, 7, MPI_COMM_WORLD);
+      }
+    }
+    return (MPI_Wtime() - t0) / (2.0 * rounds);
+  };
+  (void)one_way(8, 50);  // warm-up
+  const double small = one_way(8, 2000), large = one_way(static_cast<int>(buf.size()), 200);
+  c.alpha_us = small * 1e6;
+  c.beta_ns = std::max(0.0, (large - small) / static_cast<double>(buf.size()) * 1e9);
+  return c;
+}
+
 int run(const dist_options& o)
 {
   const book b = make_book(o);
@@ -128,14 +160,25 @@ int run(const dist_options& o)
 
   // Per tick, summed over the ranks: bytes routed, boundary bytes, count bytes, boundary slots, steps.
   std::array<std::uint64_t, 5> sent{};
+  std::array<std::int64_t, 4> timing{};  // summed over the feed ticks: tick, most local work, rank 0's local work (ns); collectives
   std::uint64_t changed = 0, ticks = 0;
   bool ok = true;
   const auto check = [&](std::uint32_t t, const std::vector<std::int64_t>& price, std::int64_t opening_mv) {
+    MPI_Barrier(MPI_COMM_WORLD);  // rank 0's checks of the last tick are done: the tick's time is the tick's own
     const auto r = bus.tick();
     if (single) (void)single->tick();
     const std::array<std::uint64_t, 5> mine_sent{r.route_bytes, r.boundary_bytes, r.count_bytes, r.boundary_slots, r.steps};
     std::array<std::uint64_t, 5> all_sent{};
     MPI_Allreduce(mine_sent.data(), all_sent.data(), 5, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    // Time (ns): the tick's wall time and its local work (outside MPI), the most over the ranks,
+    // and rank 0's local work; and the collectives this rank made.
+    const std::array<std::int64_t, 3> mine_time{r.total.count(), (r.total - r.exchange).count(), rank == 0 ? (r.total - r.exchange).count() : 0};
+    std::array<std::int64_t, 3> most{};
+    MPI_Allreduce(mine_time.data(), most.data(), 3, MPI_INT64_T, MPI_MAX, MPI_COMM_WORLD);
+    if (t > 0) {
+      for (std::size_t k = 0; k < 3; ++k) timing[k] += most[k];
+      timing[3] += r.collectives;
+    }
     const auto h = bus.hash();
     int bad = 0;
     if (rank == 0) {
@@ -181,6 +224,7 @@ int run(const dist_options& o)
     changed += updates * sizeof(std::int64_t);
     ++ticks;
   }
+  const auto link = ping_pong();
   const auto h = bus.hash();
   if (rank == 0) {
     const report fin = read_report(bus, w, o);
@@ -196,6 +240,12 @@ int run(const dist_options& o)
                 "boundary deltas carrying %.0f changed slots (%.1f bytes a slot, encoded), %.0f of counts\n",
                 per_tick(total), per_tick(changed), per_tick(sent[0]), sizeof(dist_bus::change_type), per_tick(sent[1]), per_tick(sent[3]),
                 sent[3] == 0 ? 0.0 : static_cast<double>(sent[1]) / static_cast<double>(sent[3]), per_tick(sent[2]));
+    const auto us = [&](std::int64_t ns) { return static_cast<double>(ns) / 1e3 / static_cast<double>(ticks); };
+    std::printf("tick %.1f us (the slowest rank's wall time); local work %.1f us on the busiest rank, %.1f us on rank 0; %.1f "
+                "collectives a tick\n",
+                us(timing[0]), us(timing[1]), us(timing[2]), static_cast<double>(timing[3]) / static_cast<double>(ticks));
+    if (ranks > 1)
+      std::printf("link (ranks 0 and 1, ping-pong): alpha %.2f us a message, beta %.3f ns a byte\n", link.alpha_us, link.beta_ns);
     std::printf("MV %.2f, P&L %+.2f, worst stress %+.2f; state hash %016" PRIx64 "\n", dollars(fin.mv), dollars(fin.pnl),
                 stress_dollars(fin.worst()), h.value);
     std::printf("%s\n", ok ? "every tick equals the single-process bus and the full recompute" : "FAILED");

@@ -92,6 +92,9 @@ struct dist_tick_report {
   std::uint64_t boundary_bytes = 0;    // their encoded deltas (delta/codec.hpp), as sent
   std::uint64_t count_bytes = 0;       // the byte counts that frame every exchange (an int per peer)
   std::uint64_t ghost_slots = 0;       // ghost slots this rank assigned from what it received
+  std::uint32_t collectives = 0;       // collective calls this rank made (route, agreement, one reduction and one exchange a step)
+  std::chrono::nanoseconds total{};    // the tick's wall time on this rank
+  std::chrono::nanoseconds exchange{}; // of which inside MPI (sending, and waiting for the other ranks); the rest is local work
   // Every byte this rank handed MPI for other ranks in this tick.
   [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return route_bytes + boundary_bytes + count_bytes; }
 };
@@ -252,13 +255,14 @@ public:
   dist_tick_report tick()
   {
     dist_tick_report r;
+    const auto began = std::chrono::steady_clock::now();
     ++ticks_;
     for (std::size_t k = 0; k < outbox_.size(); ++k) {
       (k == me() ? r.changes_kept : r.changes_sent) += outbox_[k].size();
       if (k != me()) r.route_bytes += outbox_[k].size() * sizeof(change_type);
     }
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
-    detail::alltoallv(comm_, outbox_, me(), inbox_, from_, scratch_, packed_, timeout_);
+    in_mpi(r, [&] { detail::alltoallv(comm_, outbox_, me(), inbox_, from_, scratch_, packed_, timeout_); });
     r.changes_received = inbox_.size();
     inbox_.insert(inbox_.end(), outbox_[me()].begin(), outbox_[me()].end());  // this rank's own, last
     from_[me()] = static_cast<int>(outbox_[me()].size());
@@ -266,7 +270,9 @@ public:
     // Check before anything changes, and agree: every rank fails the tick, or none.
     std::string why = check_inbox();
     int bad = why.empty() ? 0 : 1, any = 0;
-    detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
+    in_mpi(r, [&] {
+      detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
+    });
     if (any != 0) {
       inbox_.clear();
       throw error(errc::invalid_argument, why.empty() ? "mpi_bus tick: another rank refused the tick's changes; nothing changed" : why);
@@ -284,6 +290,7 @@ public:
     seeds_.clear();
     if (nbr_dirty_) build_neighbours();
     propagate_across_ranks(r);
+    r.total = std::chrono::steady_clock::now() - began;
     return r;
   }
 
@@ -493,14 +500,18 @@ private:
         }
       }
       int flags[2] = {out != 0 ? 1 : 0, failed.empty() ? 0 : 1}, all[2] = {0, 0};
-      detail::run([&](MPI_Request* q) { return MPI_Iallreduce(flags, all, 2, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
+      in_mpi(r, [&] {
+        detail::run([&](MPI_Request* q) { return MPI_Iallreduce(flags, all, 2, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
+      });
       if (all[1] != 0) {
         for (const auto& why : detail::allgather_text(comm_, failed, ranks_, timeout_))
           if (!why.empty()) throw error(errc::io_error, why + " (the tick failed on every rank; ranks may differ: rebuild the bus)");
       }
       if (all[0] == 0) return;
       r.count_bytes += sizeof(int) * nbr_out_.size();
-      detail::neighbor_alltoallv(nbr_, to_nbr_, nbr_in_.size(), nbr_in_bytes_, from_nbr_, from_nbr_at_, nbr_scratch_, nbr_packed_, timeout_);
+      in_mpi(r, [&] {
+        detail::neighbor_alltoallv(nbr_, to_nbr_, nbr_in_.size(), nbr_in_bytes_, from_nbr_, from_nbr_at_, nbr_scratch_, nbr_packed_, timeout_);
+      });
       for (auto& o : to_nbr_) o.clear();
       updates_.clear();
       try {
@@ -512,6 +523,16 @@ private:
       r.ghost_slots += updates_.size();
       if (run && failed.empty()) push_ghost_updates(updates_, r);
     }
+  }
+
+  // Runs f (MPI calls) and counts it as one collective and its time as exchange time.
+  template <class F>
+  void in_mpi(dist_tick_report& r, F&& f)
+  {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    r.exchange += std::chrono::steady_clock::now() - t0;
+    ++r.collectives;
   }
 
   // One local tick (more when the ghost updates queued exceed the ring: see push_ghost_updates).
