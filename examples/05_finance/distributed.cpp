@@ -158,8 +158,8 @@ int run(const dist_options& o)
     }
   };
 
-  // Per tick, summed over the ranks: bytes routed, boundary bytes, count bytes, boundary slots, steps.
-  std::array<std::uint64_t, 5> sent{};
+  // Per tick, summed over the ranks: bytes routed, boundary bytes, count bytes, boundary slots, steps, changes routed.
+  std::array<std::uint64_t, 6> sent{};
   std::array<std::int64_t, 4> timing{};  // summed over the feed ticks: tick, most local work, rank 0's local work (ns); collectives
   std::uint64_t changed = 0, ticks = 0;
   bool ok = true;
@@ -167,9 +167,9 @@ int run(const dist_options& o)
     MPI_Barrier(MPI_COMM_WORLD);  // rank 0's checks of the last tick are done: the tick's time is the tick's own
     const auto r = bus.tick();
     if (single) (void)single->tick();
-    const std::array<std::uint64_t, 5> mine_sent{r.route_bytes, r.boundary_bytes, r.count_bytes, r.boundary_slots, r.steps};
-    std::array<std::uint64_t, 5> all_sent{};
-    MPI_Allreduce(mine_sent.data(), all_sent.data(), 5, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
+    const std::array<std::uint64_t, 6> mine_sent{r.route_bytes, r.boundary_bytes, r.count_bytes, r.boundary_slots, r.steps, r.changes_sent};
+    std::array<std::uint64_t, 6> all_sent{};
+    MPI_Allreduce(mine_sent.data(), all_sent.data(), 6, MPI_UINT64_T, MPI_SUM, MPI_COMM_WORLD);
     // Time (ns): the tick's wall time and its local work (outside MPI), the most over the ranks,
     // and rank 0's local work; and the collectives this rank made.
     const std::array<std::int64_t, 3> mine_time{r.total.count(), (r.total - r.exchange).count(), rank == 0 ? (r.total - r.exchange).count() : 0};
@@ -236,9 +236,10 @@ int run(const dist_options& o)
     std::printf("%s; %.1f steps a tick\n",
                 o.derived_on_root ? "every derived page on rank 0 (--derived-on-root)" : "positions with their prices, the roll-up on rank 0",
                 per_tick(sent[4]) / ranks);
-    std::printf("sent %.0f bytes a tick for %.0f bytes of changed prices: %.0f of routed price changes (%zu bytes each), %.0f of "
+    std::printf("sent %.0f bytes a tick for %.0f bytes of changed prices: %.0f of routed price changes (%.1f bytes each), %.0f of "
                 "boundary deltas carrying %.0f changed slots (%.1f bytes a slot, encoded), %.0f of counts\n",
-                per_tick(total), per_tick(changed), per_tick(sent[0]), sizeof(dist_bus::change_type), per_tick(sent[1]), per_tick(sent[3]),
+                per_tick(total), per_tick(changed), per_tick(sent[0]),
+                sent[5] == 0 ? 0.0 : static_cast<double>(sent[0]) / static_cast<double>(sent[5]), per_tick(sent[1]), per_tick(sent[3]),
                 sent[3] == 0 ? 0.0 : static_cast<double>(sent[1]) / static_cast<double>(sent[3]), per_tick(sent[2]));
     const auto us = [&](std::int64_t ns) { return static_cast<double>(ns) / 1e3 / static_cast<double>(ticks); };
     std::printf("tick %.1f us (the slowest rank's wall time); local work %.1f us on the busiest rank, %.1f us on rank 0; %.1f "

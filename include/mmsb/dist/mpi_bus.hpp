@@ -5,7 +5,8 @@
 //
 // A tick is collective (every rank calls it):
 //   1. route    every change pushed on this rank since the last tick goes to its page's owner,
-//               in one MPI_Alltoallv (page, slot, value and order key);
+//               in one MPI_Alltoallv, encoded compactly (below); a rank's changes to its own
+//               pages never pass through MPI;
 //   2. order    the owner sorts what it received by (epoch, producer, sequence), the key the
 //               single-process bus folds changes in, with producer ids global (the caller's
 //               make_producer(id)), so the result does not depend on which rank pushed;
@@ -26,6 +27,16 @@
 // basic_bus fed the same changes and edges, at any number of ranks and under any partition;
 // hash() (collective) gives that bus's state hash. Only changed slots travel, never pages (a
 // new ghost is sent whole once, when its edge is added).
+//
+// The routed changes' wire form, per destination: runs of one producer's changes in one epoch,
+//   u32 producer | u32 count | LEB128 epoch | LEB128 first sequence     (one per run)
+//   count × ( u32 page | slot (u16 when pages have at most 65,536 slots, else u32) | u8 op |
+//             LEB128 sequence step from the change before (0 for the first) | value (the delta
+//             codec's wire value) )                                   (fixed fields little-endian)
+// so a change of a double costs 16 bytes in a long run (the in-memory routed_change takes 40),
+// plus about 10 bytes a run; the owner
+// checks every field (the page is its own, the slot in range, the op known, the counts and
+// steps within the bytes) before anything changes.
 //
 // Each step that changes pages on a rank is one commit (one epoch) of that rank's local bus, so
 // local epochs run ahead of the global tick count. Not yet (issue 23 goes on): fixed-point
@@ -87,7 +98,7 @@ struct dist_tick_report {
   std::uint64_t changes_sent = 0;      // changes this rank routed to other ranks
   std::uint64_t changes_kept = 0;      // changes pushed here to pages owned here
   std::uint64_t changes_received = 0;  // changes other ranks routed here
-  std::uint64_t route_bytes = 0;       // bytes of routed changes sent to other ranks
+  std::uint64_t route_bytes = 0;       // bytes of routed changes sent to other ranks (their wire form)
   std::uint64_t boundary_slots = 0;    // changed boundary slots sent, once per rank holding a ghost
   std::uint64_t boundary_bytes = 0;    // their encoded deltas (delta/codec.hpp), as sent
   std::uint64_t count_bytes = 0;       // the byte counts that frame every exchange (an int per peer)
@@ -170,7 +181,8 @@ public:
         if (!why.empty()) throw error(errc::invalid_argument, why);
       for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
-      outbox_.resize(static_cast<std::size_t>(ranks_));
+      wire_out_.resize(static_cast<std::size_t>(ranks_));
+      runs_.resize(static_cast<std::size_t>(ranks_));
       succ_.resize(parts_.pages());
     } catch (...) {
       in_producer_.reset();
@@ -257,18 +269,30 @@ public:
     dist_tick_report r;
     const auto began = std::chrono::steady_clock::now();
     ++ticks_;
-    for (std::size_t k = 0; k < outbox_.size(); ++k) {
-      (k == me() ? r.changes_kept : r.changes_sent) += outbox_[k].size();
-      if (k != me()) r.route_bytes += outbox_[k].size() * sizeof(change_type);
+    r.changes_kept = own_.size();
+    for (std::size_t k = 0; k < wire_out_.size(); ++k) {
+      r.route_bytes += wire_out_[k].size();
     }
+    r.changes_sent = sent_changes_;
+    sent_changes_ = 0;
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
-    in_mpi(r, [&] { detail::alltoallv(comm_, outbox_, me(), inbox_, from_, scratch_, packed_, timeout_); });
+    in_mpi(r, [&] { detail::alltoallv(comm_, wire_out_, me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
+    for (auto& o : wire_out_) o.clear();
+    for (auto& run : runs_) run.open = false;
+    // Decode and check before anything changes, and agree: every rank fails the tick, or none.
+    std::string why;
+    std::size_t at = 0;
+    for (int k = 0; k < ranks_; ++k) {
+      const std::size_t n = static_cast<std::size_t>(from_[static_cast<std::size_t>(k)]), before = inbox_.size();
+      if (why.empty()) why = decode_changes(k, span<const std::byte>(wire_in_.data() + at, n));
+      from_[static_cast<std::size_t>(k)] = static_cast<int>(inbox_.size() - before);  // now in changes
+      at += n;
+    }
     r.changes_received = inbox_.size();
-    inbox_.insert(inbox_.end(), outbox_[me()].begin(), outbox_[me()].end());  // this rank's own, last
-    from_[me()] = static_cast<int>(outbox_[me()].size());
-    for (auto& o : outbox_) o.clear();
-    // Check before anything changes, and agree: every rank fails the tick, or none.
-    std::string why = check_inbox();
+    inbox_.insert(inbox_.end(), own_.begin(), own_.end());  // this rank's own, last
+    from_[me()] = static_cast<int>(own_.size());
+    own_.clear();
+    if (why.empty()) why = check_inbox();
     int bad = why.empty() ? 0 : 1, any = 0;
     in_mpi(r, [&] {
       detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
@@ -389,7 +413,106 @@ private:
     if (slot >= Layout::extent)
       throw error(errc::out_of_range, "page " + std::to_string(g.value()) + " slot " + std::to_string(slot) + ": past the page's " +
                                         std::to_string(Layout::extent) + " slots");
-    outbox_[owner].push_back({p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v});
+    const change_type c{p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v};
+    if (owner == me()) {
+      own_.push_back(c);
+      return;
+    }
+    encode_change(owner, c);
+  }
+
+  // ---- the routed changes' wire form (see the top of this header) ---------------------------
+  static constexpr std::size_t slot_bytes = Layout::extent <= 65536 ? 2 : 4;
+  using wire_value = mmsb::detail::wire_t<value_type>;
+  // The run being written to each rank: where its header is, and what continues it.
+  struct open_run {
+    std::size_t header = 0;
+    std::uint32_t producer = 0, count = 0;
+    std::uint64_t epoch = 0, last_sequence = 0;
+    bool open = false;
+  };
+
+  static void put_leb128(std::vector<std::byte>& out, std::uint64_t v)
+  {
+    for (;; v >>= 7) {
+      out.push_back(static_cast<std::byte>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
+      if (v < 0x80) return;
+    }
+  }
+  // Reads a LEB128 value at bytes[at] (at moves past it); false when cut short or too long.
+  static bool get_leb128(span<const std::byte> bytes, std::size_t& at, std::uint64_t& v)
+  {
+    v = 0;
+    for (unsigned shift = 0; at < bytes.size() && shift <= 63; shift += 7) {
+      const auto b = static_cast<std::uint8_t>(bytes[at++]);
+      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+
+  void encode_change(std::uint32_t owner, const change_type& c)
+  {
+    ++sent_changes_;
+    auto& out = wire_out_[owner];
+    auto& run = runs_[owner];
+    if (!run.open || run.producer != c.producer || run.epoch != c.epoch || c.sequence < run.last_sequence) {
+      run = {out.size(), c.producer, 0, c.epoch, c.sequence, true};
+      out.resize(out.size() + 8);
+      mmsb::detail::write_le<std::uint32_t>(out.data() + run.header, c.producer);  // the count follows, patched below
+      put_leb128(out, c.epoch);
+      put_leb128(out, c.sequence);
+    }
+    std::byte fixed[4 + slot_bytes + 1];
+    mmsb::detail::write_le<std::uint32_t>(fixed, c.page);
+    if constexpr (slot_bytes == 2) mmsb::detail::write_le<std::uint16_t>(fixed + 4, static_cast<std::uint16_t>(c.slot));
+    else mmsb::detail::write_le<std::uint32_t>(fixed + 4, c.slot);
+    fixed[4 + slot_bytes] = static_cast<std::byte>(c.op);
+    out.insert(out.end(), fixed, fixed + sizeof fixed);
+    put_leb128(out, c.sequence - run.last_sequence);
+    std::byte v[sizeof(wire_value)];
+    mmsb::detail::write_le<wire_value>(v, static_cast<wire_value>(c.value));
+    out.insert(out.end(), v, v + sizeof v);
+    run.last_sequence = c.sequence;
+    mmsb::detail::write_le<std::uint32_t>(out.data() + run.header + 4, ++run.count);
+  }
+
+  // Decodes what rank `from` sent into inbox_; returns what is wrong with it, or "".
+  [[nodiscard]] std::string decode_changes(int from, span<const std::byte> bytes)
+  {
+    const auto bad = [&](const std::string& what) {
+      return "mpi_bus tick: the changes rank " + std::to_string(from) + " routed to rank " + std::to_string(rank_) + " are malformed (" +
+             what + "); nothing changed";
+    };
+    std::size_t at = 0;
+    while (at < bytes.size()) {
+      if (bytes.size() - at < 8) return bad("a run header cut short at byte " + std::to_string(at));
+      change_type c{};
+      c.producer = mmsb::detail::get_le<std::uint32_t>(bytes.data() + at);
+      const std::uint32_t count = mmsb::detail::get_le<std::uint32_t>(bytes.data() + at + 4);
+      at += 8;
+      if (!get_leb128(bytes, at, c.epoch) || !get_leb128(bytes, at, c.sequence)) return bad("a run header cut short");
+      for (std::uint32_t k = 0; k < count; ++k) {
+        if (bytes.size() - at < 4 + slot_bytes + 1) return bad("change " + std::to_string(k) + " of a run cut short");
+        const std::byte* f = bytes.data() + at;
+        c.page = mmsb::detail::get_le<std::uint32_t>(f);
+        c.slot = slot_bytes == 2 ? mmsb::detail::get_le<std::uint16_t>(f + 4) : mmsb::detail::get_le<std::uint32_t>(f + 4);
+        c.op = static_cast<std::uint32_t>(f[4 + slot_bytes]);
+        at += 4 + slot_bytes + 1;
+        std::uint64_t step = 0;
+        if (!get_leb128(bytes, at, step)) return bad("a sequence step cut short or too long");
+        if (bytes.size() - at < sizeof(wire_value)) return bad("a value cut short");
+        c.value = static_cast<value_type>(mmsb::detail::get_le<wire_value>(bytes.data() + at));
+        at += sizeof(wire_value);
+        c.sequence += step;
+        if (c.page >= parts_.pages() || parts_.owner(page_id{c.page}) != me())
+          return bad("page " + std::to_string(c.page) + " is not rank " + std::to_string(rank_) + "'s");
+        if (c.slot >= Layout::extent) return bad("page " + std::to_string(c.page) + " slot " + std::to_string(c.slot) + " past the extent");
+        if (c.op > static_cast<std::uint32_t>(delta_op::assign)) return bad("an unknown operation " + std::to_string(c.op));
+        inbox_.push_back(c);
+      }
+    }
+    return {};
   }
 
   // ---- edges --------------------------------------------------------------------------------
@@ -662,10 +785,13 @@ private:
   std::unique_ptr<typename bus_type::producer_type> in_producer_;  // the local producer the owner pushes through
   std::uint64_t ticks_ = 0;  // ticks so far (the same on every rank)
   // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
-  std::vector<std::vector<change_type>> outbox_;
-  std::vector<change_type> inbox_;
-  std::vector<change_type> packed_;               // the outboxes in one buffer, as sent
-  std::vector<int> from_, scratch_;
+  std::vector<change_type> own_;                  // changes to this rank's own pages
+  std::vector<std::vector<std::byte>> wire_out_;  // by owner rank: the wire form of the changes for it
+  std::vector<open_run> runs_;                    // by owner rank: the run being written
+  std::uint64_t sent_changes_ = 0;                // changes in wire_out_
+  std::vector<std::byte> wire_in_, wire_packed_;  // what arrived; the outgoing streams in one buffer
+  std::vector<change_type> inbox_;                // this tick's changes for pages owned here, decoded
+  std::vector<int> from_, scratch_;  // from_: bytes, then changes, from each rank
   std::vector<std::pair<std::uint32_t, int>> seen_;  // check_inbox's (producer, rank)
   // Edges, known alike on every rank: each page's destinations (global ids; the cycle check)
   // and the ranks holding a ghost of each page that has one.
