@@ -16,6 +16,8 @@
 //                 refused on every rank with the same message, naming it in global ids.
 //   past the ring a ghost's update larger than the holder's ring is assigned in parts, with a
 //                 local tick between, and still equals one bus.
+//   local failure one rank's log runs out of space in a tick: the tick fails on every rank with
+//                 that rank's message.
 //   bad input     a page outside the bus, a page owned elsewhere, a slot past the extent: clear
 //                 errors, nothing queued; more changes for a rank than its ring holds: the
 //                 tick refused on every rank, nothing changed; a producer id pushing from two
@@ -29,6 +31,8 @@
 //   --stall       rank 1 stays alive but never ticks: the others end the job after the bus's
 //                 collective timeout (2 s) with a message naming the call (tests/dist/stall.py).
 #include <mmsb/dist/mpi_bus.hpp>
+#include <mmsb/log/faulty_file_system.hpp>
+#include <mmsb/log/memory_file_system.hpp>
 #include <mmsb/log/posix_file_system.hpp>
 #include <mmsb/semiring/builtins.hpp>
 
@@ -37,6 +41,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -368,6 +373,31 @@ void ghost_updates_past_the_ring()
   if (ranks > 1 && rank == ranks - 1) check(most >= L::extent / 16 + 1, "past the ring: " + std::to_string(most) + " local ticks in one tick");
 }
 
+// A local tick that fails on one rank (its log's disk is full) fails the distributed tick on
+// every rank with that rank's message, rather than leaving the others waiting or going on.
+void local_failure()
+{
+  const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  mmsb::memory_file_system mem;
+  mmsb::faulty_file_system fs(mem);
+  mmsb::bus_options o;
+  o.fs = &fs;
+  o.dir = "/store";
+  o.store.log.durability = mmsb::durability::per_commit;
+  dbus b(MPI_COMM_WORLD, parts, o);
+  auto w = b.make_producer(static_cast<std::uint32_t>(rank));
+  for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank))) w.accumulate(g, 2, 1.25);
+  (void)b.tick();
+  const int victim = ranks - 1;
+  if (rank == victim) fs.fail_nth(mmsb::fs_op::write, 1, ENOSPC, true);
+  for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank))) w.accumulate(g, 3, 2.5);
+  const std::string failed = error_of([&] { (void)b.tick(); });
+  check(failed.find("rank " + std::to_string(victim) + ", step 0") != std::string::npos && failed.find("No space") != std::string::npos,
+        "a local failure fails the tick everywhere: " + failed);
+  const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, failed, ranks);
+  for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "local failure: rank " + std::to_string(k) + " says what rank 0 says");
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -405,6 +435,7 @@ int main(int argc, char** argv)
     derived_chains(mmsb::dist::partition::block(pages, n));
     derived_chains(mmsb::dist::partition::hash(pages, n));
     ghost_updates_past_the_ring();
+    local_failure();
     reopen_refused();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());
