@@ -24,8 +24,11 @@
 //                 ranks fails the tick on every rank with nothing changed; ranks built with
 //                 different partitions are refused at start-up on every rank with the same
 //                 message.
-//   reopening     a bus on disk (a store per rank) reopened is refused on every rank: recovery
-//                 across ranks is not built yet.
+//   recovery      global checkpoints on disk (a store per rank): reopened, the bus is back at the
+//                 checkpoint's tick bit for bit, with its edges and ghosts, and goes on as one
+//                 bus does; a rank missing the newest record comes back there too; stores with
+//                 data and no record, a local checkpoint_every, a checkpoint in memory or right
+//                 after edges are refused on every rank with the same message.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
 //                 (the test is registered should_fail), never hang.
 //   --stall       rank 1 stays alive but never ticks: the others end the job after the bus's
@@ -239,31 +242,101 @@ void bad_input()
   check(wrong_size.find("communicator has " + std::to_string(ranks)) != std::string::npos, "ranks: " + wrong_size);
 }
 
-// A distributed bus on disk, one store per rank, reopened: not built yet, so refused on every
-// rank with the same message (rank 0's store names itself) rather than opened half-way.
-void reopen_refused()
+// Recovery by global checkpoints, a store per rank on disk: a bus with edges across ranks
+// (derived chains), 3 ticks, a checkpoint, 2 more ticks, closed; reopened, it is back at tick 3
+// with the hash one bus had there, its edges (a cycle through ranks is still refused) and its
+// ghosts, and the same 2 ticks again give the same hashes. A rank whose record is missing (it
+// died before writing it) still comes back at the newest tick another rank recorded. Stores
+// with data and no record anywhere, a local checkpoint_every, a checkpoint in memory or after
+// an edge added since the last tick are refused on every rank with the same message.
+void recovery()
 {
-  char tmpl[] = "/tmp/mmsb-dist-test-XXXXXX";
-  if (::mkdtemp(tmpl) == nullptr) {
-    check(false, "mkdtemp");
-    return;
+  std::string dir(256, '\0');
+  if (rank == 0) {
+    char tmpl[] = "/tmp/mmsb-dist-recovery-XXXXXX";
+    if (::mkdtemp(tmpl) == nullptr) std::abort();
+    dir = tmpl;
+    dir.resize(256, '\0');
   }
-  const std::string dir = tmpl;
+  MPI_Bcast(dir.data(), 256, MPI_CHAR, 0, MPI_COMM_WORLD);
+  dir = dir.c_str();
   mmsb::posix_file_system fs;
   mmsb::bus_options o;
   o.fs = &fs;
-  o.dir = dir + "/store";
+  o.dir = dir + "/rank" + std::to_string(rank);
+  o.store.log.durability = mmsb::durability::per_commit;
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  const auto es = edges();
+  const std::pair<std::uint32_t, std::uint32_t> links[] = {{0, 30}, {30, 50}, {50, 75}, {75, 96}, {30, 10}, {2, 90}, {96, 33}};
+  ref_bus ref;
+  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
+  for (std::size_t k = 0; k < std::size(links); ++k) (void)ref.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, es[k].a);
+  auto ref_p = ref.make_producer();
+  std::vector<mmsb::state_hash> ref_hash;  // after tick t + 1
+  const auto changes = [&](int t, auto&& put) {
+    for (std::uint32_t p = 0; p < producers; ++p)
+      for (const auto& c : changes_of(p, t))
+        if (c.page < 5) put(c);
+  };
+  for (int t = 0; t < 5; ++t) {
+    ref_p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+    changes(t, [&](const change& c) { c.assign ? ref_p.assign(page_id{c.page}, c.slot, c.value) : ref_p.accumulate(page_id{c.page}, c.slot, c.value); });
+    (void)ref.tick();
+    ref_hash.push_back(ref.hash());
+  }
+  const auto run_tick = [&](dbus& b, int t) {
+    if (rank == 0) {
+      auto w = b.make_producer(0);
+      w.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+      changes(t, [&](const change& c) { c.assign ? w.assign(page_id{c.page}, c.slot, c.value) : w.accumulate(page_id{c.page}, c.slot, c.value); });
+    }
+    (void)b.tick();
+    check(b.hash() == ref_hash[static_cast<std::size_t>(t)], "recovery: the hash after tick " + std::to_string(t + 1));
+  };
   {
     dbus b(MPI_COMM_WORLD, parts, o);
-    auto w = b.make_producer(static_cast<std::uint32_t>(rank));
-    for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank))) w.accumulate(g, 1, 0.5);
-    (void)b.tick();  // logs every rank's pages
+    for (std::size_t k = 0; k < std::size(links); ++k) b.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, *es[k].a);
+    const std::string early = error_of([&] { b.checkpoint(); });
+    check(early.find("tick first") != std::string::npos, "recovery: a checkpoint right after edges: " + early);
+    for (int t = 0; t < 3; ++t) run_tick(b, t);
+    b.checkpoint();
+    for (int t = 3; t < 5; ++t) run_tick(b, t);
+  }  // closed after tick 5: ticks 4 and 5 are in the logs, in no global checkpoint
+  {
+    dbus b(MPI_COMM_WORLD, parts, o);
+    check(b.ticks() == 3, "recovery: reopened at tick " + std::to_string(b.ticks()) + ", the checkpoint's 3");
+    check(b.hash() == ref_hash[2], "recovery: the hash at tick 3");
+    const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{96}, page_id{0}, *es[12].a); });
+    check(cycle.find("would close the cycle 0 -> 30 -> 50 -> 75 -> 96 -> 0") != std::string::npos, "recovery: edges restored: " + cycle);
+    for (int t = 3; t < 5; ++t) run_tick(b, t);
+    b.checkpoint();
   }
-  const std::string again = error_of([&] { dbus b(MPI_COMM_WORLD, parts, o); });
-  check(again.find("rank 0's store in /tmp/mmsb-dist-test-") != std::string::npos && again.find("not built yet") != std::string::npos,
-        "reopen: " + again);
-  std::filesystem::remove_all(dir);
+  if (ranks > 1) {  // the last rank died before writing its record of tick 5
+    if (rank == ranks - 1) std::filesystem::remove(o.dir + "/dist-checkpoint");
+    MPI_Barrier(MPI_COMM_WORLD);
+    dbus b(MPI_COMM_WORLD, parts, o);
+    check(b.ticks() == 5 && b.hash() == ref_hash[4], "recovery: a rank without the newest record comes back at tick 5 too");
+  }
+  // No record anywhere, and data in the stores: refused, nothing touched.
+  std::filesystem::remove(o.dir + "/dist-checkpoint");
+  MPI_Barrier(MPI_COMM_WORLD);
+  const std::string none = error_of([&] { dbus b(MPI_COMM_WORLD, parts, o); });
+  check(none.find("rank 0's store holds a log or checkpoints but no rank has a global checkpoint record") != std::string::npos,
+        "recovery: no record: " + none);
+  mmsb::bus_options every = o;
+  every.dir = dir + "/every" + std::to_string(rank);
+  every.checkpoint_every = 4;
+  const std::string local = error_of([&] { dbus b(MPI_COMM_WORLD, parts, every); });
+  check(local.find("checkpoint_every is 4") != std::string::npos, "recovery: a local checkpoint_every: " + local);
+  {
+    dbus memory(MPI_COMM_WORLD, parts);
+    const std::string in_memory = error_of([&] { memory.checkpoint(); });
+    check(in_memory.find("in memory") != std::string::npos, "recovery: a checkpoint in memory: " + in_memory);
+    const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, none + "|" + local + "|" + in_memory, ranks);
+    for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "recovery: rank " + std::to_string(k) + " says what rank 0 says");
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  if (rank == 0) std::filesystem::remove_all(dir);
 }
 
 // Chains of derived pages across ranks: edges from derived pages to pages on other ranks,
@@ -436,7 +509,7 @@ int main(int argc, char** argv)
     derived_chains(mmsb::dist::partition::hash(pages, n));
     ghost_updates_past_the_ring();
     local_failure();
-    reopen_refused();
+    recovery();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());
   }

@@ -39,9 +39,13 @@
 // steps within the bytes) before anything changes.
 //
 // Each step that changes pages on a rank is one commit (one epoch) of that rank's local bus, so
-// local epochs run ahead of the global tick count. Not yet (issue 23 goes on): fixed-point
-// regions spanning ranks, and a global commit record with recovery of all ranks to the last
-// complete tick.
+// local epochs run ahead of the global tick count. Recovery is by coordinated checkpoints:
+// checkpoint() (collective) checkpoints every rank at one tick and, once all are durable, writes
+// the global checkpoint record (dist/manifest.hpp) that names each rank's epoch at it; a bus
+// reopened on the same directories restores every rank to the newest such tick, bit for bit,
+// after any rank died. Not yet (issue 23 goes on): a record per tick (restoring to the last
+// tick, not the last checkpoint: each rank's log would be cut back to its epoch), and
+// fixed-point regions spanning ranks.
 //
 // Errors: a page id outside the bus names the range and the ranks; a page owned elsewhere names
 // its owner; ranks that disagree at start-up (partition, page count, shape, communicator size)
@@ -59,6 +63,7 @@
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/dist/exchange.hpp>
+#include <mmsb/dist/manifest.hpp>
 #include <mmsb/dist/partition.hpp>
 
 #include <mpi.h>
@@ -69,6 +74,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <type_traits>
@@ -155,11 +161,14 @@ public:
   };
 
   // Joins the bus on comm (collective: every rank constructs one, with equal partitions). opts
-  // configures this rank's local bus; give each rank its own opts.dir (a new store directory
-  // per rank). Throws mmsb::error (invalid_argument), on every rank with the same message, when
+  // configures this rank's local bus; give each rank its own opts.dir. A new directory gives a
+  // new bus; directories holding a global checkpoint (checkpoint()) reopen it at that tick on
+  // every rank. Throws mmsb::error, on every rank with the same message: invalid_argument when
   // the ranks disagree on the partition, its size or the shape, the partition is for another
-  // number of ranks, or a rank's store already holds pages (reopening is not built yet); and
-  // whatever basic_bus's constructor throws. d: the collective timeout (see dist_options).
+  // number of ranks, opts.checkpoint_every is not 0 (checkpoints are global), or a store holds
+  // data with no global checkpoint anywhere; corrupt when the record or a rank's checkpoint
+  // cannot restore it; and whatever basic_bus's constructor throws. d: the collective timeout
+  // (see dist_options).
   mpi_bus(MPI_Comm comm, partition parts, bus_options opts = {}, dist_options d = {})
     : parts_(std::move(parts)), timeout_(d.collective_timeout.count())
   {
@@ -170,20 +179,22 @@ public:
       detail::check_mpi(MPI_Comm_size(comm_, &ranks_), "MPI_Comm_size");
       agree();
       ring_capacity_ = opts.ring_capacity;
-      const std::string dir = opts.dir;
+      fs_ = opts.fs;
+      dir_ = opts.dir;
+      if (opts.checkpoint_every != 0)
+        throw error(errc::invalid_argument, "mpi_bus: bus_options::checkpoint_every is " + std::to_string(opts.checkpoint_every) +
+                                              "; under mpi_bus checkpoints are global (mpi_bus::checkpoint()), so it must be 0");
+      const std::optional<global_checkpoint> restore = agree_on_restore();
       local_ = std::make_unique<bus_type>(std::move(opts));
-      // A store that already holds pages would be reopened: not built yet. Every rank refuses.
-      const std::string stale = local_->store().pages().size() == 0 ? std::string()
-                                : "mpi_bus: rank " + std::to_string(rank_) + "'s store in " + dir +
-                                    " already holds pages; reopening a distributed bus (recovery across ranks) is not "
-                                    "built yet: give every rank a new directory";
-      for (const auto& why : detail::allgather_text(comm_, stale, ranks_, timeout_))
-        if (!why.empty()) throw error(errc::invalid_argument, why);
-      for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       wire_out_.resize(static_cast<std::size_t>(ranks_));
       runs_.resize(static_cast<std::size_t>(ranks_));
       succ_.resize(parts_.pages());
+      if (restore) {
+        restore_from(*restore);
+      } else {
+        for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
+      }
     } catch (...) {
       in_producer_.reset();
       local_.reset();
@@ -215,6 +226,51 @@ public:
   // Ghosts this rank holds (pages owned elsewhere that its edges read).
   [[nodiscard]] std::size_t ghost_pages() const noexcept { return ghost_local_.size(); }
 
+  // Global ticks completed (the same on every rank); after reopening, the restored checkpoint's.
+  [[nodiscard]] std::uint64_t ticks() const noexcept { return ticks_; }
+
+  // A global checkpoint (collective): every rank checkpoints its local bus (pages and topology)
+  // at this tick; once every rank's is durable, every rank writes the global checkpoint record
+  // in its directory (dist/manifest.hpp). A bus reopened on the same directories (the same
+  // partition, shape and ranks) comes back at the newest tick every rank's checkpoint reached,
+  // bit for bit, with its edges and ghosts; whatever the ranks did after it is set aside. Call
+  // it between ticks, with no edge added since the last tick. Throws mmsb::error on every rank
+  // with the same message and no record written: unsupported for a bus in memory (bus_options::fs
+  // null), state_error after an edge added since the last tick, and a rank's I/O failure
+  // (naming the rank; the previous record then stays).
+  void checkpoint()
+  {
+    std::string why;
+    if (fs_ == nullptr)
+      why = "mpi_bus checkpoint: rank " + std::to_string(rank_) + "'s bus is in memory (bus_options::fs is null): nothing to restore from";
+    else if (edited_since_tick_)
+      why = "mpi_bus checkpoint: edges were added since the last tick; tick first (their ghosts get their values in a tick)";
+    std::uint64_t epoch = 0;
+    if (why.empty()) {
+      try {
+        local_->checkpoint();
+        epoch = local_->store().current_epoch().value();
+      } catch (const error& e) {
+        why = "mpi_bus checkpoint: rank " + std::to_string(rank_) + ": " + e.what();
+      }
+    }
+    agree_or_throw(why, errc::io_error);
+    global_checkpoint c;
+    c.tick = ticks_;
+    c.fingerprint = parts_.fingerprint();
+    c.epochs.assign(static_cast<std::size_t>(ranks_), 0);
+    detail::run([&](MPI_Request* q) { return MPI_Iallgather(&epoch, 1, MPI_UINT64_T, c.epochs.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
+                timeout_, "MPI_Iallgather");
+    c.edges = edges_log_;
+    c.ghosts = ghosts_log_;
+    try {
+      write_global_checkpoint(*fs_, dir_, c);
+    } catch (const error& e) {
+      why = "mpi_bus checkpoint: rank " + std::to_string(rank_) + " could not write its record: " + e.what();
+    }
+    agree_or_throw(why, errc::io_error);
+  }
+
   // A producer with global id `id` (local: no communication). The id must be unique across the
   // ranks; the same id pushing on two ranks fails the tick.
   [[nodiscard]] producer make_producer(std::uint32_t id) { return producer(this, id); }
@@ -233,9 +289,11 @@ public:
     check_acyclic(src, dst);
     const bool remote = from != to;
     std::string why;
+    edited_since_tick_ = true;
     if (remote && !has_ghost(src, to)) {
       // dst's owner gets a ghost of src, kept current from now on (even if its bus refuses the edge).
       holders_[src.value()].push_back(to);
+      ghosts_log_.emplace_back(src.value(), to);
       nbr_dirty_ = true;
       why = make_ghost(src, from, to);
     }
@@ -250,6 +308,7 @@ public:
     for (const std::uint32_t k : {to, from})
       if (!all[k].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " refused the edge: " + all[k]);
     succ_[src.value()].push_back(dst.value());
+    edges_log_.emplace_back(src.value(), dst.value());
   }
 
   // The value of page g, which this rank must own. Throws mmsb::error (unknown_page) naming the
@@ -314,6 +373,7 @@ public:
     seeds_.clear();
     if (nbr_dirty_) build_neighbours();
     propagate_across_ranks(r);
+    edited_since_tick_ = false;
     r.total = std::chrono::steady_clock::now() - began;
     return r;
   }
@@ -404,6 +464,138 @@ private:
     if (parts_.ranks() != static_cast<std::uint32_t>(ranks_))
       throw error(errc::invalid_argument, "mpi_bus: the partition is for " + std::to_string(parts_.ranks()) +
                                             " ranks, but the communicator has " + std::to_string(ranks_));
+  }
+
+  // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
+  void agree_or_throw(const std::string& why, errc code) const
+  {
+    for (const auto& w : detail::allgather_text(comm_, why, ranks_, timeout_))
+      if (!w.empty()) throw error(code, w);
+  }
+
+  // ---- reopening (see checkpoint()) ---------------------------------------------------------
+  // Before the local bus opens: every rank reads its global checkpoint record; the newest tick
+  // any rank recorded wins (a record is written only once every rank's checkpoint of its tick
+  // is durable, so every rank can go back to it), and its record is shared from the lowest rank
+  // holding it. Each rank then sets aside (renames into DIR/set-aside-N/) its log and its
+  // checkpoints newer than its epoch in that record, so its store opens at exactly that epoch.
+  // Nothing (no record anywhere and no data in any store): a new bus. Throws on every rank with
+  // the same message: a store holding data with no record anywhere, a record for another
+  // partition or rank count, a rank's missing checkpoint, a damaged record, an I/O failure.
+  std::optional<global_checkpoint> agree_on_restore()
+  {
+    std::optional<global_checkpoint> mine;
+    std::string why;
+    bool has_data = false;
+    if (fs_ != nullptr) {
+      try {
+        mine = read_global_checkpoint(*fs_, dir_);
+        for (const char* sub : {"/log", "/checkpoints"})
+          if (fs_->exists(dir_ + sub) && !fs_->list(dir_ + sub).empty()) has_data = true;
+      } catch (const error& e) {
+        why = "mpi_bus: rank " + std::to_string(rank_) + ": " + e.what();
+      }
+    }
+    agree_or_throw(why, errc::corrupt);
+    // Every rank's (has a record, its tick, has data).
+    const std::uint64_t mine3[3] = {mine ? 1u : 0u, mine ? mine->tick : 0, has_data ? 1u : 0u};
+    std::vector<std::uint64_t> all(3 * static_cast<std::size_t>(ranks_));
+    detail::run([&](MPI_Request* q) { return MPI_Iallgather(mine3, 3, MPI_UINT64_T, all.data(), 3, MPI_UINT64_T, comm_, q); }, comm_, timeout_,
+                "MPI_Iallgather");
+    int from = -1;
+    for (int k = 0; k < ranks_; ++k)
+      if (all[3 * static_cast<std::size_t>(k)] != 0 && (from < 0 || all[3 * static_cast<std::size_t>(k) + 1] > all[3 * static_cast<std::size_t>(from) + 1]))
+        from = k;
+    if (from < 0) {
+      for (int k = 0; k < ranks_; ++k)
+        if (all[3 * static_cast<std::size_t>(k) + 2] != 0)
+          throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + "'s store holds a log or checkpoints but no rank has a "
+                                              "global checkpoint record (mpi_bus::checkpoint()) to restore every rank to; give every rank a "
+                                              "new directory, or remove these");
+      return std::nullopt;
+    }
+    // The newest record, from the lowest rank holding it, to every rank.
+    std::vector<std::byte> bytes = me() == static_cast<std::uint32_t>(from) ? encode_global_checkpoint(*mine) : std::vector<std::byte>{};
+    std::uint64_t n = bytes.size();
+    detail::run([&](MPI_Request* q) { return MPI_Ibcast(&n, 1, MPI_UINT64_T, from, comm_, q); }, comm_, timeout_, "MPI_Ibcast");
+    bytes.resize(n);
+    detail::run([&](MPI_Request* q) { return MPI_Ibcast(bytes.data(), detail::mpi_count(n, "restore"), MPI_BYTE, from, comm_, q); }, comm_,
+                timeout_, "MPI_Ibcast");
+    global_checkpoint c = decode_global_checkpoint(span<const std::byte>(bytes.data(), bytes.size()), "from rank " + std::to_string(from));
+    if (c.fingerprint != parts_.fingerprint() || c.epochs.size() != static_cast<std::size_t>(ranks_))
+      throw error(errc::invalid_argument, "mpi_bus: the global checkpoint (tick " + std::to_string(c.tick) + ", in rank " + std::to_string(from) +
+                                            "'s " + dir_ + ") was taken on " + std::to_string(c.epochs.size()) +
+                                            " ranks with partition fingerprint " + std::to_string(c.fingerprint) + "; this bus has " +
+                                            std::to_string(ranks_) + " ranks and fingerprint " + std::to_string(parts_.fingerprint()));
+    try {
+      set_aside_after(mmsb::epoch{c.epochs[me()]});
+    } catch (const error& e) {
+      why = "mpi_bus: restoring rank " + std::to_string(rank_) + " (" + dir_ + ") to tick " + std::to_string(c.tick) + ": " + e.what();
+    }
+    agree_or_throw(why, errc::corrupt);
+    return c;
+  }
+
+  // Moves this rank's checkpoints newer than e, then its log, into a new DIR/set-aside-N, so the
+  // store opens at e (its checkpoint at e, no log after it). Newer checkpoints go first: a crash
+  // between the two steps leaves nothing that opens past e. Throws mmsb::error (corrupt) when
+  // the checkpoint at e is missing.
+  void set_aside_after(mmsb::epoch e)
+  {
+    const std::string ckpts = dir_ + "/checkpoints", log = dir_ + "/log";
+    if (!fs_->exists(ckpts + "/" + checkpoint_name(e)))
+      throw error(errc::corrupt, "its checkpoint at epoch " + std::to_string(e.value()) + " (" + ckpts + "/" + checkpoint_name(e) + ") is missing");
+    std::string aside;
+    for (int k = 0; aside.empty() || fs_->exists(aside); ++k) aside = dir_ + "/set-aside-" + std::to_string(k);
+    fs_->make_dir(aside);
+    bool moved = false;
+    for (const auto& name : fs_->list(ckpts)) {
+      mmsb::epoch at;
+      if (parse_checkpoint_name(name, at) && e < at) {
+        fs_->rename(ckpts + "/" + name, aside + "/" + name);
+        moved = true;
+      }
+    }
+    if (moved) fs_->sync_dir(ckpts);
+    if (fs_->exists(log)) fs_->rename(log, aside + "/log");
+    fs_->sync_dir(dir_);
+  }
+
+  // After the local bus opened at the record's epoch: the edges, the ghosts (a ghost's local id
+  // is this rank's page count plus its place among this rank's ghosts), the boundary pages (as
+  // sent: every ghost equals its source at a tick's end) and the tick count. Checked on every
+  // rank: the epoch and the page count the record implies.
+  void restore_from(const global_checkpoint& c)
+  {
+    std::string why;
+    std::size_t pages = parts_.owned(me()).size();
+    for (const auto& [g, holder] : c.ghosts) pages += holder == me() ? 1 : 0;
+    const auto at = local_->store().current_epoch().value();
+    if (at != c.epochs[me()] || local_->store().pages().size() != pages)
+      why = "mpi_bus: rank " + std::to_string(rank_) + "'s store (" + dir_ + ") opened at epoch " + std::to_string(at) + " with " +
+            std::to_string(local_->store().pages().size()) + " pages; the global checkpoint of tick " + std::to_string(c.tick) +
+            " needs epoch " + std::to_string(c.epochs[me()]) + " and " + std::to_string(pages) + " pages";
+    agree_or_throw(why, errc::corrupt);
+    std::uint32_t next = static_cast<std::uint32_t>(parts_.owned(me()).size());
+    for (const auto& [g, holder] : c.ghosts) {
+      holders_[g].push_back(holder);
+      if (holder == me()) ghost_local_.emplace(g, page_id{next++});
+      if (parts_.owner(page_id{g}) == me()) {
+        const auto it = boundary_at_.find(g);
+        const std::size_t b = it == boundary_at_.end() ? boundary_.size() : it->second;
+        if (it == boundary_at_.end()) {
+          const page_id local = parts_.local(page_id{g});
+          boundary_.push_back({g, local, {}, local_->value(local).storage()});
+          boundary_at_.emplace(g, b);
+        }
+        boundary_[b].holders.push_back(holder);
+      }
+    }
+    for (const auto& [src, dst] : c.edges) succ_[src].push_back(dst);
+    edges_log_ = c.edges;
+    ghosts_log_ = c.ghosts;
+    ticks_ = c.tick;
+    nbr_dirty_ = true;
   }
 
   // A producer's change, checked and queued for its page's owner.
@@ -784,6 +976,12 @@ private:
   std::unique_ptr<bus_type> local_;
   std::unique_ptr<typename bus_type::producer_type> in_producer_;  // the local producer the owner pushes through
   std::uint64_t ticks_ = 0;  // ticks so far (the same on every rank)
+  file_system* fs_ = nullptr;  // the local store's file system (null: in memory), and its directory
+  std::string dir_;
+  // Every edge accepted and every ghost made, in order (the global checkpoint record's lists),
+  // and whether an edge was added since the last tick.
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges_log_, ghosts_log_;
+  bool edited_since_tick_ = false;
   // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
   std::vector<change_type> own_;                  // changes to this rank's own pages
   std::vector<std::vector<std::byte>> wire_out_;  // by owner rank: the wire form of the changes for it
