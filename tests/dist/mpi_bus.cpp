@@ -31,6 +31,8 @@
 //                 after edges are refused on every rank with the same message.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
 //                 (the test is registered should_fail), never hang.
+//   --crash DIR, --recover DIR   rank 1 dies inside a tick after a global checkpoint; reopened,
+//                 every rank is back at the checkpoint bit for bit (tests/dist/crash.py).
 //   --stall       rank 1 stays alive but never ticks: the others end the job after the bus's
 //                 collective timeout (2 s) with a message naming the call (tests/dist/stall.py).
 #include <mmsb/dist/mpi_bus.hpp>
@@ -339,6 +341,64 @@ void recovery()
   if (rank == 0) std::filesystem::remove_all(dir);
 }
 
+// --crash DIR / --recover DIR (tests/dist/crash.py runs both, in one directory): the first runs
+// 3 ticks with edges across ranks, takes a global checkpoint, runs tick 4, and rank 1 dies with
+// tick 5's changes pushed while the others are inside tick 5 (mpirun then kills them all); the
+// second reopens the stores and must be at tick 3 with one bus's hash there, then give one bus's
+// hashes for ticks 4 and 5.
+int crash_and_recover(bool crash, const std::string& dir)
+{
+  mmsb::posix_file_system fs;
+  mmsb::bus_options o;
+  o.fs = &fs;
+  o.dir = dir + "/rank" + std::to_string(rank);
+  o.store.log.durability = mmsb::durability::per_commit;
+  const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  const auto es = edges();
+  const std::pair<std::uint32_t, std::uint32_t> links[] = {{0, 30}, {30, 50}, {50, 75}, {75, 96}, {30, 10}, {2, 90}};
+  ref_bus ref;
+  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
+  for (std::size_t k = 0; k < std::size(links); ++k) (void)ref.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, es[k].a);
+  auto ref_p = ref.make_producer();
+  std::vector<mmsb::state_hash> ref_hash;
+  const auto push = [&](int t, auto& p) {
+    p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+    for (std::uint32_t q = 0; q < producers; ++q)
+      for (const auto& c : changes_of(q, t))
+        if (c.page < 5) c.assign ? p.assign(page_id{c.page}, c.slot, c.value) : p.accumulate(page_id{c.page}, c.slot, c.value);
+  };
+  for (int t = 0; t < 5; ++t) {
+    push(t, ref_p);
+    (void)ref.tick();
+    ref_hash.push_back(ref.hash());
+  }
+  dbus b(MPI_COMM_WORLD, parts, o);
+  int from = 0;
+  if (crash) {
+    for (std::size_t k = 0; k < std::size(links); ++k) b.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, *es[k].a);
+  } else {
+    check(b.ticks() == 3, "crash: reopened at tick " + std::to_string(b.ticks()) + ", the checkpoint's 3");
+    check(b.hash() == ref_hash[2], "crash: the hash at tick 3 after the crash");
+    from = 3;
+  }
+  for (int t = from; t < 5; ++t) {
+    auto w = b.make_producer(0);
+    if (rank == 0) push(t, w);
+    if (crash && t == 4 && rank == 1) {
+      std::printf("rank 1: dying in tick 5 (--crash)\n");
+      std::fflush(stdout);
+      std::_Exit(3);
+    }
+    (void)b.tick();
+    check(b.hash() == ref_hash[static_cast<std::size_t>(t)], "crash: the hash after tick " + std::to_string(t + 1));
+    if (crash && t == 2) b.checkpoint();
+  }
+  int total = 0;
+  MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+  if (rank == 0 && total == 0) std::printf("recovered at tick 3 after the crash; ticks 4 and 5 equal one bus's\n");
+  return total;
+}
+
 // Chains of derived pages across ranks: edges from derived pages to pages on other ranks,
 // several hops deep, a diamond, a page feeding ghosts on several ranks, and ghosts made after
 // ticks (sent whole when their edge is added). After every tick the hash and every owned page
@@ -479,6 +539,16 @@ int main(int argc, char** argv)
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
   const bool die = argc > 1 && std::string(argv[1]) == "--die";
+  if (argc > 2 && (std::string(argv[1]) == "--crash" || std::string(argv[1]) == "--recover")) {
+    int total = 1;
+    try {
+      total = crash_and_recover(std::string(argv[1]) == "--crash", argv[2]);
+    } catch (const std::exception& e) {
+      std::printf("rank %d: FAILED: %s\n", rank, e.what());
+    }
+    MPI_Finalize();
+    return total == 0 ? 0 : 1;
+  }
   if (argc > 1 && std::string(argv[1]) == "--stall") {
     // Rank 1 stays away from the tick (alive, not dead); the others give up after 2 s and end
     // the job with a message (tests/dist/stall.py checks it, and that it took seconds, not a hang).
