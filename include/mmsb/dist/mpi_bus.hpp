@@ -181,9 +181,11 @@ public:
       ring_capacity_ = opts.ring_capacity;
       fs_ = opts.fs;
       dir_ = opts.dir;
-      if (opts.checkpoint_every != 0)
-        throw error(errc::invalid_argument, "mpi_bus: bus_options::checkpoint_every is " + std::to_string(opts.checkpoint_every) +
-                                              "; under mpi_bus checkpoints are global (mpi_bus::checkpoint()), so it must be 0");
+      agree_or_throw(opts.checkpoint_every == 0 ? std::string()
+                                                : "mpi_bus: rank " + std::to_string(rank_) + "'s bus_options::checkpoint_every is " +
+                                                    std::to_string(opts.checkpoint_every) +
+                                                    "; under mpi_bus checkpoints are global (mpi_bus::checkpoint()), so it must be 0",
+                     errc::invalid_argument);
       const std::optional<global_checkpoint> restore = agree_on_restore();
       local_ = std::make_unique<bus_type>(std::move(opts));
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
