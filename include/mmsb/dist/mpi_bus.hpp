@@ -329,11 +329,8 @@ public:
   {
     dist_tick_report r;
     const auto began = std::chrono::steady_clock::now();
-    ++ticks_;
     r.changes_kept = own_.size();
-    for (std::size_t k = 0; k < wire_out_.size(); ++k) {
-      r.route_bytes += wire_out_[k].size();
-    }
+    for (const auto& out : wire_out_) r.route_bytes += out.size();
     r.changes_sent = sent_changes_;
     sent_changes_ = 0;
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
@@ -376,6 +373,7 @@ public:
     if (nbr_dirty_) build_neighbours();
     propagate_across_ranks(r);
     edited_since_tick_ = false;
+    ++ticks_;  // only a tick that went through counts
     r.total = std::chrono::steady_clock::now() - began;
     return r;
   }
@@ -977,7 +975,7 @@ private:
   std::size_t ring_capacity_ = 0;  // the local producer's ring
   std::unique_ptr<bus_type> local_;
   std::unique_ptr<typename bus_type::producer_type> in_producer_;  // the local producer the owner pushes through
-  std::uint64_t ticks_ = 0;  // ticks so far (the same on every rank)
+  std::uint64_t ticks_ = 0;  // ticks completed (the same on every rank)
   file_system* fs_ = nullptr;  // the local store's file system (null: in memory), and its directory
   std::string dir_;
   // Every edge accepted and every ghost made, in order (the global checkpoint record's lists),
