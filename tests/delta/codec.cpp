@@ -219,3 +219,51 @@ TEST_CASE("version 2 bytes in the larger of dense and sparse are refused (found 
   sp.push_back(std::byte{1});
   CHECK_THROWS_WITH((decode<S, L>(sp)), Catch::Contains("7 changed slots encoded sparse, which is not canonical"));
 }
+
+TEMPLATE_LIST_TEST_CASE("a stream of deltas splits at the sizes their headers give; a cut or unknown one is refused", "[codec]",
+                        test::all_combos)
+{
+  using S = typename TestType::semiring;
+  using L = typename TestType::layout;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 77);
+  std::vector<std::byte> stream;
+  std::vector<delta<S, L>> sent;
+  for (int k = 0; k < 12; ++k) {
+    sent.push_back(test::random_delta<S, L>(page_id{static_cast<std::uint32_t>(k)}, rng));
+    if (k % 3 == 0) sent.back() = delta<S, L>(sent.back().to_dense());
+    (void)encode(sent.back(), stream);
+  }
+  span<const std::byte> rest(stream.data(), stream.size());
+  std::size_t k = 0;
+  while (!rest.empty()) {
+    const std::size_t n = encoded_size_at<L>(rest);
+    REQUIRE(n == encoded_size(sent[k]));
+    REQUIRE(decode<S, L>(rest.first(n)).to_dense() == sent[k].to_dense());
+    rest = rest.subspan(n);
+    ++k;
+  }
+  REQUIRE(k == sent.size());
+  // Cut anywhere inside the last delta: refused, naming the page and the sizes; never read past.
+  const std::size_t last = encoded_size(sent.back());
+  for (std::size_t cut = 1; cut < last; ++cut) {
+    span<const std::byte> tail(stream.data() + stream.size() - last, last - cut);
+    try {
+      (void)encoded_size_at<L>(tail);
+      FAIL("a delta cut to " << last - cut << " of " << last << " bytes was accepted");
+    } catch (const error& e) {
+      REQUIRE(e.code() == errc::size_mismatch);
+      REQUIRE(std::string(e.what()).find("delta stream") != std::string::npos);
+    }
+  }
+  // An unknown version or encoding.
+  std::vector<std::byte> odd(stream.begin(), stream.begin() + static_cast<std::ptrdiff_t>(encoded_size(sent[0])));
+  odd[2] = std::byte{9};
+  try {
+    (void)encoded_size_at<L>(span<const std::byte>(odd.data(), odd.size()));
+    FAIL("encoding 9 was accepted");
+  } catch (const error& e) {
+    REQUIRE(e.code() == errc::bad_format);
+    REQUIRE(std::string(e.what()).find("page 0") != std::string::npos);
+  }
+}
