@@ -39,7 +39,8 @@ struct global_checkpoint {
   std::vector<std::pair<std::uint32_t, std::uint32_t>> ghosts;  // (page, holder rank), in the order made
 };
 
-inline constexpr char global_checkpoint_magic[9] = "MMSBDCK1";  // the record's first 8 bytes
+// The record's first 8 bytes (the array's ninth is the string's terminator, never written).
+inline constexpr char global_checkpoint_magic[9] = "MMSBDCK1";
 
 // The record's bytes.
 [[nodiscard]] inline std::vector<std::byte> encode_global_checkpoint(const global_checkpoint& c)
