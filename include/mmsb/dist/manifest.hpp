@@ -10,11 +10,13 @@
 //   u64 xxh3-64 of every byte before it
 // Edges are the ones the ranks accepted, in the order they were added; ghosts are (page, the
 // rank holding a ghost of it), in the order they were made (a ghost's local id follows from it).
+// set_aside_after() puts a rank's store back at its epoch in the record.
 #pragma once
 
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/codec.hpp>
+#include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/file_system.hpp>
 #include <mmsb/log/log_reader.hpp>
 
@@ -134,6 +136,31 @@ inline void write_global_checkpoint(file_system& fs, const std::string& dir, con
   if (!fs.exists(path)) return std::nullopt;
   const auto bytes = mmsb::detail::read_file(fs, path);
   return decode_global_checkpoint(span<const std::byte>(bytes.data(), bytes.size()), path);
+}
+
+// Moves the store in DIR's checkpoints newer than e, then its log, into a new DIR/set-aside-N
+// (nothing is deleted), so the store opens at e (its checkpoint at e, no log after it). Newer
+// checkpoints go first: a crash between the two steps leaves nothing that opens past e. Throws
+// mmsb::error (corrupt) when the checkpoint at e is missing, and the file system's errors.
+inline void set_aside_after(file_system& fs, const std::string& dir, mmsb::epoch e)
+{
+  const std::string ckpts = dir + "/checkpoints", log = dir + "/log";
+  if (!fs.exists(ckpts + "/" + checkpoint_name(e)))
+    throw error(errc::corrupt, "its checkpoint at epoch " + std::to_string(e.value()) + " (" + ckpts + "/" + checkpoint_name(e) + ") is missing");
+  std::string aside;
+  for (int k = 0; aside.empty() || fs.exists(aside); ++k) aside = dir + "/set-aside-" + std::to_string(k);
+  fs.make_dir(aside);
+  bool moved = false;
+  for (const auto& name : fs.list(ckpts)) {
+    mmsb::epoch at;
+    if (parse_checkpoint_name(name, at) && e < at) {
+      fs.rename(ckpts + "/" + name, aside + "/" + name);
+      moved = true;
+    }
+  }
+  if (moved) fs.sync_dir(ckpts);
+  if (fs.exists(log)) fs.rename(log, aside + "/log");
+  fs.sync_dir(dir);
 }
 
 } // namespace mmsb::dist

@@ -28,16 +28,6 @@
 // hash() (collective) gives that bus's state hash. Only changed slots travel, never pages (a
 // new ghost is sent whole once, when its edge is added).
 //
-// The routed changes' wire form, per destination: runs of one producer's changes in one epoch,
-//   u32 producer | u32 count | LEB128 epoch | LEB128 first sequence     (one per run)
-//   count × ( u32 page | slot (u16 when pages have at most 65,536 slots, else u32) | u8 op |
-//             LEB128 sequence step from the change before (0 for the first) | value (the delta
-//             codec's wire value) )                                   (fixed fields little-endian)
-// so a change of a double costs 16 bytes in a long run (the in-memory routed_change takes 40),
-// plus about 10 bytes a run; the owner
-// checks every field (the page is its own, the slot in range, the op known, the counts and
-// steps within the bytes) before anything changes.
-//
 // Each step that changes pages on a rank is one commit (one epoch) of that rank's local bus, so
 // local epochs run ahead of the global tick count. Recovery is by coordinated checkpoints:
 // checkpoint() (collective) checkpoints every rank at one tick and, once all are durable, writes
@@ -62,9 +52,13 @@
 #include <mmsb/bus/bus.hpp>
 #include <mmsb/bus/shape.hpp>
 #include <mmsb/delta/codec.hpp>
+#include <mmsb/dist/edges.hpp>
 #include <mmsb/dist/exchange.hpp>
+#include <mmsb/dist/ghosts.hpp>
 #include <mmsb/dist/manifest.hpp>
+#include <mmsb/dist/options.hpp>
 #include <mmsb/dist/partition.hpp>
+#include <mmsb/dist/routing.hpp>
 
 #include <mpi.h>
 
@@ -83,47 +77,6 @@
 #include <vector>
 
 namespace mmsb::dist {
-
-// One change on its way to its page's owner: sent as bytes.
-template <class T>
-struct routed_change {
-  std::uint64_t epoch;     // the producer's epoch when it pushed
-  std::uint64_t sequence;  // the producer's sequence number
-  std::uint32_t producer;  // the global producer id
-  std::uint32_t page;      // the global page id
-  std::uint32_t slot;      // the slot in the page
-  std::uint32_t op;        // delta_op
-  T value;                 // the change's value
-};
-
-// What one distributed tick did on this rank, and what it sent to other ranks.
-struct dist_tick_report {
-  tick_report local;                   // the local bus's step 0 (the producers' changes)
-  std::uint32_t steps = 0;             // propagation steps (step 0 included; the same on every rank)
-  std::uint32_t local_ticks = 0;       // local ticks this rank ran (steps that brought it ghost updates, and step 0)
-  std::uint64_t changes_sent = 0;      // changes this rank routed to other ranks
-  std::uint64_t changes_kept = 0;      // changes pushed here to pages owned here
-  std::uint64_t changes_received = 0;  // changes other ranks routed here
-  std::uint64_t route_bytes = 0;       // bytes of routed changes sent to other ranks (their wire form)
-  std::uint64_t boundary_slots = 0;    // changed boundary slots sent, once per rank holding a ghost
-  std::uint64_t boundary_bytes = 0;    // their encoded deltas (delta/codec.hpp), as sent
-  std::uint64_t count_bytes = 0;       // the byte counts that frame every exchange (an int per peer)
-  std::uint64_t ghost_slots = 0;       // ghost slots this rank assigned from what it received
-  std::uint32_t collectives = 0;       // collective calls this rank made (route, agreement, one reduction and one exchange a step)
-  std::chrono::nanoseconds total{};    // the tick's wall time on this rank
-  std::chrono::nanoseconds exchange{}; // of which inside MPI (sending, and waiting for the other ranks); the rest is local work
-  // Every byte this rank handed MPI for other ranks in this tick.
-  [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return route_bytes + boundary_bytes + count_bytes; }
-};
-
-// What the distributed layer adds to each rank's bus_options.
-struct dist_options {
-  // How long a rank waits in one collective (or a ghost's first transfer) before it ends the job
-  // with a message naming the call (MPI_Abort, exit code 124: dist/exchange.hpp); zero or less
-  // waits as long as MPI does. A rank that dies is caught by Open MPI's runtime, which ends the
-  // job; this catches a rank that is alive but never arrives (stuck, or in a different call).
-  std::chrono::duration<double> collective_timeout{0};
-};
 
 // The distributed bus (see the top of this header). Not copyable or movable; owned by one thread
 // of each rank (its producers too).
@@ -189,9 +142,8 @@ public:
       const std::optional<global_checkpoint> restore = agree_on_restore();
       local_ = std::make_unique<bus_type>(std::move(opts));
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
-      wire_out_.resize(static_cast<std::size_t>(ranks_));
-      runs_.resize(static_cast<std::size_t>(ranks_));
-      succ_.resize(parts_.pages());
+      router_ = change_router<Layout>(static_cast<std::size_t>(ranks_));
+      edges_ = global_edges(parts_.pages());
       if (restore) {
         restore_from(*restore);
       } else {
@@ -263,8 +215,8 @@ public:
     c.epochs.assign(static_cast<std::size_t>(ranks_), 0);
     detail::run([&](MPI_Request* q) { return MPI_Iallgather(&epoch, 1, MPI_UINT64_T, c.epochs.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
                 timeout_, "MPI_Iallgather");
-    c.edges = edges_log_;
-    c.ghosts = ghosts_log_;
+    c.edges = edges_.edges();
+    c.ghosts = edges_.ghosts();
     try {
       write_global_checkpoint(*fs_, dir_, c);
     } catch (const error& e) {
@@ -288,14 +240,13 @@ public:
   {
     // What every rank can decide alike, from what every rank knows.
     const std::uint32_t from = parts_.checked_owner(src), to = parts_.checked_owner(dst);
-    check_acyclic(src, dst);
+    edges_.check_acyclic(src, dst);
     const bool remote = from != to;
     std::string why;
     edited_since_tick_ = true;
-    if (remote && !has_ghost(src, to)) {
+    if (remote && !edges_.has_ghost(src, to)) {
       // dst's owner gets a ghost of src, kept current from now on (even if its bus refuses the edge).
-      holders_[src.value()].push_back(to);
-      ghosts_log_.emplace_back(src.value(), to);
+      edges_.add_ghost(src, to);
       nbr_dirty_ = true;
       why = make_ghost(src, from, to);
     }
@@ -309,8 +260,7 @@ public:
     const auto all = detail::allgather_text(comm_, why, ranks_, timeout_);
     for (const std::uint32_t k : {to, from})
       if (!all[k].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " refused the edge: " + all[k]);
-    succ_[src.value()].push_back(dst.value());
-    edges_log_.emplace_back(src.value(), dst.value());
+    edges_.add_edge(src, dst);
   }
 
   // The value of page g, which this rank must own. Throws mmsb::error (unknown_page) naming the
@@ -330,19 +280,17 @@ public:
     dist_tick_report r;
     const auto began = std::chrono::steady_clock::now();
     r.changes_kept = own_.size();
-    for (const auto& out : wire_out_) r.route_bytes += out.size();
-    r.changes_sent = sent_changes_;
-    sent_changes_ = 0;
+    r.route_bytes = router_.bytes();
+    r.changes_sent = router_.changes();
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
-    in_mpi(r, [&] { detail::alltoallv(comm_, wire_out_, me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
-    for (auto& o : wire_out_) o.clear();
-    for (auto& run : runs_) run.open = false;
+    in_mpi(r, [&] { detail::alltoallv(comm_, router_.streams(), me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
+    router_.clear();
     // Decode and check before anything changes, and agree: every rank fails the tick, or none.
     std::string why;
     std::size_t at = 0;
     for (int k = 0; k < ranks_; ++k) {
       const std::size_t n = static_cast<std::size_t>(from_[static_cast<std::size_t>(k)]), before = inbox_.size();
-      if (why.empty()) why = decode_changes(k, span<const std::byte>(wire_in_.data() + at, n));
+      if (why.empty()) why = change_router<Layout>::decode(k, me(), parts_, span<const std::byte>(wire_in_.data() + at, n), inbox_);
       from_[static_cast<std::size_t>(k)] = static_cast<int>(inbox_.size() - before);  // now in changes
       at += n;
     }
@@ -422,21 +370,9 @@ public:
 
 private:
   using storage_type = typename page_type::storage_type;
-  using delta_type = delta<Semiring, Layout>;
 
-  // A page owned here that other ranks hold ghosts of.
-  struct boundary_page {
-    std::uint32_t global;               // its global id
-    page_id local;                      // its local id
-    std::vector<std::uint32_t> holders; // the ranks holding a ghost of it, in the order made
-    storage_type shadow;                // its value as last sent to them
-  };
-  // A ghost slot to assign: (the ghost's local id, slot, value).
-  struct ghost_update {
-    page_id ghost;
-    std::uint32_t slot;
-    value_type value;
-  };
+  using boundary_type = boundary_set<Semiring, Layout>;
+  using update_type = ghost_update<value_type>;
 
   [[nodiscard]] std::uint32_t me() const noexcept { return static_cast<std::uint32_t>(rank_); }
 
@@ -528,37 +464,12 @@ private:
                                             " ranks with partition fingerprint " + std::to_string(c.fingerprint) + "; this bus has " +
                                             std::to_string(ranks_) + " ranks and fingerprint " + std::to_string(parts_.fingerprint()));
     try {
-      set_aside_after(mmsb::epoch{c.epochs[me()]});
+      set_aside_after(*fs_, dir_, mmsb::epoch{c.epochs[me()]});
     } catch (const error& e) {
       why = "mpi_bus: restoring rank " + std::to_string(rank_) + " (" + dir_ + ") to tick " + std::to_string(c.tick) + ": " + e.what();
     }
     agree_or_throw(why, errc::corrupt);
     return c;
-  }
-
-  // Moves this rank's checkpoints newer than e, then its log, into a new DIR/set-aside-N, so the
-  // store opens at e (its checkpoint at e, no log after it). Newer checkpoints go first: a crash
-  // between the two steps leaves nothing that opens past e. Throws mmsb::error (corrupt) when
-  // the checkpoint at e is missing.
-  void set_aside_after(mmsb::epoch e)
-  {
-    const std::string ckpts = dir_ + "/checkpoints", log = dir_ + "/log";
-    if (!fs_->exists(ckpts + "/" + checkpoint_name(e)))
-      throw error(errc::corrupt, "its checkpoint at epoch " + std::to_string(e.value()) + " (" + ckpts + "/" + checkpoint_name(e) + ") is missing");
-    std::string aside;
-    for (int k = 0; aside.empty() || fs_->exists(aside); ++k) aside = dir_ + "/set-aside-" + std::to_string(k);
-    fs_->make_dir(aside);
-    bool moved = false;
-    for (const auto& name : fs_->list(ckpts)) {
-      mmsb::epoch at;
-      if (parse_checkpoint_name(name, at) && e < at) {
-        fs_->rename(ckpts + "/" + name, aside + "/" + name);
-        moved = true;
-      }
-    }
-    if (moved) fs_->sync_dir(ckpts);
-    if (fs_->exists(log)) fs_->rename(log, aside + "/log");
-    fs_->sync_dir(dir_);
   }
 
   // After the local bus opened at the record's epoch: the edges, the ghosts (a ghost's local id
@@ -578,22 +489,14 @@ private:
     agree_or_throw(why, errc::corrupt);
     std::uint32_t next = static_cast<std::uint32_t>(parts_.owned(me()).size());
     for (const auto& [g, holder] : c.ghosts) {
-      holders_[g].push_back(holder);
+      edges_.add_ghost(page_id{g}, holder);
       if (holder == me()) ghost_local_.emplace(g, page_id{next++});
       if (parts_.owner(page_id{g}) == me()) {
-        const auto it = boundary_at_.find(g);
-        const std::size_t b = it == boundary_at_.end() ? boundary_.size() : it->second;
-        if (it == boundary_at_.end()) {
-          const page_id local = parts_.local(page_id{g});
-          boundary_.push_back({g, local, {}, local_->value(local).storage()});
-          boundary_at_.emplace(g, b);
-        }
-        boundary_[b].holders.push_back(holder);
+        const page_id local = parts_.local(page_id{g});
+        (void)boundary_.add_holder(g, local, holder, local_->value(local).storage());
       }
     }
-    for (const auto& [src, dst] : c.edges) succ_[src].push_back(dst);
-    edges_log_ = c.edges;
-    ghosts_log_ = c.ghosts;
+    for (const auto& [src, dst] : c.edges) edges_.add_edge(page_id{src}, page_id{dst});
     ticks_ = c.tick;
     nbr_dirty_ = true;
   }
@@ -610,132 +513,10 @@ private:
       own_.push_back(c);
       return;
     }
-    encode_change(owner, c);
+    router_.add(owner, c);
   }
 
-  // ---- the routed changes' wire form (see the top of this header) ---------------------------
-  static constexpr std::size_t slot_bytes = Layout::extent <= 65536 ? 2 : 4;
-  using wire_value = mmsb::detail::wire_t<value_type>;
-  // The run being written to each rank: where its header is, and what continues it.
-  struct open_run {
-    std::size_t header = 0;
-    std::uint32_t producer = 0, count = 0;
-    std::uint64_t epoch = 0, last_sequence = 0;
-    bool open = false;
-  };
-
-  static void put_leb128(std::vector<std::byte>& out, std::uint64_t v)
-  {
-    for (;; v >>= 7) {
-      out.push_back(static_cast<std::byte>((v & 0x7f) | (v >= 0x80 ? 0x80 : 0)));
-      if (v < 0x80) return;
-    }
-  }
-  // Reads a LEB128 value at bytes[at] (at moves past it); false when cut short or too long.
-  static bool get_leb128(span<const std::byte> bytes, std::size_t& at, std::uint64_t& v)
-  {
-    v = 0;
-    for (unsigned shift = 0; at < bytes.size() && shift <= 63; shift += 7) {
-      const auto b = static_cast<std::uint8_t>(bytes[at++]);
-      v |= static_cast<std::uint64_t>(b & 0x7f) << shift;
-      if ((b & 0x80) == 0) return true;
-    }
-    return false;
-  }
-
-  void encode_change(std::uint32_t owner, const change_type& c)
-  {
-    ++sent_changes_;
-    auto& out = wire_out_[owner];
-    auto& run = runs_[owner];
-    if (!run.open || run.producer != c.producer || run.epoch != c.epoch || c.sequence < run.last_sequence) {
-      run = {out.size(), c.producer, 0, c.epoch, c.sequence, true};
-      out.resize(out.size() + 8);
-      mmsb::detail::write_le<std::uint32_t>(out.data() + run.header, c.producer);  // the count follows, patched below
-      put_leb128(out, c.epoch);
-      put_leb128(out, c.sequence);
-    }
-    std::byte fixed[4 + slot_bytes + 1];
-    mmsb::detail::write_le<std::uint32_t>(fixed, c.page);
-    if constexpr (slot_bytes == 2) mmsb::detail::write_le<std::uint16_t>(fixed + 4, static_cast<std::uint16_t>(c.slot));
-    else mmsb::detail::write_le<std::uint32_t>(fixed + 4, c.slot);
-    fixed[4 + slot_bytes] = static_cast<std::byte>(c.op);
-    out.insert(out.end(), fixed, fixed + sizeof fixed);
-    put_leb128(out, c.sequence - run.last_sequence);
-    std::byte v[sizeof(wire_value)];
-    mmsb::detail::write_le<wire_value>(v, static_cast<wire_value>(c.value));
-    out.insert(out.end(), v, v + sizeof v);
-    run.last_sequence = c.sequence;
-    mmsb::detail::write_le<std::uint32_t>(out.data() + run.header + 4, ++run.count);
-  }
-
-  // Decodes what rank `from` sent into inbox_; returns what is wrong with it, or "".
-  [[nodiscard]] std::string decode_changes(int from, span<const std::byte> bytes)
-  {
-    const auto bad = [&](const std::string& what) {
-      return "mpi_bus tick: the changes rank " + std::to_string(from) + " routed to rank " + std::to_string(rank_) + " are malformed (" +
-             what + "); nothing changed";
-    };
-    std::size_t at = 0;
-    while (at < bytes.size()) {
-      if (bytes.size() - at < 8) return bad("a run header cut short at byte " + std::to_string(at));
-      change_type c{};
-      c.producer = mmsb::detail::get_le<std::uint32_t>(bytes.data() + at);
-      const std::uint32_t count = mmsb::detail::get_le<std::uint32_t>(bytes.data() + at + 4);
-      at += 8;
-      if (!get_leb128(bytes, at, c.epoch) || !get_leb128(bytes, at, c.sequence)) return bad("a run header cut short");
-      for (std::uint32_t k = 0; k < count; ++k) {
-        if (bytes.size() - at < 4 + slot_bytes + 1) return bad("change " + std::to_string(k) + " of a run cut short");
-        const std::byte* f = bytes.data() + at;
-        c.page = mmsb::detail::get_le<std::uint32_t>(f);
-        c.slot = slot_bytes == 2 ? mmsb::detail::get_le<std::uint16_t>(f + 4) : mmsb::detail::get_le<std::uint32_t>(f + 4);
-        c.op = static_cast<std::uint32_t>(f[4 + slot_bytes]);
-        at += 4 + slot_bytes + 1;
-        std::uint64_t step = 0;
-        if (!get_leb128(bytes, at, step)) return bad("a sequence step cut short or too long");
-        if (bytes.size() - at < sizeof(wire_value)) return bad("a value cut short");
-        c.value = static_cast<value_type>(mmsb::detail::get_le<wire_value>(bytes.data() + at));
-        at += sizeof(wire_value);
-        c.sequence += step;
-        if (c.page >= parts_.pages() || parts_.owner(page_id{c.page}) != me())
-          return bad("page " + std::to_string(c.page) + " is not rank " + std::to_string(rank_) + "'s");
-        if (c.slot >= Layout::extent) return bad("page " + std::to_string(c.page) + " slot " + std::to_string(c.slot) + " past the extent");
-        if (c.op > static_cast<std::uint32_t>(delta_op::assign)) return bad("an unknown operation " + std::to_string(c.op));
-        inbox_.push_back(c);
-      }
-    }
-    return {};
-  }
-
-  // ---- edges --------------------------------------------------------------------------------
-  // Throws mmsb::error (invalid_argument) when src → dst would close a cycle: dst reaches src
-  // over the edges every rank knows (succ_). The message names the cycle in global ids.
-  void check_acyclic(page_id src, page_id dst) const
-  {
-    std::unordered_map<std::uint32_t, std::uint32_t> parent{{dst.value(), dst.value()}};
-    std::vector<std::uint32_t> stack{dst.value()};
-    while (!stack.empty() && !parent.count(src.value())) {
-      const std::uint32_t v = stack.back();
-      stack.pop_back();
-      for (const std::uint32_t w : succ_[v])
-        if (parent.emplace(w, v).second) stack.push_back(w);
-    }
-    if (!parent.count(src.value())) return;
-    std::vector<std::uint32_t> path{src.value()};  // src back to dst along parents
-    while (path.back() != dst.value()) path.push_back(parent.at(path.back()));
-    std::string cycle;
-    for (auto it = path.rbegin(); it != path.rend(); ++it) cycle += std::to_string(*it) + " -> ";
-    throw error(errc::cycle, "mpi_bus: edge " + std::to_string(src.value()) + " -> " + std::to_string(dst.value()) +
-                                          " would close the cycle " + cycle + std::to_string(dst.value()) +
-                                          " (pages in global ids; fixed-point regions across ranks are not built yet)");
-  }
-
-  [[nodiscard]] bool has_ghost(page_id g, std::uint32_t rank) const
-  {
-    const auto it = holders_.find(g.value());
-    return it != holders_.end() && std::find(it->second.begin(), it->second.end(), rank) != it->second.end();
-  }
-
+  // ---- ghosts ----------------------------------------------------------------------------
   // A ghost of g (owned by `from`) on rank `to`: from sends g's value; to makes a local base page
   // and queues the slots that differ from a new page for the next tick's step 0; from adds g to
   // its boundary pages with that value as sent. Returns this rank's failure message, or "".
@@ -744,14 +525,8 @@ private:
     const int tag = 0x6d6d;  // the bus's own communicator: no other traffic to confuse
     if (me() == from) {
       const page_id local = parts_.local(g);
-      const auto it = boundary_at_.find(g.value());
-      std::size_t b = it == boundary_at_.end() ? boundary_.size() : it->second;
-      if (it == boundary_at_.end()) {
-        boundary_.push_back({g.value(), local, {}, local_->value(local).storage()});
-        boundary_at_.emplace(g.value(), b);
-      }
-      boundary_[b].holders.push_back(to);
-      detail::run([&](MPI_Request* q) { return MPI_Isend(&boundary_[b].shadow, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_, q); },
+      const storage_type& sent = boundary_.add_holder(g.value(), local, to, local_->value(local).storage());
+      detail::run([&](MPI_Request* q) { return MPI_Isend(&sent, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_, q); },
                   comm_, timeout_, "MPI_Isend");
       return {};
     }
@@ -764,7 +539,7 @@ private:
       ghost_local_.emplace(g.value(), ghost);
       const storage_type& fresh = local_->value(ghost).storage();
       for (std::size_t i = 0; i < Layout::extent; ++i)
-        if (!same_bits(Layout::load(now, i), Layout::load(fresh, i)))
+        if (!boundary_type::same_bits(Layout::load(now, i), Layout::load(fresh, i)))
           seeds_.push_back({ghost, static_cast<std::uint32_t>(i), Layout::load(now, i)});
     } catch (const error& e) {
       return e.what();
@@ -772,7 +547,6 @@ private:
     return {};
   }
 
-  [[nodiscard]] static bool same_bits(value_type a, value_type b) noexcept { return std::memcmp(&a, &b, sizeof(value_type)) == 0; }
 
   // ---- propagation across ranks -------------------------------------------------------------
   // The distributed graph topology of the ghost exchange (collective): this rank sends to the
@@ -780,7 +554,7 @@ private:
   void build_neighbours()
   {
     std::vector<int> out, in;
-    for (const auto& b : boundary_) out.insert(out.end(), b.holders.begin(), b.holders.end());
+    boundary_.for_each_holder([&](std::uint32_t h) { out.push_back(static_cast<int>(h)); });
     for (const auto& [g, ghost] : ghost_local_) in.push_back(static_cast<int>(parts_.owner(page_id{g})));
     for (auto* v : {&out, &in}) {
       std::sort(v->begin(), v->end());
@@ -857,76 +631,36 @@ private:
     if (r.local_ticks++ == 0) r.local = t;
   }
 
-  // Compares every boundary page with what was last sent; encodes the changed slots of each as
-  // one delta (assigns) for every rank holding a ghost of it. Returns the bytes queued.
+  // The changed slots of every boundary page, as encoded deltas for the ranks holding ghosts.
+  // Returns the bytes queued.
   std::uint64_t collect_boundary(dist_tick_report& r)
   {
-    std::uint64_t bytes = 0;
-    for (auto& b : boundary_) {
-      const storage_type& now = local_->value(b.local).storage();
-      if (std::memcmp(&now, &b.shadow, sizeof(storage_type)) == 0) continue;
-      auto& s = scratch_delta_.reuse_sparse(page_id{b.global});
-      s.reserve(Layout::extent);  // once: kept across pages and ticks
-      for (std::size_t i = 0; i < Layout::extent; ++i) {
-        const value_type v = Layout::load(now, i);
-        if (same_bits(v, Layout::load(b.shadow, i))) continue;
-        s.push_back_unchecked(static_cast<std::uint32_t>(i), delta_op::assign, v);
-      }
-      b.shadow = now;
-      encoded_.clear();
-      const std::size_t n = encode(scratch_delta_, encoded_);
-      for (const std::uint32_t h : b.holders) {
-        auto& to = to_nbr_[static_cast<std::size_t>(out_slot_[h])];
-        to.insert(to.end(), encoded_.begin(), encoded_.end());
-      }
-      r.boundary_slots += s.count() * b.holders.size();
-      r.boundary_bytes += n * b.holders.size();
-      bytes += n * b.holders.size();
-    }
+    const auto [slots, bytes] = boundary_.collect([&](page_id local) -> const storage_type& { return local_->value(local).storage(); },
+                                                  [&](std::uint32_t holder, span<const std::byte> delta) {
+                                                    auto& to = to_nbr_[static_cast<std::size_t>(out_slot_[holder])];
+                                                    to.insert(to.end(), delta.begin(), delta.end());
+                                                  });
+    r.boundary_slots += slots;
+    r.boundary_bytes += bytes;
     return bytes;
   }
 
   // Decodes what the owners sent (a stream of encoded deltas from each neighbour) into updates_.
-  // Throws mmsb::error for a malformed stream or a delta for a page this rank holds no ghost of.
   void read_ghost_updates()
   {
-    for (std::size_t k = 0; k < nbr_in_.size(); ++k) {
-      span<const std::byte> rest(nbr_in_bytes_.data() + from_nbr_at_[k], static_cast<std::size_t>(from_nbr_[k]));
-      while (!rest.empty()) {
-        const std::size_t n = encoded_size_at<Layout>(rest);
-        const delta_type d = decode<Semiring, Layout>(rest.first(n));
-        rest = rest.subspan(n);
-        const auto it = ghost_local_.find(d.target().value());
-        if (it == ghost_local_.end())
-          throw error(errc::invalid_argument, "rank " + std::to_string(nbr_in_[k]) + " sent a change of page " +
-                                                std::to_string(d.target().value()) + ", which this rank holds no ghost of");
-        d.visit([&](const auto& enc) {
-          using enc_type = std::decay_t<decltype(enc)>;
-          const auto assign = [&](std::size_t i, bool is_assign, value_type v) {
-            if (!is_assign)
-              throw error(errc::invalid_argument, "rank " + std::to_string(nbr_in_[k]) + " sent an accumulate to slot " +
-                                                    std::to_string(i) + " of page " + std::to_string(d.target().value()) +
-                                                    "; ghost updates are assigns");
-            updates_.push_back({it->second, static_cast<std::uint32_t>(i), v});
-          };
-          if constexpr (std::is_same_v<enc_type, sparse_delta<Semiring, Layout>>) {
-            for (const auto& e : enc.entries()) assign(e.index, e.op == delta_op::assign, e.value);
-          } else {
-            for (std::size_t i = 0; i < Layout::extent; ++i)
-              if (enc.contains(i)) assign(i, enc.is_assign(i), enc.value(i));
-          }
-        });
-      }
-    }
+    for (std::size_t k = 0; k < nbr_in_.size(); ++k)
+      decode_ghost_updates<Semiring, Layout>(
+        nbr_in_[k], span<const std::byte>(nbr_in_bytes_.data() + from_nbr_at_[k], static_cast<std::size_t>(from_nbr_[k])), ghost_local_,
+        updates_);
   }
 
   // Queues ghost assigns through the local producer, ticking the local bus whenever its ring is
   // full (assigns to distinct slots: the end state does not depend on where they are cut). The
   // last part stays queued for the caller's tick.
-  void push_ghost_updates(const std::vector<ghost_update>& u, dist_tick_report& r)
+  void push_ghost_updates(const std::vector<update_type>& u, dist_tick_report& r)
   {
     std::size_t in_ring = 0;
-    for (const ghost_update& g : u) {
+    for (const update_type& g : u) {
       if (in_ring == ring_capacity_) {
         tick_local(r);
         in_ring = 0;
@@ -978,29 +712,20 @@ private:
   std::uint64_t ticks_ = 0;  // ticks completed (the same on every rank)
   file_system* fs_ = nullptr;  // the local store's file system (null: in memory), and its directory
   std::string dir_;
-  // Every edge accepted and every ghost made, in order (the global checkpoint record's lists),
-  // and whether an edge was added since the last tick.
-  std::vector<std::pair<std::uint32_t, std::uint32_t>> edges_log_, ghosts_log_;
-  bool edited_since_tick_ = false;
+  bool edited_since_tick_ = false;  // an edge added since the last tick
   // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
   std::vector<change_type> own_;                  // changes to this rank's own pages
-  std::vector<std::vector<std::byte>> wire_out_;  // by owner rank: the wire form of the changes for it
-  std::vector<open_run> runs_;                    // by owner rank: the run being written
-  std::uint64_t sent_changes_ = 0;                // changes in wire_out_
+  change_router<Layout> router_;                  // the changes for other ranks' pages, by owner rank
   std::vector<std::byte> wire_in_, wire_packed_;  // what arrived; the outgoing streams in one buffer
   std::vector<change_type> inbox_;                // this tick's changes for pages owned here, decoded
   std::vector<int> from_, scratch_;  // from_: bytes, then changes, from each rank
   std::vector<std::pair<std::uint32_t, int>> seen_;  // check_inbox's (producer, rank)
-  // Edges, known alike on every rank: each page's destinations (global ids; the cycle check)
-  // and the ranks holding a ghost of each page that has one.
-  std::vector<std::vector<std::uint32_t>> succ_;
-  std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> holders_;
-  // This rank's side of the ghosts: its boundary pages (and where each is in boundary_), its
-  // ghosts (global id -> local id), and new ghosts' first values for the next tick.
-  std::vector<boundary_page> boundary_;
-  std::unordered_map<std::uint32_t, std::size_t> boundary_at_;
+  // Edges, known alike on every rank; this rank's boundary pages, its ghosts (global id -> local
+  // id), and new ghosts' first values for the next tick.
+  global_edges edges_;
+  boundary_type boundary_;
   std::unordered_map<std::uint32_t, page_id> ghost_local_;
-  std::vector<ghost_update> seeds_;
+  std::vector<update_type> seeds_;
   // The exchange between steps: the neighbour communicator, its ranks (ascending), this rank's
   // outgoing buffer per out-neighbour, and the buffers of one exchange (kept: no allocation
   // once warm).
@@ -1008,10 +733,9 @@ private:
   bool nbr_dirty_ = true;
   std::vector<int> nbr_out_, nbr_in_, out_slot_;
   std::vector<std::vector<std::byte>> to_nbr_;
-  std::vector<std::byte> nbr_packed_, nbr_in_bytes_, encoded_;
+  std::vector<std::byte> nbr_packed_, nbr_in_bytes_;
   std::vector<int> nbr_scratch_, from_nbr_, from_nbr_at_;
-  std::vector<ghost_update> updates_;
-  delta_type scratch_delta_;
+  std::vector<update_type> updates_;
 };
 
 } // namespace mmsb::dist
