@@ -10,9 +10,14 @@
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/core/state_hash.hpp>
+#include <mmsb/dist/partition.hpp>
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +25,7 @@
 #include <thread>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace mmsb::dist::detail {
@@ -173,6 +179,66 @@ inline void neighbor_alltoallv(MPI_Comm nbr, const std::vector<std::vector<std::
   run([&](MPI_Request* r) {
     return MPI_Ineighbor_alltoallv(packed.data(), send_n, send_at, MPI_BYTE, in.data(), from.data(), at.data(), MPI_BYTE, nbr, r);
   }, nbr, timeout_s, "MPI_Ineighbor_alltoallv");
+}
+
+// Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
+inline void agree_or_throw(MPI_Comm comm, int ranks, double timeout_s, const std::string& why, errc code)
+{
+  for (const auto& w : allgather_text(comm, why, ranks, timeout_s))
+    if (!w.empty()) throw error(code, w);
+}
+
+// The state hash of every page of a bus partitioned by parts, in global id order (as
+// basic_bus::hash() hashes one bus holding them): rank 0 gathers each chunk of 1,024 pages
+// (every rank's bytes_of(local index) of page_bytes bytes each) and hashes them; every rank gets
+// the digest.
+template <class BytesOf>
+[[nodiscard]] state_hash gather_hash(MPI_Comm comm_, int rank_, const partition& parts_, double timeout_, std::size_t page_bytes,
+                                     BytesOf&& bytes_of)
+{
+  const int ranks_ = static_cast<int>(parts_.ranks());
+  const auto me = static_cast<std::uint32_t>(rank_);
+  // The local ids [b, e) of rank k's pages with global ids in [c0, c1).
+  const auto owned_in = [&](std::uint32_t k, std::uint32_t c0, std::uint32_t c1) {
+    const auto& ids = parts_.owned(k);
+    const auto lo = std::lower_bound(ids.begin(), ids.end(), page_id{c0});
+    const auto hi = std::lower_bound(lo, ids.end(), page_id{c1});
+    return std::pair<std::size_t, std::size_t>{static_cast<std::size_t>(lo - ids.begin()), static_cast<std::size_t>(hi - ids.begin())};
+  };
+  constexpr std::size_t chunk = 1024;
+  std::vector<std::byte> mine, all;
+  std::vector<int> counts(static_cast<std::size_t>(ranks_)), at(static_cast<std::size_t>(ranks_));
+  state_hasher h;
+  for (std::uint32_t c0 = 0; c0 < parts_.pages(); c0 += static_cast<std::uint32_t>(chunk)) {
+    const std::uint32_t c1 = static_cast<std::uint32_t>(std::min<std::size_t>(parts_.pages(), c0 + chunk));
+    std::size_t total = 0;
+    for (int k = 0; k < ranks_; ++k) {
+      const auto [b, e] = owned_in(static_cast<std::uint32_t>(k), c0, c1);
+      counts[static_cast<std::size_t>(k)] = mpi_count((e - b) * page_bytes, "hash");
+      at[static_cast<std::size_t>(k)] = mpi_count(total, "hash");
+      total += (e - b) * page_bytes;
+    }
+    const auto [b, e] = owned_in(me, c0, c1);
+    mine.clear();
+    for (std::size_t i = b; i < e; ++i) {
+      const auto bytes = bytes_of(i);
+      mine.insert(mine.end(), bytes.begin(), bytes.end());
+    }
+    all.resize(rank_ == 0 ? total : 0);
+    const int n = mpi_count(mine.size(), "hash");
+    run([&](MPI_Request* q) { return MPI_Igatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), at.data(), MPI_BYTE, 0, comm_, q); },
+                comm_, timeout_, "MPI_Igatherv");
+    if (rank_ != 0) continue;
+    std::vector<std::size_t> next(static_cast<std::size_t>(ranks_), 0);
+    for (std::uint32_t g = c0; g < c1; ++g) {
+      const std::uint32_t k = parts_.owner(page_id{g});
+      const std::size_t off = static_cast<std::size_t>(at[k]) + page_bytes * next[k]++;
+      h.add(page_id{g}, span<const std::byte>(all.data() + off, page_bytes));
+    }
+  }
+  std::uint64_t digest = rank_ == 0 ? h.digest().value : 0;
+  run([&](MPI_Request* q) { return MPI_Ibcast(&digest, 1, MPI_UINT64_T, 0, comm_, q); }, comm_, timeout_, "MPI_Ibcast");
+  return state_hash{digest};
 }
 
 } // namespace mmsb::dist::detail

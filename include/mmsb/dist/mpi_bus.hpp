@@ -4,49 +4,27 @@
 // and its own log in its own directory; producers live on any rank.
 //
 // A tick is collective (every rank calls it):
-//   1. route    every change pushed on this rank since the last tick goes to its page's owner,
-//               in one MPI_Alltoallv, encoded compactly (below); a rank's changes to its own
-//               pages never pass through MPI;
-//   2. order    the owner sorts what it received by (epoch, producer, sequence), the key the
-//               single-process bus folds changes in, with producer ids global (the caller's
-//               make_producer(id)), so the result does not depend on which rank pushed;
-//   3. step 0   the owner pushes them, in that order, through one producer of its local bus and
-//               ticks it (ingest, merge, apply+log, propagate, maintain);
-//   4. steps    bulk-synchronous propagation across ranks. An edge lives on the rank that owns
-//               its destination; a source owned elsewhere is held there as a ghost, a local base
-//               page. After each step, every owner compares its boundary pages (those with ghosts
-//               elsewhere) with what it last sent, and sends the slots that changed, as one
-//               encoded delta per page (delta/codec.hpp: assigns of the new values), to the ranks
-//               holding ghosts, in one MPI_Neighbor_alltoallv over a distributed graph topology
-//               built from the edges. The holders assign them to their ghosts and tick again.
-//               A global reduction ends the loop when no rank has a changed boundary page. The
-//               steps number the longest chain of edges across ranks, plus one.
-// A derived value is a deterministic function of its sources' values (docs/propagation.md: a row
-// is always computed in one order), and every ghost ends the tick equal to its source bit for
-// bit, so the state after every tick is, page for page and bit for bit, the state of one
-// basic_bus fed the same changes and edges, at any number of ranks and under any partition;
-// hash() (collective) gives that bus's state hash. Only changed slots travel, never pages (a
-// new ghost is sent whole once, when its edge is added).
+//   1. route   every change pushed here for another rank's page goes to its owner in one
+//              MPI_Alltoallv, in the compact wire form of dist/routing.hpp;
+//   2. order   the owner sorts what it received by (epoch, producer, sequence), the key one bus
+//              folds changes in (producer ids are global), and ticks its local bus (step 0);
+//   3. steps   bulk-synchronous propagation across ranks: an edge lives on its destination's
+//              rank, a source owned elsewhere is held there as a ghost (dist/ghosts.hpp), kept
+//              equal to it by the changed slots its owner sends after each step (encoded deltas,
+//              one MPI_Neighbor_alltoallv over a graph topology built from the edges), until an
+//              allreduce says no rank has a changed boundary page.
+// A row is always computed in one order whatever order its changes came in, and every ghost ends
+// the tick equal to its source, so after every tick every page equals, bit for bit, the page of
+// one basic_bus fed the same changes and edges, at any number of ranks and under any partition.
+// Recovery is by coordinated global checkpoints (checkpoint(); dist/manifest.hpp,
+// dist/restore.hpp). Not yet: a record per tick, and fixed-point regions spanning ranks.
 //
-// Each step that changes pages on a rank is one commit (one epoch) of that rank's local bus, so
-// local epochs run ahead of the global tick count. Recovery is by coordinated checkpoints:
-// checkpoint() (collective) checkpoints every rank at one tick and, once all are durable, writes
-// the global checkpoint record (dist/manifest.hpp) that names each rank's epoch at it; a bus
-// reopened on the same directories restores every rank to the newest such tick, bit for bit,
-// after any rank died. Not yet (issue 23 goes on): a record per tick (restoring to the last
-// tick, not the last checkpoint: each rank's log would be cut back to its epoch), and
-// fixed-point regions spanning ranks.
-//
-// Errors: a page id outside the bus names the range and the ranks; a page owned elsewhere names
-// its owner; ranks that disagree at start-up (partition, page count, shape, communicator size)
-// are refused on every rank with the same message; an edge closing a cycle (across ranks or not)
-// is refused on every rank, naming the cycle in global ids; a producer id whose changes reach
-// one rank from two ranks in one tick, or more changes routed to one rank than its local ring
-// holds, fail the tick on every rank before any page changes (that tick's changes are dropped).
-// A local tick that fails on one rank fails the distributed tick on every rank with that rank's
-// message (the ranks' states may then differ: the bus must be rebuilt). A rank that dies ends the
-// job (Open MPI's runtime stops every rank) rather than leaving the others waiting in a
-// collective.
+// Errors are refused on every rank with the same message: a page outside the bus (naming the
+// range), a page owned elsewhere (naming the owner), ranks that disagree at start-up, an edge
+// closing a cycle (dist/edges.hpp), a producer id pushing from two ranks or more changes for a
+// rank than its ring holds (the tick fails before any page changes), a local tick failing on
+// one rank (the ranks may then differ: rebuild the bus). A rank that dies ends the job (Open
+// MPI's runtime); one that never arrives ends it after dist_options::collective_timeout.
 #pragma once
 
 #include <mmsb/bus/bus.hpp>
@@ -58,6 +36,7 @@
 #include <mmsb/dist/manifest.hpp>
 #include <mmsb/dist/options.hpp>
 #include <mmsb/dist/partition.hpp>
+#include <mmsb/dist/restore.hpp>
 #include <mmsb/dist/routing.hpp>
 
 #include <mpi.h>
@@ -139,7 +118,7 @@ public:
                                                     std::to_string(opts.checkpoint_every) +
                                                     "; under mpi_bus checkpoints are global (mpi_bus::checkpoint()), so it must be 0",
                      errc::invalid_argument);
-      const std::optional<global_checkpoint> restore = agree_on_restore();
+      const std::optional<global_checkpoint> restore = detail::agree_on_restore(comm_, rank_, ranks_, timeout_, fs_, dir_, parts_.fingerprint());
       local_ = std::make_unique<bus_type>(std::move(opts));
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       router_ = change_router<Layout>(static_cast<std::size_t>(ranks_));
@@ -286,19 +265,9 @@ public:
     in_mpi(r, [&] { detail::alltoallv(comm_, router_.streams(), me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
     router_.clear();
     // Decode and check before anything changes, and agree: every rank fails the tick, or none.
-    std::string why;
-    std::size_t at = 0;
-    for (int k = 0; k < ranks_; ++k) {
-      const std::size_t n = static_cast<std::size_t>(from_[static_cast<std::size_t>(k)]), before = inbox_.size();
-      if (why.empty()) why = change_router<Layout>::decode(k, me(), parts_, span<const std::byte>(wire_in_.data() + at, n), inbox_);
-      from_[static_cast<std::size_t>(k)] = static_cast<int>(inbox_.size() - before);  // now in changes
-      at += n;
-    }
-    r.changes_received = inbox_.size();
-    inbox_.insert(inbox_.end(), own_.begin(), own_.end());  // this rank's own, last
-    from_[me()] = static_cast<int>(own_.size());
-    own_.clear();
-    if (why.empty()) why = check_inbox();
+    const std::string why = inbox_.receive(parts_, me(), span<const std::byte>(wire_in_.data(), wire_in_.size()), from_, own_,
+                                           ring_capacity_, seeds_.size());
+    r.changes_received = inbox_.received();
     int bad = why.empty() ? 0 : 1, any = 0;
     in_mpi(r, [&] {
       detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
@@ -307,11 +276,7 @@ public:
       inbox_.clear();
       throw error(errc::invalid_argument, why.empty() ? "mpi_bus tick: another rank refused the tick's changes; nothing changed" : why);
     }
-    const auto by_key = [](const change_type& a, const change_type& b) {
-      return std::tie(a.epoch, a.producer, a.sequence) < std::tie(b.epoch, b.producer, b.sequence);
-    };
-    if (!std::is_sorted(inbox_.begin(), inbox_.end(), by_key)) std::sort(inbox_.begin(), inbox_.end(), by_key);  // one producer's: in order
-    for (const change_type& c : inbox_) {
+    for (const change_type& c : inbox_.in_order()) {
       in_producer_->set_epoch(mmsb::epoch{c.epoch});
       in_producer_->put(parts_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
     }
@@ -331,41 +296,8 @@ public:
   // hashes them; every rank gets the digest.
   [[nodiscard]] state_hash hash() const
   {
-    constexpr std::size_t chunk = 1024;
-    constexpr std::size_t page_bytes = sizeof(typename page_type::storage_type);
-    std::vector<std::byte> mine, all;
-    std::vector<int> counts(static_cast<std::size_t>(ranks_)), at(static_cast<std::size_t>(ranks_));
-    state_hasher h;
-    for (std::uint32_t c0 = 0; c0 < parts_.pages(); c0 += static_cast<std::uint32_t>(chunk)) {
-      const std::uint32_t c1 = static_cast<std::uint32_t>(std::min<std::size_t>(parts_.pages(), c0 + chunk));
-      std::size_t total = 0;
-      for (int k = 0; k < ranks_; ++k) {
-        const auto [b, e] = owned_in(static_cast<std::uint32_t>(k), c0, c1);
-        counts[static_cast<std::size_t>(k)] = detail::mpi_count((e - b) * page_bytes, "hash");
-        at[static_cast<std::size_t>(k)] = detail::mpi_count(total, "hash");
-        total += (e - b) * page_bytes;
-      }
-      const auto [b, e] = owned_in(me(), c0, c1);
-      mine.clear();
-      for (std::size_t i = b; i < e; ++i) {
-        const auto bytes = local_->value(page_id{static_cast<std::uint32_t>(i)}).payload_bytes();
-        mine.insert(mine.end(), bytes.begin(), bytes.end());
-      }
-      all.resize(rank_ == 0 ? total : 0);
-      const int n = detail::mpi_count(mine.size(), "hash");
-      detail::run([&](MPI_Request* q) { return MPI_Igatherv(mine.data(), n, MPI_BYTE, all.data(), counts.data(), at.data(), MPI_BYTE, 0, comm_, q); },
-                  comm_, timeout_, "MPI_Igatherv");
-      if (rank_ != 0) continue;
-      std::vector<std::size_t> next(static_cast<std::size_t>(ranks_), 0);
-      for (std::uint32_t g = c0; g < c1; ++g) {
-        const std::uint32_t k = parts_.owner(page_id{g});
-        const std::size_t off = static_cast<std::size_t>(at[k]) + page_bytes * next[k]++;
-        h.add(page_id{g}, span<const std::byte>(all.data() + off, page_bytes));
-      }
-    }
-    std::uint64_t digest = rank_ == 0 ? h.digest().value : 0;
-    detail::run([&](MPI_Request* q) { return MPI_Ibcast(&digest, 1, MPI_UINT64_T, 0, comm_, q); }, comm_, timeout_, "MPI_Ibcast");
-    return state_hash{digest};
+    return detail::gather_hash(comm_, rank_, parts_, timeout_, sizeof(storage_type),
+                               [&](std::size_t local) { return local_->value(page_id{static_cast<std::uint32_t>(local)}).payload_bytes(); });
   }
 
 private:
@@ -375,15 +307,6 @@ private:
   using update_type = ghost_update<value_type>;
 
   [[nodiscard]] std::uint32_t me() const noexcept { return static_cast<std::uint32_t>(rank_); }
-
-  // The local ids [b, e) of rank k's pages with global ids in [c0, c1).
-  [[nodiscard]] std::pair<std::size_t, std::size_t> owned_in(std::uint32_t k, std::uint32_t c0, std::uint32_t c1) const
-  {
-    const auto& ids = parts_.owned(k);
-    const auto lo = std::lower_bound(ids.begin(), ids.end(), page_id{c0});
-    const auto hi = std::lower_bound(lo, ids.end(), page_id{c1});
-    return {static_cast<std::size_t>(lo - ids.begin()), static_cast<std::size_t>(hi - ids.begin())};
-  }
 
   // Start-up: every rank gathers every rank's description and refuses, with the same message,
   // when any differs from rank 0's.
@@ -403,75 +326,9 @@ private:
   }
 
   // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
-  void agree_or_throw(const std::string& why, errc code) const
-  {
-    for (const auto& w : detail::allgather_text(comm_, why, ranks_, timeout_))
-      if (!w.empty()) throw error(code, w);
-  }
+  void agree_or_throw(const std::string& why, errc code) const { detail::agree_or_throw(comm_, ranks_, timeout_, why, code); }
 
   // ---- reopening (see checkpoint()) ---------------------------------------------------------
-  // Before the local bus opens: every rank reads its global checkpoint record; the newest tick
-  // any rank recorded wins (a record is written only once every rank's checkpoint of its tick
-  // is durable, so every rank can go back to it), and its record is shared from the lowest rank
-  // holding it. Each rank then sets aside (renames into DIR/set-aside-N/) its log and its
-  // checkpoints newer than its epoch in that record, so its store opens at exactly that epoch.
-  // Nothing (no record anywhere and no data in any store): a new bus. Throws on every rank with
-  // the same message: a store holding data with no record anywhere, a record for another
-  // partition or rank count, a rank's missing checkpoint, a damaged record, an I/O failure.
-  std::optional<global_checkpoint> agree_on_restore()
-  {
-    std::optional<global_checkpoint> mine;
-    std::string why;
-    bool has_data = false;
-    if (fs_ != nullptr) {
-      try {
-        mine = read_global_checkpoint(*fs_, dir_);
-        for (const char* sub : {"/log", "/checkpoints"})
-          if (fs_->exists(dir_ + sub) && !fs_->list(dir_ + sub).empty()) has_data = true;
-      } catch (const error& e) {
-        why = "mpi_bus: rank " + std::to_string(rank_) + ": " + e.what();
-      }
-    }
-    agree_or_throw(why, errc::corrupt);
-    // Every rank's (has a record, its tick, has data).
-    const std::uint64_t mine3[3] = {mine ? 1u : 0u, mine ? mine->tick : 0, has_data ? 1u : 0u};
-    std::vector<std::uint64_t> all(3 * static_cast<std::size_t>(ranks_));
-    detail::run([&](MPI_Request* q) { return MPI_Iallgather(mine3, 3, MPI_UINT64_T, all.data(), 3, MPI_UINT64_T, comm_, q); }, comm_, timeout_,
-                "MPI_Iallgather");
-    int from = -1;
-    for (int k = 0; k < ranks_; ++k)
-      if (all[3 * static_cast<std::size_t>(k)] != 0 && (from < 0 || all[3 * static_cast<std::size_t>(k) + 1] > all[3 * static_cast<std::size_t>(from) + 1]))
-        from = k;
-    if (from < 0) {
-      for (int k = 0; k < ranks_; ++k)
-        if (all[3 * static_cast<std::size_t>(k) + 2] != 0)
-          throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + "'s store holds a log or checkpoints but no rank has a "
-                                              "global checkpoint record (mpi_bus::checkpoint()) to restore every rank to; give every rank a "
-                                              "new directory, or remove these");
-      return std::nullopt;
-    }
-    // The newest record, from the lowest rank holding it, to every rank.
-    std::vector<std::byte> bytes = me() == static_cast<std::uint32_t>(from) ? encode_global_checkpoint(*mine) : std::vector<std::byte>{};
-    std::uint64_t n = bytes.size();
-    detail::run([&](MPI_Request* q) { return MPI_Ibcast(&n, 1, MPI_UINT64_T, from, comm_, q); }, comm_, timeout_, "MPI_Ibcast");
-    bytes.resize(n);
-    detail::run([&](MPI_Request* q) { return MPI_Ibcast(bytes.data(), detail::mpi_count(n, "restore"), MPI_BYTE, from, comm_, q); }, comm_,
-                timeout_, "MPI_Ibcast");
-    global_checkpoint c = decode_global_checkpoint(span<const std::byte>(bytes.data(), bytes.size()), "from rank " + std::to_string(from));
-    if (c.fingerprint != parts_.fingerprint() || c.epochs.size() != static_cast<std::size_t>(ranks_))
-      throw error(errc::invalid_argument, "mpi_bus: the global checkpoint (tick " + std::to_string(c.tick) + ", in rank " + std::to_string(from) +
-                                            "'s " + dir_ + ") was taken on " + std::to_string(c.epochs.size()) +
-                                            " ranks with partition fingerprint " + std::to_string(c.fingerprint) + "; this bus has " +
-                                            std::to_string(ranks_) + " ranks and fingerprint " + std::to_string(parts_.fingerprint()));
-    try {
-      set_aside_after(*fs_, dir_, mmsb::epoch{c.epochs[me()]});
-    } catch (const error& e) {
-      why = "mpi_bus: restoring rank " + std::to_string(rank_) + " (" + dir_ + ") to tick " + std::to_string(c.tick) + ": " + e.what();
-    }
-    agree_or_throw(why, errc::corrupt);
-    return c;
-  }
-
   // After the local bus opened at the record's epoch: the edges, the ghosts (a ghost's local id
   // is this rank's page count plus its place among this rank's ghosts), the boundary pages (as
   // sent: every ghost equals its source at a tick's end) and the tick count. Checked on every
@@ -670,38 +527,6 @@ private:
     }
   }
 
-  // What is wrong with the changes received, or "": a producer id pushing from two ranks, or
-  // more changes than the local ring holds (the push would never return: the ring drains only
-  // in the tick).
-  [[nodiscard]] std::string check_inbox()
-  {
-    const std::size_t capacity = ring_capacity_;
-    if (inbox_.size() + seeds_.size() > capacity)
-      return "mpi_bus tick: " + std::to_string(inbox_.size()) + " changes routed to rank " + std::to_string(rank_) +
-             ", more than its local ring holds (bus_options::ring_capacity " + std::to_string(capacity) + "); nothing changed";
-    // The inbox holds the other ranks' changes in rank order, then this rank's own. One entry per
-    // run of one producer's changes (a rank's producers push in runs): linear, then a sort of
-    // the runs.
-    seen_.clear();
-    std::size_t at = 0;
-    const auto segment = [&](int k) {
-      const std::size_t n = static_cast<std::size_t>(from_[static_cast<std::size_t>(k)]);
-      for (std::size_t i = 0; i < n; ++i)
-        if (i == 0 || inbox_[at + i].producer != inbox_[at + i - 1].producer) seen_.emplace_back(inbox_[at + i].producer, k);
-      at += n;
-    };
-    for (int k = 0; k < ranks_; ++k)
-      if (k != rank_) segment(k);
-    segment(rank_);
-    std::sort(seen_.begin(), seen_.end());
-    seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
-    for (std::size_t i = 1; i < seen_.size(); ++i)
-      if (seen_[i].first == seen_[i - 1].first)
-        return "mpi_bus tick: producer " + std::to_string(seen_[i].first) + " pushed on rank " + std::to_string(seen_[i - 1].second) +
-               " and on rank " + std::to_string(seen_[i].second) + "; producer ids must be unique across ranks; nothing changed";
-    return {};
-  }
-
   partition parts_;
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, ranks_ = 1;
@@ -717,9 +542,8 @@ private:
   std::vector<change_type> own_;                  // changes to this rank's own pages
   change_router<Layout> router_;                  // the changes for other ranks' pages, by owner rank
   std::vector<std::byte> wire_in_, wire_packed_;  // what arrived; the outgoing streams in one buffer
-  std::vector<change_type> inbox_;                // this tick's changes for pages owned here, decoded
+  change_inbox<Layout> inbox_;                    // this tick's changes for pages owned here, decoded
   std::vector<int> from_, scratch_;  // from_: bytes, then changes, from each rank
-  std::vector<std::pair<std::uint32_t, int>> seen_;  // check_inbox's (producer, rank)
   // Edges, known alike on every rank; this rank's boundary pages, its ghosts (global id -> local
   // id), and new ghosts' first values for the next tick.
   global_edges edges_;

@@ -1,6 +1,6 @@
 // Routing: the changes a rank's producers push for pages other ranks own, in the compact wire
 // form the distributed bus (dist/mpi_bus.hpp; docs/distributed.md) sends them in, one stream per
-// owner rank. Needs no MPI.
+// owner rank (change_router), and their owner's side (change_inbox). Needs no MPI.
 //
 // The wire form, per destination: runs of one producer's changes in one epoch,
 //   u32 producer | u32 count | LEB128 epoch | LEB128 first sequence     (one per run)
@@ -18,9 +18,12 @@
 #include <mmsb/delta/delta.hpp>
 #include <mmsb/dist/partition.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 namespace mmsb::dist {
@@ -167,6 +170,87 @@ private:
   std::vector<std::vector<std::byte>> out_;  // by owner rank
   std::vector<open_run> runs_;               // by owner rank
   std::uint64_t changes_ = 0;
+};
+
+// The receiving side: what every rank routed to this one in a tick, decoded and checked, then in
+// the key one bus folds changes in. Buffers keep their capacity across ticks.
+template <class Layout>
+class change_inbox {
+public:
+  using change_type = routed_change<typename Layout::value_type>;  // one change
+
+  // Decodes the streams in `wire` (rank k's from[k] bytes, in rank order) for rank `me`, then
+  // appends `own` (this rank's changes to its own pages, which never pass through MPI) and
+  // empties it. Returns what is wrong, or "": a malformed stream, more than `capacity` changes
+  // with `extra` more to come (the local ring would never drain: it drains only in the tick),
+  // or a producer id that pushed from two ranks.
+  [[nodiscard]] std::string receive(const partition& parts, std::uint32_t me, span<const std::byte> wire, const std::vector<int>& from,
+                                    std::vector<change_type>& own, std::size_t capacity, std::size_t extra)
+  {
+    changes_.clear();
+    counts_.assign(from.size(), 0);
+    std::string why;
+    std::size_t at = 0;
+    for (std::size_t k = 0; k < from.size(); ++k) {
+      const std::size_t n = static_cast<std::size_t>(from[k]), before = changes_.size();
+      if (why.empty()) why = change_router<Layout>::decode(static_cast<int>(k), me, parts, wire.subspan(at, n), changes_);
+      counts_[k] = changes_.size() - before;
+      at += n;
+    }
+    received_ = changes_.size();
+    changes_.insert(changes_.end(), own.begin(), own.end());  // this rank's own, last
+    counts_[me] = own.size();
+    own.clear();
+    if (!why.empty()) return why;
+    if (changes_.size() + extra > capacity)
+      return "mpi_bus tick: " + std::to_string(changes_.size()) + " changes routed to rank " + std::to_string(me) +
+             ", more than its local ring holds (bus_options::ring_capacity " + std::to_string(capacity) + "); nothing changed";
+    return duplicate_producer(me);
+  }
+  // Changes other ranks sent in the last receive().
+  [[nodiscard]] std::size_t received() const noexcept { return received_; }
+  // Every change of the last receive(), in (epoch, producer, sequence) order (sorted only when
+  // out of order: one producer's arrive in order).
+  [[nodiscard]] const std::vector<change_type>& in_order()
+  {
+    const auto by_key = [](const change_type& a, const change_type& b) {
+      return std::tie(a.epoch, a.producer, a.sequence) < std::tie(b.epoch, b.producer, b.sequence);
+    };
+    if (!std::is_sorted(changes_.begin(), changes_.end(), by_key)) std::sort(changes_.begin(), changes_.end(), by_key);
+    return changes_;
+  }
+  // Drops the last receive()'s changes.
+  void clear() noexcept { changes_.clear(); }
+
+private:
+  // A producer id seen from two ranks, or "". The changes hold the other ranks' in rank order,
+  // then this rank's own: one entry per run of one producer's changes (a rank's producers push
+  // in runs), linear, then a sort of the runs.
+  [[nodiscard]] std::string duplicate_producer(std::uint32_t me)
+  {
+    seen_.clear();
+    std::size_t at = 0;
+    const auto segment = [&](std::size_t k) {
+      for (std::size_t i = 0; i < counts_[k]; ++i)
+        if (i == 0 || changes_[at + i].producer != changes_[at + i - 1].producer) seen_.emplace_back(changes_[at + i].producer, k);
+      at += counts_[k];
+    };
+    for (std::size_t k = 0; k < counts_.size(); ++k)
+      if (k != me) segment(k);
+    segment(me);
+    std::sort(seen_.begin(), seen_.end());
+    seen_.erase(std::unique(seen_.begin(), seen_.end()), seen_.end());
+    for (std::size_t i = 1; i < seen_.size(); ++i)
+      if (seen_[i].first == seen_[i - 1].first)
+        return "mpi_bus tick: producer " + std::to_string(seen_[i].first) + " pushed on rank " + std::to_string(seen_[i - 1].second) +
+               " and on rank " + std::to_string(seen_[i].second) + "; producer ids must be unique across ranks; nothing changed";
+    return {};
+  }
+
+  std::vector<change_type> changes_;
+  std::vector<std::size_t> counts_;  // by rank: its changes in changes_
+  std::size_t received_ = 0;
+  std::vector<std::pair<std::uint32_t, std::size_t>> seen_;  // (producer, rank), one per run
 };
 
 } // namespace mmsb::dist
