@@ -181,6 +181,67 @@ inline void neighbor_alltoallv(MPI_Comm nbr, const std::vector<std::vector<std::
   }, nbr, timeout_s, "MPI_Ineighbor_alltoallv");
 }
 
+// A sparse exchange over a distributed graph topology (MPI_Dist_graph_create_adjacent), as
+// PETSc's star forests do: each rank sends only to its out-neighbours and receives only from its
+// in-neighbours. connect() is collective; exchange() is collective over the ranks connected.
+// Buffers keep their capacity: a steady state allocates nothing.
+class neighbour_exchange {
+public:
+  neighbour_exchange() = default;
+  neighbour_exchange(const neighbour_exchange&) = delete;
+  neighbour_exchange& operator=(const neighbour_exchange&) = delete;
+  ~neighbour_exchange()
+  {
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+  }
+
+  // (Collective on comm.) Sends go to the ranks in `out`, receives come from those in `in` (any
+  // order, repeats allowed); replaces an earlier topology.
+  void connect(MPI_Comm comm, int ranks, std::vector<int> out, std::vector<int> in)
+  {
+    for (auto* v : {&out, &in}) {
+      std::sort(v->begin(), v->end());
+      v->erase(std::unique(v->begin(), v->end()), v->end());
+    }
+    if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+    check_mpi(MPI_Dist_graph_create_adjacent(comm, static_cast<int>(in.size()), in.data(), MPI_UNWEIGHTED, static_cast<int>(out.size()),
+                                             out.data(), MPI_UNWEIGHTED, MPI_INFO_NULL, 0, &comm_),
+              "MPI_Dist_graph_create_adjacent");
+    check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
+    out_ = std::move(out);
+    in_ = std::move(in);
+    slot_.assign(static_cast<std::size_t>(ranks), -1);
+    for (std::size_t k = 0; k < out_.size(); ++k) slot_[static_cast<std::size_t>(out_[k])] = static_cast<int>(k);
+    to_.resize(out_.size());
+  }
+  // The outgoing buffer for `rank`, an out-neighbour.
+  [[nodiscard]] std::vector<std::byte>& to(std::uint32_t rank) { return to_[static_cast<std::size_t>(slot_[rank])]; }
+  // The out-neighbours.
+  [[nodiscard]] std::size_t out_degree() const noexcept { return out_.size(); }
+  // The in-neighbours.
+  [[nodiscard]] std::size_t in_degree() const noexcept { return in_.size(); }
+  // The k-th in-neighbour's rank (ascending).
+  [[nodiscard]] int in_rank(std::size_t k) const noexcept { return in_[k]; }
+  // What the k-th in-neighbour sent in the last exchange().
+  [[nodiscard]] span<const std::byte> received(std::size_t k) const noexcept
+  {
+    return {in_bytes_.data() + at_[k], static_cast<std::size_t>(from_[k])};
+  }
+  // (Collective.) Sends every outgoing buffer, receives into received(), empties the buffers.
+  void exchange(double timeout_s)
+  {
+    neighbor_alltoallv(comm_, to_, in_.size(), in_bytes_, from_, at_, scratch_, packed_, timeout_s);
+    for (auto& o : to_) o.clear();
+  }
+
+private:
+  MPI_Comm comm_ = MPI_COMM_NULL;
+  std::vector<int> out_, in_, slot_;  // slot_: by rank, its place in out_ (-1: none)
+  std::vector<std::vector<std::byte>> to_;
+  std::vector<std::byte> packed_, in_bytes_;
+  std::vector<int> scratch_, from_, at_;
+};
+
 // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
 inline void agree_or_throw(MPI_Comm comm, int ranks, double timeout_s, const std::string& why, errc code)
 {

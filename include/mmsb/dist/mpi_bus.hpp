@@ -141,7 +141,6 @@ public:
   {
     in_producer_.reset();
     local_.reset();
-    if (nbr_ != MPI_COMM_NULL) MPI_Comm_free(&nbr_);
     MPI_Comm_free(&comm_);
   }
 
@@ -406,27 +405,14 @@ private:
 
 
   // ---- propagation across ranks -------------------------------------------------------------
-  // The distributed graph topology of the ghost exchange (collective): this rank sends to the
-  // ranks holding ghosts of its pages and receives from the owners of its ghosts.
+  // The topology of the ghost exchange (collective): this rank sends to the ranks holding ghosts
+  // of its pages and receives from the owners of its ghosts.
   void build_neighbours()
   {
     std::vector<int> out, in;
     boundary_.for_each_holder([&](std::uint32_t h) { out.push_back(static_cast<int>(h)); });
     for (const auto& [g, ghost] : ghost_local_) in.push_back(static_cast<int>(parts_.owner(page_id{g})));
-    for (auto* v : {&out, &in}) {
-      std::sort(v->begin(), v->end());
-      v->erase(std::unique(v->begin(), v->end()), v->end());
-    }
-    if (nbr_ != MPI_COMM_NULL) MPI_Comm_free(&nbr_);
-    detail::check_mpi(MPI_Dist_graph_create_adjacent(comm_, static_cast<int>(in.size()), in.data(), MPI_UNWEIGHTED,
-                                                     static_cast<int>(out.size()), out.data(), MPI_UNWEIGHTED, MPI_INFO_NULL, 0, &nbr_),
-                      "MPI_Dist_graph_create_adjacent");
-    detail::check_mpi(MPI_Comm_set_errhandler(nbr_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
-    nbr_out_ = std::move(out);
-    nbr_in_ = std::move(in);
-    out_slot_.assign(static_cast<std::size_t>(ranks_), -1);
-    for (std::size_t k = 0; k < nbr_out_.size(); ++k) out_slot_[static_cast<std::size_t>(nbr_out_[k])] = static_cast<int>(k);
-    to_nbr_.resize(nbr_out_.size());
+    nbr_.connect(comm_, ranks_, std::move(out), std::move(in));
     nbr_dirty_ = false;
   }
 
@@ -454,11 +440,8 @@ private:
           if (!why.empty()) throw error(errc::io_error, why + " (the tick failed on every rank; ranks may differ: rebuild the bus)");
       }
       if (all[0] == 0) return;
-      r.count_bytes += sizeof(int) * nbr_out_.size();
-      in_mpi(r, [&] {
-        detail::neighbor_alltoallv(nbr_, to_nbr_, nbr_in_.size(), nbr_in_bytes_, from_nbr_, from_nbr_at_, nbr_scratch_, nbr_packed_, timeout_);
-      });
-      for (auto& o : to_nbr_) o.clear();
+      r.count_bytes += sizeof(int) * nbr_.out_degree();
+      in_mpi(r, [&] { nbr_.exchange(timeout_); });
       updates_.clear();
       try {
         read_ghost_updates();
@@ -494,7 +477,7 @@ private:
   {
     const auto [slots, bytes] = boundary_.collect([&](page_id local) -> const storage_type& { return local_->value(local).storage(); },
                                                   [&](std::uint32_t holder, span<const std::byte> delta) {
-                                                    auto& to = to_nbr_[static_cast<std::size_t>(out_slot_[holder])];
+                                                    auto& to = nbr_.to(holder);
                                                     to.insert(to.end(), delta.begin(), delta.end());
                                                   });
     r.boundary_slots += slots;
@@ -505,10 +488,8 @@ private:
   // Decodes what the owners sent (a stream of encoded deltas from each neighbour) into updates_.
   void read_ghost_updates()
   {
-    for (std::size_t k = 0; k < nbr_in_.size(); ++k)
-      decode_ghost_updates<Semiring, Layout>(
-        nbr_in_[k], span<const std::byte>(nbr_in_bytes_.data() + from_nbr_at_[k], static_cast<std::size_t>(from_nbr_[k])), ghost_local_,
-        updates_);
+    for (std::size_t k = 0; k < nbr_.in_degree(); ++k)
+      decode_ghost_updates<Semiring, Layout>(nbr_.in_rank(k), nbr_.received(k), ghost_local_, updates_);
   }
 
   // Queues ghost assigns through the local producer, ticking the local bus whenever its ring is
@@ -550,15 +531,9 @@ private:
   boundary_type boundary_;
   std::unordered_map<std::uint32_t, page_id> ghost_local_;
   std::vector<update_type> seeds_;
-  // The exchange between steps: the neighbour communicator, its ranks (ascending), this rank's
-  // outgoing buffer per out-neighbour, and the buffers of one exchange (kept: no allocation
-  // once warm).
-  MPI_Comm nbr_ = MPI_COMM_NULL;
+  // The exchange between steps (rebuilt when ghosts are added), and the ghost updates it brought.
+  detail::neighbour_exchange nbr_;
   bool nbr_dirty_ = true;
-  std::vector<int> nbr_out_, nbr_in_, out_slot_;
-  std::vector<std::vector<std::byte>> to_nbr_;
-  std::vector<std::byte> nbr_packed_, nbr_in_bytes_;
-  std::vector<int> nbr_scratch_, from_nbr_, from_nbr_at_;
   std::vector<update_type> updates_;
 };
 
