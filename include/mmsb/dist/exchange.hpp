@@ -242,6 +242,21 @@ private:
   std::vector<int> scratch_, from_, at_;
 };
 
+// Start-up: every rank gathers every rank's description (`mine`) and refuses, with the same
+// message, when any differs from rank 0's, or when the description is for `planned` ranks and
+// the communicator has another number.
+inline void agree_at_start(MPI_Comm comm, int ranks, double timeout_s, const std::string& mine, std::uint32_t planned)
+{
+  const auto all = allgather_text(comm, mine, ranks, timeout_s);
+  for (int k = 1; k < ranks; ++k)
+    if (all[static_cast<std::size_t>(k)] != all[0])
+      throw error(errc::invalid_argument, "mpi_bus: the ranks disagree at start-up: rank 0 has " + all[0] + "; rank " + std::to_string(k) +
+                                            " has " + all[static_cast<std::size_t>(k)]);
+  if (planned != static_cast<std::uint32_t>(ranks))
+    throw error(errc::invalid_argument, "mpi_bus: the partition is for " + std::to_string(planned) + " ranks, but the communicator has " +
+                                          std::to_string(ranks));
+}
+
 // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
 inline void agree_or_throw(MPI_Comm comm, int ranks, double timeout_s, const std::string& why, errc code)
 {

@@ -69,28 +69,7 @@ public:
   using change_type = routed_change<value_type>;  // one change on its way to its owner
   using matrix_type = typename bus_type::matrix_type;  // an edge's matrix (CSR of value_type)
 
-  // A producer's handle: changes pushed here reach their pages' owners at the next tick. Use it
-  // on the bus's thread; it must not outlive the bus.
-  class producer {
-  public:
-    // Its global id.
-    [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
-    // Changes pushed from now on carry epoch e.
-    void set_epoch(mmsb::epoch e) noexcept { epoch_ = e.value(); }
-    // x ← x ⊕ v at slot `slot` of page g (a global id). Throws mmsb::error with nothing queued:
-    // unknown_page naming g and the bus's range, out_of_range naming the page and slot.
-    void accumulate(page_id g, std::size_t slot, value_type v) { bus_->queue(*this, g, slot, delta_op::accumulate, v); }
-    // x ← v at slot `slot` of page g; as accumulate.
-    void assign(page_id g, std::size_t slot, value_type v) { bus_->queue(*this, g, slot, delta_op::assign, v); }
-
-  private:
-    friend class mpi_bus;
-    producer(mpi_bus* b, std::uint32_t id) : bus_(b), id_(id) {}
-    mpi_bus* bus_;
-    std::uint32_t id_;
-    std::uint64_t epoch_ = 0;
-    std::uint64_t sequence_ = 0;
-  };
+  using producer = routed_producer<mpi_bus>;  // a producer's handle (dist/routing.hpp)
 
   // Joins the bus on comm (collective: every rank constructs one, with equal partitions). opts
   // configures this rank's local bus; give each rank its own opts.dir. A new directory gives a
@@ -109,7 +88,11 @@ public:
       detail::check_mpi(MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN), "MPI_Comm_set_errhandler");
       detail::check_mpi(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
       detail::check_mpi(MPI_Comm_size(comm_, &ranks_), "MPI_Comm_size");
-      agree();
+      detail::agree_at_start(comm_, ranks_, timeout_,
+                             "partition " + parts_.rule() + " of " + std::to_string(parts_.pages()) + " pages over " +
+                               std::to_string(parts_.ranks()) + " ranks (fingerprint " + std::to_string(parts_.fingerprint()) + "), shape " +
+                               shape_text<Semiring, Layout>(),
+                             parts_.ranks());
       ring_capacity_ = opts.ring_capacity;
       fs_ = opts.fs;
       dir_ = opts.dir;
@@ -307,23 +290,6 @@ private:
 
   [[nodiscard]] std::uint32_t me() const noexcept { return static_cast<std::uint32_t>(rank_); }
 
-  // Start-up: every rank gathers every rank's description and refuses, with the same message,
-  // when any differs from rank 0's.
-  void agree()
-  {
-    const std::string mine = "partition " + parts_.rule() + " of " + std::to_string(parts_.pages()) + " pages over " +
-                             std::to_string(parts_.ranks()) + " ranks (fingerprint " + std::to_string(parts_.fingerprint()) +
-                             "), shape " + shape_text<Semiring, Layout>();
-    const auto all = detail::allgather_text(comm_, mine, ranks_, timeout_);
-    for (int k = 1; k < ranks_; ++k)
-      if (all[static_cast<std::size_t>(k)] != all[0])
-        throw error(errc::invalid_argument, "mpi_bus: the ranks disagree at start-up: rank 0 has " + all[0] + "; rank " +
-                                              std::to_string(k) + " has " + all[static_cast<std::size_t>(k)]);
-    if (parts_.ranks() != static_cast<std::uint32_t>(ranks_))
-      throw error(errc::invalid_argument, "mpi_bus: the partition is for " + std::to_string(parts_.ranks()) +
-                                            " ranks, but the communicator has " + std::to_string(ranks_));
-  }
-
   // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
   void agree_or_throw(const std::string& why, errc code) const { detail::agree_or_throw(comm_, ranks_, timeout_, why, code); }
 
@@ -358,13 +324,15 @@ private:
   }
 
   // A producer's change, checked and queued for its page's owner.
+  friend producer;
   void queue(producer& p, page_id g, std::size_t slot, delta_op op, value_type v)
   {
     const std::uint32_t owner = parts_.checked_owner(g);
     if (slot >= Layout::extent)
       throw error(errc::out_of_range, "page " + std::to_string(g.value()) + " slot " + std::to_string(slot) + ": past the page's " +
                                         std::to_string(Layout::extent) + " slots");
-    const change_type c{p.epoch_, p.sequence_++, p.id_, g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v};
+    const auto [epoch, sequence] = p.next_key();
+    const change_type c{epoch, sequence, p.id(), g.value(), static_cast<std::uint32_t>(slot), static_cast<std::uint32_t>(op), v};
     if (owner == me()) {
       own_.push_back(c);
       return;

@@ -13,6 +13,7 @@
 // anything.
 #pragma once
 
+#include <mmsb/core/ids.hpp>
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
@@ -38,6 +39,34 @@ struct routed_change {
   std::uint32_t slot;      // the slot in the page
   std::uint32_t op;        // delta_op
   T value;                 // the change's value
+};
+
+// A producer's handle on a distributed bus (dist/mpi_bus.hpp: mpi_bus::producer): changes
+// pushed here reach their pages' owners at the bus's next tick. Use it on the bus's thread; it
+// must not outlive the bus. Bus provides value_type and queue(producer&, page, slot, op, value).
+template <class Bus>
+class routed_producer {
+public:
+  using value_type = typename Bus::value_type;  // the element type of one slot
+
+  // Its global id.
+  [[nodiscard]] std::uint32_t id() const noexcept { return id_; }
+  // Changes pushed from now on carry epoch e.
+  void set_epoch(mmsb::epoch e) noexcept { epoch_ = e.value(); }
+  // x ← x ⊕ v at slot `slot` of page g (a global id). Throws mmsb::error with nothing queued:
+  // unknown_page naming g and the bus's range, out_of_range naming the page and slot.
+  void accumulate(page_id g, std::size_t slot, value_type v) { bus_->queue(*this, g, slot, delta_op::accumulate, v); }
+  // x ← v at slot `slot` of page g; as accumulate.
+  void assign(page_id g, std::size_t slot, value_type v) { bus_->queue(*this, g, slot, delta_op::assign, v); }
+private:
+  friend Bus;
+  routed_producer(Bus* b, std::uint32_t id) : bus_(b), id_(id) {}
+  // Its next change's order key: epoch, sequence (the sequence advances).
+  [[nodiscard]] std::pair<std::uint64_t, std::uint64_t> next_key() noexcept { return {epoch_, sequence_++}; }
+  Bus* bus_;
+  std::uint32_t id_;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t sequence_ = 0;
 };
 
 // The outgoing streams of one rank, one per owner rank (see the top of this header). Buffers
