@@ -17,6 +17,7 @@
 
 namespace mmsb::dist {
 
+// The edges every rank knows alike (see the top of this header).
 class global_edges {
 public:
   using pair_list = std::vector<std::pair<std::uint32_t, std::uint32_t>>;  // (page, page) or (page, rank), in order

@@ -32,7 +32,7 @@
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/dist/edges.hpp>
 #include <mmsb/dist/exchange.hpp>
-#include <mmsb/dist/ghosts.hpp>
+#include <mmsb/dist/ghost_sync.hpp>
 #include <mmsb/dist/manifest.hpp>
 #include <mmsb/dist/options.hpp>
 #include <mmsb/dist/partition.hpp>
@@ -105,6 +105,7 @@ public:
       local_ = std::make_unique<bus_type>(std::move(opts));
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       router_ = change_router<Layout>(static_cast<std::size_t>(ranks_));
+      ghosts_ = std::make_unique<ghost_sync<bus_type>>(comm_, rank_, ranks_, timeout_, parts_, *local_, *in_producer_, ring_capacity_);
       edges_ = global_edges(parts_.pages());
       if (restore) {
         restore_from(*restore);
@@ -112,6 +113,7 @@ public:
         for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       }
     } catch (...) {
+      ghosts_.reset();
       in_producer_.reset();
       local_.reset();
       MPI_Comm_free(&comm_);
@@ -122,6 +124,7 @@ public:
   mpi_bus& operator=(const mpi_bus&) = delete;
   ~mpi_bus()
   {
+    ghosts_.reset();
     in_producer_.reset();
     local_.reset();
     MPI_Comm_free(&comm_);
@@ -137,9 +140,9 @@ public:
   // it, do not write).
   [[nodiscard]] const bus_type& local() const noexcept { return *local_; }
   // Pages this rank owns that other ranks hold ghosts of.
-  [[nodiscard]] std::size_t boundary_pages() const noexcept { return boundary_.size(); }
+  [[nodiscard]] std::size_t boundary_pages() const noexcept { return ghosts_->boundary_pages(); }
   // Ghosts this rank holds (pages owned elsewhere that its edges read).
-  [[nodiscard]] std::size_t ghost_pages() const noexcept { return ghost_local_.size(); }
+  [[nodiscard]] std::size_t ghost_pages() const noexcept { return ghosts_->ghost_pages(); }
 
   // Global ticks completed (the same on every rank); after reopening, the restored checkpoint's.
   [[nodiscard]] std::uint64_t ticks() const noexcept { return ticks_; }
@@ -208,12 +211,11 @@ public:
     if (remote && !edges_.has_ghost(src, to)) {
       // dst's owner gets a ghost of src, kept current from now on (even if its bus refuses the edge).
       edges_.add_ghost(src, to);
-      nbr_dirty_ = true;
-      why = make_ghost(src, from, to);
+      why = ghosts_->make(src, from, to);
     }
     if (to == me() && why.empty()) {
       try {
-        local_->add_matrix_edge(remote ? ghost_local_.at(src.value()) : parts_.local(src), parts_.local(dst), std::move(a));
+        local_->add_matrix_edge(remote ? ghosts_->ghost_of(src) : parts_.local(src), parts_.local(dst), std::move(a));
       } catch (const error& e) {
         why = e.what();
       }
@@ -244,14 +246,14 @@ public:
     r.route_bytes = router_.bytes();
     r.changes_sent = router_.changes();
     r.count_bytes += sizeof(int) * static_cast<std::size_t>(ranks_ - 1);
-    in_mpi(r, [&] { detail::alltoallv(comm_, router_.streams(), me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
+    detail::in_mpi(r, [&] { detail::alltoallv(comm_, router_.streams(), me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
     router_.clear();
     // Decode and check before anything changes, and agree: every rank fails the tick, or none.
     const std::string why = inbox_.receive(parts_, me(), span<const std::byte>(wire_in_.data(), wire_in_.size()), from_, own_,
-                                           ring_capacity_, seeds_.size());
+                                           ring_capacity_, ghosts_->pending());
     r.changes_received = inbox_.received();
     int bad = why.empty() ? 0 : 1, any = 0;
-    in_mpi(r, [&] {
+    detail::in_mpi(r, [&] {
       detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
     });
     if (any != 0) {
@@ -263,10 +265,7 @@ public:
       in_producer_->put(parts_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
     }
     inbox_.clear();
-    push_ghost_updates(seeds_, r);  // new ghosts' first values (within the ring: checked above)
-    seeds_.clear();
-    if (nbr_dirty_) build_neighbours();
-    propagate_across_ranks(r);
+    ghosts_->run_steps(r);
     edited_since_tick_ = false;
     ++ticks_;  // only a tick that went through counts
     r.total = std::chrono::steady_clock::now() - began;
@@ -285,8 +284,6 @@ public:
 private:
   using storage_type = typename page_type::storage_type;
 
-  using boundary_type = boundary_set<Semiring, Layout>;
-  using update_type = ghost_update<value_type>;
 
   [[nodiscard]] std::uint32_t me() const noexcept { return static_cast<std::uint32_t>(rank_); }
 
@@ -312,15 +309,10 @@ private:
     std::uint32_t next = static_cast<std::uint32_t>(parts_.owned(me()).size());
     for (const auto& [g, holder] : c.ghosts) {
       edges_.add_ghost(page_id{g}, holder);
-      if (holder == me()) ghost_local_.emplace(g, page_id{next++});
-      if (parts_.owner(page_id{g}) == me()) {
-        const page_id local = parts_.local(page_id{g});
-        (void)boundary_.add_holder(g, local, holder, local_->value(local).storage());
-      }
+      ghosts_->restore(page_id{g}, holder, next);
     }
     for (const auto& [src, dst] : c.edges) edges_.add_edge(page_id{src}, page_id{dst});
     ticks_ = c.tick;
-    nbr_dirty_ = true;
   }
 
   // A producer's change, checked and queued for its page's owner.
@@ -338,142 +330,6 @@ private:
       return;
     }
     router_.add(owner, c);
-  }
-
-  // ---- ghosts ----------------------------------------------------------------------------
-  // A ghost of g (owned by `from`) on rank `to`: from sends g's value; to makes a local base page
-  // and queues the slots that differ from a new page for the next tick's step 0; from adds g to
-  // its boundary pages with that value as sent. Returns this rank's failure message, or "".
-  std::string make_ghost(page_id g, std::uint32_t from, std::uint32_t to)
-  {
-    const int tag = 0x6d6d;  // the bus's own communicator: no other traffic to confuse
-    if (me() == from) {
-      const page_id local = parts_.local(g);
-      const storage_type& sent = boundary_.add_holder(g.value(), local, to, local_->value(local).storage());
-      detail::run([&](MPI_Request* q) { return MPI_Isend(&sent, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_, q); },
-                  comm_, timeout_, "MPI_Isend");
-      return {};
-    }
-    if (me() != to) return {};
-    storage_type now{};
-    detail::run([&](MPI_Request* q) { return MPI_Irecv(&now, sizeof(storage_type), MPI_BYTE, static_cast<int>(from), tag, comm_, q); }, comm_,
-                timeout_, "MPI_Irecv");
-    try {
-      const page_id ghost = local_->create_page();
-      ghost_local_.emplace(g.value(), ghost);
-      const storage_type& fresh = local_->value(ghost).storage();
-      for (std::size_t i = 0; i < Layout::extent; ++i)
-        if (!boundary_type::same_bits(Layout::load(now, i), Layout::load(fresh, i)))
-          seeds_.push_back({ghost, static_cast<std::uint32_t>(i), Layout::load(now, i)});
-    } catch (const error& e) {
-      return e.what();
-    }
-    return {};
-  }
-
-
-  // ---- propagation across ranks -------------------------------------------------------------
-  // The topology of the ghost exchange (collective): this rank sends to the ranks holding ghosts
-  // of its pages and receives from the owners of its ghosts.
-  void build_neighbours()
-  {
-    std::vector<int> out, in;
-    boundary_.for_each_holder([&](std::uint32_t h) { out.push_back(static_cast<int>(h)); });
-    for (const auto& [g, ghost] : ghost_local_) in.push_back(static_cast<int>(parts_.owner(page_id{g})));
-    nbr_.connect(comm_, ranks_, std::move(out), std::move(in));
-    nbr_dirty_ = false;
-  }
-
-  // Steps: tick locally, send changed boundary slots, until no rank has any (see the top).
-  void propagate_across_ranks(dist_tick_report& r)
-  {
-    bool run = true;  // step 0 always ticks; later steps where ghost updates arrived
-    std::string failed;
-    for (r.steps = 1;; ++r.steps) {
-      std::uint64_t out = 0;
-      if (run && failed.empty()) {
-        try {
-          tick_local(r);
-          out = collect_boundary(r);
-        } catch (const error& e) {
-          failed = "mpi_bus tick: rank " + std::to_string(rank_) + ", step " + std::to_string(r.steps - 1) + ": " + e.what();
-        }
-      }
-      int flags[2] = {out != 0 ? 1 : 0, failed.empty() ? 0 : 1}, all[2] = {0, 0};
-      in_mpi(r, [&] {
-        detail::run([&](MPI_Request* q) { return MPI_Iallreduce(flags, all, 2, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
-      });
-      if (all[1] != 0) {
-        for (const auto& why : detail::allgather_text(comm_, failed, ranks_, timeout_))
-          if (!why.empty()) throw error(errc::io_error, why + " (the tick failed on every rank; ranks may differ: rebuild the bus)");
-      }
-      if (all[0] == 0) return;
-      r.count_bytes += sizeof(int) * nbr_.out_degree();
-      in_mpi(r, [&] { nbr_.exchange(timeout_); });
-      updates_.clear();
-      try {
-        read_ghost_updates();
-      } catch (const error& e) {
-        failed = "mpi_bus tick: rank " + std::to_string(rank_) + ", ghost updates: " + e.what();
-      }
-      run = !updates_.empty();
-      r.ghost_slots += updates_.size();
-      if (run && failed.empty()) push_ghost_updates(updates_, r);
-    }
-  }
-
-  // Runs f (MPI calls) and counts it as one collective and its time as exchange time.
-  template <class F>
-  void in_mpi(dist_tick_report& r, F&& f)
-  {
-    const auto t0 = std::chrono::steady_clock::now();
-    f();
-    r.exchange += std::chrono::steady_clock::now() - t0;
-    ++r.collectives;
-  }
-
-  // One local tick (more when the ghost updates queued exceed the ring: see push_ghost_updates).
-  void tick_local(dist_tick_report& r)
-  {
-    const tick_report t = local_->tick();
-    if (r.local_ticks++ == 0) r.local = t;
-  }
-
-  // The changed slots of every boundary page, as encoded deltas for the ranks holding ghosts.
-  // Returns the bytes queued.
-  std::uint64_t collect_boundary(dist_tick_report& r)
-  {
-    const auto [slots, bytes] = boundary_.collect([&](page_id local) -> const storage_type& { return local_->value(local).storage(); },
-                                                  [&](std::uint32_t holder, span<const std::byte> delta) {
-                                                    auto& to = nbr_.to(holder);
-                                                    to.insert(to.end(), delta.begin(), delta.end());
-                                                  });
-    r.boundary_slots += slots;
-    r.boundary_bytes += bytes;
-    return bytes;
-  }
-
-  // Decodes what the owners sent (a stream of encoded deltas from each neighbour) into updates_.
-  void read_ghost_updates()
-  {
-    for (std::size_t k = 0; k < nbr_.in_degree(); ++k)
-      decode_ghost_updates<Semiring, Layout>(nbr_.in_rank(k), nbr_.received(k), ghost_local_, updates_);
-  }
-
-  // Queues ghost assigns through the local producer, ticking the local bus whenever its ring is
-  // full (assigns to distinct slots: the end state does not depend on where they are cut). The
-  // last part stays queued for the caller's tick.
-  void push_ghost_updates(const std::vector<update_type>& u, dist_tick_report& r)
-  {
-    std::size_t in_ring = 0;
-    for (const update_type& g : u) {
-      if (in_ring == ring_capacity_) {
-        tick_local(r);
-        in_ring = 0;
-      }
-      in_producer_->put(g.ghost, g.slot, delta_op::assign, g.value);
-      ++in_ring;
-    }
   }
 
   partition parts_;
@@ -496,13 +352,7 @@ private:
   // Edges, known alike on every rank; this rank's boundary pages, its ghosts (global id -> local
   // id), and new ghosts' first values for the next tick.
   global_edges edges_;
-  boundary_type boundary_;
-  std::unordered_map<std::uint32_t, page_id> ghost_local_;
-  std::vector<update_type> seeds_;
-  // The exchange between steps (rebuilt when ghosts are added), and the ghost updates it brought.
-  detail::neighbour_exchange nbr_;
-  bool nbr_dirty_ = true;
-  std::vector<update_type> updates_;
+  std::unique_ptr<ghost_sync<bus_type>> ghosts_;  // keeping the ghosts current (made once the local bus is)
 };
 
 } // namespace mmsb::dist

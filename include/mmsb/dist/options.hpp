@@ -38,4 +38,16 @@ struct dist_options {
   std::chrono::duration<double> collective_timeout{0};
 };
 
+namespace detail {
+// Runs f (MPI calls) and counts it in r as one collective, and its time as exchange time.
+template <class F>
+void in_mpi(dist_tick_report& r, F&& f)
+{
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  r.exchange += std::chrono::steady_clock::now() - t0;
+  ++r.collectives;
+}
+} // namespace detail
+
 } // namespace mmsb::dist
