@@ -40,6 +40,8 @@
 #include <benchmark/benchmark.h>
 #include <mpi.h>
 
+#include "env.hpp"
+
 #include <array>
 #include <chrono>
 #include <cinttypes>
@@ -67,11 +69,7 @@ constexpr std::uint32_t ranks_measured = 2;
 constexpr std::size_t slots_per_delta = 4;
 constexpr std::uint32_t warmup_ticks = 2;
 
-std::size_t env_size(const char* name, std::size_t fallback)
-{
-  const char* v = std::getenv(name);
-  return v && *v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10)) : fallback;
-}
+using mmsb::bench::env_size;
 std::uint32_t page_count() { return static_cast<std::uint32_t>(env_size("MMSB_BENCH_P11_PAGES", 4096)); }
 std::size_t tick_deltas() { return env_size("MMSB_BENCH_P11_DELTAS", 8192); }
 std::uint32_t timed_ticks() { return static_cast<std::uint32_t>(env_size("MMSB_BENCH_P11_TICKS", 16)); }

@@ -30,7 +30,10 @@
 
 #include <benchmark/benchmark.h>
 
+#include "env.hpp"
+
 #include <algorithm>
+
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -58,11 +61,7 @@ constexpr std::size_t distinct_ticks = 64;
   std::exit(1);
 }
 
-std::size_t env_size(const char* name, std::size_t fallback)
-{
-  const char* v = std::getenv(name);
-  return v && *v ? static_cast<std::size_t>(std::strtoull(v, nullptr, 10)) : fallback;
-}
+using mmsb::bench::env_size;
 std::size_t page_count() { return env_size("MMSB_BENCH_P12_PAGES", 32768); }
 std::size_t tick_deltas() { return env_size("MMSB_BENCH_P12_DELTAS", 2048); }
 

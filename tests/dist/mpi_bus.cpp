@@ -244,6 +244,50 @@ void bad_input()
   check(wrong_size.find("communicator has " + std::to_string(ranks)) != std::string::npos, "ranks: " + wrong_size);
 }
 
+// The recovery workload, shared by recovery() and --crash/--recover: edges across ranks (a
+// chain through every rank's pages, a fan-out), producer 0 pushing the seven producers' changes
+// to pages 0..4 each tick, and one basic_bus's hash after each of 5 ticks.
+struct recovery_rig {
+  std::vector<edge> es = edges();
+  std::vector<std::pair<std::uint32_t, std::uint32_t>> links{{0, 30}, {30, 50}, {50, 75}, {75, 96}, {30, 10}, {2, 90}, {96, 33}};
+  std::vector<mmsb::state_hash> ref_hash;  // after tick t + 1
+
+  explicit recovery_rig(std::size_t link_count)
+  {
+    links.resize(link_count);
+    ref_bus ref;
+    for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
+    for (std::size_t k = 0; k < links.size(); ++k) (void)ref.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, es[k].a);
+    auto p = ref.make_producer();
+    for (int t = 0; t < 5; ++t) {
+      push(t, p);
+      (void)ref.tick();
+      ref_hash.push_back(ref.hash());
+    }
+  }
+  // Tick t's changes through producer p.
+  template <class P>
+  static void push(int t, P& p)
+  {
+    p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+    for (std::uint32_t q = 0; q < producers; ++q)
+      for (const auto& c : changes_of(q, t))
+        if (c.page < 5) c.assign ? p.assign(page_id{c.page}, c.slot, c.value) : p.accumulate(page_id{c.page}, c.slot, c.value);
+  }
+  void add_edges(dbus& b) const
+  {
+    for (std::size_t k = 0; k < links.size(); ++k) b.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, *es[k].a);
+  }
+  // Tick t (rank 0 pushes), then the hash against one bus's.
+  void run_tick(dbus& b, int t, const std::string& what) const
+  {
+    auto w = b.make_producer(0);
+    if (rank == 0) push(t, w);
+    (void)b.tick();
+    check(b.hash() == ref_hash[static_cast<std::size_t>(t)], what + ": the hash after tick " + std::to_string(t + 1));
+  }
+};
+
 // Recovery by global checkpoints, a store per rank on disk: a bus with edges across ranks
 // (derived chains), 3 ticks, a checkpoint, 2 more ticks, closed; reopened, it is back at tick 3
 // with the hash one bus had there, its edges (a cycle through ranks is still refused) and its
@@ -268,36 +312,11 @@ void recovery()
   o.dir = dir + "/rank" + std::to_string(rank);
   o.store.log.durability = mmsb::durability::per_commit;
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
-  const auto es = edges();
-  const std::pair<std::uint32_t, std::uint32_t> links[] = {{0, 30}, {30, 50}, {50, 75}, {75, 96}, {30, 10}, {2, 90}, {96, 33}};
-  ref_bus ref;
-  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
-  for (std::size_t k = 0; k < std::size(links); ++k) (void)ref.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, es[k].a);
-  auto ref_p = ref.make_producer();
-  std::vector<mmsb::state_hash> ref_hash;  // after tick t + 1
-  const auto changes = [&](int t, auto&& put) {
-    for (std::uint32_t p = 0; p < producers; ++p)
-      for (const auto& c : changes_of(p, t))
-        if (c.page < 5) put(c);
-  };
-  for (int t = 0; t < 5; ++t) {
-    ref_p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
-    changes(t, [&](const change& c) { c.assign ? ref_p.assign(page_id{c.page}, c.slot, c.value) : ref_p.accumulate(page_id{c.page}, c.slot, c.value); });
-    (void)ref.tick();
-    ref_hash.push_back(ref.hash());
-  }
-  const auto run_tick = [&](dbus& b, int t) {
-    if (rank == 0) {
-      auto w = b.make_producer(0);
-      w.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
-      changes(t, [&](const change& c) { c.assign ? w.assign(page_id{c.page}, c.slot, c.value) : w.accumulate(page_id{c.page}, c.slot, c.value); });
-    }
-    (void)b.tick();
-    check(b.hash() == ref_hash[static_cast<std::size_t>(t)], "recovery: the hash after tick " + std::to_string(t + 1));
-  };
+  const recovery_rig rig(7);
+  const auto run_tick = [&](dbus& b, int t) { rig.run_tick(b, t, "recovery"); };
   {
     dbus b(MPI_COMM_WORLD, parts, o);
-    for (std::size_t k = 0; k < std::size(links); ++k) b.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, *es[k].a);
+    rig.add_edges(b);
     const std::string early = error_of([&] { b.checkpoint(); });
     check(early.find("tick first") != std::string::npos, "recovery: a checkpoint right after edges: " + early);
     for (int t = 0; t < 3; ++t) run_tick(b, t);
@@ -307,8 +326,8 @@ void recovery()
   {
     dbus b(MPI_COMM_WORLD, parts, o);
     check(b.ticks() == 3, "recovery: reopened at tick " + std::to_string(b.ticks()) + ", the checkpoint's 3");
-    check(b.hash() == ref_hash[2], "recovery: the hash at tick 3");
-    const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{96}, page_id{0}, *es[12].a); });
+    check(b.hash() == rig.ref_hash[2], "recovery: the hash at tick 3");
+    const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{96}, page_id{0}, *rig.es[12].a); });
     check(cycle.find("would close the cycle 0 -> 30 -> 50 -> 75 -> 96 -> 0") != std::string::npos, "recovery: edges restored: " + cycle);
     for (int t = 3; t < 5; ++t) run_tick(b, t);
     b.checkpoint();
@@ -317,7 +336,7 @@ void recovery()
     if (rank == ranks - 1) std::filesystem::remove(o.dir + "/dist-checkpoint");
     MPI_Barrier(MPI_COMM_WORLD);
     dbus b(MPI_COMM_WORLD, parts, o);
-    check(b.ticks() == 5 && b.hash() == ref_hash[4], "recovery: a rank without the newest record comes back at tick 5 too");
+    check(b.ticks() == 5 && b.hash() == rig.ref_hash[4], "recovery: a rank without the newest record comes back at tick 5 too");
   }
   // No record anywhere, and data in the stores: refused, nothing touched.
   std::filesystem::remove(o.dir + "/dist-checkpoint");
@@ -354,43 +373,23 @@ int crash_and_recover(bool crash, const std::string& dir)
   o.dir = dir + "/rank" + std::to_string(rank);
   o.store.log.durability = mmsb::durability::per_commit;
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
-  const auto es = edges();
-  const std::pair<std::uint32_t, std::uint32_t> links[] = {{0, 30}, {30, 50}, {50, 75}, {75, 96}, {30, 10}, {2, 90}};
-  ref_bus ref;
-  for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
-  for (std::size_t k = 0; k < std::size(links); ++k) (void)ref.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, es[k].a);
-  auto ref_p = ref.make_producer();
-  std::vector<mmsb::state_hash> ref_hash;
-  const auto push = [&](int t, auto& p) {
-    p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
-    for (std::uint32_t q = 0; q < producers; ++q)
-      for (const auto& c : changes_of(q, t))
-        if (c.page < 5) c.assign ? p.assign(page_id{c.page}, c.slot, c.value) : p.accumulate(page_id{c.page}, c.slot, c.value);
-  };
-  for (int t = 0; t < 5; ++t) {
-    push(t, ref_p);
-    (void)ref.tick();
-    ref_hash.push_back(ref.hash());
-  }
+  const recovery_rig rig(6);
   dbus b(MPI_COMM_WORLD, parts, o);
   int from = 0;
   if (crash) {
-    for (std::size_t k = 0; k < std::size(links); ++k) b.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, *es[k].a);
+    rig.add_edges(b);
   } else {
     check(b.ticks() == 3, "crash: reopened at tick " + std::to_string(b.ticks()) + ", the checkpoint's 3");
-    check(b.hash() == ref_hash[2], "crash: the hash at tick 3 after the crash");
+    check(b.hash() == rig.ref_hash[2], "crash: the hash at tick 3 after the crash");
     from = 3;
   }
   for (int t = from; t < 5; ++t) {
-    auto w = b.make_producer(0);
-    if (rank == 0) push(t, w);
     if (crash && t == 4 && rank == 1) {
       std::printf("rank 1: dying in tick 5 (--crash)\n");
       std::fflush(stdout);
       std::_Exit(3);
     }
-    (void)b.tick();
-    check(b.hash() == ref_hash[static_cast<std::size_t>(t)], "crash: the hash after tick " + std::to_string(t + 1));
+    rig.run_tick(b, t, "crash");
     if (crash && t == 2) b.checkpoint();
   }
   int total = 0;
