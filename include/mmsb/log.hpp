@@ -5,6 +5,7 @@
 #include <mmsb/log/background_checkpoint.hpp>
 #include <mmsb/log/checkpoint.hpp>
 #include <mmsb/log/commit_record.hpp>
+#include <mmsb/log/cut.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/faulty_file_system.hpp>
 #include <mmsb/log/file_system.hpp>

@@ -1,9 +1,11 @@
 // Recovery (mmsb/log/recovery.hpp, log_reader.hpp) as a store owner meets it: the recovery modes
 // over a torn tail, mid-log corruption and an unreadable first segment; retention by checkpoints,
 // so a damaged newest checkpoint falls back to the older one and reopens at the same epoch with
-// the same state (issue 20, defects 0-2).
+// the same state (issue 20, defects 0-2); a closed store cut back to an earlier epoch
+// (log/cut.hpp) opens there with that epoch's state and goes on from it.
 #include <mmsb/bus.hpp>
 #include <mmsb/bus/shape.hpp>
+#include <mmsb/log/cut.hpp>
 #include <mmsb/log/durable_store.hpp>
 #include <mmsb/log/memory_file_system.hpp>
 #include <mmsb/obs/registry.hpp>
@@ -300,4 +302,46 @@ TEST_CASE("a first segment whose first record is unreadable is refused in every 
   fs.set_contents(segs[0], bytes.substr(0, 20));
   store s(fs, "/db", shape());
   CHECK(s.current_epoch() == epoch{0});
+}
+
+TEST_CASE("cut_store_after puts a closed store back at an earlier epoch: it opens there, equal to that epoch, and goes on from it")
+{
+  for (const std::uint64_t segment_bytes : {std::uint64_t{64} << 20, std::uint64_t{300}})
+    for (const std::uint64_t back_to : {std::uint64_t{20}, std::uint64_t{19}, std::uint64_t{14}, std::uint64_t{12}, std::uint64_t{7}}) {
+      INFO("segment bytes " << segment_bytes << ", back to epoch " << back_to);
+      memory_file_system fs;
+      std::vector<state_hash> hashes;  // by epoch
+      {
+        store s(fs, "/db", shape(), with(recovery_mode::tolerate_torn_tail, segment_bytes));
+        hashes.push_back(s.hash());
+        for (int k = 1; k <= 20; ++k) {
+          (void)commit_one(s, k);
+          hashes.push_back(s.hash());
+          if (k == 5 || k == 12) s.checkpoint();
+        }
+      }
+      const auto segs_before = segments(fs, "/db").size();
+      const store_cut cut = cut_store_after(fs, "/db", epoch{back_to});
+      CHECK(cut.changed() == (back_to < 20));
+      if (back_to < 20) {
+        CHECK(!cut.cut_segment.empty());
+        CHECK(cut.cut_bytes > 0);
+        CHECK(fs.exists(cut.aside));
+        CHECK(segments(fs, "/db").size() + cut.segments == segs_before);
+        CHECK(cut.checkpoints == (back_to < 12 ? 1u : 0u));
+      }
+      CHECK(!cut_store_after(fs, "/db", epoch{back_to}).changed());  // a rerun finds nothing left to move
+      {
+        store s(fs, "/db", shape(), with(recovery_mode::strict, segment_bytes));
+        CHECK(s.current_epoch() == epoch{back_to});
+        CHECK(s.hash() == hashes[back_to]);
+        for (std::uint64_t k = back_to + 1; k <= 20; ++k) {  // the same commits again: the same states
+          (void)commit_one(s, static_cast<int>(k));
+          CHECK(s.hash() == hashes[k]);
+        }
+      }
+      store s(fs, "/db", shape(), with(recovery_mode::strict, segment_bytes));
+      CHECK(s.current_epoch() == epoch{20});
+      CHECK(s.hash() == hashes[20]);
+    }
 }
