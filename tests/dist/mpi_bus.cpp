@@ -24,15 +24,17 @@
 //                 ranks fails the tick on every rank with nothing changed; ranks built with
 //                 different partitions are refused at start-up on every rank with the same
 //                 message.
-//   recovery      global checkpoints on disk (a store per rank): reopened, the bus is back at the
-//                 checkpoint's tick bit for bit, with its edges and ghosts, and goes on as one
-//                 bus does; a rank missing the newest record comes back there too; stores with
-//                 data and no record, a local checkpoint_every, a checkpoint in memory or right
-//                 after edges are refused on every rank with the same message.
+//   recovery      a store per rank on disk: reopened, the bus is back at its last tick bit for
+//                 bit (past a global checkpoint), with its edges and ghosts, and goes on as one
+//                 bus does; a rank missing the last tick record, or with a damaged global log,
+//                 comes back there too; a tick no rank recorded is cut from every rank's log;
+//                 stores with data and no tick record, a global log for another partition, a
+//                 local checkpoint_every, a checkpoint in memory or right after edges are refused
+//                 on every rank with the same message.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
 //                 (the test is registered should_fail), never hang.
-//   --crash DIR, --recover DIR   rank 1 dies inside a tick after a global checkpoint; reopened,
-//                 every rank is back at the checkpoint bit for bit (tests/dist/crash.py).
+//   --crash DIR, --recover DIR   rank 1 dies inside tick 5, at its first commit of it; reopened,
+//                 every rank is back at tick 4 bit for bit, its log cut (tests/dist/crash.py).
 //   --stall       rank 1 stays alive but never ticks: the others end the job after the bus's
 //                 collective timeout (2 s) with a message naming the call (tests/dist/stall.py).
 #include <mmsb/dist/mpi_bus.hpp>
@@ -50,6 +52,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <random>
 #include <tuple>
@@ -246,7 +249,7 @@ void bad_input()
 
 // The recovery workload, shared by recovery() and --crash/--recover: edges across ranks (a
 // chain through every rank's pages, a fan-out), producer 0 pushing the seven producers' changes
-// to pages 0..4 each tick, and one basic_bus's hash after each of 5 ticks.
+// to pages 0..4 each tick, and one basic_bus's hash after each of 8 ticks.
 struct recovery_rig {
   std::vector<edge> es = edges();
   std::vector<std::pair<std::uint32_t, std::uint32_t>> links{{0, 30}, {30, 50}, {50, 75}, {75, 96}, {30, 10}, {2, 90}, {96, 33}};
@@ -259,7 +262,7 @@ struct recovery_rig {
     for (std::uint32_t i = 0; i < pages; ++i) (void)ref.create_page();
     for (std::size_t k = 0; k < links.size(); ++k) (void)ref.add_matrix_edge(page_id{links[k].first}, page_id{links[k].second}, es[k].a);
     auto p = ref.make_producer();
-    for (int t = 0; t < 5; ++t) {
+    for (int t = 0; t < 8; ++t) {
       push(t, p);
       (void)ref.tick();
       ref_hash.push_back(ref.hash());
@@ -288,13 +291,15 @@ struct recovery_rig {
   }
 };
 
-// Recovery by global checkpoints, a store per rank on disk: a bus with edges across ranks
-// (derived chains), 3 ticks, a checkpoint, 2 more ticks, closed; reopened, it is back at tick 3
+// Recovery to the last tick, a store per rank on disk: a bus with edges across ranks (derived
+// chains), 3 ticks, a global checkpoint, 2 more ticks, closed; reopened, it is back at tick 5
 // with the hash one bus had there, its edges (a cycle through ranks is still refused) and its
-// ghosts, and the same 2 ticks again give the same hashes. A rank whose record is missing (it
-// died before writing it) still comes back at the newest tick another rank recorded. Stores
-// with data and no record anywhere, a local checkpoint_every, a checkpoint in memory or after
-// an edge added since the last tick are refused on every rank with the same message.
+// ghosts, and goes on as one bus does. A rank whose last tick record is missing (it died before
+// appending it) or whose global log is damaged comes back at the newest tick another rank
+// recorded; a tick no rank recorded is cut from every rank's log (set aside) and runs again
+// alike. Stores with data and no tick record anywhere, a global log for another partition, a
+// local checkpoint_every, a checkpoint in memory or after an edge added since the last tick
+// are refused on every rank with the same message.
 void recovery()
 {
   std::string dir(256, '\0');
@@ -314,6 +319,12 @@ void recovery()
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
   const recovery_rig rig(7);
   const auto run_tick = [&](dbus& b, int t) { rig.run_tick(b, t, "recovery"); };
+  const std::string glog = mmsb::dist::global_log_path(o.dir);
+  const std::size_t tick_record = 13 + 8 + 8 * static_cast<std::size_t>(ranks);
+  const auto drop_last_tick_record = [&](bool here) {  // as if this rank died before appending it
+    if (here) std::filesystem::resize_file(glog, std::filesystem::file_size(glog) - tick_record);
+    MPI_Barrier(MPI_COMM_WORLD);
+  };
   {
     dbus b(MPI_COMM_WORLD, parts, o);
     rig.add_edges(b);
@@ -325,24 +336,43 @@ void recovery()
   }  // closed after tick 5: ticks 4 and 5 are in the logs, in no global checkpoint
   {
     dbus b(MPI_COMM_WORLD, parts, o);
-    check(b.ticks() == 3, "recovery: reopened at tick " + std::to_string(b.ticks()) + ", the checkpoint's 3");
-    check(b.hash() == rig.ref_hash[2], "recovery: the hash at tick 3");
+    check(b.ticks() == 5, "recovery: reopened at tick " + std::to_string(b.ticks()) + ", the last one, 5");
+    check(b.hash() == rig.ref_hash[4], "recovery: the hash at tick 5");
     const std::string cycle = error_of([&] { b.add_matrix_edge(page_id{96}, page_id{0}, *rig.es[12].a); });
     check(cycle.find("would close the cycle 0 -> 30 -> 50 -> 75 -> 96 -> 0") != std::string::npos, "recovery: edges restored: " + cycle);
-    for (int t = 3; t < 5; ++t) run_tick(b, t);
-    b.checkpoint();
+    run_tick(b, 5);
   }
-  if (ranks > 1) {  // the last rank died before writing its record of tick 5
-    if (rank == ranks - 1) std::filesystem::remove(o.dir + "/dist-checkpoint");
+  if (ranks > 1) {  // the last rank died before appending tick 6's record; on 3 ranks or more rank 1's log is damaged too
+    drop_last_tick_record(rank == ranks - 1);
+    if (rank == 1 && ranks > 2) {
+      std::fstream f(glog, std::ios::in | std::ios::out | std::ios::binary);
+      f.seekp(3);
+      f.put('X');
+    }
     MPI_Barrier(MPI_COMM_WORLD);
     dbus b(MPI_COMM_WORLD, parts, o);
-    check(b.ticks() == 5 && b.hash() == rig.ref_hash[4], "recovery: a rank without the newest record comes back at tick 5 too");
+    check(b.ticks() == 6 && b.hash() == rig.ref_hash[5], "recovery: ranks without the last record, or with a damaged log, come back at tick 6 too");
   }
-  // No record anywhere, and data in the stores: refused, nothing touched.
-  std::filesystem::remove(o.dir + "/dist-checkpoint");
+  {  // No rank recorded tick 6: every rank's log is cut back to tick 5, and tick 6 runs again.
+    drop_last_tick_record(true);
+    dbus b(MPI_COMM_WORLD, parts, o);
+    check(b.ticks() == 5 && b.hash() == rig.ref_hash[4], "recovery: back at tick 5 when no rank recorded tick 6");
+    check(std::filesystem::exists(o.dir + "/set-aside-0/"), "recovery: the log past tick 5 is set aside in " + o.dir + "/set-aside-0");
+    for (int t = 5; t < 8; ++t) run_tick(b, t);
+  }
+  {
+    dbus b(MPI_COMM_WORLD, parts, o);
+    check(b.ticks() == 8 && b.hash() == rig.ref_hash[7], "recovery: reopened at tick 8 after ticks run again");
+  }
+  // A global log for another partition: refused, nothing touched.
+  const std::string other = error_of([&] { dbus b(MPI_COMM_WORLD, mmsb::dist::partition::hash(pages, static_cast<std::uint32_t>(ranks)), o); });
+  check(other.find("with partition fingerprint " + std::to_string(parts.fingerprint())) != std::string::npos,
+        "recovery: another partition's log: " + other);
+  // No tick record anywhere, and data in the stores: refused, nothing touched.
+  std::filesystem::remove(glog);
   MPI_Barrier(MPI_COMM_WORLD);
   const std::string none = error_of([&] { dbus b(MPI_COMM_WORLD, parts, o); });
-  check(none.find("rank 0's store holds a log or checkpoints but no rank has a global checkpoint record") != std::string::npos,
+  check(none.find("rank 0's store holds a log or checkpoints but no rank's global log (dist-log) has a tick") != std::string::npos,
         "recovery: no record: " + none);
   mmsb::bus_options every = o;
   every.dir = dir + "/every" + std::to_string(rank);
@@ -353,7 +383,7 @@ void recovery()
     dbus memory(MPI_COMM_WORLD, parts);
     const std::string in_memory = error_of([&] { memory.checkpoint(); });
     check(in_memory.find("in memory") != std::string::npos, "recovery: a checkpoint in memory: " + in_memory);
-    const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, none + "|" + local + "|" + in_memory, ranks);
+    const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, other + "|" + none + "|" + local + "|" + in_memory, ranks);
     for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "recovery: rank " + std::to_string(k) + " says what rank 0 says");
   }
   MPI_Barrier(MPI_COMM_WORLD);
@@ -361,10 +391,11 @@ void recovery()
 }
 
 // --crash DIR / --recover DIR (tests/dist/crash.py runs both, in one directory): the first runs
-// 3 ticks with edges across ranks, takes a global checkpoint, runs tick 4, and rank 1 dies with
-// tick 5's changes pushed while the others are inside tick 5 (mpirun then kills them all); the
-// second reopens the stores and must be at tick 3 with one bus's hash there, then give one bus's
-// hashes for ticks 4 and 5.
+// 4 ticks with edges across ranks and a global checkpoint after tick 3; in tick 5 rank 1 dies
+// (SIGKILL, the kill point commit.after_apply) at its first local commit, which is in its log,
+// while the others are inside tick 5 (mpirun then kills them all). The second reopens the
+// stores and must be at tick 4, the last every rank finished, with one bus's hash there and
+// rank 1's log cut back (set aside), then give one bus's hashes for ticks 5 to 8.
 int crash_and_recover(bool crash, const std::string& dir)
 {
   mmsb::posix_file_system fs;
@@ -379,22 +410,24 @@ int crash_and_recover(bool crash, const std::string& dir)
   if (crash) {
     rig.add_edges(b);
   } else {
-    check(b.ticks() == 3, "crash: reopened at tick " + std::to_string(b.ticks()) + ", the checkpoint's 3");
-    check(b.hash() == rig.ref_hash[2], "crash: the hash at tick 3 after the crash");
-    from = 3;
+    check(b.ticks() == 4, "crash: reopened at tick " + std::to_string(b.ticks()) + ", the last every rank finished, 4");
+    check(b.hash() == rig.ref_hash[3], "crash: the hash at tick 4 after the crash");
+    if (rank == 1) check(std::filesystem::exists(o.dir + "/set-aside-0"), "crash: rank 1's commit of tick 5 is cut from its log");
+    from = 4;
   }
-  for (int t = from; t < 5; ++t) {
+  for (int t = from; t < 8; ++t) {
     if (crash && t == 4 && rank == 1) {
-      std::printf("rank 1: dying in tick 5 (--crash)\n");
+      std::printf("rank 1: dying in tick 5 at its first commit (--crash)\n");
       std::fflush(stdout);
-      std::_Exit(3);
+      ::setenv("MMSB_KILL_AT", "commit.after_apply:1", 1);
+      mmsb::reload_kill_points();
     }
     rig.run_tick(b, t, "crash");
     if (crash && t == 2) b.checkpoint();
   }
   int total = 0;
   MPI_Allreduce(&failures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
-  if (rank == 0 && total == 0) std::printf("recovered at tick 3 after the crash; ticks 4 and 5 equal one bus's\n");
+  if (rank == 0 && total == 0) std::printf("%s\n", crash ? "the crashing run ended without a crash" : "recovered at tick 4 after the crash; ticks 5 to 8 equal one bus's");
   return total;
 }
 

@@ -1,7 +1,7 @@
 // global_edges: what every rank of a distributed bus (dist/mpi_bus.hpp; docs/distributed.md)
 // knows alike about its edges, in global page ids: each page's destinations (for the cycle
 // check), the ranks holding a ghost of each page that has any, and every edge accepted and ghost
-// made, in order (what the global checkpoint record keeps, dist/manifest.hpp). Every rank sees
+// made, in order (what the global log keeps, dist/global_log.hpp). Every rank sees
 // every edit (edits are collective), so every rank decides alike from it. Needs no MPI.
 #pragma once
 

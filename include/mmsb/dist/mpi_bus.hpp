@@ -16,8 +16,11 @@
 // A row is always computed in one order whatever order its changes came in, and every ghost ends
 // the tick equal to its source, so after every tick every page equals, bit for bit, the page of
 // one basic_bus fed the same changes and edges, at any number of ranks and under any partition.
-// Recovery is by coordinated global checkpoints (checkpoint(); dist/manifest.hpp,
-// dist/restore.hpp). Not yet: a record per tick, and fixed-point regions spanning ranks.
+// Recovery: after every tick each rank appends a tick record (every rank's local epoch, the
+// edges and ghosts added) to its global log (dist/global_log.hpp), once every rank's commits of
+// the tick are done; reopening brings every rank back to the newest tick any rank recorded, bit
+// for bit (dist/restore.hpp, log/cut.hpp). Global checkpoints (checkpoint()) bound the logs.
+// Not yet: fixed-point regions spanning ranks.
 //
 // Errors are refused on every rank with the same message: a page outside the bus (naming the
 // range), a page owned elsewhere (naming the owner), ranks that disagree at start-up, an edge
@@ -33,7 +36,7 @@
 #include <mmsb/dist/edges.hpp>
 #include <mmsb/dist/exchange.hpp>
 #include <mmsb/dist/ghost_sync.hpp>
-#include <mmsb/dist/manifest.hpp>
+#include <mmsb/dist/global_log.hpp>
 #include <mmsb/dist/options.hpp>
 #include <mmsb/dist/partition.hpp>
 #include <mmsb/dist/restore.hpp>
@@ -73,13 +76,15 @@ public:
 
   // Joins the bus on comm (collective: every rank constructs one, with equal partitions). opts
   // configures this rank's local bus; give each rank its own opts.dir. A new directory gives a
-  // new bus; directories holding a global checkpoint (checkpoint()) reopen it at that tick on
-  // every rank. Throws mmsb::error, on every rank with the same message: invalid_argument when
-  // the ranks disagree on the partition, its size or the shape, the partition is for another
-  // number of ranks, opts.checkpoint_every is not 0 (checkpoints are global), or a store holds
-  // data with no global checkpoint anywhere; corrupt when the record or a rank's checkpoint
-  // cannot restore it; and whatever basic_bus's constructor throws. d: the collective timeout
-  // (see dist_options).
+  // new bus; directories a bus on disk ticked in reopen it at the last tick every rank finished
+  // (the newest tick record in any rank's global log), on every rank, with its edges and ghosts;
+  // what the ranks did after it is set aside (DIR/set-aside-N). Throws mmsb::error, on every
+  // rank with the same message: invalid_argument when the ranks disagree on the partition, its
+  // size or the shape, the partition is for another number of ranks, opts.checkpoint_every is
+  // not 0 (checkpoints are global), or a store holds data with no tick record anywhere (or a
+  // global log for another partition); corrupt when a rank's store cannot reopen at its epoch in
+  // the record; io_error for a rank's I/O failure; and whatever basic_bus's constructor throws.
+  // d: the collective timeout (see dist_options).
   mpi_bus(MPI_Comm comm, partition parts, bus_options opts = {}, dist_options d = {})
     : parts_(std::move(parts)), timeout_(d.collective_timeout.count())
   {
@@ -101,16 +106,26 @@ public:
                                                     std::to_string(opts.checkpoint_every) +
                                                     "; under mpi_bus checkpoints are global (mpi_bus::checkpoint()), so it must be 0",
                      errc::invalid_argument);
-      const std::optional<global_checkpoint> restore = detail::agree_on_restore(comm_, rank_, ranks_, timeout_, fs_, dir_, parts_.fingerprint());
+      const detail::restore_point restore = detail::agree_on_restore(comm_, rank_, ranks_, timeout_, fs_, dir_, parts_.fingerprint());
+      sync_log_ = opts.store.log.durability == durability::per_commit;
       local_ = std::make_unique<bus_type>(std::move(opts));
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       router_ = change_router<Layout>(static_cast<std::size_t>(ranks_));
       ghosts_ = std::make_unique<ghost_sync<bus_type>>(comm_, rank_, ranks_, timeout_, parts_, *local_, *in_producer_, ring_capacity_);
       edges_ = global_edges(parts_.pages());
-      if (restore) {
-        restore_from(*restore);
+      if (restore.state.has_tick) {
+        restore_from(restore.state);
       } else {
         for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
+      }
+      if (fs_ != nullptr) {
+        std::string why;
+        try {
+          glog_.reset(*fs_, dir_, span<const std::byte>(restore.bytes.data(), restore.bytes.size()), sync_log_);
+        } catch (const error& e) {
+          why = "mpi_bus: rank " + std::to_string(rank_) + " could not write its global log: " + e.what();
+        }
+        agree_or_throw(why, errc::io_error);
       }
     } catch (...) {
       ghosts_.reset();
@@ -148,14 +163,14 @@ public:
   [[nodiscard]] std::uint64_t ticks() const noexcept { return ticks_; }
 
   // A global checkpoint (collective): every rank checkpoints its local bus (pages and topology)
-  // at this tick; once every rank's is durable, every rank writes the global checkpoint record
-  // in its directory (dist/manifest.hpp). A bus reopened on the same directories (the same
-  // partition, shape and ranks) comes back at the newest tick every rank's checkpoint reached,
-  // bit for bit, with its edges and ghosts; whatever the ranks did after it is set aside. Call
-  // it between ticks, with no edge added since the last tick. Throws mmsb::error on every rank
-  // with the same message and no record written: unsupported for a bus in memory (bus_options::fs
-  // null), state_error after an edge added since the last tick, and a rank's I/O failure
-  // (naming the rank; the previous record then stays).
+  // at this tick, which lets its store drop the log before the previous one; once every rank's
+  // is durable, every rank rewrites its global log as this tick's state alone (its ghosts, its
+  // edges, one tick record; dist/global_log.hpp), so the logs stay bounded. Reopening does not
+  // need it: it comes back at the last tick whatever the checkpoints. Call it between ticks,
+  // with no edge added since the last tick. Throws mmsb::error on every rank with the same
+  // message: unsupported for a bus in memory (bus_options::fs null), state_error after an edge
+  // added since the last tick, and a rank's I/O failure (naming the rank; the global log then
+  // still reopens at this tick).
   void checkpoint()
   {
     std::string why;
@@ -173,18 +188,19 @@ public:
       }
     }
     agree_or_throw(why, errc::io_error);
-    global_checkpoint c;
-    c.tick = ticks_;
-    c.fingerprint = parts_.fingerprint();
-    c.epochs.assign(static_cast<std::size_t>(ranks_), 0);
-    detail::run([&](MPI_Request* q) { return MPI_Iallgather(&epoch, 1, MPI_UINT64_T, c.epochs.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
-                timeout_, "MPI_Iallgather");
-    c.edges = edges_.edges();
-    c.ghosts = edges_.ghosts();
+    global_log_state s;
+    s.fingerprint = parts_.fingerprint();
+    s.ranks = static_cast<std::uint32_t>(ranks_);
+    s.has_tick = true;
+    s.tick = ticks_;
+    s.epochs = gather_epochs(epoch);
+    s.edges = edges_.edges();
+    s.ghosts = edges_.ghosts();
     try {
-      write_global_checkpoint(*fs_, dir_, c);
+      const auto bytes = encode_global_log(s);
+      glog_.reset(*fs_, dir_, span<const std::byte>(bytes.data(), bytes.size()), sync_log_);
     } catch (const error& e) {
-      why = "mpi_bus checkpoint: rank " + std::to_string(rank_) + " could not write its record: " + e.what();
+      why = "mpi_bus checkpoint: rank " + std::to_string(rank_) + " could not rewrite its global log: " + e.what();
     }
     agree_or_throw(why, errc::io_error);
   }
@@ -211,6 +227,7 @@ public:
     if (remote && !edges_.has_ghost(src, to)) {
       // dst's owner gets a ghost of src, kept current from now on (even if its bus refuses the edge).
       edges_.add_ghost(src, to);
+      if (fs_ != nullptr) glog_.add(global_record::ghost, src.value(), to);
       why = ghosts_->make(src, from, to);
     }
     if (to == me() && why.empty()) {
@@ -224,6 +241,7 @@ public:
     for (const std::uint32_t k : {to, from})
       if (!all[k].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " refused the edge: " + all[k]);
     edges_.add_edge(src, dst);
+    if (fs_ != nullptr) glog_.add(global_record::edge, src.value(), dst.value());
   }
 
   // The value of page g, which this rank must own. Throws mmsb::error (unknown_page) naming the
@@ -237,7 +255,11 @@ public:
     return local_->value(parts_.local(g));
   }
 
-  // One distributed tick (collective; see the top of this header).
+  // One distributed tick (collective; see the top of this header). On disk, every rank then
+  // appends the tick record to its global log (synced when the local logs sync per commit):
+  // with per_commit durability a tick that returned survives any crash. A rank that cannot
+  // append it fails the tick on every rank with io_error, naming it; the tick's state stands
+  // (ticks() counts it), and a reopened bus comes back at the tick before.
   dist_tick_report tick()
   {
     dist_tick_report r;
@@ -268,6 +290,7 @@ public:
     ghosts_->run_steps(r);
     edited_since_tick_ = false;
     ++ticks_;  // only a tick that went through counts
+    if (fs_ != nullptr) detail::in_mpi(r, [&] { record_tick(); });
     r.total = std::chrono::steady_clock::now() - began;
     return r;
   }
@@ -290,12 +313,36 @@ private:
   // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
   void agree_or_throw(const std::string& why, errc code) const { detail::agree_or_throw(comm_, ranks_, timeout_, why, code); }
 
-  // ---- reopening (see checkpoint()) ---------------------------------------------------------
+  // Every rank's local epoch (collective): by rank, `mine` from this one.
+  [[nodiscard]] std::vector<std::uint64_t> gather_epochs(std::uint64_t mine) const
+  {
+    std::vector<std::uint64_t> all(static_cast<std::size_t>(ranks_));
+    detail::run([&](MPI_Request* q) { return MPI_Iallgather(&mine, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
+                timeout_, "MPI_Iallgather");
+    return all;
+  }
+
+  // The tick's record in every rank's global log (collective; see tick()). Every rank's local
+  // commits of the tick are done: the steps' last allreduce came after them.
+  void record_tick()
+  {
+    const auto epochs = gather_epochs(local_->store().current_epoch().value());
+    std::string why;
+    try {
+      glog_.append_tick(ticks_, span<const std::uint64_t>(epochs.data(), epochs.size()));
+    } catch (const error& e) {
+      why = "mpi_bus tick " + std::to_string(ticks_) + ": rank " + std::to_string(rank_) + " could not append it to its global log (" +
+            global_log_path(dir_) + "): " + e.what() + "; the tick's state stands, a reopened bus comes back at the tick before";
+    }
+    agree_or_throw(why, errc::io_error);
+  }
+
+  // ---- reopening (see the constructor) ------------------------------------------------------
   // After the local bus opened at the record's epoch: the edges, the ghosts (a ghost's local id
   // is this rank's page count plus its place among this rank's ghosts), the boundary pages (as
   // sent: every ghost equals its source at a tick's end) and the tick count. Checked on every
   // rank: the epoch and the page count the record implies.
-  void restore_from(const global_checkpoint& c)
+  void restore_from(const global_log_state& c)
   {
     std::string why;
     std::size_t pages = parts_.owned(me()).size();
@@ -303,7 +350,7 @@ private:
     const auto at = local_->store().current_epoch().value();
     if (at != c.epochs[me()] || local_->store().pages().size() != pages)
       why = "mpi_bus: rank " + std::to_string(rank_) + "'s store (" + dir_ + ") opened at epoch " + std::to_string(at) + " with " +
-            std::to_string(local_->store().pages().size()) + " pages; the global checkpoint of tick " + std::to_string(c.tick) +
+            std::to_string(local_->store().pages().size()) + " pages; the global log's record of tick " + std::to_string(c.tick) +
             " needs epoch " + std::to_string(c.epochs[me()]) + " and " + std::to_string(pages) + " pages";
     agree_or_throw(why, errc::corrupt);
     std::uint32_t next = static_cast<std::uint32_t>(parts_.owned(me()).size());
@@ -343,6 +390,8 @@ private:
   file_system* fs_ = nullptr;  // the local store's file system (null: in memory), and its directory
   std::string dir_;
   bool edited_since_tick_ = false;  // an edge added since the last tick
+  bool sync_log_ = false;  // sync each tick record (the local logs sync per commit)
+  global_log_writer glog_;  // this rank's global log (on disk only)
   // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
   std::vector<change_type> own_;                  // changes to this rank's own pages
   change_router<Layout> router_;                  // the changes for other ranks' pages, by owner rank
