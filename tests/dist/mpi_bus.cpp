@@ -17,7 +17,8 @@
 //   past the ring a ghost's update larger than the holder's ring is assigned in parts, with a
 //                 local tick between, and still equals one bus.
 //   local failure one rank's log runs out of space in a tick: the tick fails on every rank with
-//                 that rank's message.
+//                 that rank's message; so does a rank that cannot append the tick record (its
+//                 state stands, and the next tick's record covers it: reopened, it is there).
 //   bad input     a page outside the bus, a page owned elsewhere, a slot past the extent: clear
 //                 errors, nothing queued; more changes for a rank than its ring holds: the
 //                 tick refused on every rank, nothing changed; a producer id pushing from two
@@ -333,7 +334,7 @@ void recovery()
     for (int t = 0; t < 3; ++t) run_tick(b, t);
     b.checkpoint();
     for (int t = 3; t < 5; ++t) run_tick(b, t);
-  }  // closed after tick 5: ticks 4 and 5 are in the logs, in no global checkpoint
+  }  // closed after tick 5: ticks 4 and 5 are in the logs and the global logs, in no checkpoint
   {
     dbus b(MPI_COMM_WORLD, parts, o);
     check(b.ticks() == 5, "recovery: reopened at tick " + std::to_string(b.ticks()) + ", the last one, 5");
@@ -495,7 +496,7 @@ void derived_chains(const mmsb::dist::partition& parts)
     check(r.steps >= 1 && r.steps <= across + 1, parts.rule() + ": chains: " + std::to_string(r.steps) + " steps for at most " +
                                                    std::to_string(across) + " hops across ranks");
     deepest = deepest || r.steps == across + 1;
-    check(r.bytes_sent() == r.route_bytes + r.boundary_bytes + r.count_bytes, "bytes add up");
+    check(r.bytes_sent() == r.route_bytes + r.boundary_bytes + r.count_bytes + r.record_bytes, "bytes add up");
     check((r.boundary_slots == 0) == (r.boundary_bytes == 0) && (ranks > 1 || r.boundary_bytes == 0), "boundary deltas carry their slots");
   }
   for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank)))
@@ -563,6 +564,45 @@ void local_failure()
   for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "local failure: rank " + std::to_string(k) + " says what rank 0 says");
 }
 
+// A rank that cannot append a tick record (its disk full; the local logs buffer, durability
+// none, so the record is the tick's only write) fails the tick on every rank with that rank's
+// message; the tick's state stands, the file is cut back, and the next tick records it all:
+// reopened, the bus is at that tick.
+void record_failure()
+{
+  const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
+  mmsb::memory_file_system mem;
+  mmsb::faulty_file_system fs(mem);
+  mmsb::bus_options o;
+  o.fs = &fs;
+  o.dir = "/store";
+  o.store.log.durability = mmsb::durability::none;
+  const int victim = ranks - 1;
+  mmsb::state_hash after3;
+  {
+    dbus b(MPI_COMM_WORLD, parts, o);
+    auto w = b.make_producer(static_cast<std::uint32_t>(rank));
+    for (int t = 0; t < 3; ++t) {
+      for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank))) w.accumulate(g, 2, 1.25 + t);
+      if (t == 1 && rank == victim) fs.fail_nth(mmsb::fs_op::write, 1, ENOSPC);
+      const std::string failed = error_of([&] { (void)b.tick(); });
+      if (t != 1) {
+        check(failed == "(no error)", "record failure: tick " + std::to_string(t + 1) + ": " + failed);
+        continue;
+      }
+      check(failed.find("mpi_bus tick 2: rank " + std::to_string(victim) + " could not append it to its global log") != std::string::npos &&
+              failed.find("No space") != std::string::npos,
+            "record failure: a failed append fails the tick everywhere: " + failed);
+      check(b.ticks() == 2, "record failure: the tick's state stands");
+      const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, failed, ranks);
+      for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "record failure: rank " + std::to_string(k) + " says what rank 0 says");
+    }
+    after3 = b.hash();
+  }
+  dbus b(MPI_COMM_WORLD, parts, o);
+  check(b.ticks() == 3 && b.hash() == after3, "record failure: reopened at tick 3, the one recorded after the failure");
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -611,6 +651,7 @@ int main(int argc, char** argv)
     derived_chains(mmsb::dist::partition::hash(pages, n));
     ghost_updates_past_the_ring();
     local_failure();
+    record_failure();
     recovery();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());

@@ -290,7 +290,7 @@ public:
     ghosts_->run_steps(r);
     edited_since_tick_ = false;
     ++ticks_;  // only a tick that went through counts
-    if (fs_ != nullptr) detail::in_mpi(r, [&] { record_tick(); });
+    if (fs_ != nullptr) record_tick(r);
     r.total = std::chrono::steady_clock::now() - began;
     return r;
   }
@@ -323,10 +323,12 @@ private:
   }
 
   // The tick's record in every rank's global log (collective; see tick()). Every rank's local
-  // commits of the tick are done: the steps' last allreduce came after them.
-  void record_tick()
+  // commits of the tick are done: the steps' last allreduce came after them. Two collectives
+  // (the epochs, then whether every rank appended); the messages travel only on a failure.
+  void record_tick(dist_tick_report& r)
   {
-    const auto epochs = gather_epochs(local_->store().current_epoch().value());
+    std::vector<std::uint64_t> epochs;
+    detail::in_mpi(r, [&] { epochs = gather_epochs(local_->store().current_epoch().value()); });
     std::string why;
     try {
       glog_.append_tick(ticks_, span<const std::uint64_t>(epochs.data(), epochs.size()));
@@ -334,7 +336,12 @@ private:
       why = "mpi_bus tick " + std::to_string(ticks_) + ": rank " + std::to_string(rank_) + " could not append it to its global log (" +
             global_log_path(dir_) + "): " + e.what() + "; the tick's state stands, a reopened bus comes back at the tick before";
     }
-    agree_or_throw(why, errc::io_error);
+    int bad = why.empty() ? 0 : 1, any = 0;
+    detail::in_mpi(r, [&] {
+      detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
+    });
+    r.record_bytes += (sizeof(std::uint64_t) + sizeof(int)) * static_cast<std::size_t>(ranks_ - 1);
+    if (any != 0) agree_or_throw(why, errc::io_error);
   }
 
   // ---- reopening (see the constructor) ------------------------------------------------------

@@ -21,12 +21,13 @@ struct dist_tick_report {
   std::uint64_t boundary_slots = 0;    // changed boundary slots sent, once per rank holding a ghost
   std::uint64_t boundary_bytes = 0;    // their encoded deltas (delta/codec.hpp), as sent
   std::uint64_t count_bytes = 0;       // the byte counts that frame every exchange (an int per peer)
+  std::uint64_t record_bytes = 0;      // on disk: the tick record's collectives (this rank's epoch and its outcome, to each peer)
   std::uint64_t ghost_slots = 0;       // ghost slots this rank assigned from what it received
-  std::uint32_t collectives = 0;       // collective calls this rank made (route, agreement, one reduction and one exchange a step)
+  std::uint32_t collectives = 0;       // collective calls this rank made (route, agreement, one reduction and one exchange a step, two for the tick record on disk)
   std::chrono::nanoseconds total{};    // the tick's wall time on this rank
   std::chrono::nanoseconds exchange{}; // of which inside MPI (sending, and waiting for the other ranks); the rest is local work
   // Every byte this rank handed MPI for other ranks in this tick.
-  [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return route_bytes + boundary_bytes + count_bytes; }
+  [[nodiscard]] std::uint64_t bytes_sent() const noexcept { return route_bytes + boundary_bytes + count_bytes + record_bytes; }
 };
 
 // What the distributed layer adds to each rank's bus_options.
