@@ -1,5 +1,6 @@
 // dist/global_log.hpp without MPI: the global log reads back what was appended, up to its last
-// tick record; edits after it, a torn tail, a damaged record and a tick record for another rank
+// tick record, regions in their place among the ghosts (compaction too); edits after it, a torn
+// tail, a damaged record, a region record of the wrong size and a tick record for another rank
 // count end the read there; a damaged head is refused naming the file; a failed append cuts the
 // file back to its last tick record and keeps the edits for the next one. Reopening a bus
 // across ranks from it: tests/dist/mpi_bus.cpp (recovery) and tests/dist/crash.py.
@@ -68,6 +69,42 @@ TEST_CASE("the global log reads back up to its last tick record; what follows it
   const auto head = decode(std::vector<std::byte>(b.begin(), b.begin() + static_cast<std::ptrdiff_t>(ends[0])));
   CHECK(!head.has_tick);
   CHECK(head.bytes == global_log_head_bytes);
+}
+
+TEST_CASE("regions keep their place among the ghosts, through compaction too")
+{
+  std::vector<std::byte> b;
+  put_global_log_head(b, 9, 4);
+  put_global_pair(b, global_record::ghost, 5, 1);
+  const std::uint32_t members[3] = {3, 13, 23};
+  put_global_region(b, 2, 50, span<const std::uint32_t>(members, 3));
+  put_global_pair(b, global_record::ghost, 23, 0);
+  put_global_pair(b, global_record::edge, 3, 13);
+  const std::uint64_t e[4] = {1, 1, 2, 1};
+  put_global_tick(b, 1, span<const std::uint64_t>(e, 4));
+  const std::uint32_t later[1] = {30};
+  put_global_region(b, 3, 10, span<const std::uint32_t>(later, 1));  // after the last tick: not part of it
+  const auto s = decode(b);
+  REQUIRE(s.regions.size() == 1);
+  CHECK(s.regions[0].host == 2);
+  CHECK(s.regions[0].max_iterations == 50);
+  CHECK(s.regions[0].members == std::vector<std::uint32_t>{3, 13, 23});
+  CHECK(s.regions[0].after_ghosts == 1);
+  CHECK(s.ghosts == pairs{{5, 1}, {23, 0}});
+  const auto again = decode(encode_global_log(s));
+  REQUIRE(again.regions.size() == 1);
+  CHECK(again.regions[0].after_ghosts == 1);
+  CHECK(again.regions[0].members == s.regions[0].members);
+  CHECK(again.ghosts == s.ghosts);
+  CHECK(again.edges == s.edges);
+  auto bad = b;  // a region whose count says more pages than it holds ends the read there
+  bad.resize(s.bytes);
+  std::vector<std::byte> body(12 + 4, std::byte{0});
+  body[8] = std::byte{2};
+  mmsb::dist::detail::put_record(bad, global_record::region, span<const std::byte>(body.data(), body.size()));
+  const std::uint64_t e2[4] = {2, 2, 2, 2};
+  put_global_tick(bad, 2, span<const std::uint64_t>(e2, 4));
+  CHECK(decode(bad).tick == 1);
 }
 
 TEST_CASE("a torn tail, a damaged record or a tick record for another rank count ends the read at the tick before")

@@ -32,6 +32,9 @@
 //                 stores with data and no tick record, a global log for another partition, a
 //                 local checkpoint_every, a checkpoint in memory or right after edges are refused
 //                 on every rank with the same message.
+//   regions       a fixed-point region spanning every rank, computed on its host: after every
+//                 tick equal to one bus with the same region, inputs getting better and worse;
+//                 reopened, the same; bad regions and a cycle back into one refused alike.
 //   --die         rank 1 exits in the middle of the run: mpirun must end the job with an error
 //                 (the test is registered should_fail), never hang.
 //   --crash DIR, --recover DIR   rank 1 dies inside tick 5, at its first commit of it; reopened,
@@ -603,6 +606,110 @@ void record_failure()
   check(b.ticks() == 3 && b.hash() == after3, "record failure: reopened at tick 3, the one recorded after the failure");
 }
 
+// A fixed-point region spanning every rank (min, +: shortest paths through a cycle 3 -> 13 -> 23
+// -> 33 -> 3 with a chord through 36, fed from base pages 0 and 25 and feeding pages 10, 39 and
+// 30), on disk: after every tick the hash and every owned page equal one basic_bus's with the
+// same region and edges, while the inputs get better and worse (assigns), which the region
+// solves by delete and re-derive on its host; reopened, the bus is back with its region and
+// goes on alike. A region over a page with edges, a page listed twice, changes queued, and an
+// edge closing a cycle through a region and back are refused on every rank with the same
+// message.
+void region_across_ranks()
+{
+  using RS = mmsb::min_plus<double>;
+  using RL = mmsb::dense<double, 8>;
+  using rbus = mmsb::dist::mpi_bus<RS, RL>;
+  using rref = mmsb::basic_bus<RS, RL>;
+  constexpr std::uint32_t n = 40;
+  const auto parts = mmsb::dist::partition::block(n, static_cast<std::uint32_t>(ranks));
+  const auto matrix = [](double w, std::uint32_t shift) {
+    std::vector<mmsb::matrix_entry<double>> e;
+    for (std::uint32_t r = 0; r < RL::extent; ++r) e.push_back({r, static_cast<std::uint32_t>((r + shift) % RL::extent), w});
+    std::sort(e.begin(), e.end(), [](const auto& x, const auto& y) { return std::tie(x.row, x.col) < std::tie(y.row, y.col); });
+    return mmsb::csr_matrix<double>::from_entries(RL::extent, RL::extent, {e.data(), e.size()});
+  };
+  const std::vector<page_id> members{page_id{3}, page_id{13}, page_id{23}, page_id{33}, page_id{36}};
+  const std::vector<std::tuple<std::uint32_t, std::uint32_t, double, std::uint32_t>> links{
+    {3, 13, 1.5, 0}, {13, 23, 0.25, 1}, {23, 33, 2.0, 0}, {33, 3, 0.5, 3}, {23, 36, 0.75, 2}, {36, 13, 1.0, 0},
+    {0, 3, 0.125, 0}, {25, 23, 3.0, 5}, {33, 10, 0.0, 1}, {36, 39, 1.25, 0}, {10, 30, 0.5, 4}};
+  mmsb::memory_file_system mem;
+  mmsb::bus_options o;
+  o.fs = &mem;
+  o.dir = "/store";
+  o.store.log.durability = mmsb::durability::per_commit;
+  rref ref;
+  for (std::uint32_t i = 0; i < n; ++i) (void)ref.create_page();
+  (void)ref.add_fixed_point_region(mmsb::span<const page_id>(members.data(), members.size()));
+  for (const auto& [s, d, w, k] : links) (void)ref.add_matrix_edge(page_id{s}, page_id{d}, matrix(w, k));
+  auto ref_p = ref.make_producer();
+  std::vector<mmsb::state_hash> ref_hash;
+  const auto push = [&](auto& p, int t, bool mine) {  // tick t's changes: better and worse inputs
+    p.set_epoch(mmsb::epoch{static_cast<std::uint64_t>(t + 1)});
+    if (!mine) return;
+    for (std::uint32_t i = 0; i < RL::extent; ++i) {
+      p.assign(page_id{0}, i, static_cast<double>((t * 7 + i * 3) % 11));
+      if ((t + i) % 3 == 0) p.assign(page_id{25}, i, static_cast<double>((t * 5 + i) % 13) / 4.0);
+    }
+    p.assign(page_id{13}, static_cast<std::size_t>(t) % RL::extent, t % 2 == 0 ? 0.5 : 40.0);  // a member's own value, up and down
+  };
+  const auto equal_to_ref = [&](rbus& b, const std::string& what) {
+    check(b.hash() == ref.hash(), what + ": the hash equals one bus's");
+    for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank)))
+      check(std::memcmp(&b.value(g).storage(), &ref.value(g).storage(), sizeof(RL::storage_type)) == 0,
+            what + ": page " + std::to_string(g.value()) + " equals one bus's");
+  };
+  std::string refusals;
+  {
+    rbus b(MPI_COMM_WORLD, parts, o);
+    const std::uint32_t host = b.add_fixed_point_region(mmsb::span<const page_id>(members.data(), members.size()));
+    check(host == (ranks == 1 ? 0u : ranks == 2 ? 1u : 3u), "region: hosted on rank " + std::to_string(host));
+    for (const auto& [s, d, w, k] : links) b.add_matrix_edge(page_id{s}, page_id{d}, matrix(w, k));
+    for (int t = 0; t < 6; ++t) {
+      push(ref_p, t, true);
+      (void)ref.tick();
+      auto p = b.make_producer(0);
+      push(p, t, rank == ranks - 1);  // pushed on the last rank, whoever owns or hosts the pages
+      (void)b.tick();
+      equal_to_ref(b, "region tick " + std::to_string(t + 1));
+    }
+    const auto finite = [&](std::uint32_t g) {
+      int k = 0;
+      for (std::size_t i = 0; i < RL::extent; ++i) k += RL::load(ref.value(page_id{g}).storage(), i) < 1e300 ? 1 : 0;
+      return k;
+    };
+    check(finite(13) == static_cast<int>(RL::extent) && finite(30) == static_cast<int>(RL::extent),
+          "region: the region's paths reach page 13 and through it page 30 in every slot");
+    const page_id twice[2] = {page_id{5}, page_id{5}}, edged[1] = {page_id{10}}, free2[2] = {page_id{6}, page_id{7}};
+    refusals += error_of([&] { (void)b.add_fixed_point_region(mmsb::span<const page_id>(twice, 2)); }) + "|";
+    refusals += error_of([&] { (void)b.add_fixed_point_region(mmsb::span<const page_id>(edged, 1)); }) + "|";
+    refusals += error_of([&] { b.add_matrix_edge(page_id{30}, page_id{13}, matrix(1.0, 0)); }) + "|";
+    if (rank == 0) b.make_producer(9).assign(page_id{5}, 0, 1.0);
+    refusals += error_of([&] { (void)b.add_fixed_point_region(mmsb::span<const page_id>(free2, 2)); });
+    ref_p.set_epoch(mmsb::epoch{7});
+    ref_p.assign(page_id{5}, 0, 1.0);
+    (void)ref.tick();
+    (void)b.tick();
+    equal_to_ref(b, "region after the refusals");
+  }
+  check(refusals.find("page 5 is listed twice") != std::string::npos, "region: a page twice: " + refusals);
+  check(refusals.find("page 10 has edges already") != std::string::npos, "region: a page with edges: " + refusals);
+  check(refusals.find("would close the cycle 13 -> 33 -> 10 -> 30 -> 13") != std::string::npos, "region: a cycle back into it: " + refusals);
+  check(refusals.find("has changes queued; tick before declaring a fixed-point region") != std::string::npos, "region: changes queued: " + refusals);
+  const auto all = mmsb::dist::detail::allgather_text(MPI_COMM_WORLD, refusals, ranks);
+  for (int k = 1; k < ranks; ++k) check(all[static_cast<std::size_t>(k)] == all[0], "region: rank " + std::to_string(k) + " says what rank 0 says");
+  rbus b(MPI_COMM_WORLD, parts, o);  // reopened: the region, its mirrors and edges are back
+  check(b.ticks() == 7, "region: reopened at tick " + std::to_string(b.ticks()));
+  equal_to_ref(b, "region reopened");
+  for (int t = 7; t < 10; ++t) {
+    push(ref_p, t, true);
+    (void)ref.tick();
+    auto p = b.make_producer(0);
+    push(p, t, rank == 0);
+    (void)b.tick();
+    equal_to_ref(b, "region after reopening, tick " + std::to_string(t + 1));
+  }
+}
+
 } // namespace
 
 int main(int argc, char** argv)
@@ -653,6 +760,7 @@ int main(int argc, char** argv)
     local_failure();
     record_failure();
     recovery();
+    region_across_ranks();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());
   }

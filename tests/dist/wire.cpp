@@ -26,11 +26,12 @@ using S = plus_times<double>;
 using L = dense<double, 64>;
 using change = routed_change<double>;
 
-// 100 pages over 2 ranks: rank 1 owns 50..99.
-const partition& parts()
+// 100 pages over 2 ranks: rank 1 owns 50..99 (and computes them).
+const placement& parts()
 {
   static const partition p = partition::block(100, 2);
-  return p;
+  static const placement where(p);
+  return where;
 }
 
 // Two runs (producers 3 and 4) of changes for rank 1, as a router writes them.

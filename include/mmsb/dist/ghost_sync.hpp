@@ -3,8 +3,10 @@
 // bulk-synchronous steps of a tick. After each local tick every owner sends the changed slots of
 // its boundary pages (dist/ghosts.hpp) to the ranks holding ghosts, over a neighbour exchange
 // built from the edges (dist/exchange.hpp); the holders assign them and tick again; an allreduce
-// ends the loop when no rank has a changed boundary page. Collective; needs MPI. Owned by the
-// bus, on its thread; it refers to the bus's partition, local bus and local producer.
+// ends the loop when no rank has a changed boundary page. A page a region spanning ranks
+// computes away from its owner (dist/placement.hpp) is, on its owner, a ghost of its mirror on
+// the host, kept current the same way. Collective; needs MPI. Owned by the bus, on its thread;
+// it refers to the bus's placement, local bus and local producer.
 #pragma once
 
 #include <mmsb/config/error.hpp>
@@ -12,7 +14,7 @@
 #include <mmsb/dist/exchange.hpp>
 #include <mmsb/dist/ghosts.hpp>
 #include <mmsb/dist/options.hpp>
-#include <mmsb/dist/partition.hpp>
+#include <mmsb/dist/placement.hpp>
 
 #include <mpi.h>
 
@@ -36,11 +38,11 @@ public:
   using storage_type = typename layout_type::storage_type;              // one page's slots
   using update_type = ghost_update<typename layout_type::value_type>;  // one ghost slot to assign
 
-  // The bus's communicator, rank, ranks and collective timeout; its partition, local bus, the
+  // The bus's communicator, rank, ranks and collective timeout; its placement, local bus, the
   // local producer it pushes through and that producer's ring capacity.
-  ghost_sync(MPI_Comm comm, int rank, int ranks, double timeout, const partition& parts, LocalBus& local,
+  ghost_sync(MPI_Comm comm, int rank, int ranks, double timeout, const placement& place, LocalBus& local,
              typename LocalBus::producer_type& producer, std::size_t ring_capacity)
-    : comm_(comm), rank_(rank), ranks_(ranks), me_(static_cast<std::uint32_t>(rank)), timeout_(timeout), parts_(parts), local_(local),
+    : comm_(comm), rank_(rank), ranks_(ranks), me_(static_cast<std::uint32_t>(rank)), timeout_(timeout), place_(place), local_(local),
       producer_(producer), ring_capacity_(ring_capacity)
   {
   }
@@ -59,9 +61,51 @@ public:
   void restore(page_id g, std::uint32_t holder, std::uint32_t& next)
   {
     if (holder == me_) ghost_local_.emplace(g.value(), page_id{next++});
-    if (parts_.owner(g) == me_) {
-      const page_id local = parts_.local(g);
+    if (place_.host(g) == me_) {
+      const page_id local = place_.local(g);
       (void)boundary_.add_holder(g.value(), local, holder, local_.value(local).storage());
+    }
+    dirty_ = true;
+  }
+
+  // Page g, owned by `owner`, is computed on `host` from now on (a region spanning ranks): the
+  // owner sends its value whole; the host makes a local page for it (its mirror: returned, and
+  // its first values queued for the next tick's step 0) and sends the owner the mirror's changed
+  // slots from then on; the owner's page becomes a ghost of the mirror. Returns this rank's
+  // failure message, or "".
+  std::string make_mirror(page_id g, std::uint32_t owner, std::uint32_t host, page_id& mirror)
+  {
+    dirty_ = true;
+    const int tag = 0x6d6e;
+    if (me_ == owner) {
+      const page_id local = place_.parts().local(g);
+      ghost_local_.emplace(g.value(), local);
+      const storage_type& sent = local_.value(local).storage();
+      detail::run([&](MPI_Request* q) { return MPI_Isend(&sent, sizeof(storage_type), MPI_BYTE, static_cast<int>(host), tag, comm_, q); },
+                  comm_, timeout_, "MPI_Isend");
+      return {};
+    }
+    if (me_ != host) return {};
+    storage_type now{};
+    detail::run([&](MPI_Request* q) { return MPI_Irecv(&now, sizeof(storage_type), MPI_BYTE, static_cast<int>(owner), tag, comm_, q); },
+                comm_, timeout_, "MPI_Irecv");
+    try {
+      mirror = local_.create_page();
+      seed(mirror, now);
+      (void)boundary_.add_holder(g.value(), mirror, owner, now);
+    } catch (const error& e) {
+      return e.what();
+    }
+    return {};
+  }
+  // After reopening: page g, owned by `owner`, is computed on `host` as its mirror, made in this
+  // order among the pages made (the host's next page; see restore()).
+  void restore_mirror(page_id g, std::uint32_t owner, std::uint32_t host, std::uint32_t& next, page_id& mirror)
+  {
+    if (me_ == owner) ghost_local_.emplace(g.value(), place_.parts().local(g));
+    if (me_ == host) {
+      mirror = page_id{next++};
+      (void)boundary_.add_holder(g.value(), mirror, owner, local_.value(mirror).storage());
     }
     dirty_ = true;
   }
@@ -84,7 +128,7 @@ public:
     dirty_ = true;
     const int tag = 0x6d6d;  // the bus's own communicator: no other traffic to confuse
     if (me_ == from) {
-      const page_id local = parts_.local(g);
+      const page_id local = place_.local(g);
       const storage_type& sent = boundary_.add_holder(g.value(), local, to, local_.value(local).storage());
       detail::run([&](MPI_Request* q) { return MPI_Isend(&sent, sizeof(storage_type), MPI_BYTE, static_cast<int>(to), tag, comm_, q); },
                   comm_, timeout_, "MPI_Isend");
@@ -97,10 +141,7 @@ public:
     try {
       const page_id ghost = local_.create_page();
       ghost_local_.emplace(g.value(), ghost);
-      const storage_type& fresh = local_.value(ghost).storage();
-      for (std::size_t i = 0; i < layout_type::extent; ++i)
-        if (!boundary_type::same_bits(layout_type::load(now, i), layout_type::load(fresh, i)))
-          seeds_.push_back({ghost, static_cast<std::uint32_t>(i), layout_type::load(now, i)});
+      seed(ghost, now);
     } catch (const error& e) {
       return e.what();
     }
@@ -108,13 +149,22 @@ public:
   }
 
 private:
+  // Queues, for the next tick's step 0, the slots of new page `local` that differ from `now`.
+  void seed(page_id local, const storage_type& now)
+  {
+    const storage_type& fresh = local_.value(local).storage();
+    for (std::size_t i = 0; i < layout_type::extent; ++i)
+      if (!boundary_type::same_bits(layout_type::load(now, i), layout_type::load(fresh, i)))
+        seeds_.push_back({local, static_cast<std::uint32_t>(i), layout_type::load(now, i)});
+  }
+
   // The topology of the ghost exchange (collective): this rank sends to the ranks holding ghosts
   // of its pages and receives from the owners of its ghosts.
   void build_neighbours()
   {
     std::vector<int> out, in;
     boundary_.for_each_holder([&](std::uint32_t h) { out.push_back(static_cast<int>(h)); });
-    for (const auto& [g, ghost] : ghost_local_) in.push_back(static_cast<int>(parts_.owner(page_id{g})));
+    for (const auto& [g, ghost] : ghost_local_) in.push_back(static_cast<int>(place_.host(page_id{g})));
     nbr_.connect(comm_, ranks_, std::move(out), std::move(in));
     dirty_ = false;
   }
@@ -207,7 +257,7 @@ private:
   int rank_, ranks_;
   std::uint32_t me_;
   double timeout_;
-  const partition& parts_;
+  const placement& place_;
   LocalBus& local_;
   typename LocalBus::producer_type& producer_;
   std::size_t ring_capacity_;

@@ -11,6 +11,10 @@
 //     kind 2, a ghost   u32 page, u32 the rank holding a ghost of it, in the order made (a ghost's
 //                       local id follows from that order)
 //     kind 3, a tick    u64 global ticks completed, ranks × u64 each rank's local epoch at its end
+//     kind 4, a region  u32 host rank, u32 max iterations, u32 count, count × u32 pages: a
+//                       fixed-point region, computed on the host (dist/placement.hpp), which made
+//                       a page (a mirror) for each page owned elsewhere, in this order, right
+//                       after the ghosts recorded before it
 // The edges and ghosts added since the last tick go out with the next tick record, in one write;
 // edits after the last tick record are not part of any tick and are dropped on reopening (a
 // rank's log holds them in the commit the tick did not finish either). Reading stops at the
@@ -37,6 +41,14 @@
 
 namespace mmsb::dist {
 
+// A fixed-point region as the global log keeps it.
+struct global_region {
+  std::uint32_t host = 0;            // the rank computing it
+  std::uint32_t max_iterations = 0;  // as declared
+  std::vector<std::uint32_t> members;  // its pages, global ids, as declared
+  std::size_t after_ghosts = 0;      // the ghosts made before it (its mirrors come next)
+};
+
 // A global log, read: the partition it is for, and its state at its last tick record.
 struct global_log_state {
   std::uint64_t fingerprint = 0;   // the partition's fingerprint()
@@ -46,6 +58,7 @@ struct global_log_state {
   std::vector<std::uint64_t> epochs;  // by rank: its local bus's epoch then
   std::vector<std::pair<std::uint32_t, std::uint32_t>> edges;   // (source, destination), global ids, in order
   std::vector<std::pair<std::uint32_t, std::uint32_t>> ghosts;  // (page, holder rank), in the order made
+  std::vector<global_region> regions;  // in the order declared
   std::size_t bytes = 0;           // the file's bytes up to the end of the last tick record (the head's, if none)
 };
 
@@ -55,7 +68,7 @@ inline constexpr char global_log_magic[9] = "MMSBDLG1";
 inline constexpr std::size_t global_log_head_bytes = 8 + 8 + 4 + 8;
 
 // The kinds of global log record.
-enum class global_record : std::uint8_t { edge = 1, ghost = 2, tick = 3 };
+enum class global_record : std::uint8_t { edge = 1, ghost = 2, tick = 3, region = 4 };
 
 namespace detail {
 inline void put_record(std::vector<std::byte>& out, global_record kind, span<const std::byte> body)
@@ -88,6 +101,19 @@ inline void put_global_pair(std::vector<std::byte>& out, global_record kind, std
   detail::put_record(out, kind, span<const std::byte>(body, 8));
 }
 
+// Appends a region record.
+inline void put_global_region(std::vector<std::byte>& out, std::uint32_t host, std::uint32_t max_iterations,
+                              span<const std::uint32_t> members)
+{
+  std::vector<std::byte> body;
+  body.reserve(12 + 4 * members.size());
+  mmsb::detail::put_le<std::uint32_t>(body, host);
+  mmsb::detail::put_le<std::uint32_t>(body, max_iterations);
+  mmsb::detail::put_le<std::uint32_t>(body, static_cast<std::uint32_t>(members.size()));
+  for (const std::uint32_t m : members) mmsb::detail::put_le<std::uint32_t>(body, m);
+  detail::put_record(out, global_record::region, span<const std::byte>(body.data(), body.size()));
+}
+
 // Appends a tick record.
 inline void put_global_tick(std::vector<std::byte>& out, std::uint64_t tick, span<const std::uint64_t> epochs)
 {
@@ -98,12 +124,19 @@ inline void put_global_tick(std::vector<std::byte>& out, std::uint64_t tick, spa
   detail::put_record(out, global_record::tick, span<const std::byte>(body.data(), body.size()));
 }
 
-// The whole file for a state (compaction): its head, its ghosts, its edges, its tick record.
+// The whole file for a state (compaction): its head, its ghosts and regions (in the order
+// made), its edges, its tick record.
 [[nodiscard]] inline std::vector<std::byte> encode_global_log(const global_log_state& s)
 {
   std::vector<std::byte> out;
   put_global_log_head(out, s.fingerprint, s.ranks);
-  for (const auto& [g, holder] : s.ghosts) put_global_pair(out, global_record::ghost, g, holder);
+  std::size_t r = 0;
+  for (std::size_t k = 0; k <= s.ghosts.size(); ++k) {
+    for (; r < s.regions.size() && s.regions[r].after_ghosts == k; ++r)
+      put_global_region(out, s.regions[r].host, s.regions[r].max_iterations,
+                        span<const std::uint32_t>(s.regions[r].members.data(), s.regions[r].members.size()));
+    if (k < s.ghosts.size()) put_global_pair(out, global_record::ghost, s.ghosts[k].first, s.ghosts[k].second);
+  }
   for (const auto& [src, dst] : s.edges) put_global_pair(out, global_record::edge, src, dst);
   if (s.has_tick) put_global_tick(out, s.tick, span<const std::uint64_t>(s.epochs.data(), s.epochs.size()));
   return out;
@@ -121,7 +154,8 @@ inline void put_global_tick(std::vector<std::byte>& out, std::uint64_t tick, spa
   s.fingerprint = mmsb::detail::get_le<std::uint64_t>(bytes.data() + 8);
   s.ranks = mmsb::detail::get_le<std::uint32_t>(bytes.data() + 16);
   s.bytes = global_log_head_bytes;
-  auto edges = s.edges, ghosts = s.ghosts;  // those since the last tick record
+  auto edges = s.edges, ghosts = s.ghosts;  // up to the record being read
+  auto regions = s.regions;
   std::size_t at = global_log_head_bytes;
   while (bytes.size() - at >= 1 + 4 + 8) {
     const std::byte* r = bytes.data() + at;
@@ -132,6 +166,13 @@ inline void put_global_tick(std::vector<std::byte>& out, std::uint64_t tick, spa
     if ((kind == global_record::edge || kind == global_record::ghost) && n == 8) {
       (kind == global_record::edge ? edges : ghosts)
         .emplace_back(mmsb::detail::get_le<std::uint32_t>(body), mmsb::detail::get_le<std::uint32_t>(body + 4));
+    } else if (kind == global_record::region && n >= 12 && n == 12 + 4 * std::size_t{mmsb::detail::get_le<std::uint32_t>(body + 8)}) {
+      global_region g;
+      g.host = mmsb::detail::get_le<std::uint32_t>(body);
+      g.max_iterations = mmsb::detail::get_le<std::uint32_t>(body + 4);
+      for (std::size_t k = 0; k < (n - 12) / 4; ++k) g.members.push_back(mmsb::detail::get_le<std::uint32_t>(body + 12 + 4 * k));
+      g.after_ghosts = ghosts.size();
+      regions.push_back(std::move(g));
     } else if (kind == global_record::tick && n == 8 + 8 * std::size_t{s.ranks}) {
       s.has_tick = true;
       s.tick = mmsb::detail::get_le<std::uint64_t>(body);
@@ -139,6 +180,7 @@ inline void put_global_tick(std::vector<std::byte>& out, std::uint64_t tick, spa
       for (std::uint32_t k = 0; k < s.ranks; ++k) s.epochs[k] = mmsb::detail::get_le<std::uint64_t>(body + 8 + 8 * std::size_t{k});
       s.edges = edges;
       s.ghosts = ghosts;
+      s.regions = regions;
       s.bytes = at + 13 + n;
     } else {
       break;
@@ -200,6 +242,11 @@ public:
 
   // An edge or a ghost added: written with the next tick record.
   void add(global_record kind, std::uint32_t a, std::uint32_t b) { put_global_pair(pending_, kind, a, b); }
+  // A region declared: written with the next tick record.
+  void add_region(std::uint32_t host, std::uint32_t max_iterations, span<const std::uint32_t> members)
+  {
+    put_global_region(pending_, host, max_iterations, members);
+  }
 
   // Appends the records pending and the tick record, in one write, synced if asked. On a failure
   // the file is cut back to its last tick record and the edits stay pending; when that cut fails

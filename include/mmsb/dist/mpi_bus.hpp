@@ -16,11 +16,15 @@
 // A row is always computed in one order whatever order its changes came in, and every ghost ends
 // the tick equal to its source, so after every tick every page equals, bit for bit, the page of
 // one basic_bus fed the same changes and edges, at any number of ranks and under any partition.
+// Fixed-point regions may span ranks: a region is computed on one rank, its host (the rank
+// owning most of its pages), which keeps a page (a mirror) for each member owned elsewhere;
+// changes to a member and edges into it go to the host, and the owner's page is a ghost of the
+// mirror (dist/placement.hpp). The region's least solution, on one local bus, is what one bus
+// computes; the steps carry its inputs in and its results out.
 // Recovery: after every tick each rank appends a tick record (every rank's local epoch, the
 // edges and ghosts added) to its global log (dist/global_log.hpp), once every rank's commits of
 // the tick are done; reopening brings every rank back to the newest tick any rank recorded, bit
 // for bit (dist/restore.hpp, log/cut.hpp). Global checkpoints (checkpoint()) bound the logs.
-// Not yet: fixed-point regions spanning ranks.
 //
 // Errors are refused on every rank with the same message: a page outside the bus (naming the
 // range), a page owned elsewhere (naming the owner), ranks that disagree at start-up, an edge
@@ -39,6 +43,7 @@
 #include <mmsb/dist/global_log.hpp>
 #include <mmsb/dist/options.hpp>
 #include <mmsb/dist/partition.hpp>
+#include <mmsb/dist/placement.hpp>
 #include <mmsb/dist/restore.hpp>
 #include <mmsb/dist/routing.hpp>
 
@@ -86,7 +91,7 @@ public:
   // the record; io_error for a rank's I/O failure; and whatever basic_bus's constructor throws.
   // d: the collective timeout (see dist_options).
   mpi_bus(MPI_Comm comm, partition parts, bus_options opts = {}, dist_options d = {})
-    : parts_(std::move(parts)), timeout_(d.collective_timeout.count())
+    : parts_(std::move(parts)), place_(parts_), timeout_(d.collective_timeout.count())
   {
     detail::check_mpi(MPI_Comm_dup(comm, &comm_), "MPI_Comm_dup");
     try {
@@ -111,7 +116,7 @@ public:
       local_ = std::make_unique<bus_type>(std::move(opts));
       in_producer_ = std::make_unique<typename bus_type::producer_type>(local_->make_producer());
       router_ = change_router<Layout>(static_cast<std::size_t>(ranks_));
-      ghosts_ = std::make_unique<ghost_sync<bus_type>>(comm_, rank_, ranks_, timeout_, parts_, *local_, *in_producer_, ring_capacity_);
+      ghosts_ = std::make_unique<ghost_sync<bus_type>>(comm_, rank_, ranks_, timeout_, place_, *local_, *in_producer_, ring_capacity_);
       edges_ = global_edges(parts_.pages());
       if (restore.state.has_tick) {
         restore_from(restore.state);
@@ -196,6 +201,7 @@ public:
     s.epochs = gather_epochs(epoch);
     s.edges = edges_.edges();
     s.ghosts = edges_.ghosts();
+    s.regions = regions_;
     try {
       const auto bytes = encode_global_log(s);
       glog_.reset(*fs_, dir_, span<const std::byte>(bytes.data(), bytes.size()), sync_log_);
@@ -210,16 +216,16 @@ public:
   [[nodiscard]] producer make_producer(std::uint32_t id) { return producer(this, id); }
 
   // An edge src → dst with matrix a (collective: every rank calls it with the same arguments; a
-  // is used on dst's owner). src may be a base or a derived page on any rank; when it is owned
-  // elsewhere, dst's owner keeps a ghost of it (see the top of this header), sent whole from
-  // src's owner the first time. Throws mmsb::error on every rank with the same message and no
-  // edge added: unknown_page for a page outside the bus; cycle for an edge that would close a
-  // cycle (naming it, in global ids); invalid_argument for what basic_bus::add_matrix_edge
-  // refuses on dst's owner (a wrong shape).
+  // is used on dst's host: its owner, or its region's host). src may be a base or a derived page
+  // on any rank; when it is computed elsewhere, dst's host keeps a ghost of it (see the top of
+  // this header), sent whole from src's host the first time. Throws mmsb::error on every rank
+  // with the same message and no edge added: unknown_page for a page outside the bus; cycle for
+  // an edge that would close a cycle outside one fixed-point region (naming it, in global ids);
+  // invalid_argument for what basic_bus::add_matrix_edge refuses on dst's host (a wrong shape).
   void add_matrix_edge(page_id src, page_id dst, matrix_type a)
   {
     // What every rank can decide alike, from what every rank knows.
-    const std::uint32_t from = parts_.checked_owner(src), to = parts_.checked_owner(dst);
+    const std::uint32_t from = place_.checked_host(src), to = place_.checked_host(dst);
     edges_.check_acyclic(src, dst);
     const bool remote = from != to;
     std::string why;
@@ -232,7 +238,7 @@ public:
     }
     if (to == me() && why.empty()) {
       try {
-        local_->add_matrix_edge(remote ? ghosts_->ghost_of(src) : parts_.local(src), parts_.local(dst), std::move(a));
+        local_->add_matrix_edge(remote ? ghosts_->ghost_of(src) : place_.local(src), place_.local(dst), std::move(a));
       } catch (const error& e) {
         why = e.what();
       }
@@ -242,6 +248,62 @@ public:
       if (!all[k].empty()) throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " refused the edge: " + all[k]);
     edges_.add_edge(src, dst);
     if (fs_ != nullptr) glog_.add(global_record::edge, src.value(), dst.value());
+  }
+
+  // Declares a fixed-point region (collective: every rank calls it with the same arguments): its
+  // pages may depend on each other in cycles and get the least solution, found in at most
+  // max_iterations rounds (idempotent ⊕ required: basic_bus::add_fixed_point_region). The pages
+  // may be owned by any ranks: the region is computed on its host, the rank owning most of them
+  // (the lowest such rank on a tie), which makes a page for each member owned elsewhere, with
+  // its value sent whole (see the top of this header). Declare a region before any edge into or
+  // out of its pages, with no change queued. Returns the host. Throws mmsb::error on every rank
+  // with the same message and nothing changed: unknown_page for a page outside the bus;
+  // invalid_argument for an empty region, a page listed twice, in a region already or with
+  // edges; state_error when a rank has changes queued (tick first).
+  std::uint32_t add_fixed_point_region(span<const page_id> members, std::uint32_t max_iterations = 1000)
+  {
+    for (const page_id m : members) (void)parts_.checked_owner(m);
+    edges_.check_region(members);
+    agree_or_throw(own_.empty() && router_.changes() == 0
+                     ? std::string()
+                     : "mpi_bus: rank " + std::to_string(rank_) + " has changes queued; tick before declaring a fixed-point region "
+                                                                 "(its pages' changes go to its host from then on)",
+                   errc::state_error);
+    std::vector<std::uint32_t> count(static_cast<std::size_t>(ranks_), 0);
+    for (const page_id m : members) ++count[parts_.owner(m)];
+    const auto host = static_cast<std::uint32_t>(std::max_element(count.begin(), count.end()) - count.begin());  // the first of the most
+    std::string why;
+    global_region rec{host, max_iterations, {}, edges_.ghosts().size()};
+    std::vector<page_id> local_ids;
+    for (const page_id m : members) {
+      rec.members.push_back(m.value());
+      const std::uint32_t owner = parts_.owner(m);
+      page_id mirror = parts_.local(m);
+      if (owner != host) {
+        const std::string failed = ghosts_->make_mirror(m, owner, host, mirror);
+        if (why.empty()) why = failed;
+        place_.move(m, host, mirror);
+        edges_.add_holder(m, owner);
+      }
+      local_ids.push_back(mirror);
+    }
+    if (me() == host && why.empty()) {
+      try {
+        (void)local_->add_fixed_point_region(span<const page_id>(local_ids.data(), local_ids.size()), max_iterations);
+      } catch (const error& e) {
+        why = e.what();
+      }
+    }
+    edges_.add_region(members);
+    if (fs_ != nullptr) glog_.add_region(host, max_iterations, span<const std::uint32_t>(rec.members.data(), rec.members.size()));
+    regions_.push_back(std::move(rec));
+    edited_since_tick_ = true;
+    const auto all = detail::allgather_text(comm_, why, ranks_, timeout_);
+    for (std::size_t k = 0; k < all.size(); ++k)
+      if (!all[k].empty())
+        throw error(errc::invalid_argument, "mpi_bus: rank " + std::to_string(k) + " failed to set up the fixed-point region: " + all[k] +
+                                              " (the ranks may differ: rebuild the bus)");
+    return host;
   }
 
   // The value of page g, which this rank must own. Throws mmsb::error (unknown_page) naming the
@@ -271,7 +333,7 @@ public:
     detail::in_mpi(r, [&] { detail::alltoallv(comm_, router_.streams(), me(), wire_in_, from_, scratch_, wire_packed_, timeout_); });
     router_.clear();
     // Decode and check before anything changes, and agree: every rank fails the tick, or none.
-    const std::string why = inbox_.receive(parts_, me(), span<const std::byte>(wire_in_.data(), wire_in_.size()), from_, own_,
+    const std::string why = inbox_.receive(place_, me(), span<const std::byte>(wire_in_.data(), wire_in_.size()), from_, own_,
                                            ring_capacity_, ghosts_->pending());
     r.changes_received = inbox_.received();
     int bad = why.empty() ? 0 : 1, any = 0;
@@ -284,7 +346,7 @@ public:
     }
     for (const change_type& c : inbox_.in_order()) {
       in_producer_->set_epoch(mmsb::epoch{c.epoch});
-      in_producer_->put(parts_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
+      in_producer_->put(place_.local(page_id{c.page}), c.slot, static_cast<delta_op>(c.op), c.value);
     }
     inbox_.clear();
     ghosts_->run_steps(r);
@@ -354,17 +416,40 @@ private:
     std::string why;
     std::size_t pages = parts_.owned(me()).size();
     for (const auto& [g, holder] : c.ghosts) pages += holder == me() ? 1 : 0;
+    for (const auto& r : c.regions)
+      for (const std::uint32_t m : r.members) pages += r.host == me() && parts_.owner(page_id{m}) != me() ? 1 : 0;
     const auto at = local_->store().current_epoch().value();
     if (at != c.epochs[me()] || local_->store().pages().size() != pages)
       why = "mpi_bus: rank " + std::to_string(rank_) + "'s store (" + dir_ + ") opened at epoch " + std::to_string(at) + " with " +
             std::to_string(local_->store().pages().size()) + " pages; the global log's record of tick " + std::to_string(c.tick) +
             " needs epoch " + std::to_string(c.epochs[me()]) + " and " + std::to_string(pages) + " pages";
     agree_or_throw(why, errc::corrupt);
+    // Ghosts and regions' mirrors in the order made: each new page here is the next local id.
     std::uint32_t next = static_cast<std::uint32_t>(parts_.owned(me()).size());
-    for (const auto& [g, holder] : c.ghosts) {
-      edges_.add_ghost(page_id{g}, holder);
-      ghosts_->restore(page_id{g}, holder, next);
+    std::size_t r = 0;
+    const auto regions_before = [&](std::size_t k) {
+      for (; r < c.regions.size() && c.regions[r].after_ghosts == k; ++r) {
+        const global_region& reg = c.regions[r];
+        std::vector<page_id> members;
+        for (const std::uint32_t m : reg.members) {
+          members.push_back(page_id{m});
+          const std::uint32_t owner = parts_.owner(page_id{m});
+          if (owner == reg.host) continue;
+          page_id mirror{};
+          ghosts_->restore_mirror(page_id{m}, owner, reg.host, next, mirror);
+          place_.move(page_id{m}, reg.host, mirror);
+          edges_.add_holder(page_id{m}, owner);
+        }
+        edges_.add_region(span<const page_id>(members.data(), members.size()));
+        regions_.push_back(reg);
+      }
+    };
+    for (std::size_t k = 0; k < c.ghosts.size(); ++k) {
+      regions_before(k);
+      edges_.add_ghost(page_id{c.ghosts[k].first}, c.ghosts[k].second);
+      ghosts_->restore(page_id{c.ghosts[k].first}, c.ghosts[k].second, next);
     }
+    regions_before(c.ghosts.size());
     for (const auto& [src, dst] : c.edges) edges_.add_edge(page_id{src}, page_id{dst});
     ticks_ = c.tick;
   }
@@ -373,7 +458,7 @@ private:
   friend producer;
   void queue(producer& p, page_id g, std::size_t slot, delta_op op, value_type v)
   {
-    const std::uint32_t owner = parts_.checked_owner(g);
+    const std::uint32_t owner = place_.checked_host(g);
     if (slot >= Layout::extent)
       throw error(errc::out_of_range, "page " + std::to_string(g.value()) + " slot " + std::to_string(slot) + ": past the page's " +
                                         std::to_string(Layout::extent) + " slots");
@@ -387,6 +472,7 @@ private:
   }
 
   partition parts_;
+  placement place_;  // where each page is computed (its owner, or its region's host)
   MPI_Comm comm_ = MPI_COMM_NULL;
   int rank_ = 0, ranks_ = 1;
   double timeout_ = 0;  // dist_options::collective_timeout, in seconds
@@ -399,6 +485,7 @@ private:
   bool edited_since_tick_ = false;  // an edge added since the last tick
   bool sync_log_ = false;  // sync each tick record (the local logs sync per commit)
   global_log_writer glog_;  // this rank's global log (on disk only)
+  std::vector<global_region> regions_;  // the fixed-point regions, in the order declared
   // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
   std::vector<change_type> own_;                  // changes to this rank's own pages
   change_router<Layout> router_;                  // the changes for other ranks' pages, by owner rank

@@ -17,7 +17,7 @@
 #include <mmsb/core/span.hpp>
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/delta/delta.hpp>
-#include <mmsb/dist/partition.hpp>
+#include <mmsb/dist/placement.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -126,9 +126,10 @@ public:
     changes_ = 0;
   }
 
-  // Decodes what rank `from` sent to rank `me` under parts, appending to out. Returns what is
-  // wrong with it, or "" (out then holds what was decoded before the fault).
-  [[nodiscard]] static std::string decode(int from, std::uint32_t me, const partition& parts, span<const std::byte> bytes,
+  // Decodes what rank `from` sent to rank `me` (the host of every page in it, under place),
+  // appending to out. Returns what is wrong with it, or "" (out then holds what was decoded
+  // before the fault).
+  [[nodiscard]] static std::string decode(int from, std::uint32_t me, const placement& place, span<const std::byte> bytes,
                                           std::vector<change_type>& out)
   {
     const auto bad = [&](const std::string& what) {
@@ -156,7 +157,7 @@ public:
         c.value = static_cast<value_type>(mmsb::detail::get_le<wire_value>(bytes.data() + at));
         at += sizeof(wire_value);
         c.sequence += step;
-        if (c.page >= parts.pages() || parts.owner(page_id{c.page}) != me)
+        if (c.page >= place.pages() || place.host(page_id{c.page}) != me)
           return bad("page " + std::to_string(c.page) + " is not rank " + std::to_string(me) + "'s");
         if (c.slot >= Layout::extent) return bad("page " + std::to_string(c.page) + " slot " + std::to_string(c.slot) + " past the extent");
         if (c.op > static_cast<std::uint32_t>(delta_op::assign)) return bad("an unknown operation " + std::to_string(c.op));
@@ -213,7 +214,7 @@ public:
   // empties it. Returns what is wrong, or "": a malformed stream, more than `capacity` changes
   // with `extra` more to come (the local ring would never drain: it drains only in the tick),
   // or a producer id that pushed from two ranks.
-  [[nodiscard]] std::string receive(const partition& parts, std::uint32_t me, span<const std::byte> wire, const std::vector<int>& from,
+  [[nodiscard]] std::string receive(const placement& place, std::uint32_t me, span<const std::byte> wire, const std::vector<int>& from,
                                     std::vector<change_type>& own, std::size_t capacity, std::size_t extra)
   {
     changes_.clear();
@@ -222,7 +223,7 @@ public:
     std::size_t at = 0;
     for (std::size_t k = 0; k < from.size(); ++k) {
       const std::size_t n = static_cast<std::size_t>(from[k]), before = changes_.size();
-      if (why.empty()) why = change_router<Layout>::decode(static_cast<int>(k), me, parts, wire.subspan(at, n), changes_);
+      if (why.empty()) why = change_router<Layout>::decode(static_cast<int>(k), me, place, wire.subspan(at, n), changes_);
       counts_[k] = changes_.size() - before;
       at += n;
     }
