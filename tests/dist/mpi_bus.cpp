@@ -542,18 +542,27 @@ void ghost_updates_past_the_ring()
   if (ranks > 1 && rank == ranks - 1) check(most >= L::extent / 16 + 1, "past the ring: " + std::to_string(most) + " local ticks in one tick");
 }
 
+// Each rank's store in memory behind a faulty file system, to inject faults into.
+struct faulty_store {
+  mmsb::memory_file_system mem;
+  mmsb::faulty_file_system fs{mem};
+  mmsb::bus_options o;
+  explicit faulty_store(mmsb::durability d)
+  {
+    o.fs = &fs;
+    o.dir = "/store";
+    o.store.log.durability = d;
+  }
+};
+
 // A local tick that fails on one rank (its log's disk is full) fails the distributed tick on
 // every rank with that rank's message, rather than leaving the others waiting or going on.
 void local_failure()
 {
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
-  mmsb::memory_file_system mem;
-  mmsb::faulty_file_system fs(mem);
-  mmsb::bus_options o;
-  o.fs = &fs;
-  o.dir = "/store";
-  o.store.log.durability = mmsb::durability::per_commit;
-  dbus b(MPI_COMM_WORLD, parts, o);
+  faulty_store store(mmsb::durability::per_commit);
+  auto& fs = store.fs;
+  dbus b(MPI_COMM_WORLD, parts, store.o);
   auto w = b.make_producer(static_cast<std::uint32_t>(rank));
   for (const page_id g : parts.owned(static_cast<std::uint32_t>(rank))) w.accumulate(g, 2, 1.25);
   (void)b.tick();
@@ -574,12 +583,9 @@ void local_failure()
 void record_failure()
 {
   const auto parts = mmsb::dist::partition::block(pages, static_cast<std::uint32_t>(ranks));
-  mmsb::memory_file_system mem;
-  mmsb::faulty_file_system fs(mem);
-  mmsb::bus_options o;
-  o.fs = &fs;
-  o.dir = "/store";
-  o.store.log.durability = mmsb::durability::none;
+  faulty_store store(mmsb::durability::none);
+  auto& fs = store.fs;
+  const auto& o = store.o;
   const int victim = ranks - 1;
   mmsb::state_hash after3;
   {

@@ -221,15 +221,7 @@ public:
   {
     close();
     const std::string path = global_log_path(dir), tmp = path + ".tmp";
-    const auto h = fs.open_retrying(tmp, open_mode::truncate);
-    try {
-      fs.write_all(h, content);
-      fs.sync(h);
-    } catch (...) {
-      fs.close(h);
-      throw;
-    }
-    fs.close(h);
+    write_synced_file(fs, tmp, content);
     fs.rename(tmp, path);
     fs.sync_dir(dir);
     h_ = fs.open_retrying(path, open_mode::append);

@@ -121,15 +121,7 @@ inline store_cut cut_store_after(file_system& fs, const std::string& dir, mmsb::
     view.load(fs, cut.cut_segment);
     const span<const std::byte> tail = view.bytes().subspan(static_cast<std::size_t>(at.offset));
     cut.cut_bytes = tail.size();
-    const auto h = fs.open_retrying(aside() + "/" + segment_name(indices[at.segment]) + ".tail", open_mode::truncate);
-    try {
-      fs.write_all(h, tail);
-      fs.sync(h);
-    } catch (...) {
-      fs.close(h);
-      throw;
-    }
-    fs.close(h);
+    write_synced_file(fs, aside() + "/" + segment_name(indices[at.segment]) + ".tail", tail);
   }
   fs.sync_dir(aside());
   const auto h = fs.open_retrying(cut.cut_segment, open_mode::append);

@@ -180,6 +180,21 @@ private:
   io_retry retry_{};
 };
 
+// Writes `bytes` as the whole file at path (created or emptied), synced before it returns, and
+// closes it. Throws the file system's mmsb::error (the file may then hold part of the bytes).
+inline void write_synced_file(file_system& fs, const std::string& path, span<const std::byte> bytes)
+{
+  const auto h = fs.open_retrying(path, open_mode::truncate);
+  try {
+    fs.write_all(h, bytes);
+    fs.sync(h);
+  } catch (...) {
+    fs.close(h);
+    throw;
+  }
+  fs.close(h);
+}
+
 // A whole file's bytes, read-only, for walking in place: mapped where the file system maps
 // (file_system::map), else read into a buffer that the object keeps and reuses for the next
 // file it loads. Either way the bytes are the same; the caller checks them once, where they lie.
