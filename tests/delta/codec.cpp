@@ -1,5 +1,5 @@
-// The delta wire form: round trips for every combination and encoding; every malformed input is
-// refused with a clear error and never crashes (truncation at every length, foreign layouts,
+// The delta wire form: round trips for every combination and encoding, decode_into a reused
+// delta included; every malformed input is refused with a clear error and never crashes (truncation at every length, foreign layouts,
 // random bytes, non-canonical bits).
 #include <mmsb/delta/codec.hpp>
 
@@ -29,6 +29,26 @@ TEMPLATE_LIST_TEST_CASE("encode then decode gives the same delta", "[codec]", te
       REQUIRE(back.to_dense() == form.to_dense());
       REQUIRE(encode(back) == bytes);  // canonical: one delta, one byte string
     }
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("decode_into one reused delta gives what decode gives, whatever it held before", "[codec]", test::all_combos)
+{
+  using S = typename TestType::semiring;
+  using L = typename TestType::layout;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 22);
+  delta<S, L> reused;
+  for (int round = 0; round < 40; ++round) {
+    const auto d = test::random_delta<S, L>(page_id{static_cast<std::uint32_t>(rng())}, rng);
+    const auto form = round % 3 == 0 ? delta<S, L>(d.to_dense()) : d;
+    const auto bytes = encode(form);
+    decode_into<S, L>(bytes, reused);
+    const auto fresh = decode<S, L>(bytes);
+    REQUIRE(reused.encoding() == fresh.encoding());
+    REQUIRE(reused.target() == fresh.target());
+    REQUIRE(reused.to_dense() == fresh.to_dense());
+    REQUIRE(encode(reused) == bytes);  // nothing left over from what it held before
   }
 }
 

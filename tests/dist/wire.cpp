@@ -2,8 +2,10 @@
 // ghost updates (dist/ghosts.hpp) decode to what was sent, and every malformed stream a rank
 // could receive (cut short anywhere, a page owned elsewhere, a slot past the extent, an unknown
 // operation, an over-long LEB128, a delta for a page with no ghost here, an accumulate) is
-// refused with a message naming the sender and what is wrong, before anything changes. The
-// bus under mpirun: tests/dist/mpi_bus.cpp.
+// refused with a message naming the sender and what is wrong, before anything changes. Once
+// warm, the distributed tick's own wire path (routing, receiving, collecting the boundary
+// pages, decoding ghost updates) allocates nothing (global operator new replaced and counted;
+// MPI's own allocations are not ours to count). The bus under mpirun: tests/dist/mpi_bus.cpp.
 #include <mmsb/delta/codec.hpp>
 #include <mmsb/dist/ghosts.hpp>
 #include <mmsb/dist/routing.hpp>
@@ -11,6 +13,10 @@
 #include <mmsb/semiring/builtins.hpp>
 
 #include <catch2/catch.hpp>
+
+#include "../support/replaced_new.hpp"
+
+#include <atomic>
 
 #include <algorithm>
 #include <cstdint>
@@ -22,6 +28,25 @@ using namespace mmsb;
 using namespace mmsb::dist;
 
 namespace {
+std::atomic<bool> counting{false};
+std::atomic<std::size_t> allocations{0};
+bool count_allocation(std::size_t) noexcept
+{
+  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+// The allocations f makes.
+template <class F>
+std::size_t allocations_of(F&& f)
+{
+  test::allocation_hook.store(&count_allocation);
+  allocations = 0;
+  counting = true;
+  f();
+  counting = false;
+  test::allocation_hook.store(nullptr);
+  return allocations.load();
+}
 using S = plus_times<double>;
 using L = dense<double, 64>;
 using change = routed_change<double>;
@@ -152,7 +177,8 @@ TEST_CASE("ghost updates decode to assigns; a cut stream, a page with no ghost h
   const auto second = encode(delta<S, L>(b));
   bytes.insert(bytes.end(), second.begin(), second.end());
   std::vector<ghost_update<double>> out;
-  decode_ghost_updates<S, L>(2, span<const std::byte>(bytes.data(), bytes.size()), ghosts, out);
+  delta<S, L> scratch;
+  decode_ghost_updates<S, L>(2, span<const std::byte>(bytes.data(), bytes.size()), ghosts, out, scratch);
   REQUIRE(out.size() == 3);
   CHECK((out[0].ghost == page_id{50} && out[0].slot == 3 && out[0].value == 2.5));
   CHECK((out[1].ghost == page_id{50} && out[1].slot == 40 && out[1].value == -1.0));
@@ -161,13 +187,13 @@ TEST_CASE("ghost updates decode to assigns; a cut stream, a page with no ghost h
     if (cut == bytes.size() - second.size()) continue;  // a whole first delta: valid
     std::vector<ghost_update<double>> part;
     INFO("cut at byte " << cut);
-    CHECK_THROWS_AS((decode_ghost_updates<S, L>(2, span<const std::byte>(bytes.data(), cut), ghosts, part)), error);
+    CHECK_THROWS_AS((decode_ghost_updates<S, L>(2, span<const std::byte>(bytes.data(), cut), ghosts, part, scratch)), error);
   }
   sparse_delta<S, L> stranger(page_id{12});
   stranger.push_back(1, delta_op::assign, 1.0);
   const auto s = encode(delta<S, L>(stranger));
   try {
-    decode_ghost_updates<S, L>(2, span<const std::byte>(s.data(), s.size()), ghosts, out);
+    decode_ghost_updates<S, L>(2, span<const std::byte>(s.data(), s.size()), ghosts, out, scratch);
     FAIL("a page with no ghost here was accepted");
   } catch (const error& e) {
     CHECK_THAT(e.what(), Catch::Contains("rank 2 sent a change of page 12, which this rank holds no ghost of"));
@@ -176,9 +202,73 @@ TEST_CASE("ghost updates decode to assigns; a cut stream, a page with no ghost h
   acc.push_back(1, delta_op::accumulate, 1.0);
   const auto c = encode(delta<S, L>(acc));
   try {
-    decode_ghost_updates<S, L>(2, span<const std::byte>(c.data(), c.size()), ghosts, out);
+    decode_ghost_updates<S, L>(2, span<const std::byte>(c.data(), c.size()), ghosts, out, scratch);
     FAIL("an accumulate was accepted");
   } catch (const error& e) {
     CHECK_THAT(e.what(), Catch::Contains("rank 2 sent an accumulate to slot 1 of page 10; ghost updates are assigns"));
   }
+}
+
+TEST_CASE("once warm, routing, receiving, collecting boundary pages and decoding ghost updates allocate nothing")
+{
+  // A tick's worth of changes for rank 1 from rank 0, in runs of two producers.
+  std::vector<change> cs;
+  for (std::uint32_t k = 0; k < 300; ++k) cs.push_back({5, k, 3 + (k / 100) % 2, 50 + k % 50, k % 64, k % 2, 0.5 * k});
+  change_router<L> router(2);
+  change_inbox<L> inbox;
+  std::vector<change> own;
+  std::vector<int> from(2, 0);
+  std::size_t received = 0;
+  const auto route_and_receive = [&] {
+    for (const auto& c : cs) router.add(1, c);
+    const auto& wire = router.streams()[1];
+    from[0] = static_cast<int>(wire.size());
+    const std::string why = inbox.receive(parts(), 1, span<const std::byte>(wire.data(), wire.size()), from, own, 1024, 0);
+    received += why.empty() ? inbox.in_order().size() : 0;
+    inbox.clear();
+    router.clear();
+  };
+  // The owner's boundary pages (two, each held by two ranks) and the holder's decoding.
+  using storage = L::storage_type;
+  std::vector<storage> pages(2);
+  boundary_set<S, L> boundary;
+  (void)boundary.add_holder(10, page_id{0}, 1, pages[0]);
+  (void)boundary.add_holder(10, page_id{0}, 2, pages[0]);
+  (void)boundary.add_holder(11, page_id{1}, 1, pages[1]);
+  const std::unordered_map<std::uint32_t, page_id> ghosts{{10, page_id{50}}, {11, page_id{51}}};
+  std::vector<std::byte> to_rank1;
+  to_rank1.reserve(1 << 16);
+  std::vector<ghost_update<double>> updates;
+  updates.reserve(4 * L::extent);
+  delta<S, L> scratch;
+  int step = 0;
+  const auto collect_and_decode = [&] {
+    ++step;
+    for (std::size_t i = 0; i < L::extent; ++i) L::store(pages[0], i, step + 0.25 * static_cast<double>(i));  // every slot: dense
+    L::store(pages[1], static_cast<std::size_t>(step) % L::extent, -1.0 * step);                        // one slot: sparse
+    to_rank1.clear();
+    (void)boundary.collect([&](page_id local) -> const storage& { return pages[local.value()]; },
+                           [&](std::uint32_t holder, span<const std::byte> d) {
+                             if (holder == 1) to_rank1.insert(to_rank1.end(), d.begin(), d.end());
+                           });
+    updates.clear();
+    decode_ghost_updates<S, L>(0, span<const std::byte>(to_rank1.data(), to_rank1.size()), ghosts, updates, scratch);
+  };
+  for (int warm = 0; warm < 3; ++warm) {
+    route_and_receive();
+    collect_and_decode();
+  }
+  std::vector<change> grows;
+  REQUIRE(allocations_of([&] { grows.resize(1000); }) == 1);  // the count sees allocations
+  REQUIRE(received == 3 * cs.size());
+  REQUIRE(updates.size() == L::extent + 1);
+  CHECK(allocations_of([&] {
+          for (int round = 0; round < 20; ++round) {
+            route_and_receive();
+            collect_and_decode();
+          }
+        }) == 0);
+  CHECK(received == 23 * cs.size());
+  CHECK(updates.size() == L::extent + 1);
+  CHECK(updates.back().value == -23.0);
 }

@@ -294,8 +294,11 @@ template <class Semiring, class Layout>
 // outside the mask, payload outside the mask, an op section that does not match its encoding
 // (invalid_argument), or, in version 2, sparse where dense is smaller or dense where sparse is
 // (invalid_argument). A sparse wire form decodes to a sparse_delta, a dense one to a dense_delta.
+// decode_into(bytes, out) is the same into `out`, reusing its storage (delta::reuse_sparse,
+// reuse_dense): allocation-free once out has held a dense delta and a sparse one of the page's
+// extent; on a throw, out holds an unspecified delta.
 template <class Semiring, class Layout>
-[[nodiscard]] delta<Semiring, Layout> decode(span<const std::byte> bytes)
+void decode_into(span<const std::byte> bytes, delta<Semiring, Layout>& out)
 {
   static_assert(detail::require_wire_value<typename Layout::value_type>());
   using T = typename Layout::value_type;
@@ -348,7 +351,7 @@ template <class Semiring, class Layout>
   if (version == 1 && encoding == static_cast<std::uint8_t>(delta_encoding::sparse)) {
     constexpr std::size_t entry = 4 + 1 + sizeof(V);
     if (body_bytes != std::size_t{count} * entry) throw wrong_body("sparse", std::size_t{count} * entry);
-    sparse_delta<Semiring, Layout> s(target);
+    auto& s = out.reuse_sparse(target);
     s.reserve(count);
     for (std::size_t k = 0; k < count; ++k, body += entry) {
       const auto op = static_cast<std::uint8_t>(body[4]);
@@ -357,7 +360,7 @@ template <class Semiring, class Layout>
       check_bool(v, k);
       s.push_back(detail::get_le<std::uint32_t>(body), static_cast<delta_op>(op), static_cast<T>(v));
     }
-    return s;
+    return;
   }
   if (version == 2 && encoding >= static_cast<std::uint8_t>(detail::wire_encoding::sparse_accumulate) &&
       encoding <= static_cast<std::uint8_t>(detail::wire_encoding::sparse_mixed)) {
@@ -379,7 +382,7 @@ template <class Semiring, class Layout>
     } else if (enc == detail::wire_encoding::sparse_assign && count == 0) {
       throw error(errc::invalid_argument, where() + ": an empty delta encoded as all-assign");
     }
-    sparse_delta<Semiring, Layout> s(target);
+    auto& s = out.reuse_sparse(target);
     s.reserve(count);
     for (std::size_t k = 0; k < count; ++k) {
       const bool assign = mixed ? ((static_cast<unsigned>(ops[k / 8]) >> (k % 8)) & 1u) != 0
@@ -390,7 +393,7 @@ template <class Semiring, class Layout>
                   static_cast<T>(v));
     }
     if (expected + delta_header_bytes >= detail::dense_wire_bytes<Layout>()) throw not_canonical("sparse", "dense");
-    return s;
+    return;
   }
   if (encoding != static_cast<std::uint8_t>(delta_encoding::dense))
     throw error(errc::bad_format, where() + ": unknown encoding " + std::to_string(encoding));
@@ -398,7 +401,7 @@ template <class Semiring, class Layout>
   if (body_bytes != expected)
     throw error(errc::size_mismatch,
                 where() + ": dense body of " + std::to_string(body_bytes) + " bytes, expected " + std::to_string(expected));
-  dense_delta<Semiring, Layout> d(target);
+  auto& d = out.reuse_dense(target);
   constexpr word_t tail = Layout::extent % word_bits == 0 ? ~word_t{0} : (word_t{1} << (Layout::extent % word_bits)) - 1;
   for (std::size_t w = 0; w < words; ++w) {
     const word_t m = detail::get_le<word_t>(body + w * 8), a = detail::get_le<word_t>(body + (words + w) * 8);
@@ -440,7 +443,15 @@ template <class Semiring, class Layout>
     if (detail::sparse_wire_bytes<Layout>(count, assigns != 0 && assigns != count) < detail::dense_wire_bytes<Layout>())
       throw not_canonical("dense", "sparse");
   }
-  return d;
+}
+
+// Decodes one delta from exactly `bytes`: see decode_into.
+template <class Semiring, class Layout>
+[[nodiscard]] delta<Semiring, Layout> decode(span<const std::byte> bytes)
+{
+  delta<Semiring, Layout> out;
+  decode_into(bytes, out);
+  return out;
 }
 
 } // namespace mmsb

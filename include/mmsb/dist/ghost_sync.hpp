@@ -232,7 +232,7 @@ private:
   void read_ghost_updates()
   {
     for (std::size_t k = 0; k < nbr_.in_degree(); ++k)
-      decode_ghost_updates<semiring_type, layout_type>(nbr_.in_rank(k), nbr_.received(k), ghost_local_, updates_);
+      decode_ghost_updates<semiring_type, layout_type>(nbr_.in_rank(k), nbr_.received(k), ghost_local_, updates_, decoded_);
   }
 
   // Queues ghost assigns through the local producer, ticking the local bus whenever its ring is
@@ -267,6 +267,7 @@ private:
   detail::neighbour_exchange nbr_;                           // the exchange between steps
   bool dirty_ = true;                                        // ghosts added since the exchange was built
   std::vector<update_type> updates_;                         // what one exchange brought
+  delta<semiring_type, layout_type> decoded_;                // one received delta (storage reused)
 };
 
 } // namespace mmsb::dist

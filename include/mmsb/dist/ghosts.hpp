@@ -104,16 +104,18 @@ private:
 };
 
 // The holder's side: decodes a stream of encoded deltas from rank `from` into ghost assigns
-// (ghosts: global id -> the ghost's local id), appending to out. Throws mmsb::error for a
+// (ghosts: global id -> the ghost's local id), appending to out; each delta is decoded into
+// `scratch` (allocation-free once warm: delta/codec.hpp, decode_into). Throws mmsb::error for a
 // malformed stream, a delta for a page this rank holds no ghost of, or an accumulate.
 template <class Semiring, class Layout>
 void decode_ghost_updates(int from, span<const std::byte> rest, const std::unordered_map<std::uint32_t, page_id>& ghosts,
-                          std::vector<ghost_update<typename Layout::value_type>>& out)
+                          std::vector<ghost_update<typename Layout::value_type>>& out, delta<Semiring, Layout>& scratch)
 {
   using value_type = typename Layout::value_type;
   while (!rest.empty()) {
     const std::size_t n = encoded_size_at<Layout>(rest);
-    const delta<Semiring, Layout> d = decode<Semiring, Layout>(rest.first(n));
+    decode_into(rest.first(n), scratch);
+    const delta<Semiring, Layout>& d = scratch;
     rest = rest.subspan(n);
     const auto it = ghosts.find(d.target().value());
     if (it == ghosts.end())

@@ -71,13 +71,25 @@ inline constexpr std::size_t global_log_head_bytes = 8 + 8 + 4 + 8;
 enum class global_record : std::uint8_t { edge = 1, ghost = 2, tick = 3, region = 4 };
 
 namespace detail {
-inline void put_record(std::vector<std::byte>& out, global_record kind, span<const std::byte> body)
+// A record's kind and size, appended to out; returns where it starts (for end_record).
+inline std::size_t begin_record(std::vector<std::byte>& out, global_record kind, std::size_t body_bytes)
 {
   const std::size_t at = out.size();
   out.push_back(static_cast<std::byte>(kind));
-  mmsb::detail::put_le<std::uint32_t>(out, static_cast<std::uint32_t>(body.size()));
-  out.insert(out.end(), body.begin(), body.end());
+  mmsb::detail::put_le<std::uint32_t>(out, static_cast<std::uint32_t>(body_bytes));
+  return at;
+}
+// The checksum of the record that starts at `at` and whose body was appended after it.
+inline void end_record(std::vector<std::byte>& out, std::size_t at)
+{
   mmsb::detail::put_le<std::uint64_t>(out, XXH3_64bits(out.data() + at, out.size() - at));
+}
+// A whole record with `body`.
+inline void put_record(std::vector<std::byte>& out, global_record kind, span<const std::byte> body)
+{
+  const std::size_t at = begin_record(out, kind, body.size());
+  out.insert(out.end(), body.begin(), body.end());
+  end_record(out, at);
 }
 } // namespace detail
 
@@ -95,33 +107,31 @@ inline void put_global_log_head(std::vector<std::byte>& out, std::uint64_t finge
 // Appends an edge or a ghost record (a, b).
 inline void put_global_pair(std::vector<std::byte>& out, global_record kind, std::uint32_t a, std::uint32_t b)
 {
-  std::byte body[8];
-  mmsb::detail::store_le(body, a, 4);
-  mmsb::detail::store_le(body + 4, b, 4);
-  detail::put_record(out, kind, span<const std::byte>(body, 8));
+  const std::size_t at = detail::begin_record(out, kind, 8);
+  mmsb::detail::put_le<std::uint32_t>(out, a);
+  mmsb::detail::put_le<std::uint32_t>(out, b);
+  detail::end_record(out, at);
 }
 
 // Appends a region record.
 inline void put_global_region(std::vector<std::byte>& out, std::uint32_t host, std::uint32_t max_iterations,
                               span<const std::uint32_t> members)
 {
-  std::vector<std::byte> body;
-  body.reserve(12 + 4 * members.size());
-  mmsb::detail::put_le<std::uint32_t>(body, host);
-  mmsb::detail::put_le<std::uint32_t>(body, max_iterations);
-  mmsb::detail::put_le<std::uint32_t>(body, static_cast<std::uint32_t>(members.size()));
-  for (const std::uint32_t m : members) mmsb::detail::put_le<std::uint32_t>(body, m);
-  detail::put_record(out, global_record::region, span<const std::byte>(body.data(), body.size()));
+  const std::size_t at = detail::begin_record(out, global_record::region, 12 + 4 * members.size());
+  mmsb::detail::put_le<std::uint32_t>(out, host);
+  mmsb::detail::put_le<std::uint32_t>(out, max_iterations);
+  mmsb::detail::put_le<std::uint32_t>(out, static_cast<std::uint32_t>(members.size()));
+  for (const std::uint32_t m : members) mmsb::detail::put_le<std::uint32_t>(out, m);
+  detail::end_record(out, at);
 }
 
-// Appends a tick record.
+// Appends a tick record (allocation-free when out has the room).
 inline void put_global_tick(std::vector<std::byte>& out, std::uint64_t tick, span<const std::uint64_t> epochs)
 {
-  std::vector<std::byte> body;
-  body.reserve(8 + 8 * epochs.size());
-  mmsb::detail::put_le<std::uint64_t>(body, tick);
-  for (const std::uint64_t e : epochs) mmsb::detail::put_le<std::uint64_t>(body, e);
-  detail::put_record(out, global_record::tick, span<const std::byte>(body.data(), body.size()));
+  const std::size_t at = detail::begin_record(out, global_record::tick, 8 + 8 * epochs.size());
+  mmsb::detail::put_le<std::uint64_t>(out, tick);
+  for (const std::uint64_t e : epochs) mmsb::detail::put_le<std::uint64_t>(out, e);
+  detail::end_record(out, at);
 }
 
 // The whole file for a state (compaction): its head, its ghosts and regions (in the order

@@ -375,13 +375,13 @@ private:
   // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
   void agree_or_throw(const std::string& why, errc code) const { detail::agree_or_throw(comm_, ranks_, timeout_, why, code); }
 
-  // Every rank's local epoch (collective): by rank, `mine` from this one.
-  [[nodiscard]] std::vector<std::uint64_t> gather_epochs(std::uint64_t mine) const
+  // Every rank's local epoch (collective): by rank, `mine` from this one, into epochs_.
+  const std::vector<std::uint64_t>& gather_epochs(std::uint64_t mine)
   {
-    std::vector<std::uint64_t> all(static_cast<std::size_t>(ranks_));
-    detail::run([&](MPI_Request* q) { return MPI_Iallgather(&mine, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
+    epochs_.resize(static_cast<std::size_t>(ranks_));
+    detail::run([&](MPI_Request* q) { return MPI_Iallgather(&mine, 1, MPI_UINT64_T, epochs_.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
                 timeout_, "MPI_Iallgather");
-    return all;
+    return epochs_;
   }
 
   // The tick's record in every rank's global log (collective; see tick()). Every rank's local
@@ -389,11 +389,10 @@ private:
   // (the epochs, then whether every rank appended); the messages travel only on a failure.
   void record_tick(dist_tick_report& r)
   {
-    std::vector<std::uint64_t> epochs;
-    detail::in_mpi(r, [&] { epochs = gather_epochs(local_->store().current_epoch().value()); });
+    detail::in_mpi(r, [&] { (void)gather_epochs(local_->store().current_epoch().value()); });
     std::string why;
     try {
-      glog_.append_tick(ticks_, span<const std::uint64_t>(epochs.data(), epochs.size()));
+      glog_.append_tick(ticks_, span<const std::uint64_t>(epochs_.data(), epochs_.size()));
     } catch (const error& e) {
       why = "mpi_bus tick " + std::to_string(ticks_) + ": rank " + std::to_string(rank_) + " could not append it to its global log (" +
             global_log_path(dir_) + "): " + e.what() + "; the tick's state stands, a reopened bus comes back at the tick before";
@@ -486,6 +485,7 @@ private:
   bool sync_log_ = false;  // sync each tick record (the local logs sync per commit)
   global_log_writer glog_;  // this rank's global log (on disk only)
   std::vector<global_region> regions_;  // the fixed-point regions, in the order declared
+  std::vector<std::uint64_t> epochs_;  // every rank's local epoch at the last tick record (storage reused)
   // Routing (step 1): by owner rank, the changes pushed here since the last tick; what arrived.
   std::vector<change_type> own_;                  // changes to this rank's own pages
   change_router<Layout> router_;                  // the changes for other ranks' pages, by owner rank
