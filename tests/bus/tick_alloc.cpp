@@ -20,25 +20,12 @@
 #include "../support/replaced_new.hpp"
 #include "../support/temp_dir.hpp"
 
-#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <new>
 #include <random>
 #include <string>
 #include <vector>
-
-namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-
-// Every form of new (the rings allocate with the nothrow ones) comes through here.
-bool count_allocation(std::size_t) noexcept
-{
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  return true;
-}
-} // namespace
 
 using namespace mmsb;
 
@@ -115,12 +102,7 @@ void check_steady_state_allocates_nothing(bool observed = false)
   for (std::size_t t = 0; t < warm_ticks; ++t) run_tick();
   std::vector<std::size_t> per_tick(counted_ticks);
   for (std::size_t t = 0; t < counted_ticks; ++t) {
-    allocations.store(0);
-    mmsb::test::allocation_hook.store(count_allocation);
-    counting.store(true);
-    run_tick();
-    counting.store(false);
-    per_tick[t] = allocations.load();
+    per_tick[t] = mmsb::test::allocations_of(run_tick);
   }
   for (std::size_t t = 0; t < counted_ticks; ++t) {
     INFO(Sched::name << ": tick " << warm_ticks + t << " after warm-up");

@@ -16,7 +16,6 @@
 
 #include "../support/replaced_new.hpp"
 
-#include <atomic>
 
 #include <algorithm>
 #include <cstdint>
@@ -28,25 +27,7 @@ using namespace mmsb;
 using namespace mmsb::dist;
 
 namespace {
-std::atomic<bool> counting{false};
-std::atomic<std::size_t> allocations{0};
-bool count_allocation(std::size_t) noexcept
-{
-  if (counting.load(std::memory_order_relaxed)) allocations.fetch_add(1, std::memory_order_relaxed);
-  return true;
-}
-// The allocations f makes.
-template <class F>
-std::size_t allocations_of(F&& f)
-{
-  test::allocation_hook.store(&count_allocation);
-  allocations = 0;
-  counting = true;
-  f();
-  counting = false;
-  test::allocation_hook.store(nullptr);
-  return allocations.load();
-}
+using test::allocations_of;
 using S = plus_times<double>;
 using L = dense<double, 64>;
 using change = routed_change<double>;

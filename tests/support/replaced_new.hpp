@@ -2,7 +2,8 @@
 // together (a sanitizer must never see memory from one allocator freed by another), with malloc,
 // aligned_alloc and free, and calls a hook before each allocation, on any thread. Include it in
 // exactly one .cpp of the program (the replacements are definitions).
-//   tests/bus/tick_alloc.cpp counts allocations; tests/log/alloc_failure.cpp fails the Nth.
+//   allocations_of(f) counts what f allocates (tests/bus/tick_alloc.cpp, tests/dist/wire.cpp);
+//   tests/log/alloc_failure.cpp fails the Nth.
 #pragma once
 
 #include <atomic>
@@ -31,7 +32,30 @@ inline void* replaced_allocate_or_throw(std::size_t n, std::size_t align)
   if (void* p = replaced_allocate(n, align)) return p;
   throw std::bad_alloc();
 }
+inline std::atomic<std::size_t> counted{0};
+inline bool count_allocation(std::size_t) noexcept
+{
+  counted.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
 } // namespace detail
+
+// The allocations through global operator new (any form, any thread) while f runs. Sets and
+// then clears allocation_hook (on a throw too), which must be null when it is called.
+template <class F>
+std::size_t allocations_of(F&& f)
+{
+  struct unhook {
+    ~unhook() { allocation_hook.store(nullptr); }  // on a throw from f too
+  };
+  detail::counted.store(0);
+  allocation_hook.store(&detail::count_allocation);
+  {
+    const unhook u;
+    f();
+  }
+  return detail::counted.load();
+}
 } // namespace mmsb::test
 
 void* operator new(std::size_t n) { return mmsb::test::detail::replaced_allocate_or_throw(n, 0); }

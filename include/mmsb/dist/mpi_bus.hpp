@@ -46,6 +46,7 @@
 #include <mmsb/dist/placement.hpp>
 #include <mmsb/dist/restore.hpp>
 #include <mmsb/dist/routing.hpp>
+#include <mmsb/dist/tick_record.hpp>
 
 #include <mpi.h>
 
@@ -119,7 +120,8 @@ public:
       ghosts_ = std::make_unique<ghost_sync<bus_type>>(comm_, rank_, ranks_, timeout_, place_, *local_, *in_producer_, ring_capacity_);
       edges_ = global_edges(parts_.pages());
       if (restore.state.has_tick) {
-        restore_from(restore.state);
+        detail::restore_topology(restore.state, comm_, rank_, ranks_, timeout_, dir_, parts_, *local_, place_, edges_, *ghosts_, regions_);
+        ticks_ = restore.state.tick;
       } else {
         for (std::size_t i = 0; i < parts_.owned(me()).size(); ++i) (void)local_->create_page();
       }
@@ -198,7 +200,8 @@ public:
     s.ranks = static_cast<std::uint32_t>(ranks_);
     s.has_tick = true;
     s.tick = ticks_;
-    s.epochs = gather_epochs(epoch);
+    detail::gather_epochs(comm_, timeout_, epoch, epochs_, ranks_);
+    s.epochs = epochs_;
     s.edges = edges_.edges();
     s.ghosts = edges_.ghosts();
     s.regions = regions_;
@@ -269,9 +272,7 @@ public:
                      : "mpi_bus: rank " + std::to_string(rank_) + " has changes queued; tick before declaring a fixed-point region "
                                                                  "(its pages' changes go to its host from then on)",
                    errc::state_error);
-    std::vector<std::uint32_t> count(static_cast<std::size_t>(ranks_), 0);
-    for (const page_id m : members) ++count[parts_.owner(m)];
-    const auto host = static_cast<std::uint32_t>(std::max_element(count.begin(), count.end()) - count.begin());  // the first of the most
+    const std::uint32_t host = region_host(parts_, members);
     std::string why;
     global_region rec{host, max_iterations, {}, edges_.ghosts().size()};
     std::vector<page_id> local_ids;
@@ -352,7 +353,8 @@ public:
     ghosts_->run_steps(r);
     edited_since_tick_ = false;
     ++ticks_;  // only a tick that went through counts
-    if (fs_ != nullptr) record_tick(r);
+    if (fs_ != nullptr)
+      detail::record_tick(comm_, rank_, ranks_, timeout_, glog_, dir_, ticks_, local_->store().current_epoch().value(), epochs_, r);
     r.total = std::chrono::steady_clock::now() - began;
     return r;
   }
@@ -369,89 +371,10 @@ public:
 private:
   using storage_type = typename page_type::storage_type;
 
-
   [[nodiscard]] std::uint32_t me() const noexcept { return static_cast<std::uint32_t>(rank_); }
 
   // Every rank throws mmsb::error(code) with the first rank's non-empty `why`, or none does.
   void agree_or_throw(const std::string& why, errc code) const { detail::agree_or_throw(comm_, ranks_, timeout_, why, code); }
-
-  // Every rank's local epoch (collective): by rank, `mine` from this one, into epochs_.
-  const std::vector<std::uint64_t>& gather_epochs(std::uint64_t mine)
-  {
-    epochs_.resize(static_cast<std::size_t>(ranks_));
-    detail::run([&](MPI_Request* q) { return MPI_Iallgather(&mine, 1, MPI_UINT64_T, epochs_.data(), 1, MPI_UINT64_T, comm_, q); }, comm_,
-                timeout_, "MPI_Iallgather");
-    return epochs_;
-  }
-
-  // The tick's record in every rank's global log (collective; see tick()). Every rank's local
-  // commits of the tick are done: the steps' last allreduce came after them. Two collectives
-  // (the epochs, then whether every rank appended); the messages travel only on a failure.
-  void record_tick(dist_tick_report& r)
-  {
-    detail::in_mpi(r, [&] { (void)gather_epochs(local_->store().current_epoch().value()); });
-    std::string why;
-    try {
-      glog_.append_tick(ticks_, span<const std::uint64_t>(epochs_.data(), epochs_.size()));
-    } catch (const error& e) {
-      why = "mpi_bus tick " + std::to_string(ticks_) + ": rank " + std::to_string(rank_) + " could not append it to its global log (" +
-            global_log_path(dir_) + "): " + e.what() + "; the tick's state stands, a reopened bus comes back at the tick before";
-    }
-    int bad = why.empty() ? 0 : 1, any = 0;
-    detail::in_mpi(r, [&] {
-      detail::run([&](MPI_Request* q) { return MPI_Iallreduce(&bad, &any, 1, MPI_INT, MPI_MAX, comm_, q); }, comm_, timeout_, "MPI_Iallreduce");
-    });
-    r.record_bytes += (sizeof(std::uint64_t) + sizeof(int)) * static_cast<std::size_t>(ranks_ - 1);
-    if (any != 0) agree_or_throw(why, errc::io_error);
-  }
-
-  // ---- reopening (see the constructor) ------------------------------------------------------
-  // After the local bus opened at the record's epoch: the edges, the ghosts (a ghost's local id
-  // is this rank's page count plus its place among this rank's ghosts), the boundary pages (as
-  // sent: every ghost equals its source at a tick's end) and the tick count. Checked on every
-  // rank: the epoch and the page count the record implies.
-  void restore_from(const global_log_state& c)
-  {
-    std::string why;
-    std::size_t pages = parts_.owned(me()).size();
-    for (const auto& [g, holder] : c.ghosts) pages += holder == me() ? 1 : 0;
-    for (const auto& r : c.regions)
-      for (const std::uint32_t m : r.members) pages += r.host == me() && parts_.owner(page_id{m}) != me() ? 1 : 0;
-    const auto at = local_->store().current_epoch().value();
-    if (at != c.epochs[me()] || local_->store().pages().size() != pages)
-      why = "mpi_bus: rank " + std::to_string(rank_) + "'s store (" + dir_ + ") opened at epoch " + std::to_string(at) + " with " +
-            std::to_string(local_->store().pages().size()) + " pages; the global log's record of tick " + std::to_string(c.tick) +
-            " needs epoch " + std::to_string(c.epochs[me()]) + " and " + std::to_string(pages) + " pages";
-    agree_or_throw(why, errc::corrupt);
-    // Ghosts and regions' mirrors in the order made: each new page here is the next local id.
-    std::uint32_t next = static_cast<std::uint32_t>(parts_.owned(me()).size());
-    std::size_t r = 0;
-    const auto regions_before = [&](std::size_t k) {
-      for (; r < c.regions.size() && c.regions[r].after_ghosts == k; ++r) {
-        const global_region& reg = c.regions[r];
-        std::vector<page_id> members;
-        for (const std::uint32_t m : reg.members) {
-          members.push_back(page_id{m});
-          const std::uint32_t owner = parts_.owner(page_id{m});
-          if (owner == reg.host) continue;
-          page_id mirror{};
-          ghosts_->restore_mirror(page_id{m}, owner, reg.host, next, mirror);
-          place_.move(page_id{m}, reg.host, mirror);
-          edges_.add_holder(page_id{m}, owner);
-        }
-        edges_.add_region(span<const page_id>(members.data(), members.size()));
-        regions_.push_back(reg);
-      }
-    };
-    for (std::size_t k = 0; k < c.ghosts.size(); ++k) {
-      regions_before(k);
-      edges_.add_ghost(page_id{c.ghosts[k].first}, c.ghosts[k].second);
-      ghosts_->restore(page_id{c.ghosts[k].first}, c.ghosts[k].second, next);
-    }
-    regions_before(c.ghosts.size());
-    for (const auto& [src, dst] : c.edges) edges_.add_edge(page_id{src}, page_id{dst});
-    ticks_ = c.tick;
-  }
 
   // A producer's change, checked and queued for its page's owner.
   friend producer;

@@ -8,9 +8,13 @@
 #pragma once
 
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
 #include <mmsb/dist/partition.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 #include <unordered_map>
 #include <utility>
 
@@ -55,5 +59,14 @@ private:
   const partition* parts_;
   std::unordered_map<std::uint32_t, std::pair<std::uint32_t, page_id>> moved_;  // g -> (host, local id on the host)
 };
+
+// The host of a fixed-point region with these members (pages of parts' bus, at least one): the
+// rank owning most of them, the lowest such rank on a tie.
+inline std::uint32_t region_host(const partition& parts, span<const page_id> members)
+{
+  std::vector<std::uint32_t> count(parts.ranks(), 0);
+  for (const page_id m : members) ++count[parts.owner(m)];
+  return static_cast<std::uint32_t>(std::max_element(count.begin(), count.end()) - count.begin());
+}
 
 } // namespace mmsb::dist

@@ -1,12 +1,18 @@
 // Reopening a distributed bus (dist/mpi_bus.hpp; docs/distributed.md, "Recovery"): before the
 // ranks' local buses open, the ranks agree on the last complete global tick (the newest tick
 // record in any rank's global log, dist/global_log.hpp) and each puts its store back at its
-// epoch in it (log/cut.hpp). Collective; needs MPI.
+// epoch in it (log/cut.hpp); once a local bus has opened there, the edges, ghosts and regions'
+// mirrors the record names are rebuilt around it. Collective; needs MPI.
 #pragma once
 
 #include <mmsb/config/error.hpp>
+#include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
+#include <mmsb/dist/edges.hpp>
 #include <mmsb/dist/exchange.hpp>
 #include <mmsb/dist/global_log.hpp>
+#include <mmsb/dist/partition.hpp>
+#include <mmsb/dist/placement.hpp>
 #include <mmsb/log/cut.hpp>
 #include <mmsb/log/file_system.hpp>
 
@@ -104,6 +110,59 @@ inline restore_point agree_on_restore(MPI_Comm comm_, int rank_, int ranks_, dou
   }
   agree_or_throw(comm_, ranks_, timeout_, why, errc::io_error);
   return p;
+}
+
+// After the local bus `local` opened at the restore point's epoch (agree_on_restore): the edges,
+// the ghosts (a ghost's local id is this rank's page count plus its place among this rank's
+// ghosts), the regions' mirrors, into place, edges, ghosts and regions; the boundary pages
+// are as sent (every ghost equals its source at a tick's end). Checked first, on every rank:
+// the epoch and the page count the record implies (throws mmsb::error, corrupt, naming the rank,
+// its directory dir_ and both figures, on every rank). The parameters named with a trailing _
+// are the bus's members of that name; Ghosts is dist/ghost_sync.hpp's ghost_sync.
+template <class Bus, class Ghosts>
+void restore_topology(const global_log_state& c, MPI_Comm comm_, int rank_, int ranks_, double timeout_, const std::string& dir_,
+                      const partition& parts_, const Bus& local, placement& place_, global_edges& edges_, Ghosts& ghosts,
+                      std::vector<global_region>& regions_)
+{
+  const auto me = static_cast<std::uint32_t>(rank_);
+  std::string why;
+  std::size_t pages = parts_.owned(me).size();
+  for (const auto& [g, holder] : c.ghosts) pages += holder == me ? 1 : 0;
+  for (const auto& r : c.regions)
+    for (const std::uint32_t m : r.members) pages += r.host == me && parts_.owner(page_id{m}) != me ? 1 : 0;
+  const auto at = local.store().current_epoch().value();
+  if (at != c.epochs[me] || local.store().pages().size() != pages)
+    why = "mpi_bus: rank " + std::to_string(rank_) + "'s store (" + dir_ + ") opened at epoch " + std::to_string(at) + " with " +
+          std::to_string(local.store().pages().size()) + " pages; the global log's record of tick " + std::to_string(c.tick) +
+          " needs epoch " + std::to_string(c.epochs[me]) + " and " + std::to_string(pages) + " pages";
+  agree_or_throw(comm_, ranks_, timeout_, why, errc::corrupt);
+  // Ghosts and regions' mirrors in the order made: each new page here is the next local id.
+  auto next = static_cast<std::uint32_t>(parts_.owned(me).size());
+  std::size_t r = 0;
+  const auto regions_before = [&](std::size_t k) {
+    for (; r < c.regions.size() && c.regions[r].after_ghosts == k; ++r) {
+      const global_region& reg = c.regions[r];
+      std::vector<page_id> members;
+      for (const std::uint32_t m : reg.members) {
+        members.push_back(page_id{m});
+        const std::uint32_t owner = parts_.owner(page_id{m});
+        if (owner == reg.host) continue;
+        page_id mirror{};
+        ghosts.restore_mirror(page_id{m}, owner, reg.host, next, mirror);
+        place_.move(page_id{m}, reg.host, mirror);
+        edges_.add_holder(page_id{m}, owner);
+      }
+      edges_.add_region(span<const page_id>(members.data(), members.size()));
+      regions_.push_back(reg);
+    }
+  };
+  for (std::size_t k = 0; k < c.ghosts.size(); ++k) {
+    regions_before(k);
+    edges_.add_ghost(page_id{c.ghosts[k].first}, c.ghosts[k].second);
+    ghosts.restore(page_id{c.ghosts[k].first}, c.ghosts[k].second, next);
+  }
+  regions_before(c.ghosts.size());
+  for (const auto& [src, dst] : c.edges) edges_.add_edge(page_id{src}, page_id{dst});
 }
 
 } // namespace mmsb::dist::detail
