@@ -9,6 +9,7 @@
 #pragma once
 
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
 #include <mmsb/graph/topology.hpp>
 
 #include <algorithm>
@@ -57,7 +58,8 @@ class provenance_finder {
 public:
   static constexpr std::uint32_t default_depth = 32;  // edges walked when the caller gives no limit
 
-  // Page-level: every page whose value can reach p within `depth` edges.
+  // Page-level: every page whose value can reach p within `depth` edges. stamp(span<ancestor>)
+  // fills in the writers of a whole answer at once (page_graph prefetches them).
   template <class Stamp>
   provenance_result pages(const graph_topology& g, std::uint32_t p, std::uint32_t depth, Stamp stamp, bool use_cache = true)
   {
@@ -76,12 +78,13 @@ public:
         cache_.emplace(key, r);
       }
     }
-    for (auto& a : r.ancestors) stamp(a);
+    stamp(span<ancestor>(r.ancestors.data(), r.ancestors.size()));
     return r;
   }
 
   // Element-level: the slots that can reach slot i of page p. Matrix edges name the exact source
   // slots (the row's columns); a kernel edge reads whole pages, so its sources are whole_page.
+  // stamp as for pages().
   template <class Stamp, class RowCols>
   provenance_result slots(const graph_topology& g, std::uint32_t p, std::uint32_t i, std::uint32_t depth, Stamp stamp,
                           RowCols row_cols)
@@ -112,7 +115,7 @@ public:
       r.ancestors.insert(r.ancestors.end(), next.begin(), next.end());
       std::swap(level, next);
     }
-    for (auto& a : r.ancestors) stamp(a);
+    stamp(span<ancestor>(r.ancestors.data(), r.ancestors.size()));
     return r;
   }
 
@@ -134,6 +137,8 @@ private:
     index_version_ = g.version();
   }
 
+  // A level-synchronous BFS over the flat sources: the pages found go to found_ (reused), each
+  // depth's run ending at ends_[depth - 1]; the answer is then allocated once, at its size.
   provenance_result walk(const graph_topology& g, std::uint32_t p, std::uint32_t depth)
   {
     index(g);
@@ -143,29 +148,41 @@ private:
       generation_ = 1;
     }
     provenance_result r;
-    mark_[p] = generation_;
-    level_.assign(1, p);
-    for (std::uint32_t d = 1; !level_.empty(); ++d) {
-      if (d > depth) {
-        for (const auto v : level_) r.truncated = r.truncated || src_ptr_[v] != src_ptr_[v + 1];
+    // Locals, so that the stores to the marks cannot make the compiler reload the arrays.
+    std::uint32_t* const mark = mark_.data();
+    const std::uint64_t* const ptr = src_ptr_.data();
+    const std::uint32_t* const srcs = srcs_.data();
+    const std::uint32_t gen = generation_;
+    std::vector<std::uint32_t> found = std::move(found_);
+    mark[p] = gen;
+    found.assign(1, p);
+    ends_.clear();
+    for (std::size_t begin = 0, end = 1; begin != end; begin = end, end = found.size()) {
+      if (ends_.size() == depth) {
+        for (std::size_t k = begin; k < end; ++k) r.truncated = r.truncated || ptr[found[k]] != ptr[found[k] + 1];
         break;
       }
-      next_.clear();
-      for (const auto v : level_)
-        for (std::uint64_t k = src_ptr_[v]; k < src_ptr_[v + 1]; ++k) {
-          const auto u = srcs_[k];
-          if (mark_[u] == generation_) continue;
-          mark_[u] = generation_;
-          next_.push_back(u);
+      for (std::size_t k = begin; k < end; ++k) {
+        const std::uint32_t v = found[k];
+        for (std::uint64_t e = ptr[v], e_end = ptr[v + 1]; e < e_end; ++e) {
+          const std::uint32_t u = srcs[e];
+          if (mark[u] == gen) continue;
+          mark[u] = gen;
+          found.push_back(u);
         }
-      r.ancestors.reserve(r.ancestors.size() + next_.size());
-      for (const auto u : next_) r.ancestors.push_back({page_id{u}, ancestor::whole_page, d});
-      std::swap(level_, next_);
+      }
+      ends_.push_back(found.size());
     }
+    r.ancestors.reserve(found.size() - 1);
+    std::size_t k = 1;
+    for (std::uint32_t d = 1; d <= ends_.size(); ++d)
+      for (; k < ends_[d - 1]; ++k) r.ancestors.push_back({page_id{found[k]}, ancestor::whole_page, d});
+    found_ = std::move(found);
     return r;
   }
 
-  std::vector<std::uint32_t> mark_, level_, next_;
+  std::vector<std::uint32_t> mark_, found_;  // visit stamps by page; the pages a walk found (the queried one first)
+  std::vector<std::size_t> ends_;  // where each depth's run in found_ ends
   std::vector<std::uint64_t> src_ptr_;
   std::vector<std::uint32_t> srcs_;
   std::uint64_t index_version_ = std::numeric_limits<std::uint64_t>::max();

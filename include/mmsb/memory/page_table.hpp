@@ -164,6 +164,12 @@ public:
   // The epoch of a live page, in memory or spilled (nothing is brought back); epoch 0 for an id
   // that is not live.
   [[nodiscard]] mmsb::epoch epoch_of(page_id id) const noexcept { return set_.epoch_of(id); }
+  // A hint for loops that read many pages' epochs: starts loading id's table entry (nothing is
+  // brought back, nothing changes).
+  void prefetch_entry(page_id id) const noexcept { set_.prefetch_entry(id); }
+  // A hint, as prefetch_entry: starts loading a resident page's id and epoch (its entry should be
+  // in the cache by then: call prefetch_entry a few pages ahead).
+  void prefetch_header(page_id id) const noexcept { set_.prefetch_header(id); }
 
   // Number of live pages.
   [[nodiscard]] std::size_t size() const noexcept { return set_.live(); }

@@ -37,6 +37,9 @@ public:
   [[nodiscard]] MMSB_HD constexpr mmsb::epoch epoch() const noexcept { return epoch_; }
   // Records the epoch of a change; the bus and recovery call it when they commit or restore one.
   MMSB_HD constexpr void set_epoch(mmsb::epoch e) noexcept { epoch_ = e; }
+  // A hint: starts bringing the page's id and epoch into the cache (host only), for loops that
+  // read many pages' epochs (provenance's writers).
+  void prefetch_header() const noexcept { __builtin_prefetch(&epoch_); }
 
   // Slot i; requires i < extent (checked by MMSB_EXPECTS in debug builds).
   [[nodiscard]] MMSB_HD constexpr value_type get(std::size_t i) const noexcept

@@ -117,6 +117,15 @@ public:
     const entry& e = entries_[id.value()];
     return __atomic_load_n(&e.page, __ATOMIC_ACQUIRE) != nullptr || (__atomic_load_n(&e.flags, __ATOMIC_RELAXED) & flag_spilled);
   }
+  void prefetch_entry(page_id id) const noexcept
+  {
+    if (id.value() < entries_.size()) __builtin_prefetch(&entries_[id.value()]);
+  }
+  void prefetch_header(page_id id) const noexcept
+  {
+    if (id.value() >= entries_.size()) return;
+    if (const page_type* p = __atomic_load_n(&entries_[id.value()].page, __ATOMIC_RELAXED)) p->prefetch_header();
+  }
   [[nodiscard]] mmsb::epoch epoch_of(page_id id) const noexcept
   {
     if (id.value() >= entries_.size()) return mmsb::epoch{};
