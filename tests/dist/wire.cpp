@@ -16,7 +16,6 @@
 
 #include "../support/replaced_new.hpp"
 
-
 #include <algorithm>
 #include <cstdint>
 #include <string>

@@ -10,9 +10,9 @@
 #include <algorithm>
 #include <array>
 #include <random>
-#include <tuple>
 #include <set>
 #include <sstream>
+#include <tuple>
 #include <vector>
 
 using namespace mmsb;
@@ -441,8 +441,22 @@ TEST_CASE("provenance on a random DAG equals a plain BFS at every depth, cached 
     }
   }
   for (std::uint32_t v = 0; v < n; v += 3) t.at(p[v]).set_epoch(epoch{v + 1u});
-  // (page, depth, epoch), sorted, and whether the limit cut sources off.
-  using row = std::tuple<std::uint32_t, std::uint32_t, std::uint64_t>;
+  // Some bases written with an explicit stamp (their txn differs from their epoch).
+  std::vector<writer_stamp> stamped(n);
+  for (std::uint32_t v = 0; v < n; v += 2)
+    if (sources[v].empty()) {
+      delta_builder<S, L> b(p[v]);
+      b.assign(1, static_cast<int>(v));
+      stamped[v] = {epoch{5000u + v}, txn_id{7000u + v}};
+      g.apply(b.build(), stamped[v]);
+    }
+  g.propagate();
+  // (page, depth, epoch, txn), sorted, and whether the limit cut sources off.
+  using row = std::tuple<std::uint32_t, std::uint32_t, std::uint64_t, std::uint64_t>;
+  const auto writer = [&](std::uint32_t u) {
+    const auto w = last_writer(t.at(p[u]).epoch(), stamped[u]);
+    return std::pair{w.epoch.value(), w.txn.value()};
+  };
   const auto plain_bfs = [&](std::uint32_t q, std::uint32_t depth) {
     std::vector<row> out;
     std::vector<bool> seen(n, false);
@@ -460,7 +474,7 @@ TEST_CASE("provenance on a random DAG equals a plain BFS at every depth, cached 
           if (!seen[u]) {
             seen[u] = true;
             next.push_back(u);
-            out.emplace_back(u, d, t.at(p[u]).epoch().value());
+            out.emplace_back(u, d, writer(u).first, writer(u).second);
           }
       level = next;
     }
@@ -474,8 +488,7 @@ TEST_CASE("provenance on a random DAG equals a plain BFS at every depth, cached 
       CHECK(a.depth >= last_depth);  // by depth
       last_depth = a.depth;
       CHECK(a.slot == ancestor::whole_page);
-      CHECK(a.last_txn.value() == a.last_epoch.value());
-      out.emplace_back(a.page.value(), a.depth, a.last_epoch.value());
+      out.emplace_back(a.page.value(), a.depth, a.last_epoch.value(), a.last_txn.value());
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -500,6 +513,7 @@ TEST_CASE("provenance on a random DAG equals a plain BFS at every depth, cached 
     }
   }
   CHECK(largest > 64);
+  CHECK(std::count_if(stamped.begin(), stamped.end(), [](const writer_stamp& w) { return w.txn.value() != 0; }) > 0);
 }
 
 TEST_CASE("provenance reports each page's own epoch, however its base was written", "[graph]")

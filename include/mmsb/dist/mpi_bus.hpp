@@ -22,9 +22,10 @@
 // mirror (dist/placement.hpp). The region's least solution, on one local bus, is what one bus
 // computes; the steps carry its inputs in and its results out.
 // Recovery: after every tick each rank appends a tick record (every rank's local epoch, the
-// edges and ghosts added) to its global log (dist/global_log.hpp), once every rank's commits of
-// the tick are done; reopening brings every rank back to the newest tick any rank recorded, bit
-// for bit (dist/restore.hpp, log/cut.hpp). Global checkpoints (checkpoint()) bound the logs.
+// edges and ghosts added) to its global log (dist/global_log.hpp, dist/tick_record.hpp), once
+// every rank's commits of the tick are done; reopening brings every rank back to the newest tick
+// any rank recorded, bit for bit (dist/restore.hpp, log/cut.hpp). Global checkpoints
+// (checkpoint()) bound the logs.
 //
 // Errors are refused on every rank with the same message: a page outside the bus (naming the
 // range), a page owned elsewhere (naming the owner), ranks that disagree at start-up, an edge

@@ -14,9 +14,9 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <vector>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace mmsb::dist {
 

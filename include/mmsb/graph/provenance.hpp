@@ -154,6 +154,11 @@ private:
     const std::uint32_t* const srcs = srcs_.data();
     const std::uint32_t gen = generation_;
     std::vector<std::uint32_t> found = std::move(found_);
+    struct give_back {  // found_ keeps its storage for the next walk, on a throw too
+      std::vector<std::uint32_t>& to;
+      std::vector<std::uint32_t>& from;
+      ~give_back() { to = std::move(from); }
+    } keep{found_, found};
     mark[p] = gen;
     found.assign(1, p);
     ends_.clear();
@@ -177,7 +182,6 @@ private:
     std::size_t k = 1;
     for (std::uint32_t d = 1; d <= ends_.size(); ++d)
       for (; k < ends_[d - 1]; ++k) r.ancestors.push_back({page_id{found[k]}, ancestor::whole_page, d});
-    found_ = std::move(found);
     return r;
   }
 
