@@ -307,8 +307,7 @@ public:
   // with the txn given to apply(d, stamp) at that epoch, else the epoch's number.
   [[nodiscard]] writer_stamp stamp(page_id p) const noexcept
   {
-    if (!g_.bases.contains(p)) return {};
-    return last_writer(g_.bases.epoch_of(p), p.value() < g_.stamps.size() ? g_.stamps[p.value()] : writer_stamp{});
+    return writer_of(g_.bases, g_.stamps, p);
   }
   // True when no budgeted wave is unfinished and no change waits for propagate().
   [[nodiscard]] bool idle() const noexcept { return wave_.idle(); }
@@ -379,7 +378,7 @@ public:
   {
     check_page(p, "provenance");
     grow(p.value() + 1);
-    return finder_.pages(g_.topo, p.value(), depth, [&](span<ancestor> as) { fill_stamps(as); }, use_cache);
+    return finder_.pages(g_.topo, p.value(), depth, [&](span<ancestor> as) { fill_writers(as, g_.bases, g_.stamps); }, use_cache);
   }
   // The slots slot i of page p depends on (whole pages through kernel edges).
   provenance_result slot_provenance(page_id p, std::size_t slot, std::uint32_t depth = provenance_finder::default_depth)
@@ -389,7 +388,7 @@ public:
       throw error(errc::out_of_range, "provenance of page " + std::to_string(p.value()) + ": slot " + std::to_string(slot) +
                                         " is out of range (pages hold " + std::to_string(extent) + " slots)");
     grow(p.value() + 1);
-    return finder_.slots(g_.topo, p.value(), static_cast<std::uint32_t>(slot), depth, [&](span<ancestor> as) { fill_stamps(as); },
+    return finder_.slots(g_.topo, p.value(), static_cast<std::uint32_t>(slot), depth, [&](span<ancestor> as) { fill_writers(as, g_.bases, g_.stamps); },
                          [&](std::uint32_t t, std::uint32_t row) { return g_.matrices[g_.topo.at(t).payload]->row_cols(row); });
   }
 
@@ -425,25 +424,6 @@ private:
     wave_.grow(n);  // first: g_'s size is what says every part has room (kept if g_ cannot grow)
     regions_.grow(n);
     g_.grow(n);
-  }
-  // The writers of a provenance answer. Each needs the page's table entry, then the page's
-  // epoch, then its stamp: loads scattered over the id range (a cache miss each at a million
-  // pages), so they are started ahead, entries 16 pages ahead and epochs 8, as a pipeline.
-  void fill_stamps(span<ancestor> as) const
-  {
-    constexpr std::size_t entry_ahead = 16, header_ahead = 8;
-    const std::size_t n = as.size();
-    for (std::size_t i = 0; i < n; ++i) {
-      if (i + entry_ahead < n) {
-        const page_id q = as[i + entry_ahead].page;
-        g_.bases.prefetch_entry(q);
-        if (q.value() < g_.stamps.size()) __builtin_prefetch(&g_.stamps[q.value()]);
-      }
-      if (i + header_ahead < n) g_.bases.prefetch_header(as[i + header_ahead].page);
-      const auto s = stamp(as[i].page);
-      as[i].last_epoch = s.epoch;
-      as[i].last_txn = s.txn;
-    }
   }
 
   state_type g_;
