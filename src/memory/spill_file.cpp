@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cerrno>
 #include <cstring>
-#include <functional>
 
 #include <fcntl.h>
 #include <sys/uio.h>
@@ -39,12 +39,11 @@ std::uint64_t checksum(const header& h, const void* payload, std::size_t n) noex
   return XXH3_64bits_withSeed(&h, sizeof h, detail::xxh3_wide(payload, n));
 }
 
-// Writes or reads all of iov at offset (retrying short transfers and EINTR); 0 or the errno.
+// Writes or reads all of iov[0, n) at offset (retrying short transfers and EINTR; iov is
+// consumed); 0 or the errno.
 template <class Io>
-int transfer_all(Io io, int fd, std::array<iovec, 3> iov, std::uint64_t offset)
+int transfer_all(Io io, int fd, iovec* v, int n, std::uint64_t offset)
 {
-  iovec* v = iov.data();
-  int n = 3;
   while (n > 0) {
     const ssize_t got = io(fd, v, n, static_cast<off_t>(offset));
     if (got < 0) {
@@ -67,12 +66,24 @@ int transfer_all(Io io, int fd, std::array<iovec, 3> iov, std::uint64_t offset)
   return 0;
 }
 
+errc write_error(int err) { return err == ENOSPC || err == EDQUOT || err == EFBIG ? errc::no_space : errc::io_error; }
+
+// Per record in write_run's scratch: the header, then the checksum.
+struct record_head {
+  header h;
+  std::uint64_t sum;
+};
+static_assert(sizeof(record_head) == 32 && alignof(record_head) == 8);
+
 } // namespace
 
-spill_file::spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes)
+spill_file::spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes, double slack)
     : payload_bytes_(payload_bytes), record_bytes_((header_bytes + payload_bytes + 8 + 7) / 8 * 8), max_bytes_(max_bytes)
 {
   if (payload_bytes == 0) throw error(errc::invalid_argument, "spill file in " + dir + ": records of 0 bytes");
+  if (!(slack >= 1 && slack <= 16))
+    throw error(errc::invalid_argument, "spill file in " + dir + ": a slack of " + std::to_string(slack) + " slots a record is outside [1, 16]");
+  slack_percent_ = static_cast<std::size_t>(slack * 100 + 0.5);
   if (max_bytes < record_bytes_)
     throw error(errc::invalid_argument, "spill file in " + dir + ": a quota of " + std::to_string(max_bytes) +
                                           " bytes is smaller than one record (" + std::to_string(record_bytes_) + " bytes)");
@@ -81,6 +92,8 @@ spill_file::spill_file(const std::string& dir, std::size_t payload_bytes, std::u
   if (fd_ < 0)
     throw error(errc::io_error, "spill file: cannot create a file in directory " + dir + ": " + errno_text(errno));
   path_ = std::move(tmpl);
+  scratch_.resize(max_run * sizeof(record_head) / 8);
+  iov_.resize(max_run * 4);
 }
 
 spill_file::~spill_file()
@@ -91,41 +104,65 @@ spill_file::~spill_file()
 
 std::uint32_t spill_file::write(page_id id, mmsb::epoch e, const void* bytes)
 {
-  const bool reuse = !free_.empty();
-  const std::uint32_t slot = reuse ? free_.front() : slots_;
-  const std::uint64_t offset = offset_of(slot);
+  const page_record r{id, e, bytes};
+  return write_run(span<const page_record>(&r, 1)).first;
+}
+
+spill_file::run spill_file::write_run(span<const page_record> pages)
+{
+  if (pages.empty()) throw error(errc::invalid_argument, "spill file " + path_ + ": a run of no records");
+  // Where the run goes: from the cursor on, the next free slot and the free slots after it; new
+  // slots at the end while the file is within its slack; else the cursor wraps to the start.
+  std::size_t n = std::min(pages.size(), max_run);
+  const std::size_t in_use = std::size_t{slots_} - free_count_;
+  // The slots the quota and the slot count allow.
+  const std::uint64_t end_slots = std::min<std::uint64_t>(max_bytes_ / record_bytes_, std::numeric_limits<std::uint32_t>::max());
+  const bool may_grow = free_count_ == 0 || (slots_ < end_slots && (in_use + n) * slack_percent_ >= (std::size_t{slots_} + n) * 100);
+  std::uint32_t first = slots_;
+  if (free_count_ != 0) {
+    std::size_t f = next_free(cursor_);
+    if (f == slots_ && !may_grow) f = next_free(0);  // wrap: there is a free slot
+    if (f != slots_) {
+      std::size_t len = 1;
+      while (len < n && f + len < slots_ && (free_[(f + len) / 64] >> ((f + len) % 64) & 1)) ++len;
+      if (f + len < slots_ || !may_grow) n = len;  // a hole (or the free tail, not past it): as much as it holds
+      first = static_cast<std::uint32_t>(f);
+    }
+  }
+  const std::uint64_t offset = offset_of(first);
   const auto where = [&] {
-    return "page " + std::to_string(id.value()) + " to spill file " + path_ + " at offset " + std::to_string(offset);
+    return "page " + std::to_string(pages[0].id.value()) + " to spill file " + path_ + " at offset " + std::to_string(offset);
   };
-  if (!reuse) {
-    if (slots_ == std::numeric_limits<std::uint32_t>::max())
-      throw error(errc::no_space, "spilling " + where() + ": the file holds its maximum number of records");
-    if (offset + record_bytes_ > max_bytes_)
-      throw error(errc::no_space, "spilling " + where() + ": the file's quota of " + std::to_string(max_bytes_) + " bytes is full");
-    free_.reserve(std::size_t{slots_} + 1);  // release() never allocates
+  if (first + n > end_slots) {  // new slots past the end: within the quota and the slot count
+    if (first >= end_slots)
+      throw error(errc::no_space, "spilling " + where() + (end_slots == std::numeric_limits<std::uint32_t>::max()
+                                                               ? ": the file holds its maximum number of records"
+                                                               : ": the file's quota of " + std::to_string(max_bytes_) + " bytes is full"));
+    n = static_cast<std::size_t>(end_slots - first);
   }
-  header h{magic, id.value(), 0, e.value()};
-  std::uint64_t sum = checksum(h, bytes, payload_bytes_);
+  const std::size_t new_slots = first + n > slots_ ? first + n - slots_ : 0;
+  if (new_slots != 0) free_.resize((std::size_t{slots_} + new_slots + 63) / 64);  // may throw: nothing taken yet
+
   static constexpr std::array<std::byte, 8> pad{};
-  const std::size_t tail = record_bytes_ - header_bytes - payload_bytes_ - 8;
-  std::array<iovec, 3> iov{iovec{&h, sizeof h}, iovec{const_cast<void*>(bytes), payload_bytes_}, iovec{&sum, 8}};
-  if (const int err = transfer_all(::pwritev, fd_, iov, offset))
-    throw error(err == ENOSPC || err == EDQUOT || err == EFBIG ? errc::no_space : errc::io_error,
-                "spilling " + where() + ": " + errno_text(err));
-  if (tail != 0) {  // the rounding: written once, so the file has no holes that read as records
-    std::array<iovec, 3> pad_iov{iovec{const_cast<std::byte*>(pad.data()), tail}, iovec{nullptr, 0}, iovec{nullptr, 0}};
-    if (const int err = transfer_all(::pwritev, fd_, pad_iov, offset + record_bytes_ - tail))
-      throw error(err == ENOSPC || err == EDQUOT || err == EFBIG ? errc::no_space : errc::io_error,
-                  "spilling " + where() + ": " + errno_text(err));
+  const std::size_t tail = record_bytes_ - header_bytes - payload_bytes_ - 8;  // the rounding: written, so no holes
+  auto* heads = reinterpret_cast<record_head*>(scratch_.data());  // 8-aligned, max_run of them
+  int v = 0;
+  for (std::size_t k = 0; k < n; ++k) {
+    const page_record& r = pages[k];
+    heads[k].h = header{magic, r.id.value(), 0, r.epoch.value()};
+    heads[k].sum = checksum(heads[k].h, r.bytes, payload_bytes_);
+    iov_[v++] = iovec{&heads[k].h, sizeof(header)};
+    iov_[v++] = iovec{const_cast<void*>(r.bytes), payload_bytes_};
+    iov_[v++] = iovec{&heads[k].sum, 8};
+    if (tail != 0) iov_[v++] = iovec{const_cast<std::byte*>(pad.data()), tail};
   }
-  if (reuse) {
-    std::pop_heap(free_.begin(), free_.end(), std::greater<>{});
-    free_.pop_back();
-  } else {
-    ++slots_;
-  }
-  ++writes_;
-  return slot;
+  if (const int err = transfer_all(::pwritev, fd_, iov_.data(), v, offset)) throw error(write_error(err), "spilling " + where() + ": " + errno_text(err));
+  for (std::size_t s = first; s < std::min<std::size_t>(first + n, slots_); ++s) free_[s / 64] &= ~(std::uint64_t{1} << (s % 64));
+  free_count_ -= std::min<std::size_t>(first + n, slots_) - std::min<std::size_t>(first, slots_);
+  slots_ = static_cast<std::uint32_t>(std::max<std::size_t>(slots_, first + n));
+  cursor_ = first + n;
+  writes_ += n;
+  return run{first, static_cast<std::uint32_t>(n)};
 }
 
 void spill_file::read(std::uint32_t slot, page_id id, mmsb::epoch e, void* out) const
@@ -138,7 +175,7 @@ void spill_file::read(std::uint32_t slot, page_id id, mmsb::epoch e, void* out) 
   header h{};
   std::uint64_t sum = 0;
   std::array<iovec, 3> iov{iovec{&h, sizeof h}, iovec{out, payload_bytes_}, iovec{&sum, 8}};
-  if (const int err = transfer_all(::preadv, fd_, iov, offset))
+  if (const int err = transfer_all(::preadv, fd_, iov.data(), 3, offset))
     throw error(err == EIO ? errc::corrupt : errc::io_error, "reading " + where() + ": " + errno_text(err));
   reads_.fetch_add(1, std::memory_order_relaxed);
   if (h.magic != magic) throw error(errc::corrupt, where() + ": the record's magic is wrong");
@@ -152,8 +189,20 @@ void spill_file::read(std::uint32_t slot, page_id id, mmsb::epoch e, void* out) 
 
 void spill_file::release(std::uint32_t slot)
 {
-  free_.push_back(slot);  // never allocates: reserved when the slot was first used
-  std::push_heap(free_.begin(), free_.end(), std::greater<>{});
+  free_[slot / 64] |= std::uint64_t{1} << (slot % 64);  // never allocates: sized when the slot was first used
+  ++free_count_;
+}
+
+std::size_t spill_file::next_free(std::size_t from) const noexcept
+{
+  if (from >= slots_) return slots_;
+  std::size_t w = from / 64;
+  std::uint64_t bits = free_[w] & (~std::uint64_t{0} << (from % 64));
+  while (bits == 0) {
+    if (++w == free_.size()) return slots_;
+    bits = free_[w];
+  }
+  return std::min<std::size_t>(w * 64 + static_cast<std::size_t>(std::countr_zero(bits)), slots_);
 }
 
 } // namespace mmsb

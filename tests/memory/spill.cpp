@@ -61,7 +61,7 @@ bool page_is_right(const page_t& p, std::uint32_t i)
 
 } // namespace
 
-TEST_CASE("spill file: records round-trip, slots are reused lowest first, the file is removed", "[memory][spill]")
+TEST_CASE("spill file: records round-trip, freed slots are reused, the file is removed", "[memory][spill]")
 {
   test::temp_dir d("mmsb-spill-test");
   std::string path;
@@ -84,8 +84,10 @@ TEST_CASE("spill file: records round-trip, slots are reused lowest first, the fi
     CHECK(out == a);
     f.release(s0);
     CHECK(f.slots_in_use() == 1);
-    CHECK(f.write(page_id{8}, epoch{5}, b.data()) == 0);  // the freed slot, not a new one
+    CHECK(f.write(page_id{8}, epoch{5}, b.data()) == 0);  // no slack: the freed slot, not a new one
     CHECK(f.file_bytes() == 2 * 136);
+    f.read(0, page_id{8}, epoch{5}, out.data());
+    CHECK(out == b);
     // Asking for the wrong page or epoch is caught, never answered with another page's bytes.
     CHECK_THROWS_WITH(f.read(s1, page_id{8}, epoch{4}, out.data()), Catch::Contains("names page 9"));
     CHECK_THROWS_WITH(f.read(s1, page_id{9}, epoch{5}, out.data()), Catch::Contains("of epoch 4, not 5"));
@@ -94,6 +96,60 @@ TEST_CASE("spill file: records round-trip, slots are reused lowest first, the fi
   }
   struct stat st {};
   CHECK(::stat(path.c_str(), &st) != 0);  // gone with the spill_file
+}
+
+TEST_CASE("spill file: a run goes to adjacent slots, as in a log within the slack, and reads back", "[memory][spill]")
+{
+  test::temp_dir d("mmsb-spill-test");
+  spill_file f(d.path, 64, spill_file::unlimited, 1.5);
+  std::vector<std::array<unsigned char, 64>> bytes(40);
+  for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i].fill(static_cast<unsigned char>(i));
+  std::vector<std::uint32_t> page_in(64, ~0u);  // slot -> the page whose record it holds
+  const auto write_run = [&](std::uint32_t first_page, std::size_t n) {
+    std::vector<spill_file::page_record> r;
+    for (std::uint32_t k = 0; k < n; ++k) r.push_back({page_id{first_page + k}, epoch{first_page + k + 100}, bytes[first_page + k].data()});
+    const auto run = f.write_run(r);
+    for (std::uint32_t k = 0; k < run.count; ++k) page_in[run.first + k] = first_page + k;
+    return run;
+  };
+  const auto release = [&](std::uint32_t from, std::uint32_t to) {
+    for (std::uint32_t s = from; s < to; ++s) {
+      f.release(s);
+      page_in[s] = ~0u;
+    }
+  };
+  auto r = write_run(0, 20);  // an empty file: new slots 0..19
+  CHECK((r.first == 0 && r.count == 20));
+  release(0, 12);  // 8 records in 20 slots: growing would pass 1.5 slots a record
+  r = write_run(20, 8);  // so the cursor wraps: the first free run, at 0
+  CHECK((r.first == 0 && r.count == 8));
+  r = write_run(28, 8);  // on from the cursor: the hole 8..11 holds 4 of them
+  CHECK((r.first == 8 && r.count == 4));
+  r = write_run(32, 3);  // no free slot past the cursor, and the file is within its slack: new slots
+  CHECK((r.first == 20 && r.count == 3));
+  CHECK(f.slots_in_use() == 23);
+  CHECK(f.slot_bound() == 23);
+  CHECK(f.writes() == 35);
+  std::array<unsigned char, 64> out{};
+  for (std::uint32_t s = 0; s < f.slot_bound(); ++s) {
+    REQUIRE(page_in[s] != ~0u);
+    f.read(s, page_id{page_in[s]}, epoch{page_in[s] + 100}, out.data());
+    CHECK(out == bytes[page_in[s]]);
+  }
+  CHECK_THROWS_WITH(f.write_run({}), Catch::Contains("a run of no records"));
+  // With no slack (the default), a run past the cursor fills the next free slots, then wraps.
+  spill_file g(d.path, 64);
+  std::vector<spill_file::page_record> r10;
+  for (std::uint32_t k = 0; k < 10; ++k) r10.push_back({page_id{k}, epoch{k + 100}, bytes[k].data()});
+  CHECK(g.write_run(r10).count == 10);
+  for (const std::uint32_t s : {1u, 2u, 3u, 7u}) g.release(s);
+  auto q = g.write_run(span<const spill_file::page_record>(r10.data(), 3));  // cursor at 10, nothing free past it: wraps to 1..3
+  CHECK((q.first == 1 && q.count == 3));
+  q = g.write_run(span<const spill_file::page_record>(r10.data() + 3, 4));  // on from 4: slot 7, a hole of one
+  CHECK((q.first == 7 && q.count == 1));
+  q = g.write_run(span<const spill_file::page_record>(r10.data() + 4, 2));  // nothing free: new slots
+  CHECK((q.first == 10 && q.count == 2));
+  CHECK(g.file_bytes() == 12 * g.record_bytes());
 }
 
 TEST_CASE("spill file: a damaged record is corrupt, naming the page, the file and the offset", "[memory][spill]")
@@ -123,6 +179,7 @@ TEST_CASE("spill file: bad arguments and a full quota are refused with nothing t
   test::temp_dir d("mmsb-spill-test");
   CHECK_THROWS_WITH(spill_file(d.path + "/missing", 64), Catch::Contains(d.path + "/missing"));
   CHECK_THROWS_WITH(spill_file(d.path, 64, 10), Catch::Contains("quota of 10 bytes"));
+  CHECK_THROWS_WITH(spill_file(d.path, 64, spill_file::unlimited, 0.5), Catch::Contains("a slack of 0.5"));
   if (::geteuid() != 0) {  // root writes anywhere
     REQUIRE(::chmod(d.path.c_str(), 0500) == 0);
     CHECK_THROWS_WITH(spill_file(d.path, 64), Catch::Contains(d.path));
@@ -140,6 +197,9 @@ TEST_CASE("spill file: bad arguments and a full quota are refused with nothing t
     CHECK_THAT(e.what(), Catch::Contains("page 3") && Catch::Contains(f.path()));
   }
   CHECK(f.slots_in_use() == 2);
+  CHECK(f.file_bytes() == 2 * 96);
+  f.release(0);  // the quota leaves no room to grow: the freed slot is reused
+  CHECK(f.write(page_id{3}, epoch{1}, a.data()) == 0);
   CHECK(f.file_bytes() == 2 * 96);
 }
 

@@ -65,7 +65,7 @@ namespace detail {
 [[nodiscard]] inline bus_options with_checked_memory(bus_options o, std::size_t block_bytes, std::size_t page_bytes)
 {
   o.memory.check(block_bytes, memory_floor(o));
-  if (o.memory.on()) spill_file probe(o.memory.directory(), page_bytes, o.memory.spill_quota);
+  if (o.memory.on()) spill_file probe(o.memory.directory(), page_bytes, o.memory.spill_quota, o.memory.spill_slack);
   return o;
 }
 } // namespace detail

@@ -9,8 +9,20 @@
 //   16   epoch                           u64 (the page's epoch when it was spilled)
 //   24   the page's bytes                payload_bytes
 //   24+n checksum                        u64: xxh3-64 of [0, 24), seeded with xxh3-64 of the page's bytes
-// Records are rounded up to 8 bytes; slot s is at s * record_bytes(). Freed slots are reused,
-// lowest first, so the file grows only to the largest number of pages spilled at once.
+// Records are rounded up to 8 bytes; slot s is at s * record_bytes().
+//
+// SLOTS. write_run writes a burst of records into adjacent slots with one call (one pwritev), so
+// a burst costs the kernel one call, and each page-cache page once, not a call and one or two
+// page-cache pages per record. Runs are placed as in a log: from a cursor just past the last
+// run, the next free slots (the run stops at a slot in use); new slots at the end of the file
+// when no slot is free, or while the file stays within `slack` slots per record in use; past
+// that, the cursor wraps to the start. So the file grows to at most `slack` times the largest
+// number of records it held at once. The slack (default 1) is a trade (docs/memory.md, P12 and
+// the capacity run): with room to spare (1.5), the pages of earlier runs that came back leave
+// whole stretches free ahead of the cursor and runs are long, which is 1.3x faster when the file
+// stays in the page cache; but each new slot is a new page-cache page to dirty, and where the
+// disk's write-back bounds the kernel (4 GiB spilled), rewriting freed slots in place is what
+// keeps the maintain phase within its pause.
 //
 // Errors: a record that fails its check (magic, id, epoch or checksum) is errc::corrupt naming
 // the page, the file and the offset; it is never handed back as a page. A full disk (or the
@@ -20,6 +32,7 @@
 
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/ids.hpp>
+#include <mmsb/core/span.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -27,6 +40,8 @@
 #include <limits>
 #include <string>
 #include <vector>
+
+struct iovec;
 
 namespace mmsb {
 
@@ -39,17 +54,37 @@ public:
 
   // Creates a new, empty spill file in directory `dir` (which must exist and be writable) for
   // records of payload_bytes each, growing to at most max_bytes (a quota that behaves as a full
-  // disk). Throws mmsb::error (io_error, naming the path and errno) when it cannot, or
-  // (invalid_argument) for a zero payload or a quota smaller than one record.
-  spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes = unlimited);
+  // disk) and to at most `slack` slots per record held (see SLOTS at the top). Throws
+  // mmsb::error (io_error, naming the path and errno) when it cannot, or (invalid_argument) for
+  // a zero payload, a quota smaller than one record or a slack outside [1, 16].
+  spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes = unlimited, double slack = 1.0);
   spill_file(const spill_file&) = delete;
   spill_file& operator=(const spill_file&) = delete;
   // Closes and removes the file.
   ~spill_file();
 
+  static constexpr std::size_t max_run = 256;  // the most records one write_run writes
+
+  // One record to write: the page's id, its epoch and its payload_bytes bytes.
+  struct page_record {
+    page_id id;              // the page
+    mmsb::epoch epoch;       // its epoch
+    const void* bytes;       // its payload_bytes bytes
+  };
+  // Where write_run put its records: slots first, first + 1, ..., first + count - 1.
+  struct run {
+    std::uint32_t first = 0;  // the first record's slot
+    std::uint32_t count = 0;  // records written (>= 1)
+  };
+
   // Writes one record (the page's id, epoch and payload_bytes bytes) and returns its slot. Throws
   // mmsb::error (no_space, io_error: naming the page, the path and errno) with no slot taken.
   [[nodiscard]] std::uint32_t write(page_id id, mmsb::epoch e, const void* bytes);
+  // Writes the records of the first `count` pages of `pages` (1 <= count <= max_run) into adjacent
+  // slots with one call: the lowest run of free slots (continuing past the end of the file), or
+  // new slots at the end. count is what that run holds. Throws as write(), naming the first page,
+  // with no slot taken; an empty `pages` is invalid_argument.
+  [[nodiscard]] run write_run(span<const page_record> pages);
   // Reads the record in `slot` into out (payload_bytes bytes) after checking that it is the
   // record of page `id` at epoch `e`, whole. Throws mmsb::error (corrupt: naming the page, the
   // path and the offset; io_error) and leaves out unspecified.
@@ -62,7 +97,7 @@ public:
   // Bytes of one record.
   [[nodiscard]] std::size_t record_bytes() const noexcept { return record_bytes_; }
   // Slots holding a page now.
-  [[nodiscard]] std::size_t slots_in_use() const noexcept { return slots_ - free_.size(); }
+  [[nodiscard]] std::size_t slots_in_use() const noexcept { return slots_ - free_count_; }
   // Slots ever used: every slot returned so far is below this.
   [[nodiscard]] std::uint32_t slot_bound() const noexcept { return slots_; }
   // The file's size in bytes.
@@ -76,13 +111,21 @@ public:
   [[nodiscard]] std::uint64_t offset_of(std::uint32_t s) const noexcept { return std::uint64_t{s} * record_bytes_; }
 
 private:
+  // The first free slot at or after `from`; slots_ when none.
+  [[nodiscard]] std::size_t next_free(std::size_t from) const noexcept;
+
   std::string path_;
   int fd_ = -1;
   std::size_t payload_bytes_;
   std::size_t record_bytes_;
   std::uint64_t max_bytes_;
   std::uint32_t slots_ = 0;             // slots ever used: the file holds slots_ records
-  std::vector<std::uint32_t> free_;     // freed slots, a min-heap
+  std::vector<std::uint64_t> free_;     // bit s: slot s is free (covers slots_; release() never allocates)
+  std::size_t free_count_ = 0;          // free slots below slots_
+  std::size_t slack_percent_ = 100;     // the slack, in slots per 100 records in use
+  std::size_t cursor_ = 0;              // where the next run's search starts: past the last run
+  std::vector<std::uint64_t> scratch_;  // write_run's headers and checksums, reused
+  std::vector<struct ::iovec> iov_;     // write_run's vectors, reused
   std::uint64_t writes_ = 0;
   mutable std::atomic<std::uint64_t> reads_{0};
 };

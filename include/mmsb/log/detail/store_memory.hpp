@@ -35,7 +35,7 @@ public:
   void set(Table& table, const memory_budget& b, std::size_t min_pages, Quiesce&& quiesce)
   {
     b.check(Table::block_bytes, min_pages);
-    auto f = b.on() ? std::make_unique<spill_file>(b.directory(), sizeof(typename Table::page_type), b.spill_quota) : nullptr;
+    auto f = b.on() ? std::make_unique<spill_file>(b.directory(), sizeof(typename Table::page_type), b.spill_quota, b.spill_slack) : nullptr;
     quiesce();
     table.set_spill_file(nullptr);  // every spilled page back (may throw: nothing else changed)
     table.set_spill_file(f.get());

@@ -13,6 +13,7 @@
 #include <mmsb/memory/spill_file.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -32,6 +33,7 @@ public:
   using page_type = Page;
   static constexpr std::size_t block_bytes = round_up(sizeof(page_type), page_alignment);
   static constexpr std::size_t spill_batch = 4096;  // the most pages one choice picks
+  static constexpr std::size_t spill_run = 64;      // the most pages one write to the spill file takes
   static constexpr std::size_t spill_window = spill_records<page_type>::window;
   struct spill_outcome {
     std::size_t spilled = 0;  // pages moved to the file
@@ -226,13 +228,11 @@ public:
   // spill_file::write with the page still resident. Spilling is no use: the age stays.
   void spill(page_id id, page_type* p)
   {
-    entry& e = entries_[id.value()];
-    const std::uint32_t slot = spill_.write(*p, e.used);  // may throw: nothing changed
-    release(p);
-    e = entry{nullptr, flag_spilled | (e.flags & uses_mask), slot};
-    spill_.spilled.fetch_add(1, std::memory_order_relaxed);
+    const std::uint32_t slot = spill_.write(*p, entries_[id.value()].used);  // may throw: nothing changed
+    spilled_to(id, slot);
   }
-  // The facade's spill_coldest.
+  // The facade's spill_coldest. The chosen pages go to the file in runs of adjacent slots
+  // (spill_file::write_run), as many as the time left allows.
   template <class MaySpill>
   spill_outcome spill_coldest(std::size_t keep, std::chrono::steady_clock::time_point deadline, MaySpill&& may_spill)
   {
@@ -241,6 +241,8 @@ public:
     const auto start = clock::now();
     // Kept back for a page slower than the mean (a write the kernel throttles): a tenth of the time.
     const auto slack = deadline > start ? (deadline - start) / 10 : clock::duration::zero();
+    std::array<spill_file::page_record, spill_run> run;
+    std::array<std::uint32_t, spill_run> last_uses;
     std::size_t looked = 0;  // entries looked at without finding a page to spill
     while (resident() > keep && looked < entries_.size()) {
       const auto& pick = spill_.coldest(std::min(resident() - keep, spill_batch), entries_.size(), [&](std::uint32_t i, std::uint32_t& heat) {
@@ -250,19 +252,34 @@ public:
         return true;
       });
       looked = pick.empty() ? looked + std::min(entries_.size(), std::max(spill_batch * 4, spill_window)) : 0;
-      for (std::size_t k = 0; k < pick.size(); ++k) {
-        const page_id id{static_cast<std::uint32_t>(pick[k])};
-        if (k + 1 < pick.size()) prefetch_block(entries_[static_cast<std::uint32_t>(pick[k + 1])].page);  // cold: fetched during this write
-        const auto now = clock::now();
-        if (out.spilled != 0 && now + std::max<clock::duration>(2 * (now - start) / static_cast<clock::rep>(out.spilled), slack) > deadline) return out;
+      for (std::size_t k = 0; k < pick.size();) {
+        // A page starts only when twice the mean page time and the slack still fit; the first run
+        // is one page when the deadline has passed (progress), else up to a whole run.
+        std::size_t fit = deadline > start ? spill_run : 1;
+        if (out.spilled != 0) {
+          const auto now = clock::now();
+          const auto mean = std::max<clock::duration>((now - start) / static_cast<clock::rep>(out.spilled), clock::duration{1});
+          const auto reserve = std::max<clock::duration>(2 * mean, slack);
+          if (now + reserve > deadline) return out;
+          fit = std::min<std::size_t>(fit, 1 + static_cast<std::size_t>((deadline - now - reserve) / mean));
+        }
+        const std::size_t n = std::min(fit, pick.size() - k);
+        for (std::size_t j = 0; j < n; ++j) {
+          const entry& e = entries_[static_cast<std::uint32_t>(pick[k + j])];
+          run[j] = {e.page->id(), e.page->epoch(), e.page};
+          last_uses[j] = e.used;
+        }
+        spill_file::run wrote;
         try {
-          spill(id, entries_[id.value()].page);
+          wrote = spill_.write_run(span<const spill_file::page_record>(run.data(), n), last_uses.data());
         } catch (const error& x) {
           out.failure = x.code();
           out.message = x.what();
           return out;
         }
-        ++out.spilled;
+        for (std::uint32_t j = 0; j < wrote.count; ++j) spilled_to(run[j].id, wrote.first + j);
+        k += wrote.count;
+        out.spilled += wrote.count;
       }
     }
     out.done = resident() <= keep;
@@ -318,11 +335,13 @@ private:
     __atomic_store_n(&e.flags, uses << uses_shift, __ATOMIC_RELAXED);
     __atomic_store_n(&e.used, clock_, __ATOMIC_RELAXED);
   }
-  // A cold page's block ahead of its spill: its header (past the storage) and its first line.
-  static void prefetch_block(const page_type* p) noexcept
+  // Resident page id now lives in spill slot `slot`: frees its block. The age stays.
+  void spilled_to(page_id id, std::uint32_t slot) noexcept
   {
-    __builtin_prefetch(p);
-    __builtin_prefetch(reinterpret_cast<const char*>(p) + sizeof(page_type) - 1);
+    entry& e = entries_[id.value()];
+    release(e.page);
+    e = entry{nullptr, flag_spilled | (e.flags & uses_mask), slot};
+    spill_.spilled.fetch_add(1, std::memory_order_relaxed);
   }
   void release(page_type* p) noexcept
   {

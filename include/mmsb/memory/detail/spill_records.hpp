@@ -39,11 +39,19 @@ public:
   // spill_file::write, with nothing taken.
   std::uint32_t write(const Page& p, std::uint32_t last_use)
   {
-    reserve_for(slots_, std::size_t{file->slot_bound()} + 1);
-    const std::uint32_t slot = file->write(p.id(), p.epoch(), &p);  // may throw: nothing changed
-    if (slot >= slots_.size()) slots_.resize(std::size_t{slot} + 1);  // reserved above: no throw
-    slots_[slot] = {p.epoch().value(), last_use};
-    return slot;
+    const spill_file::page_record r{p.id(), p.epoch(), &p};
+    return write_run(span<const spill_file::page_record>(&r, 1), &last_use).first;
+  }
+  // Writes the records of a prefix of `pages` (their pages last used at clocks last_uses[k]) into
+  // adjacent slots (spill_file::write_run) and returns where. Throws as spill_file::write_run,
+  // with nothing taken.
+  spill_file::run write_run(span<const spill_file::page_record> pages, const std::uint32_t* last_uses)
+  {
+    reserve_for(slots_, std::size_t{file->slot_bound()} + pages.size());
+    const spill_file::run r = file->write_run(pages);  // may throw: nothing changed
+    if (r.first + r.count > slots_.size()) slots_.resize(std::size_t{r.first} + r.count);  // reserved above: no throw
+    for (std::uint32_t k = 0; k < r.count; ++k) slots_[r.first + k] = {pages[k].epoch.value(), last_uses[k]};
+    return r;
   }
   // The epoch of the page slot s holds.
   [[nodiscard]] mmsb::epoch epoch_at(std::uint32_t s) const noexcept { return mmsb::epoch{slots_[s].epoch}; }
