@@ -9,6 +9,7 @@
 #include <array>
 #include <bit>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include <fcntl.h>
@@ -112,20 +113,21 @@ spill_file::run spill_file::write_run(span<const page_record> pages)
 {
   if (pages.empty()) throw error(errc::invalid_argument, "spill file " + path_ + ": a run of no records");
   // Where the run goes: from the cursor on, the next free slot and the free slots after it; new
-  // slots at the end while the file is within its slack; else the cursor wraps to the start.
+  // slots at the end when none is free, or while the file is within its slack and new slots cost
+  // no more than refilled ones; else the cursor wraps to the start.
   std::size_t n = std::min(pages.size(), max_run);
   const std::size_t in_use = std::size_t{slots_} - free_count_;
   // The slots the quota and the slot count allow.
   const std::uint64_t end_slots = std::min<std::uint64_t>(max_bytes_ / record_bytes_, std::numeric_limits<std::uint32_t>::max());
-  const bool may_grow = free_count_ == 0 || (slots_ < end_slots && (in_use + n) * slack_percent_ >= (std::size_t{slots_} + n) * 100);
+  const bool within_slack = slots_ < end_slots && (in_use + n) * slack_percent_ >= (std::size_t{slots_} + n) * 100;
   std::uint32_t first = slots_;
   if (free_count_ != 0) {
     std::size_t f = next_free(cursor_);
-    if (f == slots_ && !may_grow) f = next_free(0);  // wrap: there is a free slot
+    if (f == slots_ && !(within_slack && costs_.prefer_new())) f = next_free(0);  // wrap: there is a free slot
     if (f != slots_) {
       std::size_t len = 1;
       while (len < n && f + len < slots_ && (free_[(f + len) / 64] >> ((f + len) % 64) & 1)) ++len;
-      if (f + len < slots_ || !may_grow) n = len;  // a hole (or the free tail, not past it): as much as it holds
+      if (f + len < slots_ || !within_slack) n = len;  // a hole (or the free tail, not past it): as much as it holds
       first = static_cast<std::uint32_t>(f);
     }
   }
@@ -156,7 +158,9 @@ spill_file::run spill_file::write_run(span<const page_record> pages)
     iov_[v++] = iovec{&heads[k].sum, 8};
     if (tail != 0) iov_[v++] = iovec{const_cast<std::byte*>(pad.data()), tail};
   }
+  const auto t0 = std::chrono::steady_clock::now();
   if (const int err = transfer_all(::pwritev, fd_, iov_.data(), v, offset)) throw error(write_error(err), "spilling " + where() + ": " + errno_text(err));
+  costs_.observe(first >= slots_, std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n));
   for (std::size_t s = first; s < std::min<std::size_t>(first + n, slots_); ++s) free_[s / 64] &= ~(std::uint64_t{1} << (s % 64));
   free_count_ -= std::min<std::size_t>(first + n, slots_) - std::min<std::size_t>(first, slots_);
   slots_ = static_cast<std::uint32_t>(std::max<std::size_t>(slots_, first + n));
@@ -191,6 +195,21 @@ void spill_file::release(std::uint32_t slot)
 {
   free_[slot / 64] |= std::uint64_t{1} << (slot % 64);  // never allocates: sized when the slot was first used
   ++free_count_;
+}
+
+bool spill_file::growth_costs::prefer_new() noexcept
+{
+  if (!measured) return true;
+  const bool cheaper = !seen_refill || (seen_new && new_ns <= refill_ns);
+  return ++choices % explore_every == 0 ? !cheaper : cheaper;  // now and then the other way: both stay current
+}
+
+void spill_file::growth_costs::observe(bool fresh, double ns_per_record) noexcept
+{
+  double& avg = fresh ? new_ns : refill_ns;
+  bool& seen = fresh ? seen_new : seen_refill;
+  avg = seen ? avg + (ns_per_record - avg) / 16 : ns_per_record;
+  seen = true;
 }
 
 std::size_t spill_file::next_free(std::size_t from) const noexcept

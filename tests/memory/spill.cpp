@@ -13,9 +13,12 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,7 +69,7 @@ TEST_CASE("spill file: records round-trip, freed slots are reused, the file is r
   test::temp_dir d("mmsb-spill-test");
   std::string path;
   {
-    spill_file f(d.path, 100);
+    spill_file f(d.path, 100, spill_file::unlimited, 1.0);  // no slack: freed slots are refilled
     path = f.path();
     CHECK(f.record_bytes() == 136);  // 24 + 100 + 8, rounded up to 8
     std::array<unsigned char, 100> a{}, b{}, out{};
@@ -102,6 +105,7 @@ TEST_CASE("spill file: a run goes to adjacent slots, as in a log within the slac
 {
   test::temp_dir d("mmsb-spill-test");
   spill_file f(d.path, 64, spill_file::unlimited, 1.5);
+  f.grow_by_cost(false);  // grow whenever the slack allows: placement by the calls alone
   std::vector<std::array<unsigned char, 64>> bytes(40);
   for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i].fill(static_cast<unsigned char>(i));
   std::vector<std::uint32_t> page_in(64, ~0u);  // slot -> the page whose record it holds
@@ -138,7 +142,7 @@ TEST_CASE("spill file: a run goes to adjacent slots, as in a log within the slac
   }
   CHECK_THROWS_WITH(f.write_run({}), Catch::Contains("a run of no records"));
   // With no slack (the default), a run past the cursor fills the next free slots, then wraps.
-  spill_file g(d.path, 64);
+  spill_file g(d.path, 64, spill_file::unlimited, 1.0);
   std::vector<spill_file::page_record> r10;
   for (std::uint32_t k = 0; k < 10; ++k) r10.push_back({page_id{k}, epoch{k + 100}, bytes[k].data()});
   CHECK(g.write_run(r10).count == 10);
@@ -150,6 +154,58 @@ TEST_CASE("spill file: a run goes to adjacent slots, as in a log within the slac
   q = g.write_run(span<const spill_file::page_record>(r10.data() + 4, 2));  // nothing free: new slots
   CHECK((q.first == 10 && q.count == 2));
   CHECK(g.file_bytes() == 12 * g.record_bytes());
+}
+
+TEST_CASE("spill file: random runs and releases keep every record and the file within its slack", "[memory][spill]")
+{
+  test::temp_dir d("mmsb-spill-test");
+  for (const bool by_cost : {true, false}) {
+    spill_file f(d.path, 48);  // the default slack, 1.5
+    f.grow_by_cost(by_cost);
+    std::mt19937 rng(by_cost ? 7 : 11);
+    std::vector<std::array<unsigned char, 48>> bytes(64);
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i].fill(static_cast<unsigned char>(i * 3 + 1));
+    std::vector<std::int64_t> page_in;  // slot -> the page whose record it holds, or -1
+    std::size_t in_use = 0, most = 0;
+    for (int op = 0; op < 3000; ++op) {
+      if (rng() % 2 == 0 || in_use == 0) {
+        std::vector<spill_file::page_record> r;
+        const std::size_t n = 1 + rng() % 40;
+        for (std::size_t k = 0; k < n; ++k) {
+          const auto p = static_cast<std::uint32_t>(rng() % bytes.size());
+          r.push_back({page_id{p}, epoch{p + 1000}, bytes[p].data()});
+        }
+        std::size_t done = 0;
+        while (done < n) {  // as the page table does: run after run until all are written
+          const auto run = f.write_run(span<const spill_file::page_record>(r.data() + done, n - done));
+          REQUIRE(run.count >= 1);
+          if (page_in.size() < std::size_t{run.first} + run.count) page_in.resize(std::size_t{run.first} + run.count, -1);
+          for (std::uint32_t k = 0; k < run.count; ++k) {
+            REQUIRE(page_in[run.first + k] == -1);  // never over a record in use
+            page_in[run.first + k] = r[done + k].id.value();
+          }
+          done += run.count;
+        }
+        in_use += n;
+      } else {
+        std::size_t s = rng() % page_in.size();
+        while (page_in[s] == -1) s = (s + 1) % page_in.size();
+        f.release(static_cast<std::uint32_t>(s));
+        page_in[s] = -1;
+        --in_use;
+      }
+      most = std::max(most, in_use);
+      REQUIRE(f.slots_in_use() == in_use);
+      REQUIRE(f.slot_bound() * 100 <= most * 150);
+    }
+    std::array<unsigned char, 48> out{};
+    for (std::uint32_t s = 0; s < page_in.size(); ++s)
+      if (page_in[s] != -1) {
+        const auto p = static_cast<std::uint32_t>(page_in[s]);
+        f.read(s, page_id{p}, epoch{p + 1000}, out.data());
+        CHECK(out == bytes[p]);
+      }
+  }
 }
 
 TEST_CASE("spill file: a damaged record is corrupt, naming the page, the file and the offset", "[memory][spill]")

@@ -30,9 +30,9 @@ struct memory_budget {
   std::string spill_dir;
   std::uint64_t spill_quota = std::numeric_limits<std::uint64_t>::max();  // the most bytes the spill file may grow to
   // Slots the spill file may keep per record it holds, in [1, 16] (memory/spill_file.hpp, SLOTS):
-  // 1 refills freed slots in place; more lets bursts go to long runs of adjacent slots, faster
-  // while the file stays in the page cache, slower where the disk's write-back bounds the kernel.
-  double spill_slack = 1.0;
+  // room to spare lets bursts go to long runs of adjacent slots; the file grows into it only
+  // while new slots cost no more than refilled ones. 1: freed slots are always refilled.
+  double spill_slack = 1.5;
   // The most pages one tick writes, which the budget must hold at its low watermark; 0: the
   // bus's ring_capacity (a full ring, every change to another page).
   std::size_t tick_pages = 0;

@@ -14,15 +14,18 @@
 // SLOTS. write_run writes a burst of records into adjacent slots with one call (one pwritev), so
 // a burst costs the kernel one call, and each page-cache page once, not a call and one or two
 // page-cache pages per record. Runs are placed as in a log: from a cursor just past the last
-// run, the next free slots (the run stops at a slot in use); new slots at the end of the file
-// when no slot is free, or while the file stays within `slack` slots per record in use; past
-// that, the cursor wraps to the start. So the file grows to at most `slack` times the largest
-// number of records it held at once. The slack (default 1) is a trade (docs/memory.md, P12 and
-// the capacity run): with room to spare (1.5), the pages of earlier runs that came back leave
-// whole stretches free ahead of the cursor and runs are long, which is 1.3x faster when the file
-// stays in the page cache; but each new slot is a new page-cache page to dirty, and where the
-// disk's write-back bounds the kernel (4 GiB spilled), rewriting freed slots in place is what
-// keeps the maintain phase within its pause.
+// run, the next free slots (a run stops at a slot in use). Past the last free slot the file
+// either grows (new slots at the end) or the cursor wraps to the start and refills freed slots.
+// It grows when no slot is free, or while it stays within `slack` slots per record in use (so it
+// grows to at most `slack` times the most records it held at once) and new slots have cost no
+// more per record than refilled ones. Both costs are measured (the pwritev's time per record, a
+// moving average), and every 16th choice goes the other way so that both stay current.
+// Why measured (docs/memory.md has the runs): with room to spare, the pages of earlier runs that
+// came back leave whole stretches free ahead of the cursor, and runs are long: P12 (a file that
+// stays in the page cache) spills 1.3x faster. But a new slot is a new page-cache page to dirty,
+// and where the disk's write-back bounds the kernel (the capacity run, 4 GiB spilled) a new
+// slot cost 4.8 us against 3.2 us for a freed one, and growing broke the maintain phase's pause.
+// Placement never changes a value: it is where records go, not what they hold.
 //
 // Errors: a record that fails its check (magic, id, epoch or checksum) is errc::corrupt naming
 // the page, the file and the offset; it is never handed back as a page. A full disk (or the
@@ -57,7 +60,7 @@ public:
   // disk) and to at most `slack` slots per record held (see SLOTS at the top). Throws
   // mmsb::error (io_error, naming the path and errno) when it cannot, or (invalid_argument) for
   // a zero payload, a quota smaller than one record or a slack outside [1, 16].
-  spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes = unlimited, double slack = 1.0);
+  spill_file(const std::string& dir, std::size_t payload_bytes, std::uint64_t max_bytes = unlimited, double slack = 1.5);
   spill_file(const spill_file&) = delete;
   spill_file& operator=(const spill_file&) = delete;
   // Closes and removes the file.
@@ -91,6 +94,10 @@ public:
   void read(std::uint32_t slot, page_id id, mmsb::epoch e, void* out) const;
   // Frees a slot for reuse.
   void release(std::uint32_t slot);
+  // Whether growing within the slack waits for new slots to cost no more than refilled ones
+  // (true, the default; see SLOTS at the top) or happens whenever the slack allows (false:
+  // placement that depends on the calls alone, not on their timing).
+  void grow_by_cost(bool on) noexcept { costs_.measured = on; }
 
   // The file's path.
   [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -111,6 +118,20 @@ public:
   [[nodiscard]] std::uint64_t offset_of(std::uint32_t s) const noexcept { return std::uint64_t{s} * record_bytes_; }
 
 private:
+  // What new and refilled slots cost, per record, and the choice between them (see SLOTS).
+  struct growth_costs {
+    static constexpr std::uint32_t explore_every = 16;
+    bool measured = true;            // false: always grow within the slack
+    bool seen_new = false, seen_refill = false;
+    double new_ns = 0, refill_ns = 0;  // moving averages (1/16 per run) of ns per record
+    std::uint32_t choices = 0;
+    // Whether to grow rather than wrap: the cheaper so far (growing until a refill is measured),
+    // and every explore_every-th time the other.
+    bool prefer_new() noexcept;
+    // A run of new (fresh) or refilled slots took ns_per_record a record.
+    void observe(bool fresh, double ns_per_record) noexcept;
+  };
+
   // The first free slot at or after `from`; slots_ when none.
   [[nodiscard]] std::size_t next_free(std::size_t from) const noexcept;
 
@@ -122,7 +143,8 @@ private:
   std::uint32_t slots_ = 0;             // slots ever used: the file holds slots_ records
   std::vector<std::uint64_t> free_;     // bit s: slot s is free (covers slots_; release() never allocates)
   std::size_t free_count_ = 0;          // free slots below slots_
-  std::size_t slack_percent_ = 100;     // the slack, in slots per 100 records in use
+  std::size_t slack_percent_ = 150;     // the slack, in slots per 100 records in use
+  growth_costs costs_;
   std::size_t cursor_ = 0;              // where the next run's search starts: past the last run
   std::vector<std::uint64_t> scratch_;  // write_run's headers and checksums, reused
   std::vector<struct ::iovec> iov_;     // write_run's vectors, reused
