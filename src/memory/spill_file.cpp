@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <new>
 
 #include <fcntl.h>
 #include <sys/uio.h>
@@ -88,13 +89,13 @@ spill_file::spill_file(const std::string& dir, std::size_t payload_bytes, std::u
   if (max_bytes < record_bytes_)
     throw error(errc::invalid_argument, "spill file in " + dir + ": a quota of " + std::to_string(max_bytes) +
                                           " bytes is smaller than one record (" + std::to_string(record_bytes_) + " bytes)");
+  scratch_.resize(max_run * sizeof(record_head) / 8);  // before the file: a throw leaves none
+  iov_.resize(max_run * 4);
   std::string tmpl = (dir.empty() ? std::string(".") : dir) + "/mmsb-spill-XXXXXX";
   fd_ = ::mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd_ < 0)
     throw error(errc::io_error, "spill file: cannot create a file in directory " + dir + ": " + errno_text(errno));
   path_ = std::move(tmpl);
-  scratch_.resize(max_run * sizeof(record_head) / 8);
-  iov_.resize(max_run * 4);
 }
 
 spill_file::~spill_file()
@@ -112,25 +113,38 @@ std::uint32_t spill_file::write(page_id id, mmsb::epoch e, const void* bytes)
 spill_file::run spill_file::write_run(span<const page_record> pages)
 {
   if (pages.empty()) throw error(errc::invalid_argument, "spill file " + path_ + ": a run of no records");
-  // Where the run goes: from the cursor on, the next free slot and the free slots after it; new
-  // slots at the end when none is free, or while the file is within its slack and new slots cost
-  // no more than refilled ones; else the cursor wraps to the start.
+  // Where the run goes: from the cursor on, the next free slot and the free slots after it.
+  // Past the last free slot: new slots at the end when none is free, or while the file is within
+  // its slack and growing is the choice (costs_: new slots have cost no more than refilled ones);
+  // else the cursor wraps to the start.
   std::size_t n = std::min(pages.size(), max_run);
   const std::size_t in_use = std::size_t{slots_} - free_count_;
-  // The slots the quota and the slot count allow.
+  // The slots the quota and the slot count allow, and whether growing by this run (as far as
+  // they allow) keeps the file within its slack.
   const std::uint64_t end_slots = std::min<std::uint64_t>(max_bytes_ / record_bytes_, std::numeric_limits<std::uint32_t>::max());
-  const bool within_slack = slots_ < end_slots && (in_use + n) * slack_percent_ >= (std::size_t{slots_} + n) * 100;
+  const std::size_t room = slots_ < end_slots ? static_cast<std::size_t>(end_slots - slots_) : 0;
+  const std::size_t grown = std::min(n, room);
+  const bool within_slack = room != 0 && (in_use + grown) * slack_percent_ >= (std::size_t{slots_} + grown) * 100;
+  growth_costs::choice grow{};  // asked once, at the first point where growing is an option
+  bool asked = false;
+  const auto grows = [&] {
+    if (!asked) grow = within_slack ? costs_.choose() : growth_costs::choice{};
+    asked = true;
+    return grow.grow;
+  };
   std::uint32_t first = slots_;
   if (free_count_ != 0) {
     std::size_t f = next_free(cursor_);
-    if (f == slots_ && !(within_slack && costs_.prefer_new())) f = next_free(0);  // wrap: there is a free slot
+    if (f == slots_ && !grows()) f = next_free(0);  // wrap: there is a free slot
     if (f != slots_) {
       std::size_t len = 1;
       while (len < n && f + len < slots_ && (free_[(f + len) / 64] >> ((f + len) % 64) & 1)) ++len;
-      if (f + len < slots_ || !within_slack) n = len;  // a hole (or the free tail, not past it): as much as it holds
+      if (f + len < slots_ || !grows()) n = len;  // a hole, or a free tail the file does not grow past
       first = static_cast<std::uint32_t>(f);
     }
   }
+  // Growing to measure it (refills are cheaper) takes one new slot: the file does not creep.
+  if (grow.grow && grow.explore) n = std::min<std::size_t>(n, std::size_t{slots_} - std::min<std::size_t>(first, slots_) + 1);
   const std::uint64_t offset = offset_of(first);
   const auto where = [&] {
     return "page " + std::to_string(pages[0].id.value()) + " to spill file " + path_ + " at offset " + std::to_string(offset);
@@ -147,20 +161,22 @@ spill_file::run spill_file::write_run(span<const page_record> pages)
 
   static constexpr std::array<std::byte, 8> pad{};
   const std::size_t tail = record_bytes_ - header_bytes - payload_bytes_ - 8;  // the rounding: written, so no holes
-  auto* heads = reinterpret_cast<record_head*>(scratch_.data());  // 8-aligned, max_run of them
   int v = 0;
   for (std::size_t k = 0; k < n; ++k) {
     const page_record& r = pages[k];
-    heads[k].h = header{magic, r.id.value(), 0, r.epoch.value()};
-    heads[k].sum = checksum(heads[k].h, r.bytes, payload_bytes_);
-    iov_[v++] = iovec{&heads[k].h, sizeof(header)};
+    // The record's header and checksum, made in the reused scratch (8-aligned, 32 bytes each).
+    auto* head = ::new (static_cast<void*>(scratch_.data() + k * (sizeof(record_head) / 8)))
+        record_head{header{magic, r.id.value(), 0, r.epoch.value()}, 0};
+    head->sum = checksum(head->h, r.bytes, payload_bytes_);
+    iov_[v++] = iovec{&head->h, sizeof(header)};
     iov_[v++] = iovec{const_cast<void*>(r.bytes), payload_bytes_};
-    iov_[v++] = iovec{&heads[k].sum, 8};
+    iov_[v++] = iovec{&head->sum, 8};
     if (tail != 0) iov_[v++] = iovec{const_cast<std::byte*>(pad.data()), tail};
   }
   const auto t0 = std::chrono::steady_clock::now();
   if (const int err = transfer_all(::pwritev, fd_, iov_.data(), v, offset)) throw error(write_error(err), "spilling " + where() + ": " + errno_text(err));
-  costs_.observe(first >= slots_, std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n));
+  if (first >= slots_ || first + n <= slots_)  // all new or all refilled (a free tail grown past is neither)
+    costs_.observe(first >= slots_, std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / static_cast<double>(n));
   for (std::size_t s = first; s < std::min<std::size_t>(first + n, slots_); ++s) free_[s / 64] &= ~(std::uint64_t{1} << (s % 64));
   free_count_ -= std::min<std::size_t>(first + n, slots_) - std::min<std::size_t>(first, slots_);
   slots_ = static_cast<std::uint32_t>(std::max<std::size_t>(slots_, first + n));
@@ -197,11 +213,12 @@ void spill_file::release(std::uint32_t slot)
   ++free_count_;
 }
 
-bool spill_file::growth_costs::prefer_new() noexcept
+spill_file::growth_costs::choice spill_file::growth_costs::choose() noexcept
 {
-  if (!measured) return true;
+  if (!measured) return {true, false};
   const bool cheaper = !seen_refill || (seen_new && new_ns <= refill_ns);
-  return ++choices % explore_every == 0 ? !cheaper : cheaper;  // now and then the other way: both stay current
+  if (++choices % explore_every == 0) return {!cheaper, true};  // now and then the other way: both stay current
+  return {cheaper, false};
 }
 
 void spill_file::growth_costs::observe(bool fresh, double ns_per_record) noexcept

@@ -129,7 +129,7 @@ TEST_CASE("spill file: a run goes to adjacent slots, as in a log within the slac
   CHECK((r.first == 0 && r.count == 8));
   r = write_run(28, 8);  // on from the cursor: the hole 8..11 holds 4 of them
   CHECK((r.first == 8 && r.count == 4));
-  r = write_run(32, 3);  // no free slot past the cursor, and the file is within its slack: new slots
+  r = write_run(32, 3);  // no slot is free: new slots
   CHECK((r.first == 20 && r.count == 3));
   CHECK(f.slots_in_use() == 23);
   CHECK(f.slot_bound() == 23);
@@ -141,13 +141,47 @@ TEST_CASE("spill file: a run goes to adjacent slots, as in a log within the slac
     CHECK(out == bytes[page_in[s]]);
   }
   CHECK_THROWS_WITH(f.write_run({}), Catch::Contains("a run of no records"));
-  // With no slack (the default), a run past the cursor fills the next free slots, then wraps.
+  // Within the slack, the file grows rather than wrap to a hole behind the cursor.
+  f.release(5);
+  page_in[5] = ~0u;
+  r = write_run(35, 2);
+  CHECK((r.first == 23 && r.count == 2));
+  // A run past the cursor fills the next free slots and, within the slack, goes on past the end.
+  spill_file t(d.path, 64, spill_file::unlimited, 1.5);
+  t.grow_by_cost(false);
+  std::vector<spill_file::page_record> r8;
+  for (std::uint32_t k = 0; k < 10; ++k) r8.push_back({page_id{k}, epoch{k + 100}, bytes[k].data()});
+  CHECK(t.write_run(r8).count == 10);
+  for (const std::uint32_t s : {1u, 2u, 8u, 9u}) t.release(s);  // 6 records in 10 slots
+  const auto one = [&](std::size_t k) { return span<const spill_file::page_record>(r8.data() + k, 1); };
+  auto q = t.write_run(one(0));  // growing to 11 slots for 7 records passes 1.5: wraps to slot 1
+  CHECK((q.first == 1 && q.count == 1));
+  q = t.write_run(one(1));  // on from the cursor: the hole at 2
+  CHECK((q.first == 2 && q.count == 1));
+  q = t.write_run(span<const spill_file::page_record>(r8.data() + 2, 4));  // the free tail 8..9, then new slots 10..11
+  CHECK((q.first == 8 && q.count == 4));
+  CHECK(t.slot_bound() == 12);
+  for (std::uint32_t s = 0; s < t.slot_bound(); ++s) {  // every record whole, none overwritten
+    const std::uint32_t p = s == 1 ? 0 : s == 2 ? 1 : s >= 8 ? s - 6 : s;
+    std::array<unsigned char, 64> got{};
+    t.read(s, page_id{p}, epoch{p + 100}, got.data());
+    CHECK(got == bytes[p]);
+  }
+  // A run is at most max_run records, and the quota cuts it.
+  spill_file big(d.path, 64);
+  std::vector<spill_file::page_record> many(300, spill_file::page_record{page_id{1}, epoch{1}, bytes[1].data()});
+  CHECK(big.write_run(many).count == spill_file::max_run);
+  spill_file small(d.path, 64, 5 * 96);  // five records of 96 bytes
+  CHECK(small.write_run(many).count == 5);
+  CHECK_THROWS_WITH(small.write_run(many), Catch::Contains("quota of 480 bytes is full"));
+  CHECK(small.slots_in_use() == 5);
+  // With no slack (1), a run past the cursor fills the next free slots, then wraps.
   spill_file g(d.path, 64, spill_file::unlimited, 1.0);
   std::vector<spill_file::page_record> r10;
   for (std::uint32_t k = 0; k < 10; ++k) r10.push_back({page_id{k}, epoch{k + 100}, bytes[k].data()});
   CHECK(g.write_run(r10).count == 10);
   for (const std::uint32_t s : {1u, 2u, 3u, 7u}) g.release(s);
-  auto q = g.write_run(span<const spill_file::page_record>(r10.data(), 3));  // cursor at 10, nothing free past it: wraps to 1..3
+  q = g.write_run(span<const spill_file::page_record>(r10.data(), 3));  // cursor at 10, nothing free past it: wraps to 1..3
   CHECK((q.first == 1 && q.count == 3));
   q = g.write_run(span<const spill_file::page_record>(r10.data() + 3, 4));  // on from 4: slot 7, a hole of one
   CHECK((q.first == 7 && q.count == 1));

@@ -296,11 +296,13 @@ public:
   using spill_outcome = typename detail::resident_set<page_type, Allocator>::spill_outcome;
   // Spills resident pages, coldest first (fewest recent uses, then oldest, then lowest id; see
   // detail/page_aging.hpp), until at most `keep` are resident or `deadline` comes, skipping
-  // pages for which may_spill(id) is false (owner only, as spill). The deadline is kept: a page
-  // is started only when twice the mean time a page has taken so far, and at least a tenth of the
-  // call's time to the deadline, still fit before it (the first page always goes, so every call
-  // progresses). A write that fails stops it, reported in the outcome, with that page still
-  // resident: a full disk loses nothing. Pages are chosen in batches of spill_batch, each the
+  // pages for which may_spill(id) is false (owner only, as spill). Pages go to the file in
+  // runs of up to spill_run, one write each (spill_file::write_run). The deadline is kept: a run
+  // takes the pages that fit at the mean time a page has taken (this call's so far, else the
+  // last call's), after twice that mean and a tenth of the call's time to the deadline are kept
+  // back. The first run always goes, so every call progresses: one page when no mean is known
+  // yet or nothing fits. A write that fails stops it, reported in the outcome, with that run's
+  // pages still resident: a full disk loses nothing. Pages are chosen in batches of spill_batch, each the
   // coldest of one window of entries (detail/spill_records.hpp: exact within it; the whole table
   // when it has at most spill_window ids), so choosing costs in proportion to what is spilled.
   template <class MaySpill>
@@ -310,6 +312,8 @@ public:
   }
   // The most pages chosen at once (each choice looks at one window of entries).
   static constexpr std::size_t spill_batch = detail::resident_set<page_type, Allocator>::spill_batch;
+  // The most pages one write to the spill file takes (spill_coldest).
+  static constexpr std::size_t spill_run = detail::resident_set<page_type, Allocator>::spill_run;
   // The fewest entries one spill_coldest call looks at (when the table has that many).
   static constexpr std::size_t spill_window = detail::resident_set<page_type, Allocator>::spill_window;
 

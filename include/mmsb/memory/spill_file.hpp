@@ -11,21 +11,23 @@
 //   24+n checksum                        u64: xxh3-64 of [0, 24), seeded with xxh3-64 of the page's bytes
 // Records are rounded up to 8 bytes; slot s is at s * record_bytes().
 //
-// SLOTS. write_run writes a burst of records into adjacent slots with one call (one pwritev), so
-// a burst costs the kernel one call, and each page-cache page once, not a call and one or two
+// SLOTS. write_run writes a burst of records into adjacent slots with one call (one pwritev),
+// so a burst costs the kernel one call, and each page-cache page once, not a call and one or two
 // page-cache pages per record. Runs are placed as in a log: from a cursor just past the last
 // run, the next free slots (a run stops at a slot in use). Past the last free slot the file
 // either grows (new slots at the end) or the cursor wraps to the start and refills freed slots.
-// It grows when no slot is free, or while it stays within `slack` slots per record in use (so it
-// grows to at most `slack` times the most records it held at once) and new slots have cost no
-// more per record than refilled ones. Both costs are measured (the pwritev's time per record, a
-// moving average), and every 16th choice goes the other way so that both stay current.
+// It grows when no slot is free; else only while it stays within `slack` slots per record in
+// use (so it grows to at most `slack` times the most records it held at once) and new slots
+// have cost no more per record than refilled ones. Both costs are measured (the pwritev's time
+// per record, a moving average), and every 16th choice goes the other way so that both stay
+// current; growing that way takes one new slot, so the file does not creep toward its slack.
 // Why measured (docs/memory.md has the runs): with room to spare, the pages of earlier runs that
-// came back leave whole stretches free ahead of the cursor, and runs are long: P12 (a file that
-// stays in the page cache) spills 1.3x faster. But a new slot is a new page-cache page to dirty,
-// and where the disk's write-back bounds the kernel (the capacity run, 4 GiB spilled) a new
-// slot cost 4.8 us against 3.2 us for a freed one, and growing broke the maintain phase's pause.
-// Placement never changes a value: it is where records go, not what they hold.
+// came back leave whole stretches free ahead of the cursor, and runs are long: on P12 (a file
+// that stays in the page cache) a tick took 0.75-0.89x the time it takes with no slack. But a
+// new slot is a new page-cache page to dirty; where the disk's write-back bounds the kernel (the
+// capacity run, 4 GiB spilled) a new slot cost 4.8 us against 3.2 us for a freed one, and
+// growing broke the maintain phase's pause. Placement never changes a value: it decides where a
+// record goes, not what it holds.
 //
 // Errors: a record that fails its check (magic, id, epoch or checksum) is errc::corrupt naming
 // the page, the file and the offset; it is never handed back as a page. A full disk (or the
@@ -84,9 +86,9 @@ public:
   // mmsb::error (no_space, io_error: naming the page, the path and errno) with no slot taken.
   [[nodiscard]] std::uint32_t write(page_id id, mmsb::epoch e, const void* bytes);
   // Writes the records of the first `count` pages of `pages` (1 <= count <= max_run) into adjacent
-  // slots with one call: the lowest run of free slots (continuing past the end of the file), or
-  // new slots at the end. count is what that run holds. Throws as write(), naming the first page,
-  // with no slot taken; an empty `pages` is invalid_argument.
+  // slots with one call: the free slots from the cursor on, or new slots at the end (see SLOTS at
+  // the top). count is what that run holds. Throws as write(), naming the first page, with no
+  // slot taken; an empty `pages` is invalid_argument.
   [[nodiscard]] run write_run(span<const page_record> pages);
   // Reads the record in `slot` into out (payload_bytes bytes) after checking that it is the
   // record of page `id` at epoch `e`, whole. Throws mmsb::error (corrupt: naming the page, the
@@ -121,13 +123,18 @@ private:
   // What new and refilled slots cost, per record, and the choice between them (see SLOTS).
   struct growth_costs {
     static constexpr std::uint32_t explore_every = 16;
-    bool measured = true;            // false: always grow within the slack
+    // Whether to grow rather than wrap, and whether that is the exploring way (not the cheaper).
+    struct choice {
+      bool grow = false;     // grow (true) or wrap and refill (false)
+      bool explore = false;  // the exploring way, not the cheaper one
+    };
+    bool measured = true;              // false: always grow within the slack
     bool seen_new = false, seen_refill = false;
     double new_ns = 0, refill_ns = 0;  // moving averages (1/16 per run) of ns per record
     std::uint32_t choices = 0;
-    // Whether to grow rather than wrap: the cheaper so far (growing until a refill is measured),
-    // and every explore_every-th time the other.
-    bool prefer_new() noexcept;
+    // The cheaper so far (growing until a refill is measured), and every explore_every-th time
+    // the other.
+    choice choose() noexcept;
     // A run of new (fresh) or refilled slots took ns_per_record a record.
     void observe(bool fresh, double ns_per_record) noexcept;
   };

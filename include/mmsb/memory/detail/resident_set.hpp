@@ -253,15 +253,16 @@ public:
       });
       looked = pick.empty() ? looked + std::min(entries_.size(), std::max(spill_batch * 4, spill_window)) : 0;
       for (std::size_t k = 0; k < pick.size();) {
-        // A page starts only when twice the mean page time and the slack still fit; the first run
-        // is one page when the deadline has passed (progress), else up to a whole run.
-        std::size_t fit = deadline > start ? spill_run : 1;
-        if (out.spilled != 0) {
-          const auto now = clock::now();
-          const auto mean = std::max<clock::duration>((now - start) / static_cast<clock::rep>(out.spilled), clock::duration{1});
-          const auto reserve = std::max<clock::duration>(2 * mean, slack);
-          if (now + reserve > deadline) return out;
-          fit = std::min<std::size_t>(fit, 1 + static_cast<std::size_t>((deadline - now - reserve) / mean));
+        // A run takes the pages that fit at the mean page time (this call's, else the last
+        // call's) after twice that mean and the slack are kept back. The first run always goes
+        // (progress): one page when no mean is known yet or nothing fits.
+        const auto now = clock::now();
+        if (out.spilled != 0) page_time_ = std::max<clock::duration>((now - start) / static_cast<clock::rep>(out.spilled), clock::duration{1});
+        std::size_t fit = 1;
+        if (page_time_ != clock::duration::zero()) {
+          const auto reserve = std::max<clock::duration>(2 * page_time_, slack);
+          if (now + reserve <= deadline) fit = std::min<std::size_t>(spill_run, 1 + static_cast<std::size_t>((deadline - now - reserve) / page_time_));
+          else if (out.spilled != 0) return out;
         }
         const std::size_t n = std::min(fit, pick.size() - k);
         for (std::size_t j = 0; j < n; ++j) {
@@ -355,6 +356,7 @@ private:
   std::uint32_t clock_ = 0;             // see the facade's set_clock
   spill_records<page_type> spill_;      // which slot holds which page; the choice of the coldest
   std::vector<std::uint64_t> wanted_;   // bring_back's (slot << 32 | id), reused
+  std::chrono::steady_clock::duration page_time_{};  // spill_coldest's mean time a page, at its last run
 };
 
 } // namespace mmsb::detail
