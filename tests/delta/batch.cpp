@@ -133,6 +133,44 @@ TEMPLATE_TEST_CASE("a batch merges to the same bits however it is split, ordered
   }
 }
 
+TEST_CASE("seal orders changes in key order the same as shuffled ones and ones on sparse page ids")
+{
+  using S = plus_times<std::int64_t>;
+  using L = dense<std::int64_t, 64>;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed());
+  auto changes = random_changes<S, L>(rng, 3, 50, 300);
+  // In (key, slot) order, as the bus's drain gives them: every page's run comes out of the
+  // counting sort in order (the one-pass path).
+  std::stable_sort(changes.begin(), changes.end(),
+                   [](const auto& a, const auto& b) { return std::tie(a.key, a.slot) < std::tie(b.key, b.slot); });
+  const auto sealed = [](const std::vector<change<S, L>>& cs, std::uint32_t page_scale) {
+    delta_batch<S, L> b;
+    for (const auto& c : cs) b.push(page_id{c.page.value() * page_scale}, c.slot, c.op, c.value, c.key);
+    b.seal();
+    return b;
+  };
+  const auto in_order = sealed(changes, 1);
+  auto shuffled = changes;  // runs out of key order: the general sort
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  const auto general = sealed(shuffled, 1);
+  const auto sparse = sealed(changes, 1u << 20);  // ids too sparse for a histogram: the general sort
+  REQUIRE(in_order.pages().size() == general.pages().size());
+  REQUIRE(in_order.pages().size() == sparse.pages().size());
+  for (std::size_t k = 0; k < in_order.pages().size(); ++k) {
+    INFO("partition " << k << ", page " << in_order.pages()[k].value());
+    CHECK(in_order.pages()[k] == general.pages()[k]);
+    CHECK(sparse.pages()[k].value() == in_order.pages()[k].value() << 20);
+    const auto a = in_order.merge_partition(k), b = general.merge_partition(k), c = sparse.merge_partition(k);
+    page<L> pa(in_order.pages()[k]), pb(general.pages()[k]), pc(sparse.pages()[k]);
+    apply(pa, a);
+    apply(pb, b);
+    apply(pc, c);
+    CHECK(std::equal(pa.payload_bytes().begin(), pa.payload_bytes().end(), pb.payload_bytes().begin()));
+    CHECK(std::equal(pa.payload_bytes().begin(), pa.payload_bytes().end(), pc.payload_bytes().begin()));
+  }
+}
+
 TEST_CASE("two changes with the same page, slot and key are refused; the batch keeps its contents")
 {
   using S = plus_times<int>;

@@ -120,8 +120,10 @@ public:
     reserve_for(pages_, n);
     reserve_for(bounds_, n + 1);
     reserve_for(alt_page_, n); reserve_for(alt_slot_, n); reserve_for(alt_value_, n); reserve_for(alt_op_, n); reserve_for(alt_key_, n);
-    order();
-    gather(page_, alt_page_); gather(slot_, alt_slot_); gather(value_, alt_value_); gather(op_, alt_op_); gather(key_, alt_key_);
+    if (!scatter_by_page()) {
+      order();
+      gather(page_, alt_page_); gather(slot_, alt_slot_); gather(value_, alt_value_); gather(op_, alt_op_); gather(key_, alt_key_);
+    }
     for (std::size_t k = 1; k < n; ++k) {  // sorted: equal (page, slot, key) would be adjacent
       if (alt_page_[k - 1] == alt_page_[k] && alt_slot_[k - 1] == alt_slot_[k] && alt_key_[k - 1] == alt_key_[k])
         throw error(errc::invalid_argument,
@@ -222,6 +224,33 @@ public:
 private:
   static constexpr std::size_t small_partition = 64;
 
+  // The common case in one pass: changes arrive grouped by producer, each producer's in key
+  // order, so a stable counting sort by page, writing the five columns straight to their places
+  // in the alt_ columns, usually leaves every page's run in (key, slot) order already. Writes
+  // land in the cache without stalling the loop, where a permutation then five gathers would
+  // read each column at random. False (alt_ holding nothing to keep) when page ids are too
+  // sparse for a histogram or some run is out of order: order() and the gathers then do it.
+  bool scatter_by_page()
+  {
+    const std::size_t n = size();
+    std::uint32_t max_page = 0;
+    for (const auto p : page_) max_page = std::max(max_page, p.value());
+    if (n == 0 || std::size_t{max_page} > 4 * n + 1024) return false;
+    start_.assign(std::size_t{max_page} + 1, 0);
+    for (const auto p : page_) ++start_[p.value()];
+    std::uint32_t at = 0;
+    for (auto& c : start_) at += std::exchange(c, at);  // exclusive prefix: each page's first place
+    alt_page_.resize(n); alt_slot_.resize(n); alt_value_.resize(n); alt_op_.resize(n); alt_key_.resize(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint32_t k = start_[page_[i].value()]++;
+      alt_page_[k] = page_[i]; alt_slot_[k] = slot_[i]; alt_value_[k] = value_[i]; alt_op_[k] = op_[i]; alt_key_[k] = key_[i];
+    }
+    for (std::size_t k = 1; k < n; ++k)  // each page's run in (key, slot) order (equal: refused later)
+      if (alt_page_[k] == alt_page_[k - 1] &&
+          (alt_key_[k] < alt_key_[k - 1] || (alt_key_[k] == alt_key_[k - 1] && alt_slot_[k] < alt_slot_[k - 1])))
+        return false;
+    return true;
+  }
   // The permutation that sorts by (page, key, slot), into perm_ (sized by the caller). Changes
   // usually arrive grouped by producer, each producer's in key order, so a stable counting sort
   // by page (when page ids are dense enough) leaves most pages' runs already in key order; only

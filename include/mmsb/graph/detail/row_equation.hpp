@@ -9,33 +9,35 @@
 namespace mmsb::detail {
 
 template <class Semiring, layout Layout, page_allocator Allocator>
+auto graph_state<Semiring, Layout, Allocator>::input_of(std::uint32_t t) const -> row_input
+{
+  const auto& tr = topo.at(t);
+  const auto u = tr.srcs.front();
+  // A base page with changes this wave is read as its values before them (wave_base).
+  const bool noted = !derived[u] && pending_of[u] != graph_topology::none;
+  return {matrices[tr.payload].get(), &wave_source(u), noted ? &pool[pending_of[u]]->notes : nullptr};
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
 auto graph_state<Semiring, Layout, Allocator>::external_row(std::uint32_t v, std::uint32_t i, bool internal_too) const -> value_type
 {
   value_type r = wave_base(v, i);
   if (terminal(r)) return r;
   for (const auto t : topo.in(v)) {
-    const auto& tr = topo.at(t);
-    const auto u = tr.srcs.front();
-    if (!internal_too && topo.same_unit(u, v)) continue;
-    const matrix_type& a = *matrices[tr.payload];
-    const auto cols = a.row_cols(i);
-    const auto ws = a.row_values(i);
-    if (derived[u] || pending_of[u] == graph_topology::none) {
-      const page_type& src = wave_source(u);
-      for (std::size_t k = 0; k < cols.size(); ++k) {
-        r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), src.get(cols[k])));
-        if (terminal(r)) return r;
-      }
-    } else {  // a base page with changes this wave: its values before them (wave_base, page looked up once)
-      const page_type& b = base_page(u);
-      const auto& notes = pool[pending_of[u]]->notes;
-      for (std::size_t k = 0; k < cols.size(); ++k) {
-        r = traits::add(r, traits::mul(static_cast<value_type>(ws[k]), notes.before_or(cols[k], b.get(cols[k]))));
-        if (terminal(r)) return r;
-      }
-    }
+    if (!internal_too && topo.same_unit(topo.at(t).srcs.front(), v)) continue;
+    if (add_row_terms(r, input_of(t), i)) return r;
   }
   return r;
+}
+
+template <class Semiring, layout Layout, page_allocator Allocator>
+void graph_state<Semiring, Layout, Allocator>::resolve_rows(std::uint32_t v, bool internal_too, row_inputs& r) const
+{
+  r.base = &base_page(v);
+  r.notes = pending_of[v] == graph_topology::none ? nullptr : &pool[pending_of[v]]->notes;
+  r.in.clear();
+  for (const auto t : topo.in(v))
+    if (internal_too || !topo.same_unit(topo.at(t).srcs.front(), v)) r.in.push_back(input_of(t));
 }
 
 template <class Semiring, layout Layout, page_allocator Allocator>
@@ -97,7 +99,10 @@ void graph_state<Semiring, Layout, Allocator>::recompute_every_row(std::uint32_t
     in.push_back({&wave_source(u), matrices[tr.payload].get(), unit_weights(*matrices[tr.payload])});
   }
   if (!clean) {
-    for (std::uint32_t i = 0; i < extent; ++i) set_value(v, i, external_row(v, i, internal_too), w);
+    row_inputs r;
+    resolve_rows(v, internal_too, r);
+    page_type& x = shadow_page(v);
+    for (std::uint32_t i = 0; i < extent; ++i) set_value(x, i, row_value(r, i), w);
     return;
   }
   const page_type& b = base_page(v);

@@ -54,11 +54,11 @@ void wave_engine<Semiring, Layout, Allocator>::compute_node(std::uint32_t v, scr
     if constexpr (strategy == propagation_strategy::difference) {
       const value_type d = traits::sub(after, before);
       acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? d : traits::mul(wt, d)));
-      acc_rows_.add(i);
+      if (acc_rows_.add(i)) x.prefetch_slot(i);
     } else if constexpr (strategy == propagation_strategy::monotone) {
       if (bit_equal(traits::add(after, before), after)) {
         acc_[i] = stored(traits::add(static_cast<value_type>(acc_[i]), identity ? after : traits::mul(wt, after)));
-        acc_rows_.add(i);
+        if (acc_rows_.add(i)) x.prefetch_slot(i);  // read when the row is published
       } else if constexpr (selective_add_v<Semiring>) {
         // x[i] is one selected term; if it was not this one, this one getting worse changes nothing.
         if (bit_equal(x.get(i), identity ? before : traits::mul(wt, before))) w.rows.add(i);
@@ -81,9 +81,17 @@ void wave_engine<Semiring, Layout, Allocator>::compute_node(std::uint32_t v, scr
     }
   }
   for (const auto& c : w.notes.items()) reach(c.slot, traits::one(), c.before, c.after, true);
-  for (const auto i : w.rows.items()) g_.set_value(v, i, g_.external_row(v, i, true), w);
+  if (!w.rows.empty()) {  // pages looked up once; every row's reads started before the first is summed
+    auto& r = sc.inputs;
+    g_.resolve_rows(v, true, r);
+    for (const auto i : w.rows.items()) {
+      g_.prefetch_row(r, i);
+      x.prefetch_slot(i);
+    }
+    for (const auto i : w.rows.items()) state::set_value(x, i, g_.row_value(r, i), w);
+  }
   for (const auto i : acc_rows_.items()) {
-    if (!w.rows.contains(i)) g_.set_value(v, i, traits::add(x.get(i), static_cast<value_type>(acc_[i])), w);
+    if (!w.rows.contains(i)) state::set_value(x, i, traits::add(x.get(i), static_cast<value_type>(acc_[i])), w);
     acc_[i] = stored(traits::zero());
   }
   acc_rows_.clear();
