@@ -236,7 +236,7 @@ private:
     std::uint32_t max_page = 0;
     for (const auto p : page_) max_page = std::max(max_page, p.value());
     if (n == 0 || std::size_t{max_page} > 4 * n + 1024) return false;
-    start_.assign(std::size_t{max_page} + 1, 0);
+    start_.assign(std::size_t{max_page} + 2, 0);  // order()'s size too: neither regrows it after the other
     for (const auto p : page_) ++start_[p.value()];
     std::uint32_t at = 0;
     for (auto& c : start_) at += std::exchange(c, at);  // exclusive prefix: each page's first place

@@ -191,30 +191,21 @@ bool wave_engine<Semiring, Layout, Allocator>::seal()
     const page_type& b = g_.base_page(v);
     for (const auto& c : g_.pool[g_.pending_of[v]]->notes.items()) b.prefetch_slot(c.slot);
   }
-  // Each pending record joins the wave first, so that no node's record is made twice (a
-  // source queues its derived successors below, and those may have notes of their own).
+  // Each pending record joins the wave first, so that a derived page noted in the same tick as
+  // its source gets one wave record (its source queues it below).
   for (const auto v : g_.pending_nodes) {
     const page_type& b = g_.base_page(v);
     work& p = *g_.pool[g_.pending_of[v]];
-    const auto keep_changed = [&](auto& c) {
-      c.after = b.get(c.slot);
-      return !bit_equal(c.before, c.after);  // noted, then changed back (or not at all): no change
-    };
-    if (g_.wave_of[v] == graph_topology::none) {  // the usual case: the pending record becomes v's wave record
-      g_.wave_of[v] = g_.pending_of[v];
-      g_.wave_nodes.push_back(v);
-      if (!g_.derived[v]) std::swap(p.notes, p.changes);  // a source's notes are its changes (changes is empty)
-      (g_.derived[v] ? p.notes : p.changes).retain(keep_changed);
-    } else {  // v is already in this wave (noted mid-wave): its notes join its record
-      work& w = g_.wave(v);
-      auto& into = g_.derived[v] ? w.notes : w.changes;  // a derived page's base, or a source's value
-      for (auto c : p.notes.items())
-        if (keep_changed(c) && into.add(c.slot, c.before)) into.items().back().after = c.after;
-      for (const auto r : p.rows.items()) w.rows.add(r);
-      w.full = w.full || p.full;
-      p.clear();
-      g_.free_work.push_back(g_.pending_of[v]);
+    work& w = g_.wave(v);
+    auto& into = g_.derived[v] ? w.notes : w.changes;  // a derived page's base, or a source's value
+    for (const auto& c : p.notes.items()) {
+      const value_type now = b.get(c.slot);
+      if (!bit_equal(c.before, now) && into.add(c.slot, c.before)) into.items().back().after = now;
     }
+    for (const auto r : p.rows.items()) w.rows.add(r);
+    w.full = w.full || p.full;
+    p.clear();
+    g_.free_work.push_back(g_.pending_of[v]);
     g_.pending_of[v] = graph_topology::none;
   }
   for (const auto v : g_.pending_nodes) {
