@@ -63,6 +63,8 @@ span<const std::byte> file_system::map(handle) { return {}; }
 
 void file_system::unmap(span<const std::byte>) noexcept {}
 
+void file_system::start_writeback(handle, std::uint64_t, std::uint64_t) noexcept {}
+
 void file_view::release() noexcept
 {
   if (fs_ && mapped_.data()) fs_->unmap(mapped_);

@@ -226,6 +226,7 @@ void log_writer::open_segment()
   ++next_segment_;
   segment_size_ = 0;
   flushed_ = 0;
+  writeback_from_ = 0;
   try {
     segment_size_ = pending_bytes_;
     flush();
@@ -296,6 +297,13 @@ void log_writer::flush()
   }
   flushed_ += pending_bytes_;
   pending_bytes_ = 0;
+  // Under none and group the written bytes wait for a later sync (or the segment's roll): start
+  // the device on them now, a writeback_bytes stretch at a time.
+  if (options_.durability != durability::per_commit && options_.writeback_bytes != 0 &&
+      flushed_ >= writeback_from_ + options_.writeback_bytes) {
+    fs_->start_writeback(handle_, writeback_from_, flushed_ - writeback_from_);
+    writeback_from_ = flushed_;
+  }
 }
 
 std::byte* log_writer::pending_space(std::size_t n)

@@ -111,6 +111,17 @@ public:
     if (view.data() != nullptr) ::munmap(const_cast<std::byte*>(view.data()), view.size());
   }
 
+  void start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept
+  {
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (paths_.find(h) == paths_.end()) return;  // a stale handle never reaches the kernel
+    }
+    // A hint: its errors (EIO included) are reported by the sync that follows.
+    (void)::sync_file_range(static_cast<int>(h), static_cast<off_t>(offset), static_cast<off_t>(length),
+                            SYNC_FILE_RANGE_WRITE);
+  }
+
   void sync(handle h)
   {
     const std::string path = path_of("sync", h);
@@ -242,6 +253,10 @@ std::size_t posix_file_system::read(handle h, std::uint64_t offset, span<std::by
 std::uint64_t posix_file_system::size(handle h) { return state_->size(h); }
 span<const std::byte> posix_file_system::map(handle h) { return state_->map(h); }
 void posix_file_system::unmap(span<const std::byte> view) noexcept { posix_impl::unmap(view); }
+void posix_file_system::start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept
+{
+  state_->start_writeback(h, offset, length);
+}
 void posix_file_system::sync(handle h) { state_->sync(h); }
 void posix_file_system::truncate(handle h, std::uint64_t length) { state_->truncate(h, length); }
 void posix_file_system::close(handle h) noexcept { state_->close(h); }

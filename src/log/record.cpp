@@ -58,12 +58,14 @@ void detail::encode_record_into(std::byte* out, record_type type, mmsb::epoch e,
                                 std::uint8_t flags, std::uint32_t raw_bytes) noexcept
 {
   std::byte* h = out;
-  store<std::uint32_t>(h + 0, record_magic);
-  store<std::uint32_t>(h + 4, static_cast<std::uint32_t>(payload.size()));
-  h[8] = static_cast<std::byte>(type);
-  h[9] = static_cast<std::byte>(flags);
-  store<std::uint16_t>(h + 10, 0);
-  store<std::uint32_t>(h + 12, (flags & record_flag_compressed) ? raw_bytes : static_cast<std::uint32_t>(payload.size()));
+  const auto length = static_cast<std::uint32_t>(payload.size());
+  const std::uint32_t raw = (flags & record_flag_compressed) ? raw_bytes : length;
+  // The first 16 bytes as two 8-byte words, so that the header hash's 8-byte loads right after
+  // are forwarded from stores of the same width (narrower stores under a wider load stall the
+  // load until they reach the cache: a quarter of encode's time, measured).
+  store<std::uint64_t>(h + 0, std::uint64_t{record_magic} | std::uint64_t{length} << 32);
+  store<std::uint64_t>(h + 8, std::uint64_t{static_cast<std::uint8_t>(type)} | std::uint64_t{flags} << 8 |
+                                  std::uint64_t{raw} << 32);
   store<std::uint64_t>(h + 16, e.value());
   store<std::uint64_t>(h + 24, txn.value());
   if (!payload.empty()) std::memcpy(out + record_header_bytes, payload.data(), payload.size());

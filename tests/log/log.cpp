@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -126,6 +127,96 @@ TEST_CASE("durability policies: per_commit syncs every append, group every N, no
     for (std::uint64_t e = 1; e <= 10; ++e) w.append(record_type::commit, epoch{e}, txn_id{e}, payload_for(e, rng));
     CHECK(fs.count(fs_op::sync) == before);
     CHECK(w.unsynced() == 10);
+  }
+}
+
+namespace {
+// Forwards to a memory_file_system and notes every start_writeback hint with the file's size at
+// the time.
+class writeback_noting_file_system final : public file_system {
+public:
+  struct hint {
+    std::string path;
+    std::uint64_t offset = 0, length = 0, size = 0;
+  };
+  explicit writeback_noting_file_system(memory_file_system& inner) : inner_(&inner) {}
+
+  handle open(const std::string& path, open_mode mode) override
+  {
+    const handle h = inner_->open(path, mode);
+    paths_[h] = path;
+    return h;
+  }
+  std::size_t write(handle h, span<const std::byte> bytes) override { return inner_->write(h, bytes); }
+  std::size_t read(handle h, std::uint64_t offset, span<std::byte> out) override { return inner_->read(h, offset, out); }
+  std::uint64_t size(handle h) override { return inner_->size(h); }
+  void sync(handle h) override { inner_->sync(h); }
+  void truncate(handle h, std::uint64_t length) override { inner_->truncate(h, length); }
+  void close(handle h) noexcept override { inner_->close(h); }
+  void rename(const std::string& from, const std::string& to) override { inner_->rename(from, to); }
+  void remove(const std::string& path) override { inner_->remove(path); }
+  void sync_dir(const std::string& d) override { inner_->sync_dir(d); }
+  std::vector<std::string> list(const std::string& d) override { return inner_->list(d); }
+  void make_dir(const std::string& d) override { inner_->make_dir(d); }
+  bool exists(const std::string& path) override { return inner_->exists(path); }
+  void start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept override
+  {
+    hints.push_back({paths_.at(h), offset, length, inner_->size(h)});
+  }
+
+  std::vector<hint> hints;
+
+private:
+  memory_file_system* inner_;
+  std::map<handle, std::string> paths_;
+};
+
+// The file's length in bytes.
+std::uint64_t size_of(file_system& fs, const std::string& path)
+{
+  const auto h = fs.open(path, open_mode::read);
+  const auto n = fs.size(h);
+  fs.close(h);
+  return n;
+}
+} // namespace
+
+TEST_CASE("under none and group the writer starts writeback of each writeback_bytes written, segment by segment")
+{
+  MMSB_TEST_INFO_SEED();
+  for (const auto mode : {durability::none, durability::group, durability::per_commit}) {
+    for (const std::uint64_t every : {std::uint64_t{0}, std::uint64_t{4096}}) {
+      CAPTURE(static_cast<int>(mode), every);
+      memory_file_system mem;
+      writeback_noting_file_system fs(mem);
+      log_options o;
+      o.durability = mode;
+      o.group_records = 50;
+      o.segment_bytes = 32 << 10;
+      o.buffer_bytes = 1000;
+      o.writeback_bytes = every;
+      const auto written = write_log(fs, 1500, test::seed(), o);
+      CHECK(read_and_check(mem, written).records == 1500);
+      const auto segments = mem.list("/log");
+      REQUIRE(segments.size() > 3);
+      if (mode == durability::per_commit || every == 0) {
+        CHECK(fs.hints.empty());  // per_commit syncs at once: nothing to start early
+        continue;
+      }
+      // Each segment's hints run back to back from its start, each at least `every` long and
+      // within what was written then; together they leave less than a stretch and a buffer.
+      std::map<std::string, std::uint64_t> hinted;
+      for (const auto& h : fs.hints) {
+        CHECK(h.offset == hinted[h.path]);
+        CHECK(h.length >= every);
+        CHECK(h.offset + h.length <= h.size);
+        hinted[h.path] = h.offset + h.length;
+      }
+      for (const auto& name : segments) {
+        const std::string path = "/log/" + name;
+        CHECK(size_of(mem, path) - hinted[path] < every + o.buffer_bytes + 200);
+      }
+    }
   }
 }
 

@@ -63,7 +63,8 @@ namespace mmsb {
 // Streams one checkpoint into `<dir>/<name>.tmp` and publishes it, in steps a background
 // writer can take apart (durable_store writes the file off the tick and publishes under a lock
 // that audits also take):
-//   add(page)     pages in ascending id order; buffered, written out every ~1 MiB
+//   add(page)     pages in ascending id order; buffered, written out every ~1 MiB (and the
+//                 device started on each MiB: file_system::start_writeback)
 //   finish()      the optional structure record and the end record; fsync; close. The temp file
 //                 is complete and durable, but does not count yet.
 //   publish(keep) rename into place, fsync the directory (the checkpoint counts from here), then
@@ -164,6 +165,8 @@ private:
   void flush()
   {
     fs_->write_all(handle_, buf_);
+    fs_->start_writeback(handle_, written_, buf_.size());  // so finish()'s sync finds most of the file on the device
+    written_ += buf_.size();
     buf_.clear();
   }
 
@@ -175,6 +178,7 @@ private:
   std::vector<std::byte> buf_, payload_;
   state_hasher hasher_;
   std::uint64_t count_ = 0;
+  std::uint64_t written_ = 0;  // bytes of the temp file written so far
 };
 
 // Writes and publishes a checkpoint of `pages` (a range of page<Layout>, in ascending id order)

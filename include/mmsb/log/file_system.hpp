@@ -159,6 +159,11 @@ public:
   virtual span<const std::byte> map(handle h);
   // Releases a view map() returned; an empty view is ignored. Never throws.
   virtual void unmap(span<const std::byte> view) noexcept;
+  // A hint that bytes [offset, offset + length) of a file open for writing will be synced later:
+  // the file system may start writing them to the device now, so that sync() finds less to wait
+  // for. Changes nothing a reader sees and promises no durability; never throws, never fails (the
+  // default does nothing; posix_file_system starts the writeback and does not wait for it).
+  virtual void start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept;
 
   // Writes all of bytes, looping over short writes, retrying EINTR at once and retryable()
   // errnos per retry_policy() (a failed write() wrote nothing, so the retry continues exactly

@@ -10,6 +10,9 @@
 //   PostgreSQL does); exists() is false for ENOENT and ENOTDIR and throws for other errors.
 // - map() maps the whole file read-only (mmap), so the log reader checks records where they lie;
 //   the mapping outlives the handle until unmap().
+// - start_writeback() is sync_file_range(SYNC_FILE_RANGE_WRITE): the kernel starts writing the
+//   range's dirty pages and returns without waiting (it may block while the device's queue is
+//   full); errors are ignored, as a later sync() reports them.
 // - A handle this object did not open (or already closed) fails with EBADF and never reaches the
 //   kernel, so a stale handle cannot touch a descriptor that was reused meanwhile.
 // Error messages read "write /path/to/file: No space left on device (errno 28)".
@@ -55,6 +58,8 @@ public:
   // file_system::map).
   span<const std::byte> map(handle h) override;
   void unmap(span<const std::byte> view) noexcept override;
+  // sync_file_range(SYNC_FILE_RANGE_WRITE) of the range (see file_system::start_writeback).
+  void start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept override;
 
 private:
   struct state;  // the open handles and their paths
