@@ -299,8 +299,8 @@ void log_writer::flush()
   pending_bytes_ = 0;
   // Under none and group the written bytes wait for a later sync (or the segment's roll): start
   // the device on them now, a writeback_bytes stretch at a time.
-  if (options_.durability != durability::per_commit && options_.writeback_bytes != 0 &&
-      flushed_ >= writeback_from_ + options_.writeback_bytes) {
+  if (options_.durability != durability::per_commit && options_.writeback_bytes != 0 && flushed_ > writeback_from_ &&
+      flushed_ - writeback_from_ >= options_.writeback_bytes) {
     fs_->start_writeback(handle_, writeback_from_, flushed_ - writeback_from_);
     writeback_from_ = flushed_;
   }

@@ -125,7 +125,7 @@ public:
     detail::store_le(tail, count_, 8);
     detail::store_le(tail + 8, hasher_.digest().value, 8);
     encode_record(buf_, record_type::checkpoint, epoch_, txn_id{}, span<const std::byte>(tail, 16));
-    flush();
+    flush(false);  // the sync right after writes it
     MMSB_KILL_POINT("checkpoint.finish.written");
     fs_->sync(handle_);
     MMSB_KILL_POINT("checkpoint.finish.synced");
@@ -162,10 +162,12 @@ public:
 
 private:
   static constexpr std::size_t flush_bytes = std::size_t{1} << 20;
-  void flush()
+  // Writes the buffer out; with `hint`, asks the device to start on it, so finish()'s sync finds
+  // most of the file there already.
+  void flush(bool hint = true)
   {
     fs_->write_all(handle_, buf_);
-    fs_->start_writeback(handle_, written_, buf_.size());  // so finish()'s sync finds most of the file on the device
+    if (hint) fs_->start_writeback(handle_, written_, buf_.size());
     written_ += buf_.size();
     buf_.clear();
   }

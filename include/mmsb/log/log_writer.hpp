@@ -61,8 +61,8 @@ struct log_options {
   // Under none and group: after each this many bytes written to a segment, the file system is
   // asked to start writing them to the device (file_system::start_writeback), so a sync or a
   // segment roll waits for little (a roll's sync of a whole 64 MiB segment stalled the append
-  // that rolled for ~35 ms on a VM disk). The request runs on the appending thread (~0.2 ms per
-  // 4 MiB there); 0: never. Durability is unchanged.
+  // that rolled for ~35 ms on a VM disk). posix_file_system runs the request on a helper thread,
+  // not the appending one; 0: never. Durability is unchanged.
   std::uint64_t writeback_bytes = std::uint64_t{4} << 20;
   bool compress = false;                                    // zstd-compress payloads that shrink
   std::uint32_t compress_min_bytes = 256;                   // ... and are at least this large

@@ -10,9 +10,12 @@
 //   PostgreSQL does); exists() is false for ENOENT and ENOTDIR and throws for other errors.
 // - map() maps the whole file read-only (mmap), so the log reader checks records where they lie;
 //   the mapping outlives the handle until unmap().
-// - start_writeback() is sync_file_range(SYNC_FILE_RANGE_WRITE): the kernel starts writing the
-//   range's dirty pages and returns without waiting (it may block while the device's queue is
-//   full); errors are ignored, as a later sync() reports them.
+// - start_writeback() queues the range for a helper thread (one per file system and process,
+//   started with the first file opened for writing) that calls
+//   sync_file_range(SYNC_FILE_RANGE_WRITE): the kernel's page submission stays off the caller's
+//   thread. Errors are ignored (a later sync() reports them); close() drops the handle's queued
+//   requests and waits for one in flight, so none reaches a reused descriptor. A forked child
+//   starts its own helper and never touches its parent's.
 // - A handle this object did not open (or already closed) fails with EBADF and never reaches the
 //   kernel, so a stale handle cannot touch a descriptor that was reused meanwhile.
 // Error messages read "write /path/to/file: No space left on device (errno 28)".
@@ -58,7 +61,7 @@ public:
   // file_system::map).
   span<const std::byte> map(handle h) override;
   void unmap(span<const std::byte> view) noexcept override;
-  // sync_file_range(SYNC_FILE_RANGE_WRITE) of the range (see file_system::start_writeback).
+  // Queued for the helper thread's sync_file_range(SYNC_FILE_RANGE_WRITE) (see the top).
   void start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept override;
 
 private:
