@@ -303,9 +303,13 @@ private:
     std::vector<writeback_request> queued;  // waiting for the thread, oldest first
     handle busy = -1;                       // the handle the thread is writing back now, or -1
     bool stop = false;                      // set by ~posix_impl
-    std::thread thread;                     // last: starts once the rest is built
+    std::thread thread;                     // started by the constructor, once the rest is built
 
-    writeback_helper() : thread([this] { run(); }) {}
+    writeback_helper()
+    {
+      queued.reserve(8);  // the queue rarely holds more: no allocation per request
+      thread = std::thread([this] { run(); });
+    }
 
     // Runs queued requests in order until stopped (requests still queued then are dropped).
     void run() noexcept
@@ -332,9 +336,7 @@ private:
   {
     const pid_t me = ::getpid();
     if (helper_ == nullptr || helper_pid_ != me) {
-      auto w = std::make_unique<writeback_helper>();
-      w->queued.reserve(8);  // the queue rarely holds more: no allocation per request
-      helper_ = w.release();
+      helper_ = new writeback_helper();  // if the thread cannot start, nothing is left behind
       helper_pid_ = me;
     }
     return *helper_;
