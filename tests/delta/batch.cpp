@@ -251,3 +251,48 @@ TEMPLATE_TEST_CASE("merge_partition: the small-partition fold equals a delta_bui
     CHECK(got.to_dense() == ref.to_dense());
   }
 }
+
+TEST_CASE("runs: a batch sealed, pushed to and sealed again merges as if sealed once; runs split by other pages rejoin")
+{
+  using S = plus_times<std::int64_t>;
+  using L = dense<std::int64_t, 64>;
+  MMSB_TEST_INFO_SEED();
+  std::mt19937_64 rng(test::seed() + 5);
+  const auto changes = random_changes<S, L>(rng, 3, 30, 400);
+  delta_batch<S, L> once, twice;
+  for (const auto& c : changes) once.push(c.page, c.slot, c.op, c.value, c.key);
+  once.seal();
+  const std::size_t half = changes.size() / 2;
+  for (std::size_t i = 0; i < half; ++i) twice.push(changes[i].page, changes[i].slot, changes[i].op, changes[i].value, changes[i].key);
+  twice.seal();
+  for (std::size_t i = half; i < changes.size(); ++i) twice.push(changes[i].page, changes[i].slot, changes[i].op, changes[i].value, changes[i].key);
+  CHECK(!twice.sealed());
+  twice.seal();
+  REQUIRE(twice.size() == once.size());
+  CHECK(hash_of(apply_batch(twice, 3)) == hash_of(apply_batch(once, 1)));
+
+  // One key, its slots interleaved with another page's and out of order: page 1's three changes
+  // form two runs under one key ([5], [3, 9]) and page 2's two ([1], [0]); sealing sorts each
+  // page's into one run, and a repeat of a sealed change is refused.
+  delta_batch<S, L> b;
+  const order_key k{epoch{1}, producer_id{0}, sequence_no{7}};
+  b.push(page_id{1}, 5, delta_op::accumulate, 50, k);
+  b.push(page_id{2}, 1, delta_op::accumulate, 10, k);
+  b.push(page_id{1}, 3, delta_op::assign, 30, k);
+  b.push(page_id{1}, 9, delta_op::accumulate, 90, k);
+  b.push(page_id{2}, 0, delta_op::accumulate, 20, k);
+  b.seal();
+  REQUIRE(b.pages().size() == 2);
+  const auto p1 = b.merge_partition(0).to_dense();
+  CHECK(p1.count() == 3);
+  CHECK(p1.value(3) == 30);
+  CHECK(p1.is_assign(3));
+  CHECK(p1.value(5) == 50);
+  CHECK(p1.value(9) == 90);
+  CHECK(b.merge_partition(1).count() == 2);
+  b.push(page_id{1}, 9, delta_op::accumulate, 1, k);  // same page, slot and key as a sealed change
+  CHECK_THROWS_WITH(b.seal(), "batch: two changes to page 1 slot 9 share the order key (epoch 1, producer 0, sequence 7), so their order is undefined");
+  CHECK(b.size() == 6);
+  CHECK(!b.sealed());
+  CHECK(b.pages().size() == 2);  // as the last successful seal left them
+}

@@ -1,8 +1,9 @@
-// delta_batch<Semiring, Layout>: changes to many pages as columns (page, slot, value, op, order
-// key). seal() sorts them by (page, key, slot) and partitions them by page; each partition then
-// merges into one delta per page, independently, so workers can take disjoint page ranges.
-// The result depends only on the set of changes, never on how they were split across threads or
-// the order in which sub-batches were appended.
+// delta_batch<Semiring, Layout>: changes to many pages, as runs (consecutive changes to one page
+// under one order key, slots ascending: a delta's slots, as producers send them) over columns of
+// slot, value and op. seal() orders them by (page, key, slot) and partitions them by page; each
+// partition then merges into one delta per page, independently, so workers can take disjoint
+// page ranges. The result depends only on the set of changes, never on how they were split
+// across threads or the order in which sub-batches were appended.
 #pragma once
 
 #include <mmsb/config/assert.hpp>
@@ -44,26 +45,22 @@ public:
                                         std::to_string(Layout::extent) + " slots)");
     if (op != delta_op::accumulate && op != delta_op::assign)
       throw error(errc::invalid_argument, "batch change for page " + std::to_string(page.value()) + ": unknown op");
-    reserve(size() + 1);  // may throw; after it the five push_backs cannot
-    page_.push_back(page);
-    slot_.push_back(static_cast<std::uint32_t>(slot));
-    value_.push_back(static_cast<value_storage>(v));
-    op_.push_back(op);
-    key_.push_back(key);
-    sealed_ = false;
+    reserve(size() + 1);  // may throw; after it nothing can
+    push_unchecked(page, static_cast<std::uint32_t>(slot), op, v, key);
   }
 
   // The same for a caller that has checked the change already (slot < extent, a known op) and
-  // reserved room for it (reserve()): no checks, no allocation. The bus's ingest uses it.
-  void push_unchecked(page_id page, std::uint32_t slot, delta_op op, value_type v, order_key key) noexcept
+  // reserved room for it (reserve()): no checks, no allocation. The bus's ingest uses it. A
+  // change to the last run's page under its key, at a higher slot, extends that run.
+  MMSB_FORCEINLINE void push_unchecked(page_id page, std::uint32_t slot, delta_op op, value_type v, order_key key) noexcept
   {
-    MMSB_EXPECTS(slot < Layout::extent && (op == delta_op::accumulate || op == delta_op::assign) && size() < page_.capacity() &&
-                 size() < key_.capacity());
-    page_.push_back(page);
+    MMSB_EXPECTS(slot < Layout::extent && (op == delta_op::accumulate || op == delta_op::assign) && size() < slot_.capacity() &&
+                 runs_.size() < runs_.capacity());  // reserve() grows every column together
+    if (!runs_.empty() && runs_.back().page == page && slot > slot_.back() && key_equal(runs_.back().key, key)) ++runs_.back().count;
+    else runs_.push_back({key, page, 1});
     slot_.push_back(slot);
     value_.push_back(static_cast<value_storage>(v));
     op_.push_back(op);
-    key_.push_back(key);
     sealed_ = false;
   }
 
@@ -72,38 +69,37 @@ public:
   {
     const auto push_all = [&](const sparse_delta<Semiring, Layout>& s) {
       reserve(size() + s.count());
-      for (const auto& e : s.entries()) push(d.target(), e.index, e.op, e.value, key);
+      for (const auto& e : s.entries()) push_unchecked(d.target(), e.index, e.op, e.value, key);
     };
     if (const auto* s = d.as_sparse()) push_all(*s);
     else push_all(to_sparse(*d.as_dense()));
   }
 
-  // Capacity for n changes in every column (geometric growth). Throws with the batch unchanged.
+  // Capacity for n changes (geometric growth). Throws with the batch unchanged.
   void reserve(std::size_t n)
   {
-    reserve_for(page_, n); reserve_for(slot_, n); reserve_for(value_, n); reserve_for(op_, n); reserve_for(key_, n);
+    reserve_for(slot_, n); reserve_for(value_, n); reserve_for(op_, n); reserve_for(runs_, n);
   }
 
   // Appends another batch (for example one producer thread's).
   void append(const delta_batch& other)
   {
     reserve(size() + other.size());
-    page_.insert(page_.end(), other.page_.begin(), other.page_.end());
     slot_.insert(slot_.end(), other.slot_.begin(), other.slot_.end());
     value_.insert(value_.end(), other.value_.begin(), other.value_.end());
     op_.insert(op_.end(), other.op_.begin(), other.op_.end());
-    key_.insert(key_.end(), other.key_.begin(), other.key_.end());
+    runs_.insert(runs_.end(), other.runs_.begin(), other.runs_.end());
     sealed_ = false;
   }
 
   // The number of changes pushed (not pages).
-  [[nodiscard]] std::size_t size() const noexcept { return page_.size(); }
+  [[nodiscard]] std::size_t size() const noexcept { return slot_.size(); }
   // True when no change has been pushed.
-  [[nodiscard]] bool empty() const noexcept { return page_.empty(); }
+  [[nodiscard]] bool empty() const noexcept { return slot_.empty(); }
   // Drops every change (keeping capacity); an empty batch counts as sealed.
   void clear() noexcept
   {
-    page_.clear(); slot_.clear(); value_.clear(); op_.clear(); key_.clear(); bounds_.clear(); pages_.clear();
+    slot_.clear(); value_.clear(); op_.clear(); runs_.clear(); bounds_.clear(); pages_.clear();
     sealed_ = true;
   }
 
@@ -111,37 +107,64 @@ public:
   // key have no defined order, so they are refused: mmsb::error (invalid_argument) naming them,
   // with the batch left as it was. Its working space is kept, so a batch reused at a steady size
   // seals without allocating.
+  //
+  // The work is per run, not per change: a stable order of the runs by page (a counting sort
+  // when page ids are dense enough), then each run's changes copied to their place in one
+  // pass. A page whose runs are not in strictly ascending key order (changes pushed out of
+  // slot order, or sub-batches appended out of key order) is then sorted by (key, slot) on its
+  // own and its runs rebuilt. The bus's drain gives each producer's runs in key order, so that
+  // happens there only to a page that producers with out-of-order epochs both wrote.
   void seal()
   {
     if (sealed_) return;
-    const std::size_t n = size();
-    // Grow every scratch buffer first, so an allocation failure leaves the batch as it was.
-    perm_.resize(n);
-    reserve_for(pages_, n);
-    reserve_for(bounds_, n + 1);
-    reserve_for(alt_page_, n); reserve_for(alt_slot_, n); reserve_for(alt_value_, n); reserve_for(alt_op_, n); reserve_for(alt_key_, n);
-    if (!scatter_by_page()) {
-      order();
-      gather(page_, alt_page_); gather(slot_, alt_slot_); gather(value_, alt_value_); gather(op_, alt_op_); gather(key_, alt_key_);
-    }
-    for (std::size_t k = 1; k < n; ++k) {  // sorted: equal (page, slot, key) would be adjacent
-      if (alt_page_[k - 1] == alt_page_[k] && alt_slot_[k - 1] == alt_slot_[k] && alt_key_[k - 1] == alt_key_[k])
-        throw error(errc::invalid_argument,
-                    "batch: two changes to page " + std::to_string(alt_page_[k].value()) + " slot " +
-                      std::to_string(alt_slot_[k]) + " share the order key (epoch " + std::to_string(alt_key_[k].epoch.value()) +
-                      ", producer " + std::to_string(alt_key_[k].producer.value()) + ", sequence " +
-                      std::to_string(alt_key_[k].sequence.value()) + "), so their order is undefined");
-    }
-    page_.swap(alt_page_); slot_.swap(alt_slot_); value_.swap(alt_value_); op_.swap(alt_op_); key_.swap(alt_key_);
-    pages_.clear();
-    bounds_.clear();
-    for (std::size_t k = 0; k < n; ++k) {
-      if (k == 0 || page_[k] != page_[k - 1]) {
-        pages_.push_back(page_[k]);
-        bounds_.push_back(k);
+    const std::size_t n = size(), r = runs_.size();
+    // Grow the scratch buffers first; nothing the batch shows changes until the swap at the end
+    // (sort_page's own buffers may still allocate), so an exception leaves it as it was.
+    reserve_for(alt_pages_, r);
+    reserve_for(alt_bounds_, r + 1);
+    reserve_for(alt_slot_, n); reserve_for(alt_value_, n); reserve_for(alt_op_, n); reserve_for(alt_runs_, r);
+    if (run_order_.size() < r) run_order_.resize(r);  // only grows: no refill each seal
+    if (run_begin_.size() < r) run_begin_.resize(r);
+    order_runs();
+    alt_slot_.resize(n); alt_value_.resize(n); alt_op_.resize(n);
+    alt_runs_.clear();
+    std::uint32_t at = 0;
+    for (std::size_t j = 0; j < r; ++j) {  // each run's changes to their place, in page order
+      const run& x = runs_[run_order_[j]];
+      const std::uint32_t from = run_begin_[run_order_[j]];
+      for (std::uint32_t c = 0; c < x.count; ++c) {  // a loop: runs are a few changes, too short for memmove
+        alt_slot_[at + c] = slot_[from + c];
+        alt_value_[at + c] = value_[from + c];
+        alt_op_[at + c] = op_[from + c];
       }
+      alt_runs_.push_back(x);  // reserved: no allocation
+      at += x.count;
     }
-    bounds_.push_back(n);
+    alt_pages_.clear();
+    alt_bounds_.clear();
+    std::size_t kept = 0;  // runs kept (a page sorted on its own may merge runs under one key)
+    for (std::size_t j = 0, first = 0; j < r;) {  // one page at a time: runs [j, e), changes from `first`
+      std::size_t e = j + 1, end = first + alt_runs_[j].count;
+      bool in_order = true;
+      for (; e < r && alt_runs_[e].page == alt_runs_[j].page; end += alt_runs_[e++].count)
+        in_order = in_order && key_less(alt_runs_[e - 1].key, alt_runs_[e].key);
+      alt_pages_.push_back(alt_runs_[j].page);
+      alt_bounds_.push_back(first);
+      if (in_order) {
+        if (kept != j)
+          std::copy(alt_runs_.begin() + static_cast<std::ptrdiff_t>(j), alt_runs_.begin() + static_cast<std::ptrdiff_t>(e),
+                    alt_runs_.begin() + static_cast<std::ptrdiff_t>(kept));
+        kept += e - j;
+      } else {
+        kept = sort_page(j, e, first, end, kept);  // may throw (duplicate key): nothing swapped yet
+      }
+      j = e;
+      first = end;
+    }
+    alt_runs_.resize(kept);
+    alt_bounds_.push_back(n);
+    slot_.swap(alt_slot_); value_.swap(alt_value_); op_.swap(alt_op_); runs_.swap(alt_runs_);
+    pages_.swap(alt_pages_); bounds_.swap(alt_bounds_);
     sealed_ = true;
   }
 
@@ -224,96 +247,122 @@ public:
 private:
   static constexpr std::size_t small_partition = 64;
 
-  // The common case in one pass: changes arrive grouped by producer, each producer's in key
-  // order, so a stable counting sort by page, writing the five columns straight to their places
-  // in the alt_ columns, usually leaves every page's run in (key, slot) order already. Writes
-  // land in the cache without stalling the loop, where a permutation then five gathers would
-  // read each column at random. False (alt_ holding nothing to keep) when page ids are too
-  // sparse for a histogram or some run is out of order: order() and the gathers then do it.
-  bool scatter_by_page()
+  // Consecutive changes to one page under one key, slots strictly ascending.
+  struct run {
+    order_key key;
+    page_id page;
+    std::uint32_t count;
+  };
+
+  // order_key's <, field by field on the raw values (the defaulted <=> costs twice as much).
+  static bool key_less(const order_key& a, const order_key& b) noexcept
   {
-    const std::size_t n = size();
-    std::uint32_t max_page = 0;
-    for (const auto p : page_) max_page = std::max(max_page, p.value());
-    if (n == 0 || std::size_t{max_page} > 4 * n + 1024) return false;
-    start_.assign(std::size_t{max_page} + 2, 0);  // order()'s size too: neither regrows it after the other
-    for (const auto p : page_) ++start_[p.value()];
-    std::uint32_t at = 0;
-    for (auto& c : start_) at += std::exchange(c, at);  // exclusive prefix: each page's first place
-    alt_page_.resize(n); alt_slot_.resize(n); alt_value_.resize(n); alt_op_.resize(n); alt_key_.resize(n);
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint32_t k = start_[page_[i].value()]++;
-      alt_page_[k] = page_[i]; alt_slot_[k] = slot_[i]; alt_value_[k] = value_[i]; alt_op_[k] = op_[i]; alt_key_[k] = key_[i];
-    }
-    for (std::size_t k = 1; k < n; ++k)  // each page's run in (key, slot) order (equal: refused later)
-      if (alt_page_[k] == alt_page_[k - 1] &&
-          (alt_key_[k] < alt_key_[k - 1] || (alt_key_[k] == alt_key_[k - 1] && alt_slot_[k] < alt_slot_[k - 1])))
-        return false;
-    return true;
+    if (a.epoch.value() != b.epoch.value()) return a.epoch.value() < b.epoch.value();
+    if (a.producer.value() != b.producer.value()) return a.producer.value() < b.producer.value();
+    return a.sequence.value() < b.sequence.value();
   }
-  // The permutation that sorts by (page, key, slot), into perm_ (sized by the caller). Changes
-  // usually arrive grouped by producer, each producer's in key order, so a stable counting sort
-  // by page (when page ids are dense enough) leaves most pages' runs already in key order; only
-  // a run that is not gets sorted. O(n + pages) in that common case instead of O(n log n)
-  // indirect comparisons. May allocate the page histogram (before anything changes).
-  void order()
+  static bool key_equal(const order_key& a, const order_key& b) noexcept
   {
-    const std::size_t n = size();
-    std::uint32_t max_page = 0;
-    for (const auto p : page_) max_page = std::max(max_page, p.value());
-    const auto by_key = [this](std::uint32_t a, std::uint32_t b) { return less(a, b); };
-    if (n == 0 || std::size_t{max_page} > 4 * n + 1024) {
-      std::iota(perm_.begin(), perm_.end(), 0u);
-      std::sort(perm_.begin(), perm_.end(), by_key);
+    return a.sequence.value() == b.sequence.value() && a.producer.value() == b.producer.value() && a.epoch.value() == b.epoch.value();
+  }
+
+  // run_begin_: each run's first change; run_order_: the runs' indices, stably by page (the first
+  // runs_.size() entries of each; sized by the caller). A counting sort when page ids are dense enough, else a sort by (page, index).
+  void order_runs()
+  {
+    const std::size_t r = runs_.size();
+    std::uint32_t at = 0, max_page = 0;
+    for (std::size_t i = 0; i < r; ++i) {
+      run_begin_[i] = at;
+      at += runs_[i].count;
+      max_page = std::max(max_page, runs_[i].page.value());
+    }
+    if (std::size_t{max_page} > 4 * r + 1024) {
+      const auto last = run_order_.begin() + static_cast<std::ptrdiff_t>(r);
+      std::iota(run_order_.begin(), last, 0u);
+      std::sort(run_order_.begin(), last, [this](std::uint32_t a, std::uint32_t b) {
+        const std::uint32_t pa = runs_[a].page.value(), pb = runs_[b].page.value();
+        return pa != pb ? pa < pb : a < b;
+      });
       return;
     }
-    start_.assign(std::size_t{max_page} + 2, 0);
-    for (const auto p : page_) ++start_[std::size_t{p.value()} + 1];
-    for (std::size_t k = 1; k < start_.size(); ++k) start_[k] += start_[k - 1];
-    for (std::uint32_t i = 0; i < n; ++i) perm_[start_[page_[i].value()]++] = i;
-    // start_[p] is now the end of page p's run, and the end of page p - 1's is its start.
-    const auto in_page = [this](std::uint32_t a, std::uint32_t b) {  // same page: (key, slot)
-      if (key_[a] != key_[b]) return key_[a] < key_[b];
-      return slot_[a] < slot_[b];
-    };
-    std::uint32_t begin = 0;
-    for (std::size_t p = 0; p + 1 < start_.size(); ++p) {
-      const auto first = perm_.begin() + begin, last = perm_.begin() + start_[p];
-      for (auto it = first + (first != last); it < last; ++it)
-        if (in_page(*it, *(it - 1))) {
-          std::sort(first, last, in_page);
-          break;
-        }
-      begin = start_[p];
+    start_.assign(std::size_t{max_page} + 1, 0);
+    for (const auto& x : runs_) ++start_[x.page.value()];
+    at = 0;
+    for (auto& c : start_) at += std::exchange(c, at);  // exclusive prefix: each page's first place
+    for (std::uint32_t i = 0; i < r; ++i) run_order_[start_[runs_[i].page.value()]++] = i;
+  }
+
+  // One page's changes [first, end) in the alt_ columns, from runs [j, e) of alt_runs_, sorted
+  // by (key, slot); its rebuilt runs (one per key) go to alt_runs_ from `kept`, which is at
+  // most j. Returns the new count of kept runs. Throws, naming them, for two changes with the
+  // same slot and key.
+  std::size_t sort_page(std::size_t j, std::size_t e, std::size_t first, std::size_t end, std::size_t kept)
+  {
+    const std::size_t m = end - first;
+    fix_key_.resize(m);
+    fix_perm_.resize(m);
+    for (std::size_t q = j, at = 0; q < e; ++q)
+      for (std::uint32_t c = 0; c < alt_runs_[q].count; ++c) fix_key_[at++] = alt_runs_[q].key;
+    std::iota(fix_perm_.begin(), fix_perm_.end(), 0u);
+    const auto slot_at = [&](std::uint32_t i) { return alt_slot_[first + i]; };
+    std::sort(fix_perm_.begin(), fix_perm_.end(), [&](std::uint32_t a, std::uint32_t b) {
+      return fix_key_[a] != fix_key_[b] ? fix_key_[a] < fix_key_[b] : slot_at(a) < slot_at(b);
+    });
+    const page_id page = alt_runs_[j].page;
+    for (std::size_t k = 1; k < m; ++k) {
+      const std::uint32_t a = fix_perm_[k - 1], b = fix_perm_[k];
+      if (fix_key_[a] == fix_key_[b] && slot_at(a) == slot_at(b))
+        throw error(errc::invalid_argument,
+                    "batch: two changes to page " + std::to_string(page.value()) + " slot " + std::to_string(slot_at(b)) +
+                      " share the order key (epoch " + std::to_string(fix_key_[b].epoch.value()) + ", producer " +
+                      std::to_string(fix_key_[b].producer.value()) + ", sequence " + std::to_string(fix_key_[b].sequence.value()) +
+                      "), so their order is undefined");
     }
+    permute(alt_slot_, first);
+    permute(alt_value_, first);
+    permute(alt_op_, first);
+    for (std::size_t k = 0; k < m; ++k) {  // one run per key, in key order
+      const order_key& key = fix_key_[fix_perm_[k]];
+      if (k == 0 || !(fix_key_[fix_perm_[k - 1]] == key)) alt_runs_[kept++] = run{key, page, 1};
+      else ++alt_runs_[kept - 1].count;
+    }
+    return kept;
   }
-  bool less(std::uint32_t a, std::uint32_t b) const noexcept
-  {
-    if (page_[a] != page_[b]) return page_[a] < page_[b];
-    if (key_[a] != key_[b]) return key_[a] < key_[b];
-    return slot_[a] < slot_[b];
-  }
-  // alt = col permuted by perm_ (alt's capacity reserved by seal(): no allocation).
+  // col[first, first + m) = itself permuted by fix_perm_ (through fix_tmp_).
   template <class T>
-  void gather(const std::vector<T>& col, std::vector<T>& alt) const noexcept
+  void permute(std::vector<T>& col, std::size_t first)
   {
-    alt.resize(col.size());
-    for (std::size_t k = 0; k < perm_.size(); ++k) alt[k] = col[perm_[k]];
+    std::vector<T>& tmp = fix_tmp<T>();
+    tmp.assign(col.begin() + static_cast<std::ptrdiff_t>(first), col.begin() + static_cast<std::ptrdiff_t>(first + fix_perm_.size()));
+    for (std::size_t k = 0; k < fix_perm_.size(); ++k) col[first + k] = tmp[fix_perm_[k]];
   }
-  std::vector<page_id> page_;
-  std::vector<std::uint32_t> slot_;
+  template <class T>
+  std::vector<T>& fix_tmp() noexcept
+  {
+    if constexpr (std::is_same_v<T, std::uint32_t>) return fix_tmp_slot_;
+    else if constexpr (std::is_same_v<T, delta_op>) return fix_tmp_op_;
+    else return fix_tmp_value_;
+  }
+
+  std::vector<std::uint32_t> slot_;  // the changes, as pushed (sorted after seal)
   std::vector<value_storage> value_;
   std::vector<delta_op> op_;
-  std::vector<order_key> key_;
+  std::vector<run> runs_;            // covering the changes in order
   std::vector<page_id> pages_;       // after seal: distinct pages
   std::vector<std::size_t> bounds_;  // after seal: partition k is [bounds_[k], bounds_[k + 1])
   // seal()'s working space, kept between seals.
-  std::vector<std::uint32_t> perm_, start_;
-  std::vector<page_id> alt_page_;
+  std::vector<std::uint32_t> run_order_, run_begin_, start_;
   std::vector<std::uint32_t> alt_slot_;
   std::vector<value_storage> alt_value_;
   std::vector<delta_op> alt_op_;
-  std::vector<order_key> alt_key_;
+  std::vector<run> alt_runs_;
+  std::vector<page_id> alt_pages_;
+  std::vector<std::size_t> alt_bounds_;
+  std::vector<order_key> fix_key_;  // sort_page's
+  std::vector<std::uint32_t> fix_perm_, fix_tmp_slot_;
+  std::vector<value_storage> fix_tmp_value_;
+  std::vector<delta_op> fix_tmp_op_;
   bool sealed_ = true;
 };
 
