@@ -20,6 +20,7 @@
 #include <mmsb/page/dense.hpp>
 
 #include "../support/crash_workload.hpp"
+#include "../support/forwarding_file_system.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -64,29 +65,17 @@ store_options options(durability d)
 // the kernel holds, so for this test an fsync only costs time (a few ms each, thousands in all);
 // the points at syncs are still reached. Power loss, where syncs matter, is #7
 // (tests/log/power_loss.cpp). MMSB_KILL_REAL_SYNC=1 syncs for real.
-class kernel_synced_file_system final : public file_system {
+class kernel_synced_file_system final : public test::forwarding_file_system {
 public:
-  handle open(const std::string& path, open_mode mode) override { return real_.open(path, mode); }
-  std::size_t write(handle h, span<const std::byte> bytes) override { return real_.write(h, bytes); }
-  std::size_t read(handle h, std::uint64_t offset, span<std::byte> out) override { return real_.read(h, offset, out); }
-  std::uint64_t size(handle h) override { return real_.size(h); }
+  kernel_synced_file_system() : forwarding_file_system(real_) {}
   void sync(handle h) override
   {
     if (real_sync_) real_.sync(h);
   }
-  void truncate(handle h, std::uint64_t length) override { real_.truncate(h, length); }
-  void close(handle h) noexcept override { real_.close(h); }
-  void rename(const std::string& from, const std::string& to) override { real_.rename(from, to); }
-  void remove(const std::string& path) override { real_.remove(path); }
   void sync_dir(const std::string& dir) override
   {
     if (real_sync_) real_.sync_dir(dir);
   }
-  std::vector<std::string> list(const std::string& dir) override { return real_.list(dir); }
-  void make_dir(const std::string& dir) override { real_.make_dir(dir); }
-  bool exists(const std::string& path) override { return real_.exists(path); }
-  span<const std::byte> map(handle h) override { return real_.map(h); }
-  void unmap(span<const std::byte> view) noexcept override { real_.unmap(view); }
 
 private:
   posix_file_system real_;

@@ -6,6 +6,7 @@
 #include <mmsb/log/memory_file_system.hpp>
 #include <mmsb/log/posix_file_system.hpp>
 
+#include "../support/forwarding_file_system.hpp"
 #include "../support/random.hpp"
 #include "../support/temp_dir.hpp"
 
@@ -133,41 +134,28 @@ TEST_CASE("durability policies: per_commit syncs every append, group every N, no
 namespace {
 // Forwards to a memory_file_system and notes every start_writeback hint with the file's size at
 // the time.
-class writeback_noting_file_system final : public file_system {
+class writeback_noting_file_system final : public test::forwarding_file_system {
 public:
   struct hint {
     std::string path;
     std::uint64_t offset = 0, length = 0, size = 0;
   };
-  explicit writeback_noting_file_system(memory_file_system& inner) : inner_(&inner) {}
+  explicit writeback_noting_file_system(memory_file_system& inner) : forwarding_file_system(inner) {}
 
   handle open(const std::string& path, open_mode mode) override
   {
-    const handle h = inner_->open(path, mode);
+    const handle h = inner().open(path, mode);
     paths_[h] = path;
     return h;
   }
-  std::size_t write(handle h, span<const std::byte> bytes) override { return inner_->write(h, bytes); }
-  std::size_t read(handle h, std::uint64_t offset, span<std::byte> out) override { return inner_->read(h, offset, out); }
-  std::uint64_t size(handle h) override { return inner_->size(h); }
-  void sync(handle h) override { inner_->sync(h); }
-  void truncate(handle h, std::uint64_t length) override { inner_->truncate(h, length); }
-  void close(handle h) noexcept override { inner_->close(h); }
-  void rename(const std::string& from, const std::string& to) override { inner_->rename(from, to); }
-  void remove(const std::string& path) override { inner_->remove(path); }
-  void sync_dir(const std::string& d) override { inner_->sync_dir(d); }
-  std::vector<std::string> list(const std::string& d) override { return inner_->list(d); }
-  void make_dir(const std::string& d) override { inner_->make_dir(d); }
-  bool exists(const std::string& path) override { return inner_->exists(path); }
   void start_writeback(handle h, std::uint64_t offset, std::uint64_t length) noexcept override
   {
-    hints.push_back({paths_.at(h), offset, length, inner_->size(h)});
+    hints.push_back({paths_.at(h), offset, length, inner().size(h)});
   }
 
   std::vector<hint> hints;
 
 private:
-  memory_file_system* inner_;
   std::map<handle, std::string> paths_;
 };
 
