@@ -496,8 +496,11 @@ TEST_CASE("provenance on a random DAG equals a plain BFS at every depth, cached 
   // The first trial asks for the largest answer this DAG has (at depth 64), so that every seed
   // runs the pipeline over more than 64 pages; the others are random.
   std::uint32_t q_big = n - 1;
-  for (std::uint32_t v = n / 2; v < n; ++v)
-    if (plain_bfs(v, 64).first.size() > plain_bfs(q_big, 64).first.size()) q_big = v;
+  for (std::size_t v = n / 2, most = 0; v < n; ++v)
+    if (const std::size_t size = plain_bfs(static_cast<std::uint32_t>(v), 64).first.size(); size > most) {
+      most = size;
+      q_big = static_cast<std::uint32_t>(v);
+    }
   std::size_t largest = 0;
   for (int trial = 0; trial < 60; ++trial) {
     const std::uint32_t q = trial == 0 ? q_big : n - 1 - static_cast<std::uint32_t>(rng() % (n / 2));

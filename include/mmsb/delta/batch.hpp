@@ -254,7 +254,9 @@ private:
     std::uint32_t count;
   };
 
-  // order_key's <, field by field on the raw values (the defaulted <=> costs twice as much).
+  // order_key's < and ==, field by field on the raw values: the same results as its defaulted
+  // operators, written out for the per-change run test in push_unchecked (the instruction-count
+  // gain measured small: merge 676,726 -> 672,832; the operators would do).
   static bool key_less(const order_key& a, const order_key& b) noexcept
   {
     if (a.epoch.value() != b.epoch.value()) return a.epoch.value() < b.epoch.value();
@@ -267,7 +269,8 @@ private:
   }
 
   // run_begin_: each run's first change; run_order_: the runs' indices, stably by page (the first
-  // runs_.size() entries of each; sized by the caller). A counting sort when page ids are dense enough, else a sort by (page, index).
+  // runs_.size() entries of each; sized by the caller). A counting sort when page ids are dense
+  // enough, else a sort by (page, index).
   void order_runs()
   {
     const std::size_t r = runs_.size();
