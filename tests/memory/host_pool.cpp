@@ -181,6 +181,22 @@ TEST_CASE("host_pool serves sizes above 64 KiB from the upstream", "[host_pool]"
   }
 }
 
+TEST_CASE("host_pool's default upstream gives a block of 2 MiB or more a huge-page mapping", "[host_pool]")
+{
+  mmsb::host_pool pool;
+  const std::size_t bytes = std::size_t{4} << 20;
+  void* p = pool.allocate(bytes);
+  if (mmsb::detail::huge_pages_enabled()) CHECK(reinterpret_cast<std::uintptr_t>(p) % mmsb::huge_page_bytes == 0);
+  else WARN("no transparent huge pages here (THP off, or AddressSanitizer): a plain block");
+  CHECK(aligned(p));
+  fill(p, bytes, 3, bytes);
+  void* q = pool.allocate(4096);  // a slab block beside it
+  CHECK(intact(p, bytes, 3, bytes));
+  pool.deallocate(q, 4096);
+  pool.deallocate(p, bytes);
+  CHECK(pool.stats().live_blocks == 0);
+}
+
 TEST_CASE("host_pool rejects sizes that are not positive multiples of 64", "[host_pool]")
 {
   host_pool pool;

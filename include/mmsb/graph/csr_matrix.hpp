@@ -8,6 +8,7 @@
 #include <mmsb/config/error.hpp>
 #include <mmsb/core/bits.hpp>
 #include <mmsb/core/span.hpp>
+#include <mmsb/memory/huge_pages.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -203,9 +204,10 @@ private:
   }
 
   std::uint32_t rows_ = 0, cols_ = 0;
-  std::vector<std::uint64_t> row_ptr_{0}, col_ptr_{0};
-  std::vector<std::uint32_t> row_col_, col_row_;
-  std::vector<stored_type> row_val_, col_val_;
+  // Read at random rows and columns: huge pages from 2 MiB up (memory/huge_pages.hpp).
+  std::vector<std::uint64_t, huge_page_allocator<std::uint64_t>> row_ptr_{0}, col_ptr_{0};
+  std::vector<std::uint32_t, huge_page_allocator<std::uint32_t>> row_col_, col_row_;
+  std::vector<stored_type, huge_page_allocator<stored_type>> row_val_, col_val_;
   bool diagonal_ = true;            // the empty 0 x 0 matrix is diagonal
   bool uniform_ = true;             // see uniform()
   std::vector<word_t> diag_masks_;  // see diagonal_masks()

@@ -34,6 +34,7 @@
 #include <mmsb/graph/detail/level_trace.hpp>
 #include <mmsb/graph/propagate.hpp>
 #include <mmsb/graph/region_solver.hpp>
+#include <mmsb/memory/huge_pages.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -112,7 +113,7 @@ private:
   // One worker's scratch for a page: the accumulated contribution per row, which rows, and the
   // node's row equation looked up once.
   struct scratch {
-    std::vector<stored_type> acc;
+    std::vector<stored_type, huge_page_allocator<stored_type>> acc;  // read at random rows: huge pages
     slot_set rows;
     typename state::row_inputs inputs;
     void init()

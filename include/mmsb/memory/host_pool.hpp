@@ -54,6 +54,7 @@
 #include <mmsb/core/alignment.hpp>
 #include <mmsb/memory/allocator.hpp>
 #include <mmsb/memory/detail/host_pool_core.hpp>
+#include <mmsb/memory/huge_pages.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -74,17 +75,28 @@ concept slab_upstream = requires(U& u, std::size_t bytes, std::size_t alignment,
   { u.deallocate(p, bytes, alignment) } noexcept;
 };
 
-// The default slab_upstream: aligned operator new and delete (nothrow).
+// The default slab_upstream: aligned operator new and delete (nothrow). A large block (2 MiB or
+// more, asked for with less alignment than that: not a slab) is a huge-page mapping of its own
+// where the kernel offers them (memory/huge_pages.hpp). Slabs are not advised: a huge page would
+// make a size class's first block cost 2 MiB of memory.
 struct aligned_new_upstream {
   // `bytes` aligned to `alignment`, or nullptr when the system refuses.
   void* allocate(std::size_t bytes, std::size_t alignment) noexcept
   {
+    if (huge(bytes, alignment)) return detail::map_huge_block(bytes);
     return ::operator new(bytes, std::align_val_t{alignment}, std::nothrow);
   }
-  // Frees p, which allocate returned with this alignment.
-  void deallocate(void* p, std::size_t, std::size_t alignment) noexcept
+  // Frees p, which allocate returned for these bytes and this alignment.
+  void deallocate(void* p, std::size_t bytes, std::size_t alignment) noexcept
   {
-    ::operator delete(p, std::align_val_t{alignment});
+    if (huge(bytes, alignment)) detail::unmap_huge_block(p, bytes);
+    else ::operator delete(p, std::align_val_t{alignment});
+  }
+
+private:
+  static bool huge(std::size_t bytes, std::size_t alignment) noexcept
+  {
+    return alignment < huge_page_bytes && detail::is_huge_block(bytes);
   }
 };
 static_assert(slab_upstream<aligned_new_upstream>);
