@@ -52,14 +52,20 @@ namespace detail {
 #endif
 }
 
-// A 2 MiB-aligned mapping of `bytes` (rounded up to 4 KiB), advised for huge pages, or null if
-// the system refuses. Only where huge_pages_enabled().
+// The length a huge-page block of `bytes` maps: rounded up to 4 KiB (mmap's granule; a larger
+// one only rounds further, in the kernel).
+[[nodiscard]] constexpr std::size_t mapped_length(std::size_t bytes) noexcept
+{
+  return (bytes + 4095) & ~std::size_t{4095};
+}
+
+// A 2 MiB-aligned mapping of mapped_length(bytes), advised for huge pages, or null if the system
+// refuses. Only where huge_pages_enabled().
 [[nodiscard]] inline void* map_huge_block(std::size_t bytes) noexcept
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  constexpr std::size_t small_page = 4096;  // mmap's granule; a larger one only rounds further
   if (bytes > std::numeric_limits<std::size_t>::max() - 2 * huge_page_bytes) return nullptr;
-  const std::size_t len = (bytes + small_page - 1) & ~(small_page - 1);
+  const std::size_t len = mapped_length(bytes);
   const std::size_t over = len + huge_page_bytes;  // room to slide to a 2 MiB boundary
   void* m = ::mmap(nullptr, over, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (m == MAP_FAILED) return nullptr;
@@ -79,7 +85,7 @@ namespace detail {
 inline void unmap_huge_block(void* p, std::size_t bytes) noexcept
 {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-  ::munmap(p, (bytes + 4095) & ~std::size_t{4095});
+  ::munmap(p, mapped_length(bytes));
 #else
   (void)p;
   (void)bytes;
